@@ -1,0 +1,46 @@
+# The two commands of the README: `make lab` and `make test`.
+# Both set everything up on a fresh machine (Python 3.11 and the package registries).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+TOKEN  ?=
+HOST   ?= 127.0.0.1
+
+.PHONY: setup test lint typecheck pytest lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check kfresearch tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Notebooks run against the simulator with a fixed seed and clock, so their
+# stored outputs are reproducible; pytest exits non-zero when nothing was collected.
+pytest: setup
+	KFRESEARCH_SIM_SEED=42 KFRESEARCH_SIM_NOW=2026-11-01T00:00:00Z TQDM_DISABLE=1 \
+	$(BIN)/pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
+
+test: lint typecheck pytest
+
+lab: setup
+	@echo "JupyterLab on http://$(HOST):$(PORT)/lab$(if $(TOKEN),?token=$(TOKEN),) (notebooks/)"
+	$(BIN)/jupyter lab --no-browser --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
+		--IdentityProvider.token='$(TOKEN)' --ServerApp.root_dir=notebooks \
+		--LabApp.default_url=/lab/tree/00-start-here.ipynb
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,270 @@
+"""The endpoint table: every request kfresearch makes, described as data.
+
+An :class:`Endpoint` says what the transport needs to know to send a request
+well: method, absolute path (``{name}`` placeholders), whether it must be
+signed, which rate-limit pool it draws from and at what cost, and whether it is
+safe to repeat after a timeout. The transport never special-cases a name.
+
+:func:`encode_params` is the one encoder of parameters: the same text is sent
+and signed (reference §2.4).
+
+Example
+-------
+>>> ENDPOINTS["fills"].cost_of({"lastFillTime": "2026-01-01T00:00:00Z"})
+25
+>>> encode_params({"symbol": "PF_XBTUSD", "reduceOnly": True, "size": 0.0001})
+'symbol=PF_XBTUSD&reduceOnly=true&size=0.0001'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+__all__ = ["ENDPOINTS", "Endpoint", "Params", "encode_params", "find_endpoint"]
+
+Params = Mapping[str, Any]
+Cost = int | Callable[[Params], int]
+
+
+def _account_log_cost(params: Params) -> int:
+    count = int(params.get("count", 500))
+    for limit, cost in ((25, 1), (50, 2), (1000, 3), (5000, 6)):
+        if count <= limit:
+            return cost
+    return 10
+
+
+def _batch_cost(params: Params) -> int:
+    import orjson
+
+    raw = params.get("json", "{}")
+    try:
+        body = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+        return 9 + len(body.get("batchOrder", []))
+    except (orjson.JSONDecodeError, AttributeError):
+        return 10
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request kind.
+
+    Attributes
+    ----------
+    name : str
+        Our name, used by the client (``"sendorder"``).
+    method, path : str
+        ``"POST"``, ``"/derivatives/api/v3/sendorder"``.
+    private : bool
+        Must be signed.
+    cost : int or callable
+        Rate-limit cost in the pool (callable of the parameters when it depends on them).
+    idempotent : bool
+        Safe to send again after a timeout or a 5xx. Order-changing requests
+        are not: their outcome is resolved by client order id instead.
+    trading : bool
+        Changes orders; on ``live`` it needs the trading opt-in.
+    """
+
+    name: str
+    method: str
+    path: str
+    private: bool = False
+    cost: Cost = 0
+    idempotent: bool = True
+    trading: bool = False
+
+    @property
+    def pool(self) -> str | None:
+        """``"derivatives"``, ``"history"`` or None (public calls cost nothing)."""
+        if not self.private:
+            return None
+        return "history" if self.path.startswith("/api/history/") else "derivatives"
+
+    def cost_of(self, params: Params) -> int:
+        return self.cost(params) if callable(self.cost) else self.cost
+
+    def url_path(self, path_params: Mapping[str, str] | None = None) -> str:
+        """The path with ``{name}`` placeholders filled (URL-quoted)."""
+        values = path_params or {}
+        try:
+            return re.sub(
+                r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), self.path
+            )
+        except KeyError as missing:
+            raise ValueError(f"{self.name} needs the path parameter {missing}") from None
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+_V3 = "/derivatives/api/v3"
+_HIST = "/api/history/v3"
+
+_TABLE: tuple[Endpoint, ...] = (
+    # public market data (cost nothing, reference §6)
+    Endpoint("instruments", "GET", f"{_V3}/instruments"),
+    Endpoint("instruments_status", "GET", f"{_V3}/instruments/status"),
+    Endpoint("instrument_status", "GET", f"{_V3}/instruments/{{symbol}}/status"),
+    Endpoint("tickers", "GET", f"{_V3}/tickers"),
+    Endpoint("ticker", "GET", f"{_V3}/tickers/{{symbol}}"),
+    Endpoint("orderbook", "GET", f"{_V3}/orderbook"),
+    Endpoint("recent_trades", "GET", f"{_V3}/history"),
+    Endpoint("feeschedules", "GET", f"{_V3}/feeschedules"),
+    Endpoint("historical_funding_rates", "GET", "/derivatives/api/v4/historicalfundingrates"),
+    Endpoint("candles", "GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}"),
+    Endpoint("market_executions", "GET", f"{_HIST}/market/{{symbol}}/executions"),
+    # private account data
+    Endpoint("accounts", "GET", f"{_V3}/accounts", private=True, cost=2),
+    Endpoint("openpositions", "GET", f"{_V3}/openpositions", private=True, cost=2),
+    Endpoint("openorders", "GET", f"{_V3}/openorders", private=True, cost=2),
+    Endpoint(
+        "fills",
+        "GET",
+        f"{_V3}/fills",
+        private=True,
+        cost=lambda p: 25 if p.get("lastFillTime") else 2,
+    ),
+    Endpoint("order_status", "POST", f"{_V3}/orders/status", private=True, cost=1),
+    Endpoint("leveragepreferences", "GET", f"{_V3}/leveragepreferences", private=True, cost=2),
+    Endpoint(
+        "set_leveragepreferences",
+        "PUT",
+        f"{_V3}/leveragepreferences",
+        private=True,
+        cost=10,
+        idempotent=True,
+    ),
+    Endpoint("pnlpreferences", "GET", f"{_V3}/pnlpreferences", private=True, cost=2),
+    Endpoint("set_pnlpreferences", "PUT", f"{_V3}/pnlpreferences", private=True, cost=10),
+    Endpoint("feeschedule_volumes", "GET", f"{_V3}/feeschedules/volumes", private=True, cost=2),
+    Endpoint("notifications", "GET", f"{_V3}/notifications", private=True, cost=2),
+    # order management: never re-sent blind
+    Endpoint(
+        "sendorder",
+        "POST",
+        f"{_V3}/sendorder",
+        private=True,
+        cost=10,
+        idempotent=False,
+        trading=True,
+    ),
+    Endpoint(
+        "editorder",
+        "POST",
+        f"{_V3}/editorder",
+        private=True,
+        cost=10,
+        idempotent=False,
+        trading=True,
+    ),
+    Endpoint(
+        "cancelorder",
+        "POST",
+        f"{_V3}/cancelorder",
+        private=True,
+        cost=10,
+        idempotent=False,
+        trading=True,
+    ),
+    Endpoint(
+        "cancelallorders",
+        "POST",
+        f"{_V3}/cancelallorders",
+        private=True,
+        cost=25,
+        idempotent=False,
+        trading=True,
+    ),
+    # Re-arming the dead man's switch with the same timeout has the same effect twice.
+    Endpoint(
+        "cancelallordersafter",
+        "POST",
+        f"{_V3}/cancelallordersafter",
+        private=True,
+        cost=25,
+        idempotent=True,
+        trading=True,
+    ),
+    Endpoint(
+        "batchorder",
+        "POST",
+        f"{_V3}/batchorder",
+        private=True,
+        cost=_batch_cost,
+        idempotent=False,
+        trading=True,
+    ),
+    # private history (separate pool)
+    Endpoint("history_executions", "GET", f"{_HIST}/executions", private=True, cost=1),
+    Endpoint("history_orders", "GET", f"{_HIST}/orders", private=True, cost=1),
+    Endpoint("history_triggers", "GET", f"{_HIST}/triggers", private=True, cost=1),
+    Endpoint("history_positions", "GET", f"{_HIST}/positions", private=True, cost=1),
+    Endpoint("account_log", "GET", f"{_HIST}/account-log", private=True, cost=_account_log_cost),
+    # key check (auth service, no pool documented)
+    Endpoint("check_key", "GET", "/api/auth/v1/api-keys/v3/check", private=True),
+)
+
+ENDPOINTS: dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in _TABLE}
+
+_PATTERNS = [
+    (endpoint, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(endpoint.path)) + "$"))
+    for endpoint in _TABLE
+]
+
+
+def find_endpoint(method: str, path: str, *, private: bool = False) -> Endpoint:
+    """The table's endpoint for ``method path``, or an ad-hoc one for paths not in it.
+
+    An unknown path is described conservatively: only GET is safe to repeat,
+    and a private unknown call on ``/derivatives`` is charged 10 units.
+    """
+    method = method.upper()
+    for endpoint, pattern in _PATTERNS:
+        if endpoint.method == method and pattern.match(path):
+            return endpoint
+    safe = method in {"GET", "HEAD"}
+    return Endpoint(
+        f"{method} {path}",
+        method,
+        path,
+        private=private,
+        cost=(2 if safe else 10) if private else 0,
+        idempotent=safe,
+        trading=private and not safe,
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # repr gives the shortest round-trip text; Decimal drops the exponent (1e-05 -> 0.00001)
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def encode_params(params: Params | None) -> str:
+    """Encode parameters the one way kfresearch sends and signs them.
+
+    Keys keep their order; None values are left out; booleans become
+    ``true``/``false``; floats are written without exponent; a list or tuple
+    repeats its key (``orderIds=a&orderIds=b``, reference §4.20). Spaces become
+    ``%20`` (the url-encoded form Kraken signs since 2024-02-20, reference §2.4).
+    """
+    if not params:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            pairs.extend((name, _text(item)) for item in value)
+        else:
+            pairs.append((name, _text(value)))
+    return urlencode(pairs, quote_via=quote)

@@ -1,0 +1,184 @@
+"""Where requests go: the ``live``, ``demo`` and ``sim`` environments, or any base URL.
+
+Resolution order (design.md): explicit ``env`` argument > ``KFRESEARCH_ENV`` >
+``demo``. A ``base_url`` argument points any environment at a server that
+speaks the API (``kfresearch sim serve`` or a compatible one).
+
+===========  =====================================================  ===========
+name         what answers                                           real money
+===========  =====================================================  ===========
+``live``     Kraken Futures, ``https://futures.kraken.com``         yes
+``demo``     kfresearch's local paper exchange (Kraken retired its  no
+             own demo host on 2026-07-14, reference §0). Until the
+             paper exchange on the real market lands, it is served
+             by the in-process simulator with the real clock.
+``sim``      the in-process simulator: synthetic, seeded, offline   no
+===========  =====================================================  ===========
+
+Example
+-------
+>>> resolve_environment("live").rest_url
+'https://futures.kraken.com/derivatives/api/v3'
+>>> resolve_environment("sim", base_url="http://127.0.0.1:8765").ws_url
+'ws://127.0.0.1:8765/ws/v1'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from kfresearch.errors import ConfigurationError
+
+__all__ = [
+    "ENVIRONMENTS",
+    "RETIRED_DEMO_URL",
+    "V3_DECOMMISSION_DATE",
+    "Environment",
+    "resolve_environment",
+]
+
+ENV_VAR = "KFRESEARCH_ENV"
+DEFAULT_ENV = "demo"
+#: Kraken's own demo host; retired on 2026-07-14 (now a 301 to a marketing page).
+RETIRED_DEMO_URL = "https://demo-futures.kraken.com"
+#: Kraken switches off the Derivatives REST and WebSocket v1 APIs on this date.
+V3_DECOMMISSION_DATE = "2027-03-01"
+#: Host name of the in-process simulator: ``.invalid`` never resolves, so a
+#: request that escaped the in-process transport could not reach anything.
+IN_PROCESS_URL = "http://sim.kfresearch.invalid"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One place the API lives.
+
+    Attributes
+    ----------
+    name : str
+        ``"live"``, ``"demo"`` or ``"sim"``.
+    base_url : str
+        Scheme and host (and port); every endpoint path is absolute under it.
+    in_process : bool
+        Served by the simulator inside this Python process (no sockets).
+    real_money : bool
+        Orders here trade real funds: the live safety gates apply.
+    keys_help : str
+        Where keys for this environment come from.
+    """
+
+    name: str
+    base_url: str
+    in_process: bool
+    real_money: bool
+    keys_help: str
+
+    @property
+    def rest_url(self) -> str:
+        """Base of the v3 trading and market-data API."""
+        return f"{self.base_url}/derivatives/api/v3"
+
+    @property
+    def charts_url(self) -> str:
+        return f"{self.base_url}/api/charts/v1"
+
+    @property
+    def history_url(self) -> str:
+        return f"{self.base_url}/api/history/v3"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.base_url}/api/auth/v1"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket v1 endpoint (``wss://`` for https hosts)."""
+        scheme, rest = self.base_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/v1"
+
+    @property
+    def provisions_keys(self) -> bool:
+        """sim and demo make their own local key pairs; live needs the user's."""
+        return not self.real_money
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ENVIRONMENTS: dict[str, Environment] = {
+    "live": Environment(
+        "live",
+        "https://futures.kraken.com",
+        in_process=False,
+        real_money=True,
+        keys_help=(
+            "make a Futures API key at https://futures.kraken.com (Settings > API keys); "
+            "a Spot key does not work"
+        ),
+    ),
+    "demo": Environment(
+        "demo",
+        IN_PROCESS_URL,
+        in_process=True,
+        real_money=False,
+        keys_help="demo provisions its own local paper-trading keys; nothing to set",
+    ),
+    "sim": Environment(
+        "sim",
+        IN_PROCESS_URL,
+        in_process=True,
+        real_money=False,
+        keys_help="sim provisions its own keys: `kfresearch sim keys` prints them",
+    ),
+}
+
+
+def resolve_environment(
+    env: str | Environment | None = None, *, base_url: str | None = None
+) -> Environment:
+    """The environment to use: argument > ``KFRESEARCH_ENV`` > ``demo``.
+
+    ``base_url`` (``"http://127.0.0.1:8765"``) keeps the environment's name and
+    safety rules but sends requests to that server over the network.
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown environment name or a base URL that is not http(s).
+    """
+    if isinstance(env, Environment):
+        chosen = env
+    else:
+        name = (env or os.environ.get(ENV_VAR) or DEFAULT_ENV).strip().lower()
+        if name not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"unknown environment {name!r}: use one of 'demo' (paper trading, the "
+                f"default), 'sim' (offline simulator) or 'live' (real money), or pass "
+                f"base_url= for a server of your own"
+            )
+        chosen = ENVIRONMENTS[name]
+    if base_url is None:
+        return chosen
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigurationError(
+            f"base_url {base_url!r} is not an http(s) URL like 'http://127.0.0.1:8765'"
+        )
+    if parts.path.rstrip("/") not in {"", "/"}:
+        raise ConfigurationError(
+            f"base_url {base_url!r} has a path; give only scheme, host and port "
+            "(endpoint paths such as /derivatives/api/v3 are added by kfresearch)"
+        )
+    if base_url.startswith(RETIRED_DEMO_URL):
+        raise ConfigurationError(
+            "demo-futures.kraken.com was retired on 2026-07-14; use env='demo' (the local "
+            "paper exchange) or env='sim'"
+        )
+    return Environment(
+        chosen.name,
+        f"{parts.scheme}://{parts.netloc}",
+        in_process=False,
+        real_money=chosen.real_money,
+        keys_help=chosen.keys_help,
+    )

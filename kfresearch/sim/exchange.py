@@ -1,0 +1,362 @@
+"""The simulated exchange's front door: the exchange's rules, then the route's handler.
+
+:meth:`SimExchange.handle` takes a raw HTTP request (method, target, headers,
+body) and returns a raw answer, exactly where the real exchange sits behind the
+transport. Before a private handler runs it enforces, as Kraken does:
+
+* the signature (reference §2): ``postData + nonce + endpointPath`` with only a
+  leading ``/derivatives`` stripped, postData as sent. The legacy form (postData
+  URL-decoded) is still accepted unless ``strict_auth`` (``--strict-auth``);
+* key permissions: a read-only key cannot trade;
+* nonces: optional; when sent, a reused nonce is ``nonceDuplicate`` and one
+  below the recent window ``nonceBelowThreshold``;
+* the two cost-based rate-limit pools (§6): ``apiLimitExceeded`` in a 200 body
+  for ``/derivatives``, HTTP 429 ``text/plain`` with ``rate-limit-reset`` for
+  ``/api/history``.
+
+Errors are rendered per service: v3 ``{"result":"error","error":…,"serverTime":…}``
+with HTTP 200; history 401 ``{"reason":…,"status":"unauthorized"}``.
+
+One request is processed at a time (a lock), so the engine needs no locking.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hmac
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, unquote_plus
+
+import orjson
+
+from kfresearch.auth import rest_signature
+from kfresearch.credentials import Credentials
+from kfresearch.ratelimit import POOLS, TokenBucket
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.faults import Fault, Faults
+from kfresearch.sim.keys import SimKey, provisioned_keys
+from kfresearch.sim.routing import ROUTES, Context, Route, SimError, iso
+
+__all__ = ["SimExchange", "SimResponse", "default_exchange"]
+
+_NONCE_WINDOW = 50  # recent nonces remembered per key; older ones are "below threshold"
+_HISTORY_UNAUTHORIZED = {
+    "reason": "You are not authorized to access this endpoint.",
+    "status": "unauthorized",
+}
+
+
+@dataclass
+class SimResponse:
+    """A raw answer. ``drop_after`` asks the transport to fail after processing."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    delay: float = 0.0
+    drop: str | None = None  # "before" | "after"
+
+
+def _json(status: int, payload: Any) -> SimResponse:
+    return SimResponse(status, orjson.dumps(payload))
+
+
+class _NonceBook:
+    """Recent nonces of one key."""
+
+    def __init__(self) -> None:
+        self.recent: list[int] = []
+
+    def check(self, nonce: int) -> str | None:
+        recent = self.recent
+        position = bisect.bisect_left(recent, nonce)
+        if position < len(recent) and recent[position] == nonce:
+            return "nonceDuplicate"
+        if len(recent) >= _NONCE_WINDOW and nonce < recent[0]:
+            return "nonceBelowThreshold"
+        recent.insert(position, nonce)
+        if len(recent) > _NONCE_WINDOW:
+            del recent[0]
+        return None
+
+
+class SimExchange:
+    """A Kraken Futures exchange in this process.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Seed of the synthetic market and of every id; default
+        ``KFRESEARCH_SIM_SEED`` or 42.
+    clock : SimClock, optional
+        Default :meth:`SimClock.from_env` (``KFRESEARCH_SIM_NOW``).
+    strict_auth : bool
+        Reject the legacy (URL-decoded postData) signature form.
+    market, engine : optional
+        Replace the synthetic market or the engine (the demo environment
+        plugs the live market in here).
+    rate_clock : callable
+        Monotonic seconds for the rate-limit pools (real time by default, so
+        the pools refill while a fixed simulation clock stands still).
+
+    Example
+    -------
+    >>> ex = SimExchange(seed=7, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+    >>> ex.handle("GET", "/derivatives/api/v3/tickers/PF_XBTUSD", {}, b"").status
+    200
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        clock: SimClock | None = None,
+        strict_auth: bool = False,
+        market: Any = None,
+        engine: Any = None,
+        routes: Iterable[Route] | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
+        faults: Faults | None = None,
+    ) -> None:
+        self.seed = int(seed if seed is not None else os.environ.get("KFRESEARCH_SIM_SEED", "42"))
+        self.clock = clock or SimClock.from_env()
+        self.strict_auth = strict_auth
+        if routes is None:
+            # importing the handler modules registers their routes
+            from kfresearch.sim import auth_api, private_api, public_api  # noqa: F401
+
+            routes = ROUTES
+        self.routes = list(routes)
+        if market is None:
+            from kfresearch.sim.market import SyntheticMarket
+
+            market = SyntheticMarket(self.seed)
+        self.market = market
+        if engine is None:
+            from kfresearch.sim.engine import Engine
+
+            engine = Engine(market, seed=self.seed)
+        self.engine = engine
+        self.keys: dict[str, SimKey] = {k.credentials.key: k for k in provisioned_keys().values()}
+        self.faults = faults or Faults(seed=self.seed)
+        self._rate_clock = rate_clock
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._nonces: dict[str, _NonceBook] = {}
+        self._lock = threading.RLock()
+        self.requests_seen = 0
+
+    # -- public helpers -------------------------------------------------------------
+    def credentials(self, name: str = "full") -> Credentials:
+        """The provisioned ``"full"`` or ``"read_only"`` key pair."""
+        for key in self.keys.values():
+            if key.name == name:
+                return key.credentials
+        raise KeyError(f"no provisioned key {name!r}: use 'full' or 'read_only'")
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Inject a fault (see :mod:`kfresearch.sim.faults`)."""
+        return self.faults.add(fault)
+
+    def advance(self, ms: int | float) -> int:
+        """Move a fixed clock forward and let the market and engine catch up."""
+        now = self.clock.advance(ms)
+        with self._lock:
+            self.engine.advance(now)
+        return now
+
+    # -- the request path -------------------------------------------------------------
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> SimResponse:
+        """Answer one raw HTTP request."""
+        path, _, query = target.partition("?")
+        path = unquote(path)
+        fault = self.faults.pick(path)
+        if fault is not None and fault.kind not in {"drop_after", "latency"}:
+            return self._fault_response(fault)
+        with self._lock:
+            self.requests_seen += 1
+            answer = self._handle(
+                method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body
+            )
+        if fault is not None and fault.kind == "latency":
+            answer.delay = fault.seconds
+        elif fault is not None:
+            answer.drop = "after"
+        return answer
+
+    def _fault_response(self, fault: Fault) -> SimResponse:
+        if fault.kind == "status":
+            return _json(fault.status, {"result": "error", "error": "Server Error"})
+        if fault.kind == "rate_limit":
+            return SimResponse(
+                429,
+                b"Too Many Requests",
+                {"content-type": "text/plain", "rate-limit-reset": f"{fault.seconds:g}"},
+            )
+        if fault.kind == "malformed":
+            return SimResponse(200, b"<html>maintenance</html>", {"content-type": "text/html"})
+        return SimResponse(0, b"", drop="before")
+
+    def _handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> SimResponse:
+        now = self.clock.now_ms()
+        found = self._match(method, path)
+        if found is None:
+            allowed = any(r.regex.match(path) for r in self.routes)
+            status = 405 if allowed else 404
+            return _json(status, {"result": "error", "error": "notFound", "serverTime": iso(now)})
+        route, path_params = found
+        try:
+            params = self._params(query, body)
+            ctx = Context(self, method, path, params, path_params, now)
+            if route.private:
+                self._authenticate(route, path, query, headers, body, ctx)
+            self.engine.advance(now)
+            payload = route.handler(ctx)
+        except SimError as error:
+            return self._error(route, error, now)
+        return self._success(route, payload, now)
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for candidate in self.routes:
+            if candidate.method == method:
+                found = candidate.regex.match(path)
+                if found:
+                    return candidate, found.groupdict()
+        return None
+
+    @staticmethod
+    def _params(query: str, body: bytes) -> dict[str, list[str]]:
+        params: dict[str, list[str]] = {}
+        for text in (query, body.decode("utf-8", "replace")):
+            for name, values in parse_qs(text, keep_blank_values=True).items():
+                params.setdefault(name, []).extend(values)
+        return params
+
+    def _authenticate(
+        self,
+        route: Route,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        ctx: Context,
+    ) -> None:
+        denied = SimError(
+            "authenticationError",
+            status=401 if route.service in {"history", "auth"} else 200,
+            body=_HISTORY_UNAUTHORIZED if route.service == "history" else None,
+        )
+        key = self.keys.get(headers.get("apikey", ""))
+        authent = headers.get("authent", "")
+        if key is None or not authent:
+            raise denied
+        nonce = headers.get("nonce", "")
+        post_data = query + body.decode("utf-8", "replace")
+        secret = key.credentials.secret
+        accepted = [rest_signature(secret, post_data, nonce, path)]
+        if not self.strict_auth:
+            # before 2024-02-20 clients hashed the URL-decoded parameters (reference §2.4)
+            accepted.append(
+                rest_signature(
+                    secret, unquote_plus(query) + unquote_plus(body.decode()), nonce, path
+                )
+            )
+        if not any(hmac.compare_digest(authent, candidate) for candidate in accepted):
+            raise denied
+        if route.trading and not key.can_trade:
+            raise denied
+        if nonce:
+            if not nonce.isdigit():
+                raise SimError("invalidArgument")
+            problem = self._nonces.setdefault(key.credentials.key, _NonceBook()).check(int(nonce))
+            if problem:
+                raise SimError(problem)
+        self._charge(route, key, ctx)
+        ctx.account_id = key.account_id
+        ctx.key_can_trade = key.can_trade
+
+    def _charge(self, route: Route, key: SimKey, ctx: Context) -> None:
+        pool = "history" if route.service == "history" else "derivatives"
+        if route.service not in {"history", "derivatives"}:
+            return
+        cost = route.cost_of(ctx)
+        bucket = self._buckets.get((key.credentials.key, pool))
+        if bucket is None:
+            capacity, rate = POOLS[pool]
+            bucket = TokenBucket(capacity, rate, clock=self._rate_clock)
+            self._buckets[(key.credentials.key, pool)] = bucket
+        if cost <= 0:
+            return
+        if bucket.available + 1e-6 < cost:  # float dust is not a spent budget
+            if pool == "history":
+                reset = (cost - bucket.available) / bucket.per_second
+                raise SimError(
+                    "apiLimitExceeded",
+                    status=429,
+                    body=SimResponse(
+                        429,
+                        b"Too Many Requests",
+                        {"content-type": "text/plain", "rate-limit-reset": f"{reset:.0f}"},
+                    ),
+                )
+            raise SimError("apiLimitExceeded")
+        bucket.reserve(cost)
+
+    def _error(self, route: Route, error: SimError, now: int) -> SimResponse:
+        if isinstance(error.body, SimResponse):
+            return error.body
+        if error.body is not None:
+            return _json(error.status, error.body)
+        if route.service == "derivatives":
+            return _json(
+                error.status, {"result": "error", "serverTime": iso(now), "error": error.error}
+            )
+        if route.service == "charts":
+            return _json(
+                error.status if error.status != 200 else 400,
+                {
+                    "result": "error",
+                    "errors": [
+                        {
+                            "severity": "ERROR",
+                            "error_class": "validation",
+                            "type": error.error,
+                            "msg": error.error,
+                        }
+                    ],
+                },
+            )
+        return _json(error.status if error.status != 200 else 400, {"error": error.error})
+
+    @staticmethod
+    def _success(route: Route, payload: Any, now: int) -> SimResponse:
+        if route.service == "derivatives" and isinstance(payload, dict):
+            return _json(200, {"result": "success", **payload, "serverTime": iso(now)})
+        return _json(200, payload)
+
+    def __repr__(self) -> str:
+        return (
+            f"SimExchange(seed={self.seed}, clock={self.clock!r}, strict_auth={self.strict_auth})"
+        )
+
+
+_DEFAULTS: dict[str, SimExchange] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
+def default_exchange(name: str = "sim") -> SimExchange:
+    """The process-wide simulated exchange behind ``connect(env=name)``.
+
+    One per environment name, so every client of ``sim`` in a notebook sees
+    the same account, orders and clock.
+    """
+    with _DEFAULTS_LOCK:
+        if name not in _DEFAULTS:
+            _DEFAULTS[name] = SimExchange(clock=SimClock("real") if name == "demo" else None)
+        return _DEFAULTS[name]

@@ -1,0 +1,83 @@
+"""Fault injection for tests: latency, 5xx, dropped connections, 429 bursts, bad bodies.
+
+A :class:`Fault` applies to requests whose path contains ``path`` (all when
+None), either with a ``probability`` (seeded, so runs repeat) or to the next
+``count`` matching requests (a schedule).
+
+=================  ============================================================
+kind               effect
+=================  ============================================================
+``latency``        answer after ``seconds`` more
+``status``         answer HTTP ``status`` (503 by default) without processing
+``rate_limit``     answer HTTP 429 ``text/plain`` with ``rate-limit-reset``
+``malformed``      answer HTTP 200 with a body that is not JSON
+``drop_before``    the connection fails before the request is processed
+``drop_after``     the request IS processed, then the connection drops
+                   (the client sees a read timeout: the outcome is unknown)
+=================  ============================================================
+
+Example
+-------
+>>> faults = Faults(seed=1)
+>>> faults.add(Fault("status", path="/tickers", count=2))
+>>> [f.kind if f else None for f in (faults.pick("/derivatives/api/v3/tickers") for _ in range(3))]
+['status', 'status', None]
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Fault", "FaultKind", "Faults"]
+
+FaultKind = Literal["latency", "status", "rate_limit", "malformed", "drop_before", "drop_after"]
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    path: str | None = None
+    probability: float = 1.0
+    count: int | None = None  # None: every matching request (by probability)
+    status: int = 503
+    seconds: float = 0.0  # latency, or rate-limit-reset for rate_limit
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or self.path in path
+
+
+@dataclass
+class Faults:
+    """The active faults of one simulated exchange."""
+
+    seed: int = 0
+    rules: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.rules.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def pick(self, path: str) -> Fault | None:
+        """The fault that applies to this request, if any (consumes scheduled counts)."""
+        with self._lock:
+            for fault in self.rules:
+                if not fault.matches(path) or fault.count == 0:
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                    continue
+                if fault.count is not None:
+                    fault.count -= 1
+                return fault
+        return None

@@ -1,0 +1,222 @@
+"""Route table of the simulated exchange and what every handler receives.
+
+A handler is a plain function ``(ctx: Context) -> payload``. It returns the
+payload the exchange sends (for ``/derivatives`` routes without ``result`` and
+``serverTime``: the exchange layer adds the envelope) or raises
+:class:`SimError` with the exchange's own error string. Handlers register with
+:func:`route`; the exchange looks them up with :func:`match`.
+
+Example
+-------
+>>> @route("GET", "/derivatives/api/v3/tickers/{symbol}")
+... def ticker(ctx: Context) -> dict[str, object]:
+...     return {"ticker": {"symbol": ctx.path_params["symbol"].upper()}}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from kfresearch.sim.exchange import SimExchange
+
+__all__ = [
+    "ROUTES",
+    "Context",
+    "Route",
+    "Service",
+    "SimError",
+    "dec",
+    "iso",
+    "make_route",
+    "match",
+    "route",
+]
+
+Service = Literal["derivatives", "charts", "history", "auth"]
+
+
+class SimError(Exception):
+    """An error answer, rendered the way the route's service renders errors.
+
+    ``error`` is the exchange's string (``"invalidArgument"``,
+    ``"requiredArgumentMissing"``, ``"notFound"`` …); ``status`` the HTTP
+    status (the v3 API answers most errors with 200). ``body`` overrides the
+    rendered body entirely when the exchange's shape is special.
+    """
+
+    def __init__(self, error: str, status: int = 200, body: Any = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class Context:
+    """What a handler gets: the exchange, the decoded parameters, the time."""
+
+    exchange: SimExchange
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    path_params: dict[str, str]
+    now_ms: int
+    account_id: str | None = None  # set for private routes once authenticated
+    key_can_trade: bool = False
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self.params.get(name)
+        return values[-1] if values else default
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None or value == "":
+            raise SimError("requiredArgumentMissing")
+        return value
+
+    def get_list(self, name: str) -> list[str]:
+        return list(self.params.get(name, []))
+
+    def get_float(self, name: str, default: float | None = None) -> float | None:
+        value = self.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SimError("invalidArgument") from None
+        if not np.isfinite(number):
+            raise SimError("invalidArgument")
+        return number
+
+    def get_int(self, name: str, default: int | None = None) -> int | None:
+        value = self.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise SimError("invalidArgument") from None
+
+    def get_bool(self, name: str, default: bool = False) -> bool:
+        value = self.get(name)
+        if value is None or value == "":
+            return default
+        if value.lower() in {"true", "1"}:
+            return True
+        if value.lower() in {"false", "0"}:
+            return False
+        raise SimError("invalidArgument")
+
+
+Handler = Callable[[Context], Any]
+Cost = int | Callable[[Context], int]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    service: Service
+    private: bool = False
+    trading: bool = False  # needs a full-access key
+    cost: Cost = 0  # cost on the service's pool (derivatives or history)
+    regex: re.Pattern[str] = field(default=re.compile(""), compare=False)
+
+    def cost_of(self, ctx: Context) -> int:
+        return self.cost(ctx) if callable(self.cost) else self.cost
+
+
+ROUTES: list[Route] = []
+
+
+def _service_of(pattern: str) -> Service:
+    if pattern.startswith("/api/charts/"):
+        return "charts"
+    if pattern.startswith("/api/history/"):
+        return "history"
+    if pattern.startswith("/api/auth/"):
+        return "auth"
+    return "derivatives"
+
+
+def make_route(
+    method: str,
+    pattern: str,
+    handler: Handler,
+    *,
+    private: bool = False,
+    trading: bool = False,
+    cost: Cost = 0,
+) -> Route:
+    """A :class:`Route` (not registered): ``{name}`` in ``pattern`` captures one segment."""
+    regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)) + "$")
+    return Route(
+        method.upper(),
+        pattern,
+        handler,
+        _service_of(pattern),
+        private=private or trading,
+        trading=trading,
+        cost=cost,
+        regex=regex,
+    )
+
+
+def route(
+    method: str,
+    pattern: str,
+    *,
+    private: bool = False,
+    trading: bool = False,
+    cost: Cost = 0,
+) -> Callable[[Handler], Handler]:
+    """Register a handler for ``method pattern`` in :data:`ROUTES`."""
+
+    def register(handler: Handler) -> Handler:
+        ROUTES.append(
+            make_route(method, pattern, handler, private=private, trading=trading, cost=cost)
+        )
+        return handler
+
+    return register
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``method path`` and its captured path parameters, or None.
+
+    A path that exists under another method is reported by the caller as 405.
+    """
+    for candidate in ROUTES:
+        if candidate.method == method.upper():
+            found = candidate.regex.match(path)
+            if found:
+                return candidate, found.groupdict()
+    return None
+
+
+def dec(value: float | int, digits: int | None = None) -> str:
+    """A decimal as the live API sends it in strings: no exponent, no trailing zeros.
+
+    >>> dec(88000.0), dec(1e-9), dec(0.1 + 0.2, 10)
+    ('88000', '0.000000001', '0.3')
+    """
+    number = float(value)
+    if digits is not None:
+        number = round(number, digits)
+    text = np.format_float_positional(number, trim="-", unique=True)
+    return "0" if text in {"-0", "0."} else text
+
+
+def iso(ms: int | float) -> str:
+    """ISO-8601 UTC with milliseconds, as v3 bodies carry: ``2026-11-25T11:45:12.123Z``."""
+    dt = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ms) % 1000:03d}Z"

@@ -1,0 +1,424 @@
+"""Sending requests: rate limits, retries and the error model, once for sync and async.
+
+The logic lives in :meth:`Core.exchange`, a generator that *describes* I/O
+instead of doing it: it yields :class:`Sleep` (wait this long) and
+:class:`Send` (send this request) and receives the response or the exception.
+:func:`run_sync` and :func:`run_async` are the only places that block or
+await, so the blocking :class:`~kfresearch.Client` and the
+:class:`~kfresearch.AsyncClient` share every decision.
+
+Retry rules
+-----------
+* Rate limited (``apiLimitExceeded`` in a 200 body, HTTP 429,
+  ``rate-limit-reset``): the exchange did not process the request, so any
+  request is retried after the pool refills.
+* Connection not made (connect error or timeout, pool timeout): nothing was
+  sent, so any request is retried.
+* 5xx and read/write timeouts or a dropped connection: retried only when the
+  endpoint is idempotent. For an order-changing request the outcome is
+  unknown: :class:`~kfresearch.errors.OutcomeUnknownError` is raised with the
+  client order id, never a blind re-send.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from kfresearch.auth import KrakenAuth
+from kfresearch.credentials import Credentials
+from kfresearch.endpoints import Endpoint, Params, encode_params
+from kfresearch.environments import Environment
+from kfresearch.errors import (
+    APIError,
+    AuthenticationError,
+    CredentialsError,
+    DecodeError,
+    InsufficientFundsError,
+    InvalidArgumentError,
+    LiveTradingDisabledError,
+    MarketUnavailableError,
+    NetworkError,
+    NonceError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+)
+from kfresearch.ratelimit import RateLimiter
+
+__all__ = [
+    "Core",
+    "RetryPolicy",
+    "Send",
+    "Sleep",
+    "interpret",
+    "masked_headers",
+    "run_async",
+    "run_sync",
+]
+
+log = logging.getLogger("kfresearch.transport")
+
+_SECRET_HEADERS = {"apikey", "authent"}
+
+#: The exchange's error strings (reference §5) and the newer bodies' codes.
+_ERRORS: dict[str, type[APIError]] = {
+    "authenticationError": AuthenticationError,
+    "UNAUTHORIZED": AuthenticationError,
+    "unauthorized": AuthenticationError,
+    "apiLimitExceeded": RateLimitError,
+    "TOO_MANY_REQUESTS": RateLimitError,
+    "nonceBelowThreshold": NonceError,
+    "nonceDuplicate": NonceError,
+    "invalidArgument": InvalidArgumentError,
+    "requiredArgumentMissing": InvalidArgumentError,
+    "Json Parse Error": InvalidArgumentError,
+    "Bad Request": InvalidArgumentError,
+    "invalidAccount": InvalidArgumentError,
+    "invalidAmount": InvalidArgumentError,
+    "invalidUnit": InvalidArgumentError,
+    "notFound": NotFoundError,
+    "contractNotFound": NotFoundError,
+    "marketUnavailable": MarketUnavailableError,
+    "accountInactive": MarketUnavailableError,
+    "Unavailable": MarketUnavailableError,
+    "insufficientFunds": InsufficientFundsError,
+    "INSUFFICIENT_MARGIN": InsufficientFundsError,
+    "Server Error": ServerError,
+    "unknownError": ServerError,
+}
+_CODES: dict[int, type[APIError]] = {
+    10: RateLimitError,
+    18: AuthenticationError,
+    41: InsufficientFundsError,
+    87: NotFoundError,
+    88: InvalidArgumentError,
+    89: InvalidArgumentError,
+    90: InvalidArgumentError,
+    92: InsufficientFundsError,
+}
+_HINTS: dict[str, str] = {
+    "requiredArgumentMissing": "A required parameter is missing; check the call's arguments.",
+    "Json Parse Error": "The json parameter did not parse; kfresearch encodes it for you "
+    "when you use kf.batch(...).",
+    "accountInactive": "The Futures account is inactive: fund it or use env='sim'/'demo'.",
+}
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: InvalidArgumentError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers fit for a log line: ``APIKey`` and ``Authent`` masked."""
+    return {
+        name: ("********" if name.lower() in _SECRET_HEADERS else value)
+        for name, value in headers.items()
+    }
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    for name in ("rate-limit-reset", "retry-after"):
+        value = response.headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _error_of(body: Any) -> tuple[str, int | None] | None:
+    """(error text, numeric code) when ``body`` is one of the exchange's error shapes."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("result") == "error" or ("errors" in body and body.get("result") != "success"):
+        error = body.get("error")
+        errors = body.get("errors")
+        code: int | None = None
+        if not error and isinstance(errors, list) and errors:
+            first = errors[0]
+            if isinstance(first, dict):
+                raw_code = first.get("code")
+                code = raw_code if isinstance(raw_code, int) else None
+                error = first.get("message") or first.get("msg") or first.get("type")
+            else:
+                error = str(first)
+        if not error:
+            error = body.get("status") or "unknownError"
+        return str(error), code
+    if body.get("status") == "unauthorized" or (
+        "reason" in body and body.get("status") not in (None, "ok", "success")
+    ):
+        return str(body.get("reason") or body.get("status")), None
+    return None
+
+
+def interpret(endpoint: Endpoint, response: httpx.Response) -> Any:
+    """The decoded JSON body, or the exception the answer means.
+
+    v3 answers errors with HTTP 200 and ``result: error``; history answers
+    401/429 with its own bodies; charts use 400/404. Order rejections are
+    *not* errors here: they arrive as ``result: success`` with a status, and
+    the order methods check it.
+    """
+    where = endpoint.describe()
+    status = response.status_code
+    content = response.content
+    try:
+        body: Any = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        body = None
+    found = _error_of(body)
+    if found is None and status < 400:
+        if body is None:
+            preview = content[:80].decode("utf-8", "replace")
+            raise DecodeError(
+                f"{where}: HTTP {status} with a body that is not JSON ({preview!r}). "
+                "The server may be a proxy or a maintenance page; try again later.",
+                endpoint=where,
+            )
+        return body
+    error, code = found if found else (content[:200].decode("utf-8", "replace").strip(), None)
+    cls: type[APIError] | None = _ERRORS.get(error) or (_CODES.get(code) if code else None)
+    if cls is None and "invalidArgument" in error:
+        cls = InvalidArgumentError
+    if status >= 500:
+        cls = cls if cls is InsufficientFundsError else ServerError
+    elif cls is None:
+        cls = _BY_STATUS.get(status, APIError)
+    error = error or f"HTTP {status}"
+    kwargs: dict[str, Any] = {
+        "endpoint": where,
+        "status_code": status,
+        "hint": _HINTS.get(error),
+        "body": body,
+    }
+    if issubclass(cls, RateLimitError):
+        raise cls(error, retry_after=_retry_after(response), **kwargs)
+    raise cls(error, **kwargs)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry.
+
+    The n-th retry waits a random time between half and all of
+    ``min(max_delay, base_delay * 2**n)`` (exponential backoff with jitter,
+    so clients that failed together do not retry together).
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2.0**attempt)
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Send:
+    request: httpx.Request
+    auth: httpx.Auth | None  # None for public endpoints: they are sent unsigned
+
+
+Step = Generator[Sleep | Send, Any, Any]
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Core:
+    """Request building, signing, rate limiting, retries and error mapping.
+
+    Holds no connection: the clients own the :class:`httpx.Client` or
+    :class:`httpx.AsyncClient` and drive :meth:`exchange` with
+    :func:`run_sync` / :func:`run_async`.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        credentials: Credentials | None,
+        *,
+        limiter: RateLimiter,
+        retry: RetryPolicy,
+        allow_trading: bool,
+        seed: int | None = None,
+    ) -> None:
+        self.env = env
+        self.credentials = credentials
+        self.auth = KrakenAuth(credentials) if credentials else None
+        self.limiter = limiter
+        self.retry = retry
+        self.allow_trading = allow_trading
+        self._rng = random.Random(seed)  # noqa: S311 - backoff jitter, not cryptography
+
+    def build_request(
+        self, endpoint: Endpoint, params: Params | None, path_params: Mapping[str, str] | None
+    ) -> httpx.Request:
+        """The request as it goes on the wire (unsigned: the auth signs on send)."""
+        url = self.env.base_url + endpoint.url_path(path_params)
+        encoded = encode_params(params)
+        if endpoint.method == "POST":
+            return httpx.Request(
+                "POST",
+                url,
+                content=encoded.encode("ascii"),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        return httpx.Request(endpoint.method, f"{url}?{encoded}" if encoded else url)
+
+    def check_allowed(self, endpoint: Endpoint) -> None:
+        """Raise before anything is sent when the call may not be made."""
+        if endpoint.private and self.credentials is None:
+            raise CredentialsError(
+                f"{endpoint.describe()} needs API credentials and none were found. Set "
+                f"KFRESEARCH_API_KEY and KFRESEARCH_API_SECRET (or pass key= and secret=); "
+                f"for {self.env.name}: {self.env.keys_help}."
+            )
+        if endpoint.trading and self.env.real_money and not self.allow_trading:
+            raise LiveTradingDisabledError(
+                f"{endpoint.describe()} changes orders on LIVE (real money) and live trading "
+                "is not enabled, so nothing was sent. To trade for real, connect with "
+                "kfresearch.connect(env='live', allow_trading=True) or set "
+                "KFRESEARCH_ALLOW_LIVE_TRADING=1; to practise, use env='demo' or env='sim'."
+            )
+
+    def exchange(
+        self,
+        endpoint: Endpoint,
+        params: Params | None = None,
+        path_params: Mapping[str, str] | None = None,
+    ) -> Step:
+        """Send ``endpoint`` until it succeeds or fails for good; return the decoded body."""
+        self.check_allowed(endpoint)
+        where = endpoint.describe()
+        cost = endpoint.cost_of(params or {})
+        for attempt in range(self.retry.max_attempts):
+            wait = self.limiter.reserve(endpoint.pool, cost)
+            if wait > 0:
+                log.debug("%s waits %.3fs for the %s rate-limit pool", where, wait, endpoint.pool)
+                yield Sleep(wait)
+            request = self.build_request(endpoint, params, path_params)
+            outcome = yield Send(request, self.auth if endpoint.private else None)
+            last = attempt + 1 == self.retry.max_attempts
+            if isinstance(outcome, httpx.Response):
+                _log_response(outcome)
+                try:
+                    return interpret(endpoint, outcome)
+                except RateLimitError as exc:
+                    self.limiter.exhaust(endpoint.pool, exc.retry_after)
+                    if last:
+                        raise
+                    log.info("%s rate limited (%s); waiting for the pool", where, exc.error)
+                    continue
+                except ServerError as exc:
+                    if not endpoint.idempotent and outcome.status_code >= 500:
+                        raise self._unknown(
+                            endpoint, params, f"HTTP {outcome.status_code}"
+                        ) from exc
+                    if last or not endpoint.idempotent:
+                        raise
+            elif isinstance(outcome, httpx.HTTPError):
+                never_sent = isinstance(outcome, _NEVER_SENT)
+                if not never_sent and not endpoint.idempotent:
+                    raise self._unknown(endpoint, params, type(outcome).__name__) from outcome
+                if last:
+                    kind = (
+                        TimeoutError
+                        if isinstance(outcome, httpx.TimeoutException)
+                        else NetworkError
+                    )
+                    raise kind(
+                        f"{where}: {type(outcome).__name__} after {attempt + 1} attempts "
+                        f"({outcome}). Check the network and {self.env.base_url}; "
+                        "`kfresearch doctor` tests the connection.",
+                        endpoint=where,
+                    ) from outcome
+            else:  # pragma: no cover - the drivers only send responses or httpx errors
+                raise TypeError(f"unexpected outcome {outcome!r}")
+            delay = self.retry.backoff(attempt, self._rng)
+            log.info("%s failed (attempt %d); retrying in %.2fs", where, attempt + 1, delay)
+            yield Sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _unknown(self, endpoint: Endpoint, params: Params | None, what: str) -> OutcomeUnknownError:
+        cli = str((params or {}).get("cliOrdId") or "") or None
+        return OutcomeUnknownError(
+            f"{endpoint.describe()}: {what} after the request was sent, so the exchange may or "
+            f"may not have processed it. It was NOT re-sent. Look it up by client order id "
+            f"({cli or 'none was given'}) with kf.order_status(...) or kf.open_orders() "
+            "before you try again.",
+            endpoint=endpoint.describe(),
+            client_order_id=cli,
+        )
+
+
+def _log_response(response: httpx.Response) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        log.debug(
+            "%s %s -> %d headers=%s",
+            request.method,
+            request.url,
+            response.status_code,
+            masked_headers(request.headers),
+        )
+
+
+def run_sync(step: Step, http: httpx.Client, sleep: Callable[[float], None]) -> Any:
+    """Drive :meth:`Core.exchange` with a blocking client."""
+    try:
+        action = next(step)
+        while True:
+            if isinstance(action, Sleep):
+                sleep(action.seconds)
+                action = step.send(None)
+                continue
+            try:
+                outcome: Any = http.send(action.request, auth=action.auth)
+            except httpx.HTTPError as exc:
+                outcome = exc
+            action = step.send(outcome)
+    except StopIteration as done:
+        return done.value
+
+
+async def run_async(
+    step: Step,
+    http: httpx.AsyncClient,
+    sleep: Callable[[float], Awaitable[None]],
+) -> Any:
+    """Drive :meth:`Core.exchange` with an async client."""
+    try:
+        action = next(step)
+        while True:
+            if isinstance(action, Sleep):
+                await sleep(action.seconds)
+                action = step.send(None)
+                continue
+            try:
+                outcome: Any = await http.send(action.request, auth=action.auth)
+            except httpx.HTTPError as exc:
+                outcome = exc
+            action = step.send(outcome)
+    except StopIteration as done:
+        return done.value

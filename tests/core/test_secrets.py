@@ -1,0 +1,94 @@
+"""With a known key and secret, neither shows up anywhere a user could see it."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sys
+import traceback
+from typing import Any
+
+import httpx
+import pytest
+
+import kfresearch
+from kfresearch.sim.routing import Context, make_route
+from kfresearch.sim.transport import SimTransport
+
+KEY = "PUBLICKEYxyz1234567890abcdefghijklmnopqrstuvwxyzABCDEFGH"
+SECRET = base64.b64encode(
+    b"my very secret secret bytes, sixty-four of them, exactly!!!!!!!!"
+).decode()
+
+
+def _leaks(text: str) -> list[str]:
+    return [name for name, value in (("key", KEY), ("secret", SECRET)) if value in text]
+
+
+def _bad_server(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"result": "error", "error": "authenticationError"})
+
+
+def _verbose(exc: BaseException) -> str:
+    text = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    from IPython.core.ultratb import VerboseTB
+
+    return text + VerboseTB(theme_name="nocolor").text(type(exc), exc, exc.__traceback__)
+
+
+def test_repr_and_str_of_client_hide_key_and_secret() -> None:
+    client = kfresearch.Client("live", key=KEY, secret=SECRET)
+    for text in (
+        repr(client),
+        str(client),
+        repr(client._core.credentials),
+        repr(client._core.auth),
+    ):
+        assert _leaks(text) == []
+    assert "PUBL…" in repr(client)
+
+
+def test_exceptions_logs_and_verbose_tracebacks_hide_key_and_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = kfresearch.Client(
+        "live", key=KEY, secret=SECRET, transport=httpx.MockTransport(_bad_server)
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(kfresearch.AuthenticationError) as caught:
+        client.request("GET", "/derivatives/api/v3/accounts", private=True)
+    assert _leaks(str(caught.value)) == []
+    assert _leaks(repr(caught.value)) == []
+    assert _leaks(_verbose(caught.value)) == []
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "'authent': '********'" in logged  # the signed headers were logged, masked
+    assert _leaks(logged) == []
+
+
+def test_a_malformed_secret_error_does_not_echo_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KFRESEARCH_API_KEY", KEY)
+    monkeypatch.setenv("KFRESEARCH_API_SECRET", "%%%" + SECRET)
+    with pytest.raises(kfresearch.CredentialsError) as caught:
+        kfresearch.Client("live")
+    shown = str(caught.value) + _verbose(caught.value)
+    assert SECRET[3:23] not in shown
+
+
+def test_sim_key_failure_traceback_is_clean(make_exchange: Any) -> None:
+    def accounts(ctx: Context) -> dict[str, Any]:
+        return {}
+
+    exchange = make_exchange(
+        [make_route("GET", "/derivatives/api/v3/accounts", accounts, private=True)]
+    )
+    client = kfresearch.Client(
+        "sim", base_url="http://sim.test", key=KEY, secret=SECRET, transport=SimTransport(exchange)
+    )
+    try:
+        client.request("GET", "/derivatives/api/v3/accounts", private=True)
+    except kfresearch.AuthenticationError:
+        exc = sys.exc_info()[1]
+        assert exc is not None
+        assert _leaks(_verbose(exc)) == []
+    else:  # pragma: no cover
+        pytest.fail("an unknown key must be rejected")
