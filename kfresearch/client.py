@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,10 +109,9 @@ class _Base:
         return self._core.allow_trading
 
     def _endpoint(self, method: str, path: str, private: bool) -> Endpoint:
+        """The table's rules for ``path`` (cost, retry, safety), sent to ``path`` as given."""
         endpoint = find_endpoint(method, path, private=private)
-        if private and not endpoint.private:
-            endpoint = Endpoint(endpoint.name, endpoint.method, endpoint.path, private=True)
-        return endpoint
+        return dataclasses.replace(endpoint, path=path, private=endpoint.private or private)
 
     def __repr__(self) -> str:
         core: Core | None = getattr(self, "_core", None)

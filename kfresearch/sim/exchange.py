@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, unquote_plus
 
 import orjson
@@ -44,6 +44,7 @@ from kfresearch.sim.routing import ROUTES, Context, Route, SimError, iso
 
 __all__ = ["SimExchange", "SimResponse", "default_exchange"]
 
+T = TypeVar("T")
 _NONCE_WINDOW = 50  # recent nonces remembered per key; older ones are "below threshold"
 _HISTORY_UNAUTHORIZED = {
     "reason": "You are not authorized to access this endpoint.",
@@ -161,6 +162,11 @@ class SimExchange:
     def add_fault(self, fault: Fault) -> Fault:
         """Inject a fault (see :mod:`kfresearch.sim.faults`)."""
         return self.faults.add(fault)
+
+    def run_locked(self, work: Callable[[], T]) -> T:
+        """Run ``work`` while no request is being processed (the engine is not thread-safe)."""
+        with self._lock:
+            return work()
 
     def advance(self, ms: int | float) -> int:
         """Move a fixed clock forward and let the market and engine catch up."""

@@ -1,0 +1,142 @@
+"""`kfresearch sim serve`: real HTTP and WebSocket on loopback, clean stop on SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import websockets
+
+import kfresearch
+from kfresearch.auth import ws_challenge_signature
+from kfresearch.sim.keys import provisioned_keys
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kfresearch.cli", "sim", "serve", "--port", str(port), "--seed", "7",
+         "--now", "2026-11-01T00:00:00Z", "--speed", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/derivatives/api/v3/instruments/status", timeout=1):  # noqa: S310
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:  # pragma: no cover
+        process.kill()
+        pytest.fail(f"the server did not start: {process.stdout.read() if process.stdout else ''}")
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+
+
+def test_plain_curl_of_tickers(server: tuple[str, Any]) -> None:
+    url, _ = server
+    if shutil.which("curl"):
+        out = subprocess.run(
+            ["curl", "-s", f"{url}/derivatives/api/v3/tickers"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    else:  # pragma: no cover - a machine without curl still gets a plain HTTP GET
+        with urllib.request.urlopen(f"{url}/derivatives/api/v3/tickers", timeout=30) as answer:  # noqa: S310
+            out = answer.read().decode()
+    body = json.loads(out)
+    assert body["result"] == "success"
+    symbols = {t["symbol"] for t in body["tickers"]}
+    assert {"PF_XBTUSD", "PI_XBTUSD", "PF_ETHUSD"} <= symbols
+
+
+def test_client_over_http_with_provisioned_keys(server: tuple[str, Any]) -> None:
+    url, _ = server
+    with kfresearch.connect("sim", base_url=url) as kf:
+        accounts = kf.request("GET", "/derivatives/api/v3/accounts", private=True)
+        assert "flex" in accounts["accounts"]
+        assert kf.doctor().ok
+
+
+def test_websocket_book_snapshot_and_deltas_and_private_feed(server: tuple[str, Any]) -> None:
+    url, _ = server
+    ws_url = url.replace("http", "ws") + "/ws/v1"
+    full = provisioned_keys()["full"].credentials
+
+    async def session() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+        async with websockets.connect(ws_url) as ws:
+            await ws.send(json.dumps({"event": "subscribe", "feed": "book", "product_ids": ["PF_XBTUSD"]}))
+            ack = json.loads(await ws.recv())
+            assert ack == {"event": "subscribed", "feed": "book", "product_ids": ["PF_XBTUSD"]}
+            snapshot = json.loads(await ws.recv())
+            deltas: list[dict[str, Any]] = []
+            while len(deltas) < 10:
+                message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
+                if message.get("feed") == "book":
+                    deltas.append(message)
+            await ws.send(json.dumps({"event": "challenge", "api_key": full.key}))
+            challenge = json.loads(await ws.recv())
+            while challenge.get("event") != "challenge":
+                challenge = json.loads(await ws.recv())
+            signed = ws_challenge_signature(full.secret, challenge["message"])
+            await ws.send(json.dumps({
+                "event": "subscribe", "feed": "balances", "api_key": full.key,
+                "original_challenge": challenge["message"], "signed_challenge": signed,
+            }))
+            balances: dict[str, Any] = {}
+            while balances.get("feed") != "balances_snapshot":
+                balances = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
+            return snapshot, deltas, balances
+
+    snapshot, deltas, balances = asyncio.run(session())
+    assert snapshot["feed"] == "book_snapshot"
+    assert snapshot["product_id"] == "PF_XBTUSD"
+    assert len(snapshot["bids"]) > 0
+    prices = [level["price"] for level in snapshot["bids"]]
+    assert prices == sorted(prices, reverse=True)
+    seqs = [snapshot["seq"]] + [d["seq"] for d in deltas]
+    assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))
+    assert {d["side"] for d in deltas} <= {"buy", "sell"}
+    assert "flex_futures" in balances or "holding" in balances
+
+
+def test_bad_challenge_signature_fails_the_subscription(server: tuple[str, Any]) -> None:
+    url, _ = server
+    full = provisioned_keys()["full"].credentials
+
+    async def session() -> dict[str, Any]:
+        async with websockets.connect(url.replace("http", "ws") + "/ws/v1") as ws:
+            await ws.send(json.dumps({"event": "challenge", "api_key": full.key}))
+            challenge = json.loads(await ws.recv())
+            await ws.send(json.dumps({
+                "event": "subscribe", "feed": "fills", "api_key": full.key,
+                "original_challenge": challenge["message"], "signed_challenge": "AAAA",
+            }))
+            return dict(json.loads(await ws.recv()))
+
+    assert asyncio.run(session())["event"] == "subscribed_failed"
+
+
+def test_sigint_stops_the_server_cleanly(server: tuple[str, subprocess.Popen[str]]) -> None:
+    _, process = server
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
