@@ -32,6 +32,7 @@ from kfresearch.errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    ValidationError,
 )
 
 __version__ = "0.1.0"
@@ -62,6 +63,7 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "ValidationError",
     "__version__",
     "connect",
 ]

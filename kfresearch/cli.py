@@ -3,6 +3,9 @@
 ::
 
     kfresearch doctor [--env ENV] [--base-url URL]
+    kfresearch tickers [--env ENV]
+    kfresearch book SYMBOL [--depth N]
+    kfresearch candles SYMBOL [--resolution 1h] [--since 7d] [--until T] [--csv FILE | --parquet FILE]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
 """
@@ -28,6 +31,26 @@ def _parser() -> argparse.ArgumentParser:
         "--env", default=None, help="live, demo or sim (default KFRESEARCH_ENV or demo)"
     )
     doctor.add_argument("--base-url", default=None, help="a server that speaks the API")
+
+    def market_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--env", default=None, help="live, demo or sim (default demo)")
+        command.add_argument("--base-url", default=None, help="a server that speaks the API")
+        return command
+
+    market_command("tickers", "print every ticker")
+    book = market_command("book", "print the order book of SYMBOL")
+    book.add_argument("symbol")
+    book.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    candles = market_command("candles", "download candles of SYMBOL")
+    candles.add_argument("symbol")
+    candles.add_argument("--resolution", default="1h", help="1m 5m 15m 30m 1h 4h 12h 1d 1w")
+    candles.add_argument("--since", default="7d", help="ISO time, epoch ms or relative like 7d")
+    candles.add_argument("--until", default=None)
+    candles.add_argument("--tick-type", default="trade", choices=["trade", "mark", "spot"])
+    out = candles.add_mutually_exclusive_group()
+    out.add_argument("--csv", metavar="FILE", help="write CSV instead of printing")
+    out.add_argument("--parquet", metavar="FILE", help="write Parquet instead of printing")
 
     sim = commands.add_parser("sim", help="the offline exchange simulator")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -57,9 +80,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = Client(args.env, base_url=args.base_url).doctor()
         print(report)
         return 0 if report.ok else 1
+    if args.command in {"tickers", "book", "candles"}:
+        return _market(args)
     if args.sim_command == "keys":
         return _keys(as_json=args.json)
     return _serve(args)
+
+
+def _market(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from kfresearch.client import Client
+    from kfresearch.errors import KFError
+
+    with Client(args.env, base_url=args.base_url) as kf:
+        try:
+            if args.command == "tickers":
+                frame = kf.tickers()[["last", "bid", "ask", "mark_price", "change24h", "vol24h",
+                                      "funding_rate_annualised"]]
+            elif args.command == "book":
+                frame = kf.orderbook(args.symbol, depth=args.depth)
+            else:
+                frame = kf.candles(args.symbol, args.resolution, since=args.since, until=args.until,
+                                   tick_type=args.tick_type)
+        except KFError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if getattr(args, "csv", None):
+        frame.to_csv(args.csv)
+        print(f"wrote {len(frame)} rows to {args.csv}")
+    elif getattr(args, "parquet", None):
+        frame.to_parquet(args.parquet)
+        print(f"wrote {len(frame)} rows to {args.parquet}")
+    else:
+        with pd.option_context("display.max_rows", 200, "display.width", 160):
+            print(frame.to_string())
+    return 0
 
 
 def _keys(*, as_json: bool) -> int:

@@ -5,6 +5,8 @@
     KFError                           root: catch this to catch everything of ours
     ├── ConfigurationError            bad environment name, base URL, option
     │   └── CredentialsError          missing or malformed key/secret
+    ├── ValidationError               a bad argument, caught before anything is sent
+    │                                 (``field``, ``value``, and what would be valid)
     ├── LiveTradingDisabledError      an order-changing call on ``live`` without the opt-in
     ├── TransportError                the request did not get a usable answer
     │   ├── NetworkError              connect/read failure, dropped connection
@@ -23,6 +25,9 @@
         ├── InsufficientFundsError    ``insufficientFunds``, ``INSUFFICIENT_MARGIN``
         ├── ServerError               ``Server Error``, ``unknownError``, HTTP 5xx
         └── OrderRejected             a rejection status inside a success body (``status``)
+
+A download that fails half-way raises with ``partial``: a DataFrame of the
+rows fetched so far (None for other errors).
 
 Every :class:`APIError` carries the endpoint, the exchange's own error text,
 the HTTP status and a hint that says what to do next. No message ever holds
@@ -54,11 +59,24 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "ValidationError",
 ]
 
 
 class KFError(Exception):
     """Root of every error kfresearch raises."""
+
+    #: rows fetched before a paginated download failed (a DataFrame), else None
+    partial: Any = None
+
+
+class ValidationError(KFError, ValueError):
+    """A bad argument, caught before any request: names the field, the value and what is valid."""
+
+    def __init__(self, field: str, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
 
 
 class ConfigurationError(KFError, ValueError):

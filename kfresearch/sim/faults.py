@@ -2,7 +2,8 @@
 
 A :class:`Fault` applies to requests whose path contains ``path`` (all when
 None), either with a ``probability`` (seeded, so runs repeat) or to the next
-``count`` matching requests (a schedule).
+``count`` matching requests (a schedule), optionally ``after`` letting some
+matching requests through first.
 
 =================  ============================================================
 kind               effect
@@ -42,6 +43,7 @@ class Fault:
     path: str | None = None
     probability: float = 1.0
     count: int | None = None  # None: every matching request (by probability)
+    after: int = 0  # let this many matching requests through first
     status: int = 503
     seconds: float = 0.0  # latency, or rate-limit-reset for rate_limit
 
@@ -74,6 +76,9 @@ class Faults:
         with self._lock:
             for fault in self.rules:
                 if not fault.matches(path) or fault.count == 0:
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
                     continue
                 if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                     continue

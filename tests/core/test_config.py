@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import pickle
 from pathlib import Path
 
@@ -18,22 +19,12 @@ GOOD = base64.b64encode(b"x" * 64).decode()
 
 def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert kfresearch.__all__ == sorted(kfresearch.__all__)
-    public = {name for name in vars(kfresearch) if not name.startswith("_")}
-    modules = {
-        "auth",
-        "client",
-        "credentials",
-        "endpoints",
-        "environments",
-        "errors",
-        "ratelimit",
-        "transport",
-        "sim",
-        "doctor",
-        "frames",
-        "timeparse",
+    public = {
+        name
+        for name, value in vars(kfresearch).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert set(kfresearch.__all__) - {"__version__"} == public - modules
+    assert set(kfresearch.__all__) - {"__version__"} == public
 
 
 def test_environment_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
