@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check kfresearch tests bench
+	$(BIN)/ruff check kfresearch tests bench tools
 
 typecheck: setup
 	$(BIN)/mypy

@@ -5,7 +5,8 @@
     kfresearch doctor [--env ENV] [--base-url URL]
     kfresearch tickers [--env ENV]
     kfresearch book SYMBOL [--depth N]
-    kfresearch candles SYMBOL [--resolution 1h] [--since 7d] [--until T] [--csv FILE | --parquet FILE]
+    kfresearch candles SYMBOL [--resolution 1h] [--since 7d] [--until T]
+                              [--csv FILE | --parquet FILE]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
 """
@@ -96,13 +97,27 @@ def _market(args: argparse.Namespace) -> int:
     with Client(args.env, base_url=args.base_url) as kf:
         try:
             if args.command == "tickers":
-                frame = kf.tickers()[["last", "bid", "ask", "mark_price", "change24h", "vol24h",
-                                      "funding_rate_annualised"]]
+                frame = kf.tickers()[
+                    [
+                        "last",
+                        "bid",
+                        "ask",
+                        "mark_price",
+                        "change24h",
+                        "vol24h",
+                        "funding_rate_annualised",
+                    ]
+                ]
             elif args.command == "book":
                 frame = kf.orderbook(args.symbol, depth=args.depth)
             else:
-                frame = kf.candles(args.symbol, args.resolution, since=args.since, until=args.until,
-                                   tick_type=args.tick_type)
+                frame = kf.candles(
+                    args.symbol,
+                    args.resolution,
+                    since=args.since,
+                    until=args.until,
+                    tick_type=args.tick_type,
+                )
         except KFError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

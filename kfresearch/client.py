@@ -32,6 +32,7 @@ from kfresearch.errors import KFError, ValidationError
 from kfresearch.queries import (
     Call,
     Plan,
+    between,
     plan_account_log,
     plan_candles,
     plan_fills,
@@ -163,9 +164,7 @@ class _Base:
         start, end = time_range(since, until, self._now_ms(), default_since="30d")
         name = yield from self._symbol(symbol)
         body = (yield [Call("historical_funding_rates", {"symbol": name})])[0]
-        frame = frames.funding_rates(body)
-        stamp = lambda ms: pd.Timestamp(ms, unit="ms", tz="UTC")  # noqa: E731
-        return frame[(frame.index >= stamp(start)) & (frame.index < stamp(end))]
+        return between(frames.funding_rates(body), start, end)
 
     def _q_term_structure(self, base: str) -> Plan:
         if not isinstance(base, str) or not base.strip():
@@ -193,8 +192,16 @@ class _Base:
 
     def _q_history(self, kind: str, since: Any, until: Any, progress: bool) -> Plan:
         build = {"history_orders": frames.order_history, "history_executions": frames.executions}
-        return plan_history(kind, build[kind], since, until, self._now_ms(), progress,
-                            default_since="30d", label=kind.replace("_", " "))
+        return plan_history(
+            kind,
+            build[kind],
+            since,
+            until,
+            self._now_ms(),
+            progress,
+            default_since="30d",
+            label=kind.replace("_", " "),
+        )
 
     def _q_account_log(self, since: Any, until: Any, info: str | None, progress: bool) -> Plan:
         return plan_account_log(since, until, self._now_ms(), progress, info)
@@ -320,7 +327,7 @@ class Client(_Base):
     def trades(
         self, symbol: str, since: Any = "1h", until: Any = None, *, progress: bool = True
     ) -> pd.DataFrame:
-        """Public trades of ``symbol`` in ``[since, until)`` from the market history, oldest first."""
+        """Public trades of ``symbol`` in ``[since, until)`` (market history), oldest first."""
         return self._run(self._q_trades(symbol, since, until, progress))
 
     def funding_rates(self, symbol: str, since: Any = "30d", until: Any = None) -> pd.DataFrame:
@@ -466,14 +473,18 @@ class AsyncClient(_Base):
         tick_type: str = "trade",
         progress: bool = True,
     ) -> pd.DataFrame:
-        return await self._run(self._q_candles(symbol, resolution, since, until, tick_type, progress))
+        return await self._run(
+            self._q_candles(symbol, resolution, since, until, tick_type, progress)
+        )
 
     async def trades(
         self, symbol: str, since: Any = "1h", until: Any = None, *, progress: bool = True
     ) -> pd.DataFrame:
         return await self._run(self._q_trades(symbol, since, until, progress))
 
-    async def funding_rates(self, symbol: str, since: Any = "30d", until: Any = None) -> pd.DataFrame:
+    async def funding_rates(
+        self, symbol: str, since: Any = "30d", until: Any = None
+    ) -> pd.DataFrame:
         return await self._run(self._q_funding_rates(symbol, since, until))
 
     async def term_structure(self, base: str = "XBT") -> pd.DataFrame:
@@ -502,7 +513,12 @@ class AsyncClient(_Base):
         return await self._run(self._q_history("history_executions", since, until, progress))
 
     async def account_log(
-        self, since: Any = "30d", until: Any = None, *, info: str | None = None, progress: bool = True
+        self,
+        since: Any = "30d",
+        until: Any = None,
+        *,
+        info: str | None = None,
+        progress: bool = True,
     ) -> pd.DataFrame:
         return await self._run(self._q_account_log(since, until, info, progress))
 

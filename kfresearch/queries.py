@@ -31,6 +31,7 @@ __all__ = [
     "Call",
     "Plan",
     "Progress",
+    "between",
     "check_symbol",
     "plan_account_log",
     "plan_candles",
@@ -62,7 +63,7 @@ CONCURRENCY = 4  # pages an async download keeps in flight
 
 @dataclass(frozen=True)
 class Call:
-    """One request: an endpoint name of :data:`kfresearch.endpoints.ENDPOINTS` and its parameters."""
+    """One request: a name in :data:`kfresearch.endpoints.ENDPOINTS` and its parameters."""
 
     endpoint: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +76,9 @@ Plan = Generator[list[Call], list[Any], pd.DataFrame]
 class Progress:
     """A ``tqdm.auto`` bar that appears only when a download takes more than a few pages."""
 
-    def __init__(self, enabled: bool, description: str, total: int | None = None, *, after: int = 3):
+    def __init__(
+        self, enabled: bool, description: str, total: int | None = None, *, after: int = 3
+    ):
         self.enabled = enabled
         self.description = description
         self.total = total
@@ -90,7 +93,9 @@ class Progress:
         if self._bar is None and self.done > self.after:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.total, desc=self.description, unit="page", initial=self.done)
+            self._bar = tqdm(
+                total=self.total, desc=self.description, unit="page", initial=self.done
+            )
         elif self._bar is not None:
             self._bar.update(pages)
 
@@ -112,7 +117,9 @@ def check_symbol(symbol: Any, known: Iterable[str], field_name: str = "symbol") 
     if wanted in upper:
         return upper[wanted]
     close = difflib.get_close_matches(wanted, list(upper), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(upper[c] for c in close)}?" if close else "see kf.instruments()"
+    hint = (
+        f"did you mean {', '.join(upper[c] for c in close)}?" if close else "see kf.instruments()"
+    )
     raise ValidationError(field_name, symbol, f"unknown {field_name} {symbol!r}: {hint}")
 
 
@@ -133,14 +140,23 @@ def _ms(name: str, value: Any, now_ms: int) -> int:
         raise ValidationError(name, value, f"{name}: {exc}") from None
 
 
-def time_range(since: Any, until: Any, now_ms: int, *, default_since: str) -> tuple[int, int]:
+def between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
+    """Rows of a time-indexed frame with ``start_ms <= time < end_ms``."""
+    start = pd.Timestamp(start_ms, unit="ms", tz="UTC")
+    end = pd.Timestamp(end_ms, unit="ms", tz="UTC")
+    return frame[(frame.index >= start) & (frame.index < end)]
+
+
+def time_range(since: Any, until: Any, now_ms: int, *, default_since: Any) -> tuple[int, int]:
     """Validated ``[since, until)`` in epoch ms; ``until`` defaults to now, included."""
     start = _ms("since", since if since is not None else default_since, now_ms)
     end = _ms("until", until, now_ms) if until is not None else now_ms + 1
     if start >= end:
         raise ValidationError(
-            "since", since, f"since ({pd.Timestamp(start, unit='ms', tz='UTC')}) must be before "
-            f"until ({pd.Timestamp(end, unit='ms', tz='UTC')})"
+            "since",
+            since,
+            f"since ({pd.Timestamp(start, unit='ms', tz='UTC')}) must be before "
+            f"until ({pd.Timestamp(end, unit='ms', tz='UTC')})",
         )
     return start, end
 
@@ -151,7 +167,9 @@ def plan_single(calls: Sequence[Call], build: Callable[..., pd.DataFrame]) -> Pl
     return build(*bodies)
 
 
-def _guarded(pages: list[Any], build: Callable[[list[Any]], pd.DataFrame], batch: list[Call]) -> Plan:
+def _guarded(
+    pages: list[Any], build: Callable[[list[Any]], pd.DataFrame], batch: list[Call]
+) -> Plan:
     """Yield ``batch``; on failure attach the frame of ``pages`` so far to the error."""
     try:
         bodies = yield batch
@@ -180,10 +198,14 @@ def plan_candles(
     resolution = str(resolution).lower()
     if resolution not in RESOLUTIONS:
         raise ValidationError(
-            "resolution", resolution, f"resolution {resolution!r} is not one of {', '.join(RESOLUTIONS)}"
+            "resolution",
+            resolution,
+            f"resolution {resolution!r} is not one of {', '.join(RESOLUTIONS)}",
         )
     if tick_type not in TICK_TYPES:
-        raise ValidationError("tick_type", tick_type, f"tick_type must be one of {', '.join(TICK_TYPES)}")
+        raise ValidationError(
+            "tick_type", tick_type, f"tick_type must be one of {', '.join(TICK_TYPES)}"
+        )
     step = RESOLUTIONS[resolution]
     start, end = time_range(since, until, now_ms, default_since=now_ms - CANDLE_PAGE * step)
     first = start // step * step
@@ -207,13 +229,13 @@ def plan_candles(
                 if body.get("more_candles") and rows:
                     nxt = int(rows[-1]["time"]) + step
                     if nxt // 1000 <= sent.params["to"]:
-                        pending.insert(0, Call("candles", {"from": nxt // 1000, "to": sent.params["to"]}, path))
+                        pending.insert(
+                            0, Call("candles", {"from": nxt // 1000, "to": sent.params["to"]}, path)
+                        )
             bar.update(len(batch))
     finally:
         bar.close()
-    frame = frames.candles(pages)
-    return frame[(frame.index >= pd.Timestamp(first, unit="ms", tz="UTC"))
-                 & (frame.index < pd.Timestamp(end, unit="ms", tz="UTC"))]
+    return between(frames.candles(pages), first, end)
 
 
 def plan_history(
@@ -311,5 +333,4 @@ def plan_fills(since: Any, now_ms: int, progress: bool) -> Plan:
             bar.update()
     finally:
         bar.close()
-    frame = frames.fills(pages)
-    return frame[frame.index >= pd.Timestamp(start, unit="ms", tz="UTC")]
+    return between(frames.fills(pages), start, now_ms + 1)

@@ -7,9 +7,9 @@ Example
 -------
 >>> clock = SimClock.fixed("2026-11-01T00:00:00Z")
 >>> clock.now_ms()
-1761955200000
+1793491200000
 >>> clock.advance(60_000); clock.now_ms()
-1761955260000
+1793491260000
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import random
 import uuid
@@ -34,7 +35,9 @@ from kfresearch.sim.exchange import SimExchange
 __all__ = ["PRIVATE_FEEDS", "PUBLIC_FEEDS", "websocket_endpoint"]
 
 PUBLIC_FEEDS = frozenset({"book", "trade", "ticker", "ticker_lite", "heartbeat"})
-PRIVATE_FEEDS = frozenset({"open_orders", "open_orders_verbose", "open_positions", "fills", "balances"})
+PRIVATE_FEEDS = frozenset(
+    {"open_orders", "open_orders_verbose", "open_positions", "fills", "balances"}
+)
 TICK_SECONDS = 0.25
 HEARTBEAT_MS = 5_000
 TICKER_MS = 1_000
@@ -46,8 +49,14 @@ DAY_MS = 86_400_000
 @dataclass
 class _Subscription:
     feed: str
-    product_id: str | None
+    product_id: str | None  # None only for the heartbeat feed
     last_ms: int = 0
+
+    @property
+    def symbol(self) -> str:
+        if self.product_id is None:
+            raise ValueError(f"the {self.feed} feed has no product")
+        return self.product_id
     seq: int = 0
     book: tuple[dict[float, float], dict[float, float]] = field(default_factory=lambda: ({}, {}))
 
@@ -55,7 +64,9 @@ class _Subscription:
 class _Session:
     """One connection's state: its challenge, subscriptions and outgoing queue."""
 
-    def __init__(self, exchange: SimExchange, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def __init__(
+        self, exchange: SimExchange, send: Callable[[dict[str, Any]], Awaitable[None]]
+    ) -> None:
         self.exchange = exchange
         self.send = send
         self.challenge: str | None = None
@@ -64,7 +75,7 @@ class _Session:
         self.private: set[str] = set()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
-        self._rng = random.Random(exchange.seed)  # noqa: S311 - ids, not secrets
+        self._rng = random.Random(exchange.seed)  # ids, not secrets
 
     # -- incoming -------------------------------------------------------------------
     async def on_message(self, text: str) -> None:
@@ -133,7 +144,7 @@ class _Session:
         for key in keys:
             sub = _Subscription(feed, key)
             self.subs[(feed, key)] = sub
-            for out in self.exchange.run_locked(lambda sub=sub: self._snapshot(sub)):
+            for out in self.exchange.run_locked(functools.partial(self._snapshot, sub)):
                 await self.send(out)
 
     def _verify(self, message: dict[str, Any]) -> str | None:
@@ -149,7 +160,9 @@ class _Session:
     def on_engine_event(self, feed: str, account_id: str, message: dict[str, Any]) -> None:
         if account_id != self.account_id:
             return
-        wanted = feed in self.private or (feed == "open_orders" and "open_orders_verbose" in self.private)
+        wanted = feed in self.private or (
+            feed == "open_orders" and "open_orders_verbose" in self.private
+        )
         if wanted:
             self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
 
@@ -159,15 +172,14 @@ class _Session:
         sub.last_ms = now
         if sub.feed == "heartbeat":
             return [{"feed": "heartbeat", "time": now}]
-        assert sub.product_id is not None
         if sub.feed == "book":
-            bids, asks = self.exchange.market.book(sub.product_id, now, BOOK_DEPTH)
+            bids, asks = self.exchange.market.book(sub.symbol, now, BOOK_DEPTH)
             sub.book = (dict(bids), dict(asks))
             sub.seq = 1
             return [
                 {
                     "feed": "book_snapshot",
-                    "product_id": sub.product_id,
+                    "product_id": sub.symbol,
                     "timestamp": now,
                     "seq": sub.seq,
                     "tickSize": None,
@@ -177,8 +189,8 @@ class _Session:
             ]
         if sub.feed == "trade":
             recent = self._trades(sub, now - HOUR_MS, now)[-100:]
-            return [{"feed": "trade_snapshot", "product_id": sub.product_id, "trades": recent}]
-        return [self._ticker(sub.product_id, now, lite=sub.feed == "ticker_lite")]
+            return [{"feed": "trade_snapshot", "product_id": sub.symbol, "trades": recent}]
+        return [self._ticker(sub.symbol, now, lite=sub.feed == "ticker_lite")]
 
     def updates(self) -> list[dict[str, Any]]:
         """Everything that changed since the last tick (call with the exchange locked)."""
@@ -198,14 +210,12 @@ class _Session:
                 out += self._trades(sub, sub.last_ms + 1, now + 1)
                 sub.last_ms = now
             elif now - sub.last_ms >= TICKER_MS:
-                assert sub.product_id is not None
-                out.append(self._ticker(sub.product_id, now, lite=sub.feed == "ticker_lite"))
+                out.append(self._ticker(sub.symbol, now, lite=sub.feed == "ticker_lite"))
                 sub.last_ms = now
         return out
 
     def _book_deltas(self, sub: _Subscription, now: int) -> list[dict[str, Any]]:
-        assert sub.product_id is not None
-        bids, asks = self.exchange.market.book(sub.product_id, now, BOOK_DEPTH)
+        bids, asks = self.exchange.market.book(sub.symbol, now, BOOK_DEPTH)
         out = []
         for side, old, new in (("buy", sub.book[0], dict(bids)), ("sell", sub.book[1], dict(asks))):
             changed = {p: 0.0 for p in old if p not in new}
@@ -215,7 +225,7 @@ class _Session:
                 out.append(
                     {
                         "feed": "book",
-                        "product_id": sub.product_id,
+                        "product_id": sub.symbol,
                         "side": side,
                         "seq": sub.seq,
                         "price": price,
@@ -228,14 +238,13 @@ class _Session:
         return out
 
     def _trades(self, sub: _Subscription, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        assert sub.product_id is not None
         market = self.exchange.market
-        trades = market.trades(sub.product_id, start_ms, end_ms)
+        trades = market.trades(sub.symbol, start_ms, end_ms)
         return [
             {
                 "feed": "trade",
-                "product_id": sub.product_id,
-                "uid": market.trade_uid(sub.product_id, int(trades.trade_id[i])),
+                "product_id": sub.symbol,
+                "uid": market.trade_uid(sub.symbol, int(trades.trade_id[i])),
                 "side": "buy" if trades.buy[i] else "sell",
                 "type": "fill",
                 "seq": int(trades.trade_id[i]),
@@ -249,7 +258,9 @@ class _Session:
     def _ticker(self, symbol: str, now: int, *, lite: bool) -> dict[str, Any]:
         market = self.exchange.market
         spec = market.instrument(symbol, now)
-        assert spec is not None
+        if spec is None:  # delisted (a dated contract expired) while subscribed
+            feed = "ticker_lite" if lite else "ticker"
+            return {"feed": feed, "product_id": symbol, "suspended": True}
         bids, asks = market.book(symbol, now, 1)
         stats = market.stats_24h(symbol, now)
         index = market.index_price(symbol, now)

@@ -91,7 +91,9 @@ def test_time_inputs_all_mean_the_same(kf: kfresearch.Client) -> None:
     assert len(results[0]) == 16
 
 
-def test_bad_arguments_fail_before_any_request(kf: kfresearch.Client, exchange: SimExchange) -> None:
+def test_bad_arguments_fail_before_any_request(
+    kf: kfresearch.Client, exchange: SimExchange
+) -> None:
     seen = exchange.requests_seen
     with pytest.raises(kfresearch.ValidationError, match="resolution '2m' is not one of"):
         kf.candles("PF_XBTUSD", "2m")
@@ -137,8 +139,11 @@ def test_term_structure_lists_perpetuals_and_dated(kf: kfresearch.Client) -> Non
 def test_positions_agree_with_the_engine_after_a_fill() -> None:
     exchange = SimExchange(seed=5, clock=SimClock.fixed(NOW))
     kf = kfresearch.Client("sim", sim=exchange)
-    kf.request("POST", "/derivatives/api/v3/sendorder",
-               {"orderType": "mkt", "symbol": "PF_ETHUSD", "side": "buy", "size": 1.5})
+    kf.request(
+        "POST",
+        "/derivatives/api/v3/sendorder",
+        {"orderType": "mkt", "symbol": "PF_ETHUSD", "side": "buy", "size": 1.5},
+    )
     positions = kf.positions()
     raw = kf.request("GET", "/derivatives/api/v3/openpositions", private=True)["openPositions"][0]
     assert positions.loc["PF_ETHUSD", "size"] == pytest.approx(1.5)
@@ -153,7 +158,9 @@ def test_positions_agree_with_the_engine_after_a_fill() -> None:
 
 def test_a_download_failing_half_way_carries_the_rows_so_far(exchange: SimExchange) -> None:
     kf = kfresearch.Client("sim", sim=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1))
-    exchange.add_fault(Fault("status", path="/api/charts/v1/trade/PF_LTCUSD/1m", status=500, after=5))
+    exchange.add_fault(
+        Fault("status", path="/api/charts/v1/trade/PF_LTCUSD/1m", status=500, after=5)
+    )
     try:
         with pytest.raises(kfresearch.ServerError) as caught:
             kf.candles("PF_LTCUSD", "1m", since="20d", progress=False)

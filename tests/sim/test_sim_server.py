@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 import signal
@@ -32,8 +33,21 @@ def _free_port() -> int:
 def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "kfresearch.cli", "sim", "serve", "--port", str(port), "--seed", "7",
-         "--now", "2026-11-01T00:00:00Z", "--speed", "20"],
+        [
+            sys.executable,
+            "-m",
+            "kfresearch.cli",
+            "sim",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            "7",
+            "--now",
+            "2026-11-01T00:00:00Z",
+            "--speed",
+            "20",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -58,7 +72,11 @@ def test_plain_curl_of_tickers(server: tuple[str, Any]) -> None:
     url, _ = server
     if shutil.which("curl"):
         out = subprocess.run(
-            ["curl", "-s", f"{url}/derivatives/api/v3/tickers"], capture_output=True, text=True, check=True, timeout=30
+            ["curl", "-s", f"{url}/derivatives/api/v3/tickers"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout
     else:  # pragma: no cover - a machine without curl still gets a plain HTTP GET
         with urllib.request.urlopen(f"{url}/derivatives/api/v3/tickers", timeout=30) as answer:  # noqa: S310
@@ -84,7 +102,9 @@ def test_websocket_book_snapshot_and_deltas_and_private_feed(server: tuple[str, 
 
     async def session() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
         async with websockets.connect(ws_url) as ws:
-            await ws.send(json.dumps({"event": "subscribe", "feed": "book", "product_ids": ["PF_XBTUSD"]}))
+            await ws.send(
+                json.dumps({"event": "subscribe", "feed": "book", "product_ids": ["PF_XBTUSD"]})
+            )
             ack = json.loads(await ws.recv())
             assert ack == {"event": "subscribed", "feed": "book", "product_ids": ["PF_XBTUSD"]}
             snapshot = json.loads(await ws.recv())
@@ -98,10 +118,17 @@ def test_websocket_book_snapshot_and_deltas_and_private_feed(server: tuple[str, 
             while challenge.get("event") != "challenge":
                 challenge = json.loads(await ws.recv())
             signed = ws_challenge_signature(full.secret, challenge["message"])
-            await ws.send(json.dumps({
-                "event": "subscribe", "feed": "balances", "api_key": full.key,
-                "original_challenge": challenge["message"], "signed_challenge": signed,
-            }))
+            await ws.send(
+                json.dumps(
+                    {
+                        "event": "subscribe",
+                        "feed": "balances",
+                        "api_key": full.key,
+                        "original_challenge": challenge["message"],
+                        "signed_challenge": signed,
+                    }
+                )
+            )
             balances: dict[str, Any] = {}
             while balances.get("feed") != "balances_snapshot":
                 balances = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
@@ -114,7 +141,7 @@ def test_websocket_book_snapshot_and_deltas_and_private_feed(server: tuple[str, 
     prices = [level["price"] for level in snapshot["bids"]]
     assert prices == sorted(prices, reverse=True)
     seqs = [snapshot["seq"]] + [d["seq"] for d in deltas]
-    assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(seqs))
     assert {d["side"] for d in deltas} <= {"buy", "sell"}
     assert "flex_futures" in balances or "holding" in balances
 
@@ -127,10 +154,17 @@ def test_bad_challenge_signature_fails_the_subscription(server: tuple[str, Any])
         async with websockets.connect(url.replace("http", "ws") + "/ws/v1") as ws:
             await ws.send(json.dumps({"event": "challenge", "api_key": full.key}))
             challenge = json.loads(await ws.recv())
-            await ws.send(json.dumps({
-                "event": "subscribe", "feed": "fills", "api_key": full.key,
-                "original_challenge": challenge["message"], "signed_challenge": "AAAA",
-            }))
+            await ws.send(
+                json.dumps(
+                    {
+                        "event": "subscribe",
+                        "feed": "fills",
+                        "api_key": full.key,
+                        "original_challenge": challenge["message"],
+                        "signed_challenge": "AAAA",
+                    }
+                )
+            )
             return dict(json.loads(await ws.recv()))
 
     assert asyncio.run(session())["event"] == "subscribed_failed"
