@@ -9,7 +9,7 @@ PORT   ?= 8888
 TOKEN  ?=
 HOST   ?= 127.0.0.1
 
-.PHONY: setup test lint typecheck pytest lab bench clean
+.PHONY: setup browser test lint typecheck pytest lab bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Browser tests drive Debian's chromium (never a downloaded browser). Install it
+# when missing; if that is impossible the browser tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the browser tests will be skipped"; }
+
 lint: setup
 	$(BIN)/ruff check kfresearch tests bench tools
 
@@ -27,7 +35,7 @@ typecheck: setup
 
 # Notebooks run against the simulator with a fixed seed and clock, so their
 # stored outputs are reproducible; pytest exits non-zero when nothing was collected.
-pytest: setup
+pytest: setup browser
 	KFRESEARCH_SIM_SEED=42 KFRESEARCH_SIM_NOW=2026-11-01T00:00:00Z TQDM_DISABLE=1 \
 	$(BIN)/pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
 
