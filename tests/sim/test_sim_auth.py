@@ -98,7 +98,9 @@ def test_path_signed_with_the_derivatives_prefix_is_rejected(exchange: SimExchan
 
 
 def test_history_rejects_with_401_and_its_own_body(exchange: SimExchange) -> None:
-    response = _send(exchange, "GET", "/api/history/v3/account-log", sign_path="/api/v3/account-log")
+    response = _send(
+        exchange, "GET", "/api/history/v3/account-log", sign_path="/api/v3/account-log"
+    )
     assert response.status_code == 401
     assert response.json() == {
         "reason": "You are not authorized to access this endpoint.",
@@ -114,7 +116,9 @@ def test_read_only_key_cannot_trade(exchange: SimExchange) -> None:
 
 
 def _batch_bodies() -> tuple[str, str]:
-    text = json.dumps({"batchOrder": [{"order": "cancel", "order_id": "none"}]}, separators=(",", ":"))
+    text = json.dumps(
+        {"batchOrder": [{"order": "cancel", "order_id": "none"}]}, separators=(",", ":")
+    )
     return f"json={quote(text, safe='')}", f"json={text}"
 
 
