@@ -15,6 +15,7 @@ fetched so far to the exception as ``partial`` and lets it propagate.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,8 @@ class Progress:
     def __init__(
         self, enabled: bool, description: str, total: int | None = None, *, after: int = 3
     ):
-        self.enabled = enabled
+        # TQDM_DISABLE is tqdm's own switch; its notebook widget bar does not read it
+        self.enabled = enabled and os.environ.get("TQDM_DISABLE", "") in {"", "0", "false"}
         self.description = description
         self.total = total
         self.after = after

@@ -68,6 +68,113 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "`kfresearch.connect(\"sim\", base_url=\"http://127.0.0.1:8765\")`."
         ),
     ],
+    "01-market-data": [
+        md(
+            "# 01 · Market data: instruments and tickers\n\n"
+            "Kraken Futures lists two families of contracts:\n\n"
+            "* **Perpetuals** never expire. A *funding* payment every hour between longs and shorts keeps "
+            "their price near the spot index.\n"
+            "* **Dated futures** expire on a fixed day (`FI_XBTUSD_261225` = 25 Dec 2026) and settle at the index.\n\n"
+            "And two ways of margining them:\n\n"
+            "* **Linear, multi-collateral** (`PF_…`): one contract = one unit of the base coin, PnL and margin in USD.\n"
+            "* **Inverse** (`PI_…`, `FI_…`): one contract = 1 USD, margin and PnL in the coin (XBT for Bitcoin).\n\n"
+            "Note Bitcoin is `XBT` on this API."
+        ),
+        code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\ninstruments = kf.instruments()\ninstruments[[\"type\", \"tick_size\", \"contract_size\", \"contract_value_trade_precision\", \"last_trading_time\"]]"),
+        md(
+            "`contract_value_trade_precision` is the number of decimals a size may have: 4 for PF_XBTUSD "
+            "means steps of 0.0001 XBT. Each contract's margin tiers are kept as lists:"
+        ),
+        code("instruments.loc[\"PF_XBTUSD\", \"margin_levels\"][:3]"),
+        md(
+            "## Tickers\n\n`tickers()` adds what a researcher always computes: mid, spread in bps, the "
+            "premium of the mark over the index, and funding both as the exchange gives it (absolute, per "
+            "contract per hour) and as a relative, annualised rate."
+        ),
+        code("tickers = kf.tickers()\nperps = tickers[tickers[\"tag\"] == \"perpetual\"]\nperps[[\"mark_price\", \"spread_bps\", \"premium\", \"funding_rate\", \"funding_rate_relative\", \"funding_rate_annualised\", \"change24h\"]].round(6)"),
+        md(
+            "For a linear contract the relative rate is the absolute rate divided by the price; for an "
+            "inverse one it is the absolute rate *times* the price (reference §7.5). Both become comparable "
+            "once annualised. The market at a glance:"
+        ),
+        code("charts.tickers_overview(tickers)"),
+    ],
+    "02-order-books": [
+        md(
+            "# 02 · Order books\n\nThe exchange sends the book as two lists of `[price, size]`. "
+            "`orderbook()` returns one tidy frame, best level first on each side, with cumulative size and "
+            "notional, and the mid and spread in `attrs`."
+        ),
+        code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\nbook = kf.orderbook(\"PF_XBTUSD\", depth=25)\nbook.head(6)"),
+        code("{key: round(value, 4) if isinstance(value, float) else value for key, value in book.attrs.items() if key in {\"symbol\", \"mid\", \"spread\", \"spread_bps\"}}"),
+        code("charts.depth_chart(book)"),
+        md(
+            "## The cost of size\n\nA market order walks the book. The average price of a buy of `size` "
+            "is the notional of the asks it consumes divided by the size; its distance from the mid is the "
+            "impact, in basis points."
+        ),
+        code(
+            "import numpy as np\n\n"
+            "asks = book[book.side == \"ask\"]\n"
+            "def impact_bps(size: float) -> float:\n"
+            "    take = np.minimum(asks[\"size\"], np.maximum(size - (asks[\"cum_size\"] - asks[\"size\"]), 0))\n"
+            "    average = (take * asks[\"price\"]).sum() / take.sum()\n"
+            "    return (average / book.attrs[\"mid\"] - 1) * 1e4\n\n"
+            "{size: round(float(impact_bps(size)), 2) for size in (0.1, 1, 5, 10)}"
+        ),
+        md(
+            "## Liquidity over time\n\nPolling the book (here: moving the simulated clock a minute at a "
+            "time) gives a sequence of snapshots; the heatmap shows where liquidity sits."
+        ),
+        code(
+            "snapshots = []\nfor _ in range(30):\n    kf.sim.advance(60_000)\n    snapshots.append(kf.orderbook(\"PF_XBTUSD\", depth=20))\n"
+            "charts.book_heatmap(snapshots)"
+        ),
+    ],
+    "03-trades-and-candles": [
+        md(
+            "# 03 · Trades and candles\n\n**Trades** come from Kraken's market history service, page by "
+            "page (1,000 per page, following a continuation token). **Candles** come from the charts "
+            "service, at most 2,000 per answer. kfresearch fetches every page, shows a progress bar when "
+            "a download takes more than a few pages (off here), and returns one sorted frame without "
+            "duplicates."
+        ),
+        code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\ntrades = kf.trades(\"PF_ETHUSD\", since=\"2h\")\nlen(trades), trades.index.is_monotonic_increasing, trades.index.min(), trades.index.max()"),
+        code("trades[[\"price\", \"size\", \"side\", \"usd_value\"]].head()"),
+        code("charts.trades_chart(trades)"),
+        md(
+            "## Candles\n\nTimes accept datetimes, ISO strings, epoch milliseconds or relative strings "
+            "like `\"30d\"`. Thirty days of one-minute candles is 43,200 rows, fetched in 22 pages:"
+        ),
+        code("minutes = kf.candles(\"PF_XBTUSD\", \"1m\", since=\"30d\")\nlen(minutes), minutes.index.is_unique, minutes.index.to_series().diff().value_counts()"),
+        md("Resampling with pandas gives any other bar size; it matches the exchange's own 1h candles:"),
+        code(
+            "hourly = minutes.resample(\"1h\").agg({\"open\": \"first\", \"high\": \"max\", \"low\": \"min\", \"close\": \"last\", \"volume\": \"sum\"})\n"
+            "exchange_hourly = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"30d\")\n"
+            "common = hourly.index.intersection(exchange_hourly.index)\n"
+            "(hourly.loc[common, [\"open\", \"close\"]] - exchange_hourly.loc[common, [\"open\", \"close\"]]).abs().max()"
+        ),
+        code("charts.candles_chart(kf.candles(\"PF_XBTUSD\", \"4h\", since=\"30d\"), overlays=(20, 50))"),
+    ],
+    "04-funding-and-basis": [
+        md(
+            "# 04 · Funding and basis\n\nA perpetual has no expiry, so something must tie its price to "
+            "the index: every hour, **funding** flows between longs and shorts. When the perpetual trades "
+            "above the index (positive premium), longs pay shorts, which pushes the price back down.\n\n"
+            "A dated future converges to the index at expiry instead; its **basis** (future minus index) "
+            "annualised over the time to expiry is the market's price of carrying the position."
+        ),
+        code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\nfunding = kf.funding_rates(\"PF_XBTUSD\", since=\"30d\")\nfunding.tail()"),
+        md(
+            "`funding_rate` is the exchange's absolute rate (USD per contract per hour for a linear "
+            "contract); `relative_funding_rate` is per unit of notional. A long of 1 XBT paid over the month:"
+        ),
+        code("paid_usd = float(funding[\"funding_rate\"].sum())\nannualised = funding[\"relative_funding_rate\"].mean() * 24 * 365\nf\"{paid_usd:,.2f} USD, or {annualised:.2%} a year\""),
+        code("charts.funding_chart(funding)"),
+        md("## Term structure"),
+        code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"basis_pct\", \"annualised_basis\"]].round(4)"),
+        code("charts.term_structure_chart(term)"),
+    ],
 }
 
 

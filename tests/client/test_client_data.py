@@ -52,9 +52,14 @@ def test_snapshot_methods_have_the_documented_columns(
     assert got.attrs["env"] == "sim"
 
 
-def test_candles_30_days_of_minutes_on_and_off_progress(kf: kfresearch.Client) -> None:
+def test_candles_30_days_of_minutes_on_and_off_progress(
+    kf: kfresearch.Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     quiet = kf.candles("PF_XBTUSD", "1m", since="30d", progress=False)
+    assert "candles" not in capsys.readouterr().err
     loud = kf.candles("pf_xbtusd", "1m", since="30d", progress=True)
+    assert "PF_XBTUSD 1m candles" in capsys.readouterr().err  # the tqdm bar was shown
     assert abs(len(quiet) - 43_200) <= 1
     assert quiet.index.is_unique
     assert quiet.index.is_monotonic_increasing

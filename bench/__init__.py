@@ -1,0 +1,1 @@
+"""kfresearch benchmarks: ``make bench`` (``python -m bench``). Results in bench/README.md."""

@@ -1,0 +1,53 @@
+"""Benchmark inputs: raw response bytes in the exchange's shapes, made by the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.exchange import SimExchange
+
+NOW = "2026-11-01T00:00:00Z"
+
+
+def exchange() -> SimExchange:
+    return SimExchange(seed=42, clock=SimClock.fixed(NOW))
+
+
+def executions_bytes(ex: SimExchange, n: int = 100_000) -> bytes:
+    """One history body with ``n`` public executions (decimals and timestamps as strings)."""
+    elements: list[Any] = []
+    token = ""
+    since = ex.clock.now_ms() - 10 * 86_400_000
+    while len(elements) < n:
+        query = f"since={since}&sort=asc&count=1000" + (f"&continuation_token={token}" if token else "")
+        body = orjson.loads(ex.handle("GET", f"/api/history/v3/market/PF_XBTUSD/executions?{query}", {}, b"").body)
+        elements += body["elements"]
+        token = body["continuationToken"]
+    return orjson.dumps({"elements": elements[:n], "len": str(n)})
+
+
+def book_bytes(levels: int = 1000) -> bytes:
+    """An orderbook body with ``levels`` price levels per side (numbers, as the endpoint sends)."""
+    bids = [[88_000.0 - i, round(0.1 + (i % 37) * 0.013, 4)] for i in range(levels)]
+    asks = [[88_001.0 + i, round(0.1 + (i % 41) * 0.011, 4)] for i in range(levels)]
+    return orjson.dumps(
+        {"result": "success", "orderBook": {"bids": bids, "asks": asks}, "serverTime": "2026-11-01T00:00:00.000Z"}
+    )
+
+
+def candles_bytes(ex: SimExchange, n: int = 43_200) -> bytes:
+    """One charts body with ``n`` one-minute candles (OHLC as strings, volume a number)."""
+    candles: list[Any] = []
+    start = ex.clock.now_ms() // 1000 - n * 60
+    while len(candles) < n:
+        body = orjson.loads(ex.handle("GET", f"/api/charts/v1/trade/PF_XBTUSD/1m?from={start}", {}, b"").body)
+        candles += body["candles"]
+        start = candles[-1]["time"] // 1000 + 60
+    return orjson.dumps({"candles": candles[:n], "more_candles": False})
+
+
+def instruments_body(ex: SimExchange) -> Any:
+    return orjson.loads(ex.handle("GET", "/derivatives/api/v3/instruments", {}, b"").body)
