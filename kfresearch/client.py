@@ -43,6 +43,7 @@ from kfresearch.queries import (
     time_range,
 )
 from kfresearch.ratelimit import RateLimiter, shared_limiter
+from kfresearch.trading import AsyncTradingMixin, TradingMixin
 from kfresearch.transport import Core, RetryPolicy, run_async, run_sync
 
 if TYPE_CHECKING:
@@ -153,18 +154,24 @@ class _Base:
         next(plan, None)  # validates every argument but the symbol before any request
         name = yield from self._symbol(symbol)
         plan = plan_candles(name, resolution, since, until, tick_type, self._now_ms(), progress)
-        return (yield from plan)
+        frame = yield from plan
+        frame.attrs.update(symbol=name, resolution=str(resolution).lower(), tick_type=tick_type)
+        return frame
 
     def _q_trades(self, symbol: str, since: Any, until: Any, progress: bool) -> Plan:
         time_range(since, until, self._now_ms(), default_since="1h")
         name = yield from self._symbol(symbol)
-        return (yield from plan_trades(name, since, until, self._now_ms(), progress))
+        frame = yield from plan_trades(name, since, until, self._now_ms(), progress)
+        frame.attrs["symbol"] = name
+        return frame
 
     def _q_funding_rates(self, symbol: str, since: Any, until: Any) -> Plan:
         start, end = time_range(since, until, self._now_ms(), default_since="30d")
         name = yield from self._symbol(symbol)
         body = (yield [Call("historical_funding_rates", {"symbol": name})])[0]
-        return between(frames.funding_rates(body), start, end)
+        frame = between(frames.funding_rates(body), start, end)
+        frame.attrs["symbol"] = name
+        return frame
 
     def _q_term_structure(self, base: str) -> Plan:
         if not isinstance(base, str) or not base.strip():
@@ -232,7 +239,7 @@ class _Base:
         )
 
 
-class Client(_Base):
+class Client(_Base, TradingMixin):
     """The blocking client: what a notebook cell uses.
 
     Parameters
@@ -412,7 +419,7 @@ class Client(_Base):
         self.close()
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, AsyncTradingMixin):
     """The asyncio twin of :class:`Client` (same arguments, awaitable methods).
 
     Use top-level ``await`` in notebooks: ``async with AsyncClient("sim") as kf: ...``.
