@@ -1,13 +1,27 @@
-"""Shared fixtures: a fake clock, and a small simulated exchange with test routes."""
+"""Shared fixtures: a fake clock, a small simulated exchange with test routes, and a
+seeded simulator with clients on it (the order and widget tests).
+
+Rate limits are real on the simulator; in the order fixtures its pools refill on a
+fast fake clock and the client's limiter never waits, so hundreds of orders take
+no time.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+import kfresearch
+from kfresearch.environments import IN_PROCESS_URL, Environment
+from kfresearch.ratelimit import RateLimiter
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.exchange import SimExchange
+from kfresearch.sim.transport import SimTransport
 
 # Tests never read the developer's real keys or environment choice.
 for _name in (
@@ -65,3 +79,82 @@ def make_exchange() -> Callable[..., Any]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+NOW = "2026-11-01T00:00:00Z"
+
+
+class FastClock:
+    """Monotonic seconds that jump 10 s per reading: the sim's rate pools are always full."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+class Recording(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Passes requests to the simulator and remembers ``(method, path)`` of each."""
+
+    def __init__(self, inner: SimTransport) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        return self.inner.handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+    def paths(self) -> list[str]:
+        return [path.rsplit("/", 1)[-1] for _, path in self.seen]
+
+
+@pytest.fixture
+def ex() -> SimExchange:
+    return SimExchange(seed=1, clock=SimClock.fixed(NOW), rate_clock=FastClock())
+
+
+@pytest.fixture
+def recorder(ex: SimExchange) -> Recording:
+    return Recording(SimTransport(ex))
+
+
+@pytest.fixture
+def kf(ex: SimExchange, recorder: Recording) -> Iterator[kfresearch.Client]:
+    client = kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited(), transport=recorder)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_live_sim(ex: SimExchange, recorder: Recording) -> Any:
+    """A client whose environment is marked real money but is served by the simulator."""
+
+    def make(allow_trading: bool = False) -> kfresearch.Client:
+        env = Environment(
+            "live", IN_PROCESS_URL, in_process=True, real_money=True, keys_help="test"
+        )
+        creds = ex.credentials("full")
+        return kfresearch.Client(
+            env,
+            key=creds.key,
+            secret=creds.secret,
+            sim=ex,
+            allow_trading=allow_trading,
+            limiter=RateLimiter.unlimited(),
+            transport=recorder,
+        )
+
+    return make
+
+
+@pytest.fixture
+def acct(ex: SimExchange) -> Any:
+    """The simulator's account behind the provisioned full-access key (live state)."""
+    account_id = ex.keys[ex.credentials("full").key].account_id
+    return ex.engine.account(account_id, ex.clock.now_ms())

@@ -175,6 +175,99 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"basis_pct\", \"annualised_basis\"]].round(4)"),
         code("charts.term_structure_chart(term)"),
     ],
+    "05-account-and-positions": [
+        md(
+            "# 05 · Account and positions\n\n"
+            "A Kraken Futures account holds several **wallets**: `flex` (multi-collateral, margins every "
+            "`PF_` contract in USD), one single-collateral wallet per inverse market (`fi_xbtusd` holds XBT "
+            "for `PI_XBTUSD` and the dated `FI_XBTUSD_…`), and `cash`.\n\n"
+            "**Margin**: opening a position locks *initial margin*; if equity falls below the "
+            "*maintenance margin* the position is liquidated. Both are tiered: the larger the position, "
+            "the higher the percentage for the part above each tier."
+        ),
+        code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\nkf.accounts()[[\"account\", \"type\", \"currency\", \"quantity\", \"value\", \"available_margin\", \"initial_margin\"]]"),
+        md("Open a linear long and an inverse short with market orders (the simulator's paper account):"),
+        code("long_eth = kf.place_order(\"PF_ETHUSD\", \"buy\", 2, order_type=\"mkt\", client_order_id=\"nb05-eth\")\nshort_btc = kf.place_order(\"PI_XBTUSD\", \"sell\", 5000, order_type=\"mkt\", client_order_id=\"nb05-btc\")\nlong_eth, short_btc"),
+        md(
+            "Now let six hours pass on the simulated clock: prices move and funding is paid every hour. "
+            "On a linear contract PnL is `(mark − entry) × size` in USD; on an inverse one it is "
+            "`(1/entry − 1/mark) × contracts` in XBT."
+        ),
+        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"unrealised_pnl\", \"unrealized_funding\"]]"),
+        code("charts.positions_chart(positions)"),
+        md("## Fills and the account log\n\nFills say what traded; the account log says what every trade, fee and funding payment did to each balance."),
+        code("kf.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\"]]"),
+        code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]][[\"info\", \"asset\", \"margin_account\", \"fee\", \"realized_funding\", \"new_balance\"]].head(8)"),
+        code("charts.equity_chart(log)"),
+    ],
+    "07-strategy-prototype": [
+        md(
+            "# 07 · A strategy prototype, honestly costed\n\n"
+            "A moving-average rule on hourly candles of `PF_XBTUSD`: be long 0.1 XBT when the 12-hour "
+            "average is above the 48-hour one, short otherwise. A backtest that ignores costs flatters "
+            "any rule, so this one pays the **taker fee** (0.05 % of notional) on every change of "
+            "position and the hourly **funding** on the position it holds."
+        ),
+        code(
+            "import numpy as np\nimport pandas as pd\nimport kfresearch\nfrom kfresearch import charts\n\n"
+            "kf = kfresearch.connect(\"sim\")\n"
+            "candles = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"30d\")\n"
+            "funding = kf.funding_rates(\"PF_XBTUSD\", since=\"30d\")\n"
+            "SIZE, FAST, SLOW, TAKER = 0.1, 12, 48, 0.0005\n"
+            "len(candles), len(funding)"
+        ),
+        md(
+            "The signal uses only closed candles: the position for hour *t* is decided on the close of "
+            "hour *t − 1* (`shift(1)`), so the backtest never trades on a price it could not have seen."
+        ),
+        code(
+            "fast, slow = candles[\"close\"].rolling(FAST).mean(), candles[\"close\"].rolling(SLOW).mean()\n"
+            "position = SIZE * np.sign(fast - slow).shift(1).fillna(0.0)\n"
+            "price_pnl = position * candles[\"close\"].diff().fillna(0.0)\n"
+            "fees = position.diff().abs().fillna(position.abs()) * candles[\"open\"] * TAKER\n"
+            "funding_usd = -(position * funding[\"funding_rate\"].reindex(candles.index).fillna(0.0))\n"
+            "result = pd.DataFrame({\"price_pnl\": price_pnl, \"fees\": -fees, \"funding\": funding_usd})\n"
+            "result.sum().round(2)"
+        ),
+        code(
+            "equity = result.sum(axis=1).cumsum().rename(\"strategy\")\n"
+            "summary = {\n"
+            "    \"trades\": int((position.diff().fillna(0) != 0).sum()),\n"
+            "    \"net PnL (USD)\": round(float(equity.iloc[-1]), 2),\n"
+            "    \"before costs (USD)\": round(float(price_pnl.sum()), 2),\n"
+            "    \"max drawdown (USD)\": round(float((equity - equity.cummax()).min()), 2),\n"
+            "}\nsummary"
+        ),
+        code("charts.candles_chart(candles, overlays=(FAST, SLOW), volume=False)"),
+        md(
+            "## The same rule, trading on the paper exchange\n\n"
+            "Each step: let an hour pass, read the new candles, compute the target position and send a "
+            "market order for the difference. Every order carries a client order id, so a timeout would "
+            "be resolved by looking the order up, never by sending it twice."
+        ),
+        code(
+            "def target(kf: kfresearch.Client) -> float:\n"
+            "    closes = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"3d\")[\"close\"]\n"
+            "    return SIZE * float(np.sign(closes.rolling(FAST).mean().iloc[-1] - closes.rolling(SLOW).mean().iloc[-1]))\n\n"
+            "def held(kf: kfresearch.Client) -> float:\n"
+            "    positions = kf.positions()\n"
+            "    return float(positions[\"size\"].get(\"PF_XBTUSD\", 0.0))\n\n"
+            "steps = []\n"
+            "for step in range(4):\n"
+            "    kf.sim.advance(3_600_000)\n"
+            "    want, have = target(kf), held(kf)\n"
+            "    if round(want - have, 4):\n"
+            "        side = \"buy\" if want > have else \"sell\"\n"
+            "        result = kf.place_order(\"PF_XBTUSD\", side, round(abs(want - have), 4), order_type=\"mkt\", client_order_id=f\"nb07-{step}\")\n"
+            "        steps.append((step, side, result.status, result.filled))\n"
+            "    else:\n"
+            "        steps.append((step, \"hold\", \"-\", 0.0))\n"
+            "steps"
+        ),
+        code("kf.positions()[[\"side\", \"size\", \"entry_price\", \"unrealised_pnl\"]]"),
+        md("The paper account's log shows the fees and funding the backtest modelled:"),
+        code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]].groupby(\"info\")[[\"fee\", \"realized_funding\"]].sum().round(4)"),
+    ],
 }
 
 

@@ -1,0 +1,704 @@
+"""Order methods of :class:`~kfresearch.Client` and :class:`~kfresearch.AsyncClient`.
+
+Thin shells: every decision (validation, parameters, rejection checks, the
+lookup that resolves an unknown outcome) is a plan in :mod:`kfresearch.orders`;
+the mixins here only drive those plans with the client's ``_call`` (blocking
+or awaitable) and check the live gate first.
+
+Safety rules (design.md, "Orders are dangerous")
+------------------------------------------------
+* On ``live``, placing, editing or cancelling needs ``allow_trading=True`` (or
+  ``KFRESEARCH_ALLOW_LIVE_TRADING=1``): without it the call raises
+  :class:`~kfresearch.errors.LiveTradingDisabledError` before any request,
+  including the reads that validation needs. The one gate is
+  :meth:`kfresearch.transport.Core.check_allowed`.
+* Every new order carries a client order id; after a timeout the order is
+  looked up by it before anything else is decided (:mod:`kfresearch.orders`).
+* The dead man's switch (:meth:`TradingMixin.keep_alive`) cancels every order
+  if the notebook stops re-arming it.
+
+Example
+-------
+>>> kf = kfresearch.connect("sim")                                     # doctest: +SKIP
+>>> kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000)       # doctest: +SKIP
+<OrderResult placed: buy 0.001 PF_XBTUSD lmt @ 70000, filled 0, order_id='…'>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+
+import pandas as pd
+
+from kfresearch import orders
+from kfresearch.endpoints import ENDPOINTS, Params
+from kfresearch.errors import KFError
+from kfresearch.orders import (
+    BatchResult,
+    CancelAllResult,
+    Edit,
+    Instruction,
+    OrderContext,
+    OrderPreview,
+    OrderResult,
+    Send,
+    SwitchStatus,
+    TradePlan,
+)
+from kfresearch.queries import Call
+
+if TYPE_CHECKING:
+    from kfresearch.environments import Environment
+    from kfresearch.sim.exchange import SimExchange
+    from kfresearch.transport import Core
+
+__all__ = ["AsyncDeadMansSwitch", "AsyncTradingMixin", "DeadMansSwitch", "TradingMixin"]
+
+log = logging.getLogger("kfresearch.trading")
+T = TypeVar("T")
+
+#: Kraken's advice for the dead man's switch (reference §4.16): 60 s, re-armed every 15–20 s.
+SWITCH_TIMEOUT = 60
+SWITCH_INTERVAL = 15.0
+
+# Reproducible client order ids for the seeded in-process simulator (so notebook
+# outputs repeat); one id stream per exchange, shared by all its clients.
+_ID_STREAMS: weakref.WeakKeyDictionary[Any, random.Random] = weakref.WeakKeyDictionary()
+_ID_LOCK = threading.Lock()
+
+
+class _TradingShared:
+    """What both mixins share: the gate, client order ids and the plans' arguments (no I/O)."""
+
+    if TYPE_CHECKING:
+        env: Environment
+        _core: Core
+        _instruments_cache: Any
+        _sim: SimExchange | None
+
+        def _remember(self, calls: list[Call], bodies: list[Any]) -> None: ...
+
+    def _gate(self, endpoint: str) -> None:
+        """The live gate, checked before a trading plan sends anything (even its reads)."""
+        self._core.check_allowed(ENDPOINTS[endpoint])
+
+    def _new_client_order_id(self) -> str:
+        sim = self._sim
+        if sim is None or self.env.name != "sim":
+            return orders.new_client_order_id()
+        with _ID_LOCK:
+            stream = _ID_STREAMS.get(sim)
+            if stream is None:
+                stream = random.Random(f"kfresearch-client-order-ids-{sim.seed}")  # noqa: S311
+                _ID_STREAMS[sim] = stream
+            return orders.new_client_order_id(stream.getrandbits)
+
+    def _p_place(
+        self,
+        symbol: str,
+        side: str,
+        size: Any,
+        order_type: str,
+        limit_price: Any,
+        stop_price: Any,
+        trigger_signal: str | None,
+        reduce_only: bool,
+        post_only: bool,
+        trailing: Any,
+        client_order_id: str | None,
+        process_before: Any,
+        validate: bool,
+    ) -> TradePlan[OrderResult]:
+        intent = Send(
+            symbol,
+            side,
+            size,
+            order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trigger_signal=trigger_signal,
+            reduce_only=reduce_only,
+            post_only=post_only,
+            trailing=trailing,
+            client_order_id=client_order_id,
+            process_before=process_before,
+        )
+        return orders.plan_place(
+            intent,
+            instruments_body=self._instruments_cache,
+            client_order_id=client_order_id or self._new_client_order_id(),
+            validate=validate,
+        )
+
+    def _p_batch(self, items: Sequence[Instruction], validate: bool) -> TradePlan[BatchResult]:
+        return orders.plan_batch(
+            list(items),
+            instruments_body=self._instruments_cache,
+            new_client_order_id=self._new_client_order_id,
+            validate=validate,
+        )
+
+
+class TradingMixin(_TradingShared):
+    """Order methods of the blocking :class:`~kfresearch.Client`."""
+
+    if TYPE_CHECKING:
+
+        def _call(self, name: str, params: Params | None = None, **path_params: str) -> Any: ...
+
+    def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
+        """Drive a trading plan: each batch's calls one after another, errors thrown back in."""
+        if gate is not None:
+            self._gate(gate)
+        try:
+            calls = next(plan)
+            while True:
+                try:
+                    bodies = [self._call(c.endpoint, c.params, **c.path_params) for c in calls]
+                except KFError as exc:
+                    calls = plan.throw(exc)
+                    continue
+                self._remember(calls, bodies)
+                calls = plan.send(bodies)
+        except StopIteration as done:
+            return cast(T, done.value)
+
+    def place_order(
+        self,
+        symbol: str,
+        side: str,
+        size: float,
+        order_type: str = "lmt",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trigger_signal: str | None = None,
+        reduce_only: bool = False,
+        post_only: bool = False,
+        trailing: Any = None,
+        client_order_id: str | None = None,
+        *,
+        process_before: Any = None,
+        validate: bool = True,
+    ) -> OrderResult:
+        """Place one order; checked against the contract's rules before it is sent.
+
+        Parameters
+        ----------
+        symbol : str
+            Contract, e.g. ``"PF_XBTUSD"`` (any case).
+        side : {"buy", "sell"}
+        size : float
+            Contracts: base units for ``PF_``/``FF_`` (0.001 = 0.001 XBT), USD for
+            ``PI_``/``FI_``. A positive multiple of the contract step.
+        order_type : str
+            ``"lmt"`` (default), ``"post"``, ``"ioc"``, ``"fok"``, ``"mkt"``,
+            ``"stp"``, ``"take_profit"`` or ``"trailing_stop"`` (aliases
+            ``"limit"``, ``"market"``, ``"stop"``).
+        limit_price : float, optional
+            USD, on the tick grid. Required for lmt/post/ioc/fok; the worst fill
+            price of a triggered stp/take_profit; not for mkt or trailing_stop.
+        stop_price : float, optional
+            Trigger price (USD) of stp/take_profit.
+        trigger_signal : {"mark", "index", "last"}, optional
+            What the trigger watches (stop orders only).
+        reduce_only, post_only : bool
+            Only reduce a position; post-only limit (never takes liquidity).
+        trailing : str or Trailing, optional
+            Trailing-stop distance, ``"1%"`` or ``"250 usd"`` (trailing_stop only).
+        client_order_id : str, optional
+            Your id for the order (at most 100 characters); a fresh one is made
+            when omitted. After a timeout the order is found by it.
+        process_before : datetime or str, optional
+            The exchange does nothing if it would process the order later.
+        validate : bool
+            Check before sending (default). ``False`` sends the order as given
+            and lets the exchange judge it.
+
+        Returns
+        -------
+        OrderResult
+            Order id, client order id, status, size filled so far, events;
+            ``.to_frame()`` gives one row.
+
+        Raises
+        ------
+        ValidationError
+            Bad input, before anything is sent: names the field, the value and
+            what is valid.
+        OrderRejected
+            The exchange rejected the order (``.status``, ``.explanation``).
+        LiveTradingDisabledError
+            On ``live`` without ``allow_trading``; nothing was sent.
+        OutcomeUnknownError
+            No answer and the order could not be found or ruled out.
+
+        Examples
+        --------
+        >>> kf = kfresearch.connect("sim")                                    # doctest: +SKIP
+        >>> kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000)      # doctest: +SKIP
+        <OrderResult placed: buy 0.001 PF_XBTUSD lmt @ 70000, filled 0, order_id='…'>
+        >>> kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000.3)    # doctest: +SKIP
+        ValidationError: limit_price 70000.3 is off the 1.0 tick for PF_XBTUSD; nearest valid:
+        70000 or 70001
+        """
+        return self._trade(
+            self._p_place(
+                symbol, side, size, order_type, limit_price, stop_price, trigger_signal,
+                reduce_only, post_only, trailing, client_order_id, process_before, validate,
+            ),
+            gate="sendorder",
+        )
+
+    def edit_order(
+        self,
+        order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
+        size: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trailing: Any = None,
+        qty_mode: str | None = None,
+        validate: bool = True,
+    ) -> OrderResult:
+        """Change an open order's size (contracts) or prices (USD); None keeps a field.
+
+        ``qty_mode="relative"`` (the exchange's default) makes ``size`` the new
+        open size; ``"absolute"`` the total including fills. Raises
+        :class:`OrderRejected` for ``orderForEditNotFound`` and the other edit
+        statuses.
+
+        >>> kf.edit_order(result.order_id, limit_price=70500)                 # doctest: +SKIP
+        """
+        edit = Edit(order_id, client_order_id, size, limit_price, stop_price, trailing, qty_mode)
+        plan = orders.plan_edit(edit, instruments_body=self._instruments_cache, validate=validate)
+        return self._trade(plan, gate="editorder")
+
+    def cancel_order(
+        self, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> OrderResult:
+        """Cancel one open order by ``order_id`` or ``client_order_id``.
+
+        Raises :class:`OrderRejected` with status ``notFound`` (not open) or
+        ``filled`` (too late).
+
+        >>> kf.cancel_order(result.order_id).status                          # doctest: +SKIP
+        'cancelled'
+        """
+        return self._trade(orders.plan_cancel(order_id, client_order_id), gate="cancelorder")
+
+    def cancel_all(self, symbol: str | None = None) -> CancelAllResult:
+        """Cancel every open order, or only those of ``symbol``.
+
+        >>> kf.cancel_all()                                                   # doctest: +SKIP
+        <CancelAllResult cancelled 2 orders (all)>
+        """
+        plan = orders.plan_cancel_all(symbol, instruments_body=self._instruments_cache)
+        return self._trade(plan, gate="cancelallorders")
+
+    def cancel_all_after(self, seconds: int) -> SwitchStatus:
+        """Arm the dead man's switch: cancel everything in ``seconds`` unless re-armed (0 disarms).
+
+        See :meth:`keep_alive` for a helper that keeps it armed in the background.
+
+        >>> kf.cancel_all_after(60)                                           # doctest: +SKIP
+        <SwitchStatus armed: cancels all orders at 2026-11-01T00:01:00Z>
+        """
+        return self._trade(orders.plan_cancel_all_after(seconds), gate="cancelallordersafter")
+
+    def keep_alive(
+        self,
+        timeout: int = SWITCH_TIMEOUT,
+        interval: float = SWITCH_INTERVAL,
+        *,
+        start: bool = True,
+    ) -> DeadMansSwitch:
+        """Keep the dead man's switch armed from a background thread while the notebook runs.
+
+        Arms it now for ``timeout`` seconds (errors such as the live gate
+        surface here), then re-arms it every ``interval`` seconds. If the
+        kernel dies or hangs, the exchange cancels every order ``timeout``
+        seconds after the last re-arm. ``.stop()`` (or leaving a ``with``
+        block) stops re-arming and disarms it.
+
+        Examples
+        --------
+        >>> with kf.keep_alive():                                             # doctest: +SKIP
+        ...     run_strategy(kf)
+        """
+        switch = DeadMansSwitch(self.cancel_all_after, timeout=timeout, interval=interval)
+        if start:
+            switch.start()
+        return switch
+
+    def batch(self, items: Sequence[Instruction], *, validate: bool = True) -> BatchResult:
+        """Send, edit and cancel several orders in one request (cost 9 + number of items).
+
+        ``items`` are :class:`kfresearch.orders.Send`, ``Edit`` and ``Cancel``.
+        Each new order is validated like :meth:`place_order` and gets a client
+        order id. A rejected item does not raise; see ``.rejected`` and
+        ``.raise_for_status()``.
+
+        >>> from kfresearch.orders import Send, Cancel
+        >>> kf.batch([Send("PF_XBTUSD", "buy", 0.001, limit_price=70000),
+        ...           Cancel(order_id)])                                      # doctest: +SKIP
+        """
+        return self._trade(self._p_batch(items, validate), gate="batchorder")
+
+    def order_status(
+        self,
+        ids: str | Sequence[str] | None = None,
+        *,
+        client_order_ids: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Open orders, or orders closed in the last 5 s, by order id and/or client order id.
+
+        See :func:`kfresearch.orders.status_frame` for the columns.
+        """
+        return self._trade(orders.plan_order_status(ids, client_order_ids))
+
+    def order_context(self, symbol: str) -> OrderContext:
+        """Rules, bid/ask/mark, position, available margin and fee rates of ``symbol``."""
+        return self._trade(orders.plan_context(symbol, self._instruments_cache))
+
+    def preview_order(
+        self,
+        symbol: str,
+        side: str,
+        size: float,
+        order_type: str = "lmt",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        **options: Any,
+    ) -> OrderPreview:
+        """What :meth:`place_order` with these arguments would do: notional, margin, fee,
+        distance from mark, resulting position, and the validation errors. Sends no order.
+        """
+        intent = Send(symbol, side, size, order_type, limit_price, stop_price, **options)
+        return orders.preview(intent, self.order_context(symbol))
+
+
+class AsyncTradingMixin(_TradingShared):
+    """Order methods of :class:`~kfresearch.AsyncClient`: the awaitable twins of
+    :class:`TradingMixin` (same arguments, same results)."""
+
+    if TYPE_CHECKING:
+
+        async def _call(
+            self, name: str, params: Params | None = None, **path_params: str
+        ) -> Any: ...
+
+    async def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
+        """Drive a trading plan; each batch's calls run concurrently."""
+        if gate is not None:
+            self._gate(gate)
+        try:
+            calls = next(plan)
+            while True:
+                try:
+                    bodies = list(
+                        await asyncio.gather(
+                            *(self._call(c.endpoint, c.params, **c.path_params) for c in calls)
+                        )
+                    )
+                except KFError as exc:
+                    calls = plan.throw(exc)
+                    continue
+                self._remember(calls, bodies)
+                calls = plan.send(bodies)
+        except StopIteration as done:
+            return cast(T, done.value)
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        size: float,
+        order_type: str = "lmt",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trigger_signal: str | None = None,
+        reduce_only: bool = False,
+        post_only: bool = False,
+        trailing: Any = None,
+        client_order_id: str | None = None,
+        *,
+        process_before: Any = None,
+        validate: bool = True,
+    ) -> OrderResult:
+        """Async twin of :meth:`TradingMixin.place_order`."""
+        return await self._trade(
+            self._p_place(
+                symbol, side, size, order_type, limit_price, stop_price, trigger_signal,
+                reduce_only, post_only, trailing, client_order_id, process_before, validate,
+            ),
+            gate="sendorder",
+        )
+
+    async def edit_order(
+        self,
+        order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
+        size: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trailing: Any = None,
+        qty_mode: str | None = None,
+        validate: bool = True,
+    ) -> OrderResult:
+        """Async twin of :meth:`TradingMixin.edit_order`."""
+        edit = Edit(order_id, client_order_id, size, limit_price, stop_price, trailing, qty_mode)
+        plan = orders.plan_edit(edit, instruments_body=self._instruments_cache, validate=validate)
+        return await self._trade(plan, gate="editorder")
+
+    async def cancel_order(
+        self, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> OrderResult:
+        """Async twin of :meth:`TradingMixin.cancel_order`."""
+        return await self._trade(orders.plan_cancel(order_id, client_order_id), gate="cancelorder")
+
+    async def cancel_all(self, symbol: str | None = None) -> CancelAllResult:
+        """Async twin of :meth:`TradingMixin.cancel_all`."""
+        plan = orders.plan_cancel_all(symbol, instruments_body=self._instruments_cache)
+        return await self._trade(plan, gate="cancelallorders")
+
+    async def cancel_all_after(self, seconds: int) -> SwitchStatus:
+        """Async twin of :meth:`TradingMixin.cancel_all_after`."""
+        plan = orders.plan_cancel_all_after(seconds)
+        return await self._trade(plan, gate="cancelallordersafter")
+
+    async def keep_alive(
+        self,
+        timeout: int = SWITCH_TIMEOUT,  # noqa: ASYNC109 - the switch's timeout, not ours
+        interval: float = SWITCH_INTERVAL,
+    ) -> AsyncDeadMansSwitch:
+        """Arm the dead man's switch now and keep it armed from a task on the running loop.
+
+        >>> async with await kf.keep_alive():                                 # doctest: +SKIP
+        ...     await run_strategy(kf)
+        """
+        switch = AsyncDeadMansSwitch(self.cancel_all_after, timeout=timeout, interval=interval)
+        await switch.start()
+        return switch
+
+    async def batch(self, items: Sequence[Instruction], *, validate: bool = True) -> BatchResult:
+        """Async twin of :meth:`TradingMixin.batch`."""
+        return await self._trade(self._p_batch(items, validate), gate="batchorder")
+
+    async def order_status(
+        self,
+        ids: str | Sequence[str] | None = None,
+        *,
+        client_order_ids: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Async twin of :meth:`TradingMixin.order_status`."""
+        return await self._trade(orders.plan_order_status(ids, client_order_ids))
+
+    async def order_context(self, symbol: str) -> OrderContext:
+        """Async twin of :meth:`TradingMixin.order_context`."""
+        return await self._trade(orders.plan_context(symbol, self._instruments_cache))
+
+    async def preview_order(
+        self,
+        symbol: str,
+        side: str,
+        size: float,
+        order_type: str = "lmt",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        **options: Any,
+    ) -> OrderPreview:
+        """Async twin of :meth:`TradingMixin.preview_order`."""
+        intent = Send(symbol, side, size, order_type, limit_price, stop_price, **options)
+        return orders.preview(intent, await self.order_context(symbol))
+
+
+# --------------------------------------------------------------------------- dead man's switch
+
+
+def _check_switch(timeout: Any, interval: Any) -> None:
+    from kfresearch.errors import ValidationError
+
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise ValidationError("timeout", timeout, "timeout must be a positive whole number of "
+                              "seconds (Kraken recommends 60)")
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not (
+        0 < interval < timeout
+    ):
+        raise ValidationError("interval", interval, f"interval must be between 0 and the "
+                              f"timeout ({timeout} s); Kraken recommends 15–20 s")
+
+
+class DeadMansSwitch:
+    """Re-arms ``cancel_all_after(timeout)`` every ``interval`` seconds from a daemon thread.
+
+    Made by :meth:`TradingMixin.keep_alive`. A failed re-arm is logged and
+    kept in :attr:`last_error`; the thread tries again at the next interval
+    (the exchange-side deadline still protects you). :meth:`stop` ends the
+    thread and disarms the switch.
+
+    Attributes
+    ----------
+    status : SwitchStatus or None
+        The exchange's answer to the last successful arm.
+    last_error : Exception or None
+        The last failure (cleared by a success).
+    rearms : int
+        Successful arms so far.
+    """
+
+    def __init__(
+        self,
+        arm: Callable[[int], SwitchStatus],
+        *,
+        timeout: int = SWITCH_TIMEOUT,
+        interval: float = SWITCH_INTERVAL,
+    ) -> None:
+        _check_switch(timeout, interval)
+        self.timeout = timeout
+        self.interval = float(interval)
+        self.status: SwitchStatus | None = None
+        self.last_error: BaseException | None = None
+        self.rearms = 0
+        self._arm = arm
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Self:
+        """Arm now (raising on failure), then keep re-arming in the background."""
+        if self.running:
+            return self
+        self._fire(raise_errors=True)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name="kfresearch-dead-mans-switch", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _fire(self, *, raise_errors: bool) -> None:
+        try:
+            self.status = self._arm(self.timeout)
+        except Exception as exc:
+            self.last_error = exc
+            log.warning("dead man's switch: re-arming failed: %s", exc)
+            if raise_errors:
+                raise
+        else:
+            self.last_error = None
+            self.rearms += 1
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._fire(raise_errors=False)
+
+    def stop(self, *, disarm: bool = True) -> None:
+        """Stop re-arming; with ``disarm`` (default) also switch it off at the exchange."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=self.interval + 30)
+        if disarm:
+            try:
+                self.status = self._arm(0)
+            except KFError as exc:
+                self.last_error = exc
+                log.warning("dead man's switch: disarming failed: %s", exc)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        error = f", last error: {self.last_error}" if self.last_error else ""
+        return (
+            f"<DeadMansSwitch {state}: cancel all after {self.timeout} s, re-armed every "
+            f"{self.interval:g} s{error}>"
+        )
+
+
+class AsyncDeadMansSwitch:
+    """The asyncio twin of :class:`DeadMansSwitch`: a task on the running loop."""
+
+    def __init__(
+        self,
+        arm: Callable[[int], Awaitable[SwitchStatus]],
+        *,
+        timeout: int = SWITCH_TIMEOUT,
+        interval: float = SWITCH_INTERVAL,
+    ) -> None:
+        _check_switch(timeout, interval)
+        self.timeout = timeout
+        self.interval = float(interval)
+        self.status: SwitchStatus | None = None
+        self.last_error: BaseException | None = None
+        self.rearms = 0
+        self._arm = arm
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> Self:
+        """Arm now (raising on failure), then keep re-arming from a task."""
+        if self.running:
+            return self
+        self.status = await self._arm(self.timeout)
+        self.rearms += 1
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        return self
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                self.status = await self._arm(self.timeout)
+            except Exception as exc:
+                self.last_error = exc
+                log.warning("dead man's switch: re-arming failed: %s", exc)
+            else:
+                self.last_error = None
+                self.rearms += 1
+
+    async def stop(self, *, disarm: bool = True) -> None:
+        """Stop re-arming; with ``disarm`` also switch it off at the exchange."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if disarm:
+            try:
+                self.status = await self._arm(0)
+            except KFError as exc:
+                self.last_error = exc
+                log.warning("dead man's switch: disarming failed: %s", exc)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<AsyncDeadMansSwitch {state}: cancel all after {self.timeout} s, re-armed every "
+            f"{self.interval:g} s>"
+        )
