@@ -287,19 +287,23 @@ class Core:
         return httpx.Request(endpoint.method, f"{url}?{encoded}" if encoded else url)
 
     def check_allowed(self, endpoint: Endpoint) -> None:
-        """Raise before anything is sent when the call may not be made."""
-        if endpoint.private and self.credentials is None:
-            raise CredentialsError(
-                f"{endpoint.describe()} needs API credentials and none were found. Set "
-                f"KFRESEARCH_API_KEY and KFRESEARCH_API_SECRET (or pass key= and secret=); "
-                f"for {self.env.name}: {self.env.keys_help}."
-            )
+        """Raise before anything is sent when the call may not be made.
+
+        The live gate comes first: a user without keys who tries a live order
+        should learn about the gate, not only about the keys.
+        """
         if endpoint.trading and self.env.real_money and not self.allow_trading:
             raise LiveTradingDisabledError(
                 f"{endpoint.describe()} changes orders on LIVE (real money) and live trading "
                 "is not enabled, so nothing was sent. To trade for real, connect with "
                 "kfresearch.connect(env='live', allow_trading=True) or set "
                 "KFRESEARCH_ALLOW_LIVE_TRADING=1; to practise, use env='demo' or env='sim'."
+            )
+        if endpoint.private and self.credentials is None:
+            raise CredentialsError(
+                f"{endpoint.describe()} needs API credentials and none were found. Set "
+                f"KFRESEARCH_API_KEY and KFRESEARCH_API_SECRET (or pass key= and secret=); "
+                f"for {self.env.name}: {self.env.keys_help}."
             )
 
     def exchange(

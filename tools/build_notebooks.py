@@ -200,6 +200,56 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]][[\"info\", \"asset\", \"margin_account\", \"fee\", \"realized_funding\", \"new_balance\"]].head(8)"),
         code("charts.equity_chart(log)"),
     ],
+    "06-placing-orders": [
+        md(
+            "# 06 · Placing orders without fear\n\n"
+            "Order types on Kraken Futures:\n\n"
+            "| type | what it does |\n|---|---|\n"
+            "| `lmt` | rests at `limit_price` until filled or cancelled |\n"
+            "| `post` | a limit order that must rest; rejected if it would trade at once |\n"
+            "| `ioc` | takes what it can at `limit_price` or better now, cancels the rest |\n"
+            "| `fok` | fills completely at once or not at all |\n"
+            "| `mkt` | an IOC with 1 % price protection |\n"
+            "| `stp` / `take_profit` | waits for `stop_price` on the trigger signal (mark, index, last) |\n"
+            "| `trailing_stop` | a stop that follows the best price at a distance |\n\n"
+            "Every order kfresearch sends carries a **client order id**: if the connection drops, the "
+            "client looks the order up by that id instead of sending it again, so one intent never "
+            "becomes two orders."
+        ),
+        code("import kfresearch\n\nkf = kfresearch.connect(\"sim\")\nbook = kf.orderbook(\"PF_XBTUSD\", depth=1)\nbid = float(book.loc[book.side == \"bid\", \"price\"].iloc[0])\nresting = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.01, limit_price=bid - 500, client_order_id=\"nb06-rest\")\nresting"),
+        code("resting.to_frame()[[\"status\", \"symbol\", \"side\", \"size\", \"filled\", \"limit_price\"]]"),
+        code("kf.open_orders()[[\"symbol\", \"side\", \"order_type\", \"limit_price\", \"unfilled_size\"]]"),
+        md(
+            "## Mistakes are caught before anything is sent\n\nThe contract's rules (tick size, size "
+            "step, maximum position, price collar around the mark) are checked first, and the error says "
+            "which field is wrong and what would be valid:"
+        ),
+        code("for bad in (dict(limit_price=bid - 500.5), dict(size=0.00001, limit_price=bid - 500), dict(order_type=\"stp\")):\n    try:\n        kf.place_order(\"PF_XBTUSD\", \"buy\", **{\"size\": 0.01, \"limit_price\": bid - 500, **bad})\n    except kfresearch.ValidationError as error:\n        print(f\"{error.field}: {error}\")"),
+        md("What only the exchange can judge comes back as an `OrderRejected` with the exchange's status and plain words, e.g. a post-only order that would trade at once:"),
+        code("try:\n    kf.place_order(\"PF_XBTUSD\", \"buy\", 0.01, order_type=\"post\", limit_price=bid + 100)\nexcept kfresearch.OrderRejected as rejected:\n    print(rejected.status, \"-\", rejected.explanation)"),
+        code("cancelled = kf.cancel_order(resting.order_id)\ncancelled.status, len(kf.open_orders())"),
+        md(
+            "## The order ticket\n\nThe ticket shows the environment as a coloured badge, snaps prices "
+            "to the tick, previews notional, margin and fee, and shows field errors inline. On `live` it "
+            "asks you to type the symbol before it submits. The panels list open orders (with Cancel) and "
+            "positions (with Close)."
+        ),
+        code("from kfresearch.widgets import OrderTicket, OrdersPanel, PositionsPanel\n\nticket = OrderTicket(kf, \"PF_ETHUSD\")\nticket"),
+        code("OrdersPanel(kf)"),
+        code("PositionsPanel(kf)"),
+        md(
+            "## The live gates\n\nNothing reaches the real exchange by accident: on `live`, placing, "
+            "editing or cancelling needs a second opt-in, `allow_trading=True` (or "
+            "`KFRESEARCH_ALLOW_LIVE_TRADING=1`). Without it the call fails before any request is made:"
+        ),
+        code("live = kfresearch.connect(\"live\")\ntry:\n    live.place_order(\"PF_XBTUSD\", \"buy\", 0.001, limit_price=80000)\nexcept kfresearch.LiveTradingDisabledError as gate:\n    print(gate)"),
+        md(
+            "## The dead man's switch\n\n`cancel_all_after(60)` asks the exchange to cancel every order "
+            "if it hears nothing for 60 s; `keep_alive()` re-arms it from a background thread while the "
+            "notebook runs, and disarms it when stopped."
+        ),
+        code("with kf.keep_alive(timeout=60, interval=15) as switch:\n    armed = switch.running\narmed, switch.running"),
+    ],
     "07-strategy-prototype": [
         md(
             "# 07 · A strategy prototype, honestly costed\n\n"
