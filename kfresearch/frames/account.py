@@ -1,0 +1,467 @@
+"""Account frames: wallets, positions, open orders, fills, leverage and PnL preferences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kfresearch.frames._core import (
+    Col,
+    FrameSpec,
+    as_pages,
+    build,
+    col,
+    flatten,
+    pages_attrs,
+    payload,
+)
+from kfresearch.frames.market import _INVERSE_PREFIXES, _prefix, tickers
+
+__all__ = [
+    "accounts",
+    "fills",
+    "leverage",
+    "open_orders",
+    "pnl_preferences",
+    "positions",
+]
+
+
+# --------------------------------------------------------------------------- accounts
+
+ACCOUNTS = FrameSpec(
+    name="accounts",
+    columns=(
+        Col("account", "str", "account"),
+        col("type", "str"),
+        Col("currency", "upper", "currency"),
+        Col("quantity", "float", ("quantity", "balance")),
+        col("value", "float"),
+        Col("collateral_value", "float", ("collateralValue", "collateral")),
+        col("available", "float"),
+        col("haircut", "float"),
+        col("balanceValue", "float"),
+        Col("portfolio_value", "float", ("portfolioValue", "auxiliary.pv")),
+        col("marginEquity", "float"),
+        Col("available_margin", "float", ("availableMargin", "auxiliary.af")),
+        Col("initial_margin", "float", ("initialMargin", "marginRequirements.im")),
+        col("initialMarginWithOrders", "float"),
+        Col("maintenance_margin", "float", ("maintenanceMargin", "marginRequirements.mm")),
+        Col("liquidation_threshold", "float", "marginRequirements.lt"),
+        Col("termination_threshold", "float", "marginRequirements.tt"),
+        Col("pnl", "float", ("pnl", "auxiliary.pnl")),
+        Col("unrealized_funding", "float", ("unrealizedFunding", "auxiliary.funding")),
+        col("totalUnrealized", "float"),
+        col("totalUnrealizedAsMargin", "float"),
+        Col("usd", "float", "auxiliary.usd"),
+        Col("trigger_estimate_im", "float", "triggerEstimates.im"),
+        Col("trigger_estimate_mm", "float", "triggerEstimates.mm"),
+        Col("trigger_estimate_lt", "float", "triggerEstimates.lt"),
+        Col("trigger_estimate_tt", "float", "triggerEstimates.tt"),
+        col("balances", "object"),
+        col("portfolioMarginBreakdown", "object"),
+    ),
+    stop=frozenset({"balances", "portfolioMarginBreakdown", "isolated", "cross"}),
+)
+
+
+def _account_rows(name: str, wallet: Mapping[str, Any]) -> list[dict[str, Any]]:
+    kind = wallet.get("type")
+    if kind == "cashAccount" or (name == "cash" and "currencies" not in wallet):
+        balances = wallet.get("balances") or {}
+        head = {k: v for k, v in wallet.items() if k != "balances"}
+        return [
+            {**head, "account": name, "currency": cur, "quantity": amount}
+            for cur, amount in balances.items()
+        ]
+    if "currencies" in wallet:  # multi-collateral flex wallet: summary row + one per currency
+        head = {k: v for k, v in wallet.items() if k != "currencies"}
+        rows: list[dict[str, Any]] = [{**head, "account": name}]
+        for cur, fields in (wallet.get("currencies") or {}).items():
+            extra = fields if isinstance(fields, Mapping) else {"quantity": fields}
+            rows.append({"account": name, "type": kind, "currency": cur, **extra})
+        return rows
+    row = {**wallet, "account": name}  # single-collateral margin wallet (fi_xbtusd …)
+    currency = wallet.get("currency")
+    balances = wallet.get("balances")
+    if currency is not None and isinstance(balances, Mapping):
+        row["quantity"] = balances.get(currency, balances.get(str(currency).lower()))
+    return [row]
+
+
+def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Wallets from ``GET /derivatives/api/v3/accounts`` as tidy rows.
+
+    Rows: one per currency of the ``cash`` wallet; one per single-collateral
+    margin wallet (``fi_xbtusd`` …, in its own ``currency``); for the
+    multi-collateral ``flex`` wallet one summary row (``currency`` NaN, the
+    wallet's USD margin fields) plus one row per collateral currency. A
+    field a wallet does not have is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, in the body's wallet order:
+
+        ===========================  =======  =====================================================
+        column                       dtype    meaning / unit
+        ===========================  =======  =====================================================
+        account                      str      wallet name: ``cash``, ``flex``, ``fi_xbtusd`` …
+        type                         str      cashAccount, marginAccount,
+                                              multiCollateralMarginAccount
+        currency                     str      upper-cased (``XBT``); NaN on the flex summary row
+        quantity                     float64  amount held in ``currency`` (cash balance, flex
+                                              quantity, margin wallet's balance of its currency)
+        value                        float64  flex currency rows: USD value
+        collateral_value             float64  USD after haircut (flex rows and flex summary)
+        available                    float64  flex currency rows: amount available
+        haircut                      float64  when the exchange sends it
+        balance_value                float64  flex summary, USD
+        portfolio_value              float64  flex: balance + unrealised PnL (USD); margin
+                                              wallets: ``auxiliary.pv`` (wallet currency)
+        margin_equity                float64  flex, USD
+        available_margin             float64  flex: margin equity − initial margin (USD);
+                                              margin wallets: ``auxiliary.af`` (wallet currency)
+        initial_margin               float64  flex ``initialMargin`` / margin ``im``
+        initial_margin_with_orders   float64  flex, USD
+        maintenance_margin           float64  flex ``maintenanceMargin`` / margin ``mm``
+        liquidation_threshold        float64  margin wallets ``lt``
+        termination_threshold        float64  margin wallets ``tt``
+        pnl                          float64  unrealised PnL (flex USD; margin wallet currency)
+        unrealized_funding           float64  flex ``unrealizedFunding`` / margin ``funding``
+        total_unrealized             float64  flex, USD
+        total_unrealized_as_margin   float64  flex, USD
+        usd                          float64  margin wallets ``auxiliary.usd``
+        trigger_estimate_im          float64  margin wallets ``triggerEstimates.im`` (a price)
+        trigger_estimate_mm          float64  ``triggerEstimates.mm``
+        trigger_estimate_lt          float64  ``triggerEstimates.lt``
+        trigger_estimate_tt          float64  ``triggerEstimates.tt``
+        balances                     object   margin wallets: the raw ``balances`` dict
+                                              (currencies and position sizes by contract)
+        portfolio_margin_breakdown   object   flex (options), when sent
+        ===========================  =======  =====================================================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "accounts": {
+    ...     "cash": {"type": "cashAccount", "balances": {"xbt": "1.5"}},
+    ...     "flex": {"type": "multiCollateralMarginAccount", "availableMargin": 100.0,
+    ...              "currencies": {"USD": {"quantity": 100.0, "value": 100.0,
+    ...                                     "collateral": 100.0, "available": 100.0}}}}}
+    >>> accounts(body)[["account", "currency", "quantity", "available_margin"]].values.tolist()
+    [['cash', 'XBT', 1.5, nan], ['flex', nan, nan, 100.0], ['flex', 'USD', 100.0, nan]]
+    """
+    wallets = payload(body, "accounts", name="accounts")
+    if not isinstance(wallets, Mapping):
+        raise ValueError("frames.accounts: 'accounts' is not an object of wallets")
+    records: list[dict[str, Any]] = []
+    for name, wallet in wallets.items():
+        if isinstance(wallet, Mapping):
+            records.extend(_account_rows(str(name), wallet))
+    return build(ACCOUNTS, flatten(records, stop=ACCOUNTS.stop), len(records),
+                 attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _derive_positions(df: pd.DataFrame) -> pd.DataFrame:
+    short = (df["side"] == "short").fillna(False).to_numpy(dtype=bool)
+    absolute = df["size"].abs()
+    df["abs_size"] = absolute
+    df["size"] = np.where(short, -absolute, absolute)
+    df["is_inverse"] = _prefix(df["symbol"]).isin(_INVERSE_PREFIXES).astype(bool)
+    for name in ("mark_price", "notional", "unrealised_pnl"):  # filled from tickers
+        df[name] = np.nan
+    return df
+
+
+POSITIONS = FrameSpec(
+    name="positions",
+    columns=(
+        col("symbol", "str"),
+        col("side", "lower"),
+        col("size", "float"),
+        Col("abs_size", "float", None),
+        Col("entry_price", "float", "price"),
+        col("fillTime", "time"),
+        col("unrealizedFunding", "float"),
+        col("unrealizedPnl", "float"),
+        col("pnlCurrency", "str"),
+        col("maxFixedLeverage", "float"),
+        Col("is_inverse", "bool", None),
+        Col("mark_price", "float", None),
+        Col("notional", "float", None),
+        Col("unrealised_pnl", "float", None),
+        col("greeks", "object"),
+    ),
+    index="symbol",
+    stop=frozenset({"greeks"}),
+    derive=_derive_positions,
+)
+
+
+def positions(
+    body: Mapping[str, Any], tickers_body: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Open positions from ``GET /derivatives/api/v3/openpositions``.
+
+    Parameters
+    ----------
+    body : dict
+        Body with ``openPositions[]``.
+    tickers_body : dict, optional
+        Body of ``GET /tickers``: fills ``mark_price``, ``notional`` and
+        ``unrealised_pnl`` (NaN without it, or for symbols it lacks).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``symbol`` (str):
+
+        ==================  ==================  ====================================================
+        column              dtype               meaning / unit
+        ==================  ==================  ====================================================
+        side                str                 ``long`` / ``short``
+        size                float64             **signed** contracts: + long, − short (the exchange
+                                                sends the absolute size and the side)
+        abs_size            float64             contracts
+        entry_price         float64             average entry price (exchange ``price``)
+        fill_time           datetime64[ns,UTC]  last fill (deprecated by Kraken, still sent)
+        unrealized_funding  float64             as given (perpetuals; NaN otherwise)
+        unrealized_pnl      float64             as given by the exchange when it sends
+                                                ``unrealizedPnl`` (newer schema), else NaN
+        pnl_currency        str                 multi-collateral PnL currency, when sent
+        max_fixed_leverage  float64             isolated positions, when sent
+        is_inverse          bool                PI_/FI_ contract (sizes in USD, PnL in coin)
+        mark_price          float64             from ``tickers_body``
+        notional            float64             signed, USD: linear size × mark; inverse size
+                                                (USD contracts of 1 USD each)
+        unrealised_pnl      float64             computed from the mark (reference §7.3): linear
+                                                (mark − entry) × size in USD; inverse
+                                                (1/entry − 1/mark) × size in the base coin
+        greeks              object              options (demo only)
+        ==================  ==================  ====================================================
+
+        No liquidation price or distance: ``/openpositions`` sends no
+        liquidation threshold, and computing one needs the wallet's margin
+        state and tiers (the WebSocket ``open_positions`` feed carries
+        ``liquidation_threshold``). Fields the exchange adds later follow.
+        ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> pos = {"result": "success", "openPositions": [
+    ...     {"side": "short", "symbol": "PF_XBTUSD", "price": "30000", "size": "0.5"}]}
+    >>> tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "29000"}]}
+    >>> positions(pos, tick).loc["PF_XBTUSD", ["size", "notional", "unrealised_pnl"]].tolist()
+    [-0.5, -14500.0, 500.0]
+    """
+    records = payload(body, "openPositions", name="positions")
+    flat = flatten(records, stop=POSITIONS.stop)
+    n = len(records)
+    frame = build(POSITIONS, flat, n, attrs=pages_attrs([body]))
+    if tickers_body is not None and len(frame):
+        marks = tickers(tickers_body)["mark_price"]
+        marks.index = marks.index.str.upper()
+        marks = marks[~marks.index.duplicated()]
+        mark = pd.Series(frame.index.str.upper(), index=frame.index).map(marks).astype(float)
+        entry, size = frame["entry_price"], frame["size"]
+        inverse = frame["is_inverse"].to_numpy(dtype=bool)
+        frame["mark_price"] = mark
+        frame["notional"] = np.where(inverse, size, size * mark)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["unrealised_pnl"] = np.where(
+                inverse, (1.0 / entry - 1.0 / mark) * size, (mark - entry) * size
+            )
+    return frame
+
+
+# --------------------------------------------------------------------------- orders, fills
+
+OPEN_ORDERS = FrameSpec(
+    name="open_orders",
+    columns=(
+        col("order_id", "str"),
+        col("cliOrdId", "str"),
+        col("symbol", "str"),
+        col("side", "lower"),
+        col("orderType", "str"),
+        col("status", "str"),
+        col("limitPrice", "float"),
+        col("stopPrice", "float"),
+        col("filledSize", "float"),
+        col("unfilledSize", "float"),
+        col("reduceOnly", "bool"),
+        col("triggerSignal", "str"),
+        col("receivedTime", "time"),
+        col("lastUpdateTime", "time"),
+    ),
+    index="order_id",
+)
+
+
+def open_orders(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Resting orders from ``GET /derivatives/api/v3/openorders``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``order_id`` (str):
+
+        ================  ==================  ==================================================
+        column            dtype               meaning / unit
+        ================  ==================  ==================================================
+        cli_ord_id        str                 client order id (NaN if not set)
+        symbol            str
+        side              str                 ``buy`` / ``sell``
+        order_type        str                 lmt, stop/stp, take_profit
+        status            str                 untouched, partiallyFilled
+        limit_price       float64             quote currency
+        stop_price        float64             stop orders
+        filled_size       float64             contracts
+        unfilled_size     float64             contracts
+        reduce_only       bool                missing → False
+        trigger_signal    str                 mark, last, spot (stop orders)
+        received_time     datetime64[ns,UTC]
+        last_update_time  datetime64[ns,UTC]
+        ================  ==================  ==================================================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "openOrders": [{"order_id": "o1", "symbol": "PF_LTCUSD",
+    ...         "side": "buy", "orderType": "lmt", "limitPrice": "50", "unfilledSize": "0.1",
+    ...         "filledSize": "0", "receivedTime": "2025-10-21T08:42:03.057503Z",
+    ...         "status": "untouched", "reduceOnly": False}]}
+    >>> open_orders(body).loc["o1", ["limit_price", "unfilled_size"]].tolist()
+    [50.0, 0.1]
+    """
+    records = payload(body, "openOrders", name="open_orders")
+    return build(OPEN_ORDERS, flatten(records), len(records), attrs=pages_attrs([body]))
+
+
+FILLS = FrameSpec(
+    name="fills",
+    columns=(
+        Col("time", "time", "fillTime"),
+        col("fill_id", "str"),
+        col("symbol", "str"),
+        col("side", "lower"),
+        col("order_id", "str"),
+        col("cliOrdId", "str"),
+        col("size", "float"),
+        col("price", "float"),
+        col("fillType", "str"),
+    ),
+    index="time",
+    unique="fill_id",
+)
+
+
+def fills(body_or_pages: Any) -> pd.DataFrame:
+    """The account's recent fills from ``GET /derivatives/api/v3/fills``.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        Body (or pages, e.g. walked back with ``lastFillTime``) with ``fills[]``;
+        pages are concatenated, sorted and de-duplicated by ``fill_id``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (the fill time, datetime64[ns, UTC]):
+
+        ==========  =======  ===========================================================
+        column      dtype    meaning / unit
+        ==========  =======  ===========================================================
+        fill_id     str
+        symbol      str
+        side        str      ``buy`` / ``sell``
+        order_id    str
+        cli_ord_id  str      NaN if not set
+        size        float64  contracts
+        price       float64  quote currency
+        fill_type   str      maker, taker, liquidation, assignor, assignee, …
+        ==========  =======  ===========================================================
+
+        No fees here (the endpoint has none): see :func:`executions` or
+        :func:`account_log`. ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "fills": [{"fill_id": "f1", "symbol": "PF_LTCUSD",
+    ...         "side": "buy", "order_id": "o1", "size": "0.1", "price": "68.54",
+    ...         "fillTime": "2024-02-06T22:24:34.849Z", "fillType": "taker"}]}
+    >>> fills(body)[["price", "size"]].iloc[0].tolist()
+    [68.54, 0.1]
+    """
+    pages = as_pages(body_or_pages, name="fills")
+    records: list[Any] = []
+    for page in pages:
+        records.extend(payload(page, "fills", name="fills"))
+    return build(FILLS, flatten(records), len(records), attrs=pages_attrs(pages))
+
+
+# --------------------------------------------------------------------------- preferences
+
+LEVERAGE = FrameSpec(
+    name="leverage",
+    columns=(col("symbol", "str"), col("maxLeverage", "float")),
+    index="symbol",
+)
+
+
+def leverage(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Isolated-margin leverage settings from ``GET /leveragepreferences``.
+
+    Symbols listed are isolated at ``max_leverage``; symbols not listed use
+    cross margin. The body of ``PUT /leveragepreferences`` (no list) gives an
+    empty frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``symbol`` (str); ``max_leverage`` float64 (times, e.g. 10.0).
+
+    Examples
+    --------
+    >>> leverage({"result": "success", "leveragePreferences": [
+    ...     {"symbol": "PF_XBTUSD", "maxLeverage": 10.0}]})["max_leverage"].tolist()
+    [10.0]
+    """
+    records = payload(body, "leveragePreferences", name="leverage", required=False) or []
+    return build(LEVERAGE, flatten(records), len(records), attrs=pages_attrs([body]))
+
+
+PNL_PREFERENCES = FrameSpec(
+    name="pnl_preferences",
+    columns=(col("symbol", "str"), col("pnlCurrency", "str")),
+    index="symbol",
+)
+
+
+def pnl_preferences(body: Mapping[str, Any]) -> pd.DataFrame:
+    """PnL currency preferences from ``GET /pnlpreferences``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``symbol`` (str); ``pnl_currency`` str (``USD``, ``BTC`` …).
+        The body of ``PUT /pnlpreferences`` (no list) gives an empty frame.
+
+    Examples
+    --------
+    >>> pnl_preferences({"result": "success", "preferences": [
+    ...     {"symbol": "PF_XBTUSD", "pnlCurrency": "BTC"}]})["pnl_currency"].tolist()
+    ['BTC']
+    """
+    records = payload(body, "preferences", name="pnl_preferences", required=False) or []
+    return build(PNL_PREFERENCES, flatten(records), len(records), attrs=pages_attrs([body]))

@@ -1,0 +1,554 @@
+"""Private history frames (``https://futures.kraken.com/api/history/v3``).
+
+Bodies: ``{"accountUid", "len", "elements": [{"uid", "timestamp", "event":
+{<Kind>: {…}}}], "continuationToken"}`` (account log: ``{"accountUid",
+"logs": […]}``). Every function takes one body or a sequence of page bodies,
+concatenates them, sorts by time and drops duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from kfresearch.frames._core import (
+    Col,
+    Flat,
+    FrameSpec,
+    Prepare,
+    as_pages,
+    build,
+    col,
+    flatten,
+    flatten_events,
+    last_attr,
+    pages_attrs,
+    payload,
+)
+
+__all__ = ["account_log", "executions", "order_history", "positions_history"]
+
+
+def _element_pages(
+    body_or_pages: Any,
+    spec: FrameSpec,
+    *,
+    prepare: Prepare | None = None,
+    skip: tuple[str, ...] = (),
+    keep: frozenset[str] | None = None,
+) -> tuple[Flat, int, dict[str, Any]]:
+    pages = as_pages(body_or_pages, name=spec.name)
+    elements: list[Any] = []
+    account_uids: list[Any] = []
+    for page in pages:
+        records = payload(page, "elements", name=spec.name)
+        elements.extend(records)
+        account_uids.extend([page.get("accountUid")] * len(records))
+    flat = flatten_events(
+        elements,
+        stop=spec.stop,
+        skip=spec.drop + skip,
+        keep=spec.needed if keep is None else keep,
+        prepare=prepare,
+        extra={"element.account_uid": account_uids},
+    )
+    attrs = pages_attrs(pages)
+    attrs["account_uid"] = last_attr(pages, "accountUid")
+    attrs["continuation_token"] = last_attr(pages, "continuationToken")
+    return flat, len(elements), attrs
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _new_order_as_order(payloads: list[Any], _: Flat) -> tuple[list[Any], Flat]:
+    """``OrderUpdated`` carries ``newOrder``/``oldOrder``: read ``newOrder`` as ``order``."""
+    renamed = [
+        {**p, "order": p["newOrder"]} if type(p) is dict and "newOrder" in p and "order" not in p
+        else p
+        for p in payloads
+    ]
+    return renamed, {}
+
+
+ORDER_HISTORY = FrameSpec(
+    name="order_history",
+    columns=(
+        Col("time", "time", "element.timestamp"),
+        Col("kind", "str", "element.kind"),
+        Col("order_id", "str", "order.uid"),
+        Col("cli_ord_id", "str", "order.clientId"),
+        Col("symbol", "str", "order.tradeable"),
+        Col("side", "lower", "order.direction"),
+        Col("order_type", "str", "order.orderType"),
+        Col("quantity", "float", "order.quantity"),
+        Col("filled", "float", "order.filled"),
+        Col("limit_price", "float", "order.limitPrice"),
+        Col("reduce_only", "bool", "order.reduceOnly"),
+        Col("order_time", "time", "order.timestamp"),
+        Col("last_update_time", "time",
+            "order.lastUpdateTimestamp"),
+        Col("reason", "str", "reason"),
+        Col("reduced_quantity", "float", "reducedQuantity"),
+        Col("old_quantity", "float", "oldOrder.quantity"),
+        Col("old_filled", "float", "oldOrder.filled"),
+        Col("old_limit_price", "float", "oldOrder.limitPrice"),
+        Col("order_error", "str", "orderError"),
+        Col("trigger_price", "float",
+            "order.triggerOptions.triggerPrice"),
+        Col("trigger_signal", "str",
+            "order.triggerOptions.triggerSignal"),
+        Col("trigger_side", "str",
+            "order.triggerOptions.triggerSide"),
+        Col("trailing_stop_max_deviation", "float",
+            "order.triggerOptions.trailingStopOptions.maxDeviation"),
+        Col("trailing_stop_unit", "str",
+            "order.triggerOptions.trailingStopOptions.unit"),
+        Col("limit_price_offset", "float",
+            "order.triggerOptions.limitPriceOffset.priceOffset"),
+        Col("limit_price_offset_unit", "str",
+            "order.triggerOptions.limitPriceOffset.unit"),
+        Col("algo_id", "str", "algoId"),
+        Col("origin", "str", "origin"),
+        Col("account_uid", "str", ("order.accountUid", "element.account_uid")),
+        Col("account_id", "str", "order.accountId"),
+        Col("event_uid", "str", "element.uid"),
+    ),
+    index="time",
+    unique="event_uid",
+    strip=("order.triggerOptions.", "order."),
+    drop=("oldOrder", "newOrder"),
+)
+
+
+def order_history(body_or_pages: Any) -> pd.DataFrame:
+    """Order events from ``GET /api/history/v3/orders`` (and ``/triggers``).
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        One body or several page bodies; concatenated, sorted by time and
+        de-duplicated by the element uid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (event time,
+        datetime64[ns, UTC]), one row per event. Order fields come from
+        ``order`` (``newOrder`` for ``OrderUpdated``):
+
+        ============================  ==================  ==========================================
+        column                        dtype               meaning / unit
+        ============================  ==================  ==========================================
+        kind                          str                 OrderPlaced, OrderUpdated, OrderCancelled,
+                                                          OrderRejected, OrderTriggerPlaced, …
+        order_id                      str                 order uid
+        cli_ord_id                    str                 ``clientId`` ("" → NaN)
+        symbol                        str                 ``tradeable``
+        side                          str                 ``buy`` / ``sell`` (lower-cased
+                                                          ``direction``)
+        order_type                    str                 Limit, IoC, Post, Market, …
+        quantity                      float64             open (unfilled) contracts after the event
+        filled                        float64             contracts filled so far
+        limit_price                   float64             "" (market/stop) → NaN
+        reduce_only                   bool
+        order_time                    datetime64[ns,UTC]  order placement time
+        last_update_time              datetime64[ns,UTC]
+        reason                        str                 new_user_order, full_fill,
+                                                          cancelled_by_user …
+        reduced_quantity              float64             reduce-only trim ("" → NaN)
+        old_quantity, old_filled      float64             ``OrderUpdated``: the order before
+                                                          the event
+        old_limit_price               float64             ``OrderUpdated``
+        order_error                   str                 ``OrderRejected``
+        trigger_price                 float64             trigger orders
+        trigger_signal, trigger_side  str                 MarkPrice/LastPrice/SpotPrice; Above/Below
+        trailing_stop_max_deviation   float64             trailing stops
+        trailing_stop_unit            str                 Percent / QuoteCurrency
+        limit_price_offset            float64             trailing stops
+        limit_price_offset_unit       str
+        algo_id, origin               str                 ("Pro UI", "Unknown Origin" …)
+        account_uid                   str                 order's ``accountUid`` (else the body's)
+        account_id                    str                 trigger orders
+        event_uid                     str                 history element uid
+        ============================  ==================  ==========================================
+
+        ``oldOrder``'s other fields repeat the new order and are not kept.
+        Fields the exchange adds later follow, snake_cased (``spotData`` →
+        ``spot_data``). ``attrs``: ``account_uid``, ``continuation_token``
+        (last page), ``server_time`` when sent.
+
+    Examples
+    --------
+    >>> body = {"accountUid": "a1", "len": "1", "elements": [{"uid": "e1",
+    ...     "timestamp": "1761036123057", "event": {"OrderPlaced": {"order": {
+    ...         "uid": "o1", "tradeable": "PF_LTCUSD", "direction": "Buy", "quantity": "0.1",
+    ...         "filled": "0", "timestamp": "1761036123057", "limitPrice": "50",
+    ...         "orderType": "Limit", "clientId": "", "reduceOnly": False},
+    ...     "reason": "new_user_order", "reducedQuantity": ""}}}]}
+    >>> order_history(body)[["kind", "side", "limit_price", "reason"]].to_dict("records")
+    [{'kind': 'OrderPlaced', 'side': 'buy', 'limit_price': 50.0, 'reason': 'new_user_order'}]
+    """
+    flat, n, attrs = _element_pages(body_or_pages, ORDER_HISTORY, prepare=_new_order_as_order)
+    return build(ORDER_HISTORY, flat, n, attrs=attrs)
+
+
+# --------------------------------------------------------------------------- executions
+
+_ORDER = "execution.order."
+
+
+_OWN = ("execution.order", "execution.orderData", "execution.executionType")
+
+
+def _own_orders(payloads: list[Any], flat: Flat) -> tuple[list[Any], Flat]:
+    """The account's own order, its order data and role for every execution.
+
+    ``execution.order`` / ``orderData`` / ``executionType`` when the body has
+    them; otherwise the maker or taker order (and its ``…OrderData``) whose
+    ``accountUid`` is the page's ``accountUid``. No payload is copied.
+    """
+    accounts = flat["element.account_uid"]
+    roles: list[str | None] = []
+    orders: list[Any] = []
+    datas: list[Any] = []
+    for p, account in zip(payloads, accounts, strict=True):
+        ex = p.get("execution") if type(p) is dict else None
+        if type(ex) is not dict:
+            roles.append(None)
+            orders.append(None)
+            datas.append(None)
+            continue
+        raw = ex.get("executionType")
+        role = raw.lower() if isinstance(raw, str) and raw else None
+        own, data = ex.get("order"), ex.get("orderData")
+        if own is None:
+            maker, taker = ex.get("makerOrder"), ex.get("takerOrder")
+            if role is None and account is not None:
+                if type(maker) is dict and maker.get("accountUid") == account:
+                    role = "maker"
+                elif type(taker) is dict and taker.get("accountUid") == account:
+                    role = "taker"
+            if role == "maker":
+                own = maker
+                data = ex.get("makerOrderData") if data is None else data
+            elif role == "taker":
+                own = taker
+                data = ex.get("takerOrderData") if data is None else data
+        roles.append(role)
+        orders.append(own)
+        datas.append(data)
+    columns: Flat = {"execution.executionType": roles}
+    skip = EXECUTIONS.drop
+    columns.update(flatten(orders, prefix=_ORDER, skip=skip, stop=EXECUTIONS.stop))
+    columns.update(flatten(datas, prefix="execution.orderData.", skip=skip, stop=EXECUTIONS.stop))
+    return payloads, columns
+
+
+EXECUTIONS = FrameSpec(
+    name="executions",
+    columns=(
+        Col("time", "time", ("execution.timestamp", "element.timestamp")),
+        Col("uid", "str", "execution.uid"),
+        Col("symbol", "str", _ORDER + "tradeable"),
+        Col("side", "lower", _ORDER + "direction"),
+        Col("role", "lower", "execution.executionType"),
+        Col("price", "float", "execution.price"),
+        Col("size", "float", "execution.quantity"),
+        Col("fee", "float", "execution.orderData.fee"),
+        Col("position_size", "float", "execution.orderData.positionSize"),
+        Col("fee_calculation_info", "object", "execution.orderData.feeCalculationInfo"),
+        Col("mark_price", "float", "execution.markPrice"),
+        Col("usd_value", "float", "execution.usdValue"),
+        Col("limit_filled", "bool", "execution.limitFilled"),
+        Col("order_id", "str", _ORDER + "uid"),
+        Col("cli_ord_id", "str", _ORDER + "clientId"),
+        Col("order_type", "str", _ORDER + "orderType"),
+        Col("limit_price", "float", _ORDER + "limitPrice"),
+        Col("reduce_only", "bool", _ORDER + "reduceOnly"),
+        Col("order_quantity", "float", _ORDER + "quantity"),
+        Col("order_filled", "float", _ORDER + "filled"),
+        Col("order_time", "time", _ORDER + "timestamp"),
+        Col("position_uid", "str", _ORDER + "positionUid"),
+        Col("taker_reduced_quantity", "float", "takerReducedQuantity"),
+        Col("account_uid", "str", (_ORDER + "accountUid", "element.account_uid")),
+        Col("event_uid", "str", "element.uid"),
+    ),
+    index="time",
+    unique="uid",
+    strip=(_ORDER, "execution.orderData.", "execution."),
+    drop=("element.kind", _ORDER + "lastUpdateTimestamp", "execution.oldTakerOrder",
+          "execution.makerOrder", "execution.takerOrder", "execution.makerOrderData",
+          "execution.takerOrderData"),
+    stop=frozenset({"execution.orderData.feeCalculationInfo"}),
+)
+
+
+def executions(body_or_pages: Any) -> pd.DataFrame:
+    """The account's executions from ``GET /api/history/v3/executions``.
+
+    Accepts both documented shapes: ``event.execution.execution.order`` (the
+    account's own order, with ``executionType`` and ``orderData``) and
+    ``makerOrder``/``takerOrder`` with ``makerOrderData``/``takerOrderData``,
+    where the account's side is the order whose ``accountUid`` is the body's.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        One body or several page bodies; concatenated, sorted by time and
+        de-duplicated by execution uid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (execution time, datetime64[ns, UTC]):
+
+        ======================  ==================  ============================================
+        column                  dtype               meaning / unit
+        ======================  ==================  ============================================
+        uid                     str                 execution uid
+        symbol                  str                 ``tradeable`` of the account's order
+        side                    str                 the account's side, ``buy`` / ``sell``
+        role                    str                 ``maker`` / ``taker``
+        price                   float64             quote currency
+        size                    float64             contracts (``quantity``)
+        fee                     float64             fee paid for this fill (``orderData.fee``)
+        position_size           float64             position after the fill (``positionSize``)
+        fee_calculation_info    object              list, as given
+        mark_price              float64             mark at execution
+        usd_value               float64             USD value of the fill
+        limit_filled            bool
+        order_id                str                 the account's order uid
+        cli_ord_id              str                 ``clientId`` ("" → NaN)
+        order_type              str                 Limit, IoC, Post, Market, Liquidation, …
+        limit_price             float64
+        reduce_only             bool
+        order_quantity          float64             the order's open quantity
+        order_filled            float64             the order's filled quantity
+        order_time              datetime64[ns,UTC]  order placement time
+        position_uid            str                 when sent
+        taker_reduced_quantity  float64             "" → NaN
+        account_uid             str
+        event_uid               str                 history element uid
+        ======================  ==================  ============================================
+
+        The counterparty's order is not kept. Fields the exchange adds later
+        follow, snake_cased (``regulatoryData`` …). ``attrs``: ``account_uid``,
+        ``continuation_token``, ``server_time`` when sent.
+
+    Examples
+    --------
+    >>> body = {"accountUid": "me", "elements": [{"uid": "e1", "timestamp": 1790422737272,
+    ...     "event": {"execution": {"execution": {"uid": "x1", "timestamp": 1790422737272,
+    ...         "quantity": "0.0288", "price": "84186", "executionType": "maker",
+    ...         "order": {"uid": "o1", "tradeable": "PF_XBTUSD", "direction": "Buy"},
+    ...         "orderData": {"fee": "0.48", "positionSize": "0.0288"}},
+    ...     "takerReducedQuantity": ""}}}]}
+    >>> executions(body)[["side", "role", "price", "fee"]].to_dict("records")
+    [{'side': 'buy', 'role': 'maker', 'price': 84186.0, 'fee': 0.48}]
+    """
+    flat, n, attrs = _element_pages(
+        body_or_pages, EXECUTIONS, prepare=_own_orders, skip=_OWN, keep=frozenset()
+    )
+    return build(EXECUTIONS, flat, n, attrs=attrs)
+
+
+# --------------------------------------------------------------------------- account log
+
+_CONTRACT_ASSET = r"^(?:pf|pi|ff|fi|pv|fv)_"
+
+
+def _derive_log(df: pd.DataFrame) -> pd.DataFrame:
+    df["change"] = df["new_balance"] - df["old_balance"]
+    asset = df["asset"].str.lower()
+    same = (asset == df["contract"].str.lower()).fillna(False).to_numpy(dtype=bool)
+    looks = asset.str.match(_CONTRACT_ASSET).fillna(False).to_numpy(dtype=bool)
+    df["is_position_leg"] = same | looks
+    return df
+
+
+ACCOUNT_LOG = FrameSpec(
+    name="account_log",
+    columns=(
+        Col("time", "time", "date"),
+        col("id", "int"),
+        col("booking_uid", "str"),
+        col("info", "str"),
+        col("asset", "str"),
+        Col("is_position_leg", "bool", None),
+        col("margin_account", "str"),
+        col("contract", "str"),
+        col("collateral", "str"),
+        col("execution", "str"),
+        col("old_balance", "float"),
+        col("new_balance", "float"),
+        Col("change", "float", None),
+        col("realized_pnl", "float"),
+        col("fee", "float"),
+        col("realized_funding", "float"),
+        col("funding_rate", "float"),
+        col("mark_price", "float"),
+        col("trade_price", "float"),
+        col("old_average_entry_price", "float"),
+        col("new_average_entry_price", "float"),
+        col("liquidation_fee", "float"),
+        col("conversion_spread_percentage", "float"),
+        col("exchange_rate", "float"),
+        col("conversion_fee", "float"),
+        col("exchange_rate_from", "str"),
+    ),
+    index="time",
+    unique="booking_uid",
+    derive=_derive_log,
+    order_by=("id",),
+)
+
+
+def account_log(body_or_pages: Any) -> pd.DataFrame:
+    """Ledger entries from ``GET /api/history/v3/account-log``.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        One body or several page bodies with ``logs[]``; concatenated,
+        sorted by time (then ``id``) and de-duplicated by ``booking_uid``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (the entry's ``date``,
+        datetime64[ns, UTC]):
+
+        ============================  =======  =====================================================
+        column                        dtype    meaning / unit
+        ============================  =======  =====================================================
+        id                            int64    entry id (starts at 1)
+        booking_uid                   str
+        info                          str      futures trade, funding rate change, conversion,
+                                               transfer …
+        asset                         str      currency (``usd``) or, on position legs, the contract
+        is_position_leg               bool     derived: ``asset`` is a contract (``pf_dogeusd``):
+                                               the row moves a position size, not cash; filter
+                                               these out for cash flows
+        margin_account                str      ``flex``, ``fi_xbtusd`` …
+        contract                      str      lower-case contract, when the entry has one
+        collateral                    str
+        execution                     str      execution uid of trade entries
+        old_balance, new_balance      float64  wallet balance in ``asset`` (position size on legs)
+        change                        float64  derived new_balance − old_balance
+        realized_pnl                  float64  gross of fees
+        fee                           float64
+        realized_funding              float64
+        funding_rate                  float64  absolute, as given
+        mark_price, trade_price       float64  quote currency
+        old_average_entry_price       float64  position legs
+        new_average_entry_price       float64  position legs
+        liquidation_fee               float64
+        conversion_spread_percentage  float64  percent
+        exchange_rate                 float64  with ``conversion_details=true``
+        conversion_fee                float64  with ``conversion_details=true``
+        exchange_rate_from            str      with ``conversion_details=true``
+        ============================  =======  =====================================================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs``:
+        ``account_uid``, ``server_time`` when sent.
+
+    Examples
+    --------
+    >>> body = {"accountUid": "a1", "logs": [
+    ...     {"id": 9, "booking_uid": "b9", "date": "2026-08-11T19:55:24.251Z", "asset": "usd",
+    ...      "contract": "pf_dogeusd", "info": "futures trade", "old_balance": 0.0077,
+    ...      "new_balance": 0, "realized_pnl": -0.0042, "fee": 0.0035},
+    ...     {"id": 6, "booking_uid": "b6", "date": "2026-08-11T19:55:24.251Z",
+    ...      "asset": "pf_dogeusd", "contract": "pf_dogeusd", "info": "futures trade",
+    ...      "old_balance": 100, "new_balance": 0}]}
+    >>> account_log(body)[["id", "is_position_leg", "change"]].values.tolist()
+    [[6, True, -100.0], [9, False, -0.0077]]
+    """
+    pages = as_pages(body_or_pages, name="account_log")
+    records: list[Any] = []
+    for page in pages:
+        records.extend(payload(page, "logs", name="account_log"))
+    attrs = pages_attrs(pages)
+    attrs["account_uid"] = last_attr(pages, "accountUid")
+    return build(ACCOUNT_LOG, flatten(records), len(records), attrs=attrs)
+
+
+# --------------------------------------------------------------------------- positions history
+
+POSITIONS_HISTORY = FrameSpec(
+    name="positions_history",
+    columns=(
+        Col("time", "time", ("element.timestamp", "timestamp")),
+        Col("symbol", "str", "tradeable"),
+        Col("update_reason", "str", "updateReason"),
+        Col("position_change", "str", "positionChange"),
+        col("oldPosition", "float"),
+        col("newPosition", "float"),
+        col("oldAverageEntryPrice", "float"),
+        col("newAverageEntryPrice", "float"),
+        col("executionUid", "str"),
+        col("executionPrice", "float"),
+        col("executionSize", "float"),
+        col("tradeType", "str"),
+        col("fillTime", "time"),
+        col("fee", "float"),
+        col("feeCurrency", "str"),
+        col("realizedPnL", "float"),
+        col("realizedFunding", "float"),
+        col("fundingRealizationTime", "time"),
+        col("settlementPrice", "float"),
+        Col("account_uid", "str", ("accountUid", "element.account_uid")),
+        Col("event_uid", "str", "element.uid"),
+    ),
+    index="time",
+    unique="event_uid",
+    drop=("element.kind",),
+)
+
+
+def positions_history(body_or_pages: Any) -> pd.DataFrame:
+    """Position change events from ``GET /api/history/v3/positions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (event time, datetime64[ns, UTC]):
+
+        =========================================  ==================  =============================
+        column                                     dtype               meaning / unit
+        =========================================  ==================  =============================
+        symbol                                     str                 ``tradeable``
+        update_reason                              str                 trade, fundingRealisation, …
+        position_change                            str                 open, close, increase, …
+        old_position, new_position                 float64             signed contracts
+        old_average_entry_price                    float64
+        new_average_entry_price                    float64
+        execution_uid                              str
+        execution_price, execution_size            float64
+        trade_type                                 str                 userExecution, liquidation, …
+        fill_time                                  datetime64[ns,UTC]
+        fee                                        float64             in ``fee_currency``
+        fee_currency                               str
+        realized_pnl                               float64             gross of fees
+        realized_funding                           float64
+        funding_realization_time                   datetime64[ns,UTC]
+        settlement_price                           float64
+        account_uid, event_uid                     str
+        =========================================  ==================  =============================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs``:
+        ``account_uid``, ``continuation_token``.
+
+    Examples
+    --------
+    >>> body = {"elements": [{"uid": "e1", "timestamp": 1789646492483, "event": {
+    ...     "PositionUpdate": {"tradeable": "PF_DOGEUSD", "oldPosition": "250",
+    ...     "newPosition": "0", "realizedPnL": "0.05", "positionChange": "close"}}}]}
+    >>> positions_history(body)[["new_position", "realized_pnl"]].iloc[0].tolist()
+    [0.0, 0.05]
+    """
+    flat, n, attrs = _element_pages(body_or_pages, POSITIONS_HISTORY)
+    return build(POSITIONS_HISTORY, flat, n, attrs=attrs)
+

@@ -1,0 +1,864 @@
+"""Market-data frames: instruments, tickers, order book, trades, candles, funding, term structure.
+
+All functions take the decoded JSON body of the endpoint (envelope included)
+and return a DataFrame; see :mod:`kfresearch.frames` for the conventions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kfresearch.frames._core import (
+    TIME_DTYPE,
+    Col,
+    Flat,
+    FrameSpec,
+    as_pages,
+    build,
+    col,
+    concat_flat,
+    flatten,
+    flatten_events,
+    last_attr,
+    pages_attrs,
+    payload,
+    server_time,
+)
+from kfresearch.timeparse import to_timestamp
+
+__all__ = [
+    "candles",
+    "fee_schedules",
+    "funding_rates",
+    "instruments",
+    "orderbook",
+    "term_structure",
+    "tickers",
+    "trades",
+]
+
+HOURS_PER_YEAR = 24 * 365
+"""Funding periods per year: perpetuals fund every hour (reference §7.5)."""
+
+_LINEAR_PREFIXES = ("PF_", "FF_")
+_INVERSE_PREFIXES = ("PI_", "FI_")
+_INDEX_PREFIXES = ("IN_", "RR_")
+
+
+def _prefix(symbols: pd.Series) -> pd.Series:
+    return symbols.str.upper().str[:3]
+
+
+def _relative_funding(absolute: pd.Series, mark: pd.Series, symbols: pd.Series) -> pd.Series:
+    """Absolute funding → relative (fraction per hour), by contract type (reference §7.5)."""
+    prefix = _prefix(symbols)
+    linear = prefix.isin(_LINEAR_PREFIXES).to_numpy()
+    inverse = prefix.isin(_INVERSE_PREFIXES).to_numpy()
+    a = absolute.to_numpy(dtype=np.float64)
+    m = mark.to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(linear, a / m, np.where(inverse, a * m, np.nan))
+    return pd.Series(rel, index=absolute.index)
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def _derive_instruments(df: pd.DataFrame) -> pd.DataFrame:
+    is_index = df["type"].str.contains("index", case=False, na=False) | _prefix(
+        df["symbol"]
+    ).isin(_INDEX_PREFIXES)
+    df["is_perpetual"] = (df["last_trading_time"].isna() & ~is_index).astype(bool)
+    return df
+
+
+INSTRUMENTS = FrameSpec(
+    name="instruments",
+    columns=(
+        col("symbol", "str"),
+        col("type", "str"),
+        col("tradeable", "bool"),
+        col("pair", "str"),
+        col("base", "str"),
+        col("quote", "str"),
+        col("underlying", "str"),
+        col("underlyingFuture", "str"),
+        col("tickSize", "float"),
+        col("contractSize", "float"),
+        col("contractValueTradePrecision", "Int"),
+        col("impactMidSize", "float"),
+        col("maxPositionSize", "float"),
+        col("openingDate", "time"),
+        col("lastTradingTime", "time"),
+        Col("is_perpetual", "bool", None),
+        col("fundingRateCoefficient", "float"),
+        col("maxRelativeFundingRate", "float"),
+        col("isin", "str"),
+        col("feeScheduleUid", "str"),
+        col("postOnly", "bool"),
+        col("category", "str"),
+        col("tags", "object"),
+        col("tradfi", "bool"),
+        col("mtf", "bool"),
+        col("marginLevels", "object"),
+        col("retailMarginLevels", "object"),
+        col("marginSchedules", "object"),
+    ),
+    index="symbol",
+    stop=frozenset({"marginSchedules"}),
+    derive=_derive_instruments,
+)
+
+
+def instruments(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Contract specifications from ``GET /derivatives/api/v3/instruments``.
+
+    Parameters
+    ----------
+    body : dict
+        Decoded response body with ``instruments[]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``symbol`` (str), one row per instrument:
+
+        ==============================  =================  =========================================
+        column                          dtype              meaning / unit
+        ==============================  =================  =========================================
+        type                            str                futures_inverse, flexible_futures, …
+        tradeable                       bool
+        pair, base, quote               str                ``XBT:USD``, ``XBT``, ``USD``
+        underlying, underlying_future   str                index id (``rr_xbtusd``); options only
+        tick_size                       float64            price increment (quote currency)
+        contract_size                   float64            1 USD (inverse) or 1 base unit (linear)
+        contract_value_trade_precision  Int64              size decimals (may be negative)
+        impact_mid_size                 float64            contracts
+        max_position_size               float64            contracts
+        opening_date                    datetime64[ns,UTC]
+        last_trading_time               datetime64[ns,UTC] NaT for perpetuals
+        is_perpetual                    bool               derived: no last trading time and
+                                                           not an index
+        funding_rate_coefficient        float64            perpetuals only
+        max_relative_funding_rate       float64            cap on hourly relative funding (fraction)
+        isin, fee_schedule_uid          str
+        post_only, tradfi, mtf          bool               missing → False
+        category                        str                "" → NaN
+        tags                            object             list
+        margin_levels                   object             list of tier dicts (professional)
+        retail_margin_levels            object             list of tier dicts (retail)
+        margin_schedules                object             dict (newer bodies), else None
+        ==============================  =================  =========================================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "serverTime": "2022-06-28T09:29:04.243Z",
+    ...         "instruments": [{"symbol": "PF_XBTUSD", "type": "flexible_futures",
+    ...                          "tradeable": True, "tickSize": 1,
+    ...                          "contractValueTradePrecision": 4}]}
+    >>> df = instruments(body)
+    >>> df.loc["PF_XBTUSD", ["tick_size", "is_perpetual"]].to_dict()
+    {'tick_size': 1.0, 'is_perpetual': True}
+    """
+    records = payload(body, "instruments", name="instruments")
+    return build(INSTRUMENTS, flatten(records, stop=INSTRUMENTS.stop), len(records),
+                 attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- tickers
+
+
+def _derive_tickers(df: pd.DataFrame) -> pd.DataFrame:
+    bid, ask = df["bid"], df["ask"]
+    df["mid"] = (bid + ask) / 2.0
+    df["spread"] = ask - bid
+    df["spread_bps"] = df["spread"] / df["mid"] * 1e4
+    df["premium"] = df["mark_price"] / df["index_price"] - 1.0
+    rel = _relative_funding(df["funding_rate"], df["mark_price"], df["symbol"])
+    df["funding_rate_relative"] = rel
+    df["funding_rate_prediction_relative"] = _relative_funding(
+        df["funding_rate_prediction"], df["mark_price"], df["symbol"]
+    )
+    df["funding_rate_annualised"] = rel * HOURS_PER_YEAR
+    return df
+
+
+TICKERS = FrameSpec(
+    name="tickers",
+    columns=(
+        col("symbol", "str"),
+        col("tag", "str"),
+        col("pair", "str"),
+        col("markPrice", "float"),
+        col("indexPrice", "float"),
+        col("bid", "float"),
+        col("bidSize", "float"),
+        col("ask", "float"),
+        col("askSize", "float"),
+        Col("mid", "float", None),
+        Col("spread", "float", None),
+        Col("spread_bps", "float", None),
+        Col("premium", "float", None),
+        col("last", "float"),
+        col("lastTime", "time"),
+        col("lastSize", "float"),
+        col("vol24h", "float"),
+        col("volumeQuote", "float"),
+        col("openInterest", "float"),
+        col("open24h", "float"),
+        col("high24h", "float"),
+        col("low24h", "float"),
+        col("change24h", "float"),
+        col("fundingRate", "float"),
+        col("fundingRatePrediction", "float"),
+        Col("funding_rate_relative", "float", None),
+        Col("funding_rate_prediction_relative", "float", None),
+        Col("funding_rate_annualised", "float", None),
+        col("suspended", "bool"),
+        col("postOnly", "bool"),
+        col("isUnderlyingMarketClosed", "bool"),
+        col("extrinsicValue", "float"),
+        col("greeks", "object"),
+    ),
+    index="symbol",
+    stop=frozenset({"greeks"}),
+    derive=_derive_tickers,
+)
+
+
+def tickers(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Tickers from ``GET /tickers`` (``tickers[]``) or ``GET /tickers/{symbol}`` (``ticker``).
+
+    Parameters
+    ----------
+    body : dict
+        Decoded response body. Decimals may be JSON numbers or strings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``symbol`` (str). Markets and indices (``in_…``, ``rr_…``,
+        which only carry ``last``/``last_time``: their other fields are NaN
+        and their flags False).
+
+        ================================  =================  ====================================
+        column                            dtype              meaning / unit
+        ================================  =================  ====================================
+        tag                               str                perpetual, month, quarter, semiannual
+        pair                              str                ``XBT:USD``
+        mark_price, index_price           float64            quote currency
+        bid, ask, last                    float64            quote currency
+        bid_size, ask_size, last_size     float64            contracts
+        mid                               float64            derived (bid + ask) / 2
+        spread                            float64            derived ask − bid
+        spread_bps                        float64            derived spread / mid × 10⁴
+        premium                           float64            derived mark / index − 1 (fraction)
+        last_time                         datetime64[ns,UTC]
+        vol24h                            float64            contracts traded in 24 h
+        volume_quote                      float64            Σ size × price over 24 h
+        open_interest                     float64            contracts
+        open24h, high24h, low24h          float64            quote currency
+        change24h                         float64            percent over 24 h
+        funding_rate                      float64            absolute, as given (perpetuals)
+        funding_rate_prediction           float64            absolute, as given
+        funding_rate_relative             float64            derived, fraction per hour: linear
+                                                             PF_/FF_ absolute / mark; inverse
+                                                             PI_/FI_ absolute × mark; else NaN
+        funding_rate_prediction_relative  float64            the same for the prediction
+        funding_rate_annualised           float64            derived relative × 24 × 365
+        suspended, post_only              bool               missing → False
+        is_underlying_market_closed       bool               tradfi markets; missing → False
+        extrinsic_value                   float64            options (demo only)
+        greeks                            object             options (demo only)
+        ================================  =================  ====================================
+
+        Fields the exchange adds later follow, snake_cased. ``attrs["server_time"]``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "serverTime": "2026-02-08T17:33:58.322Z",
+    ...         "tickers": [{"symbol": "PF_DOGEUSD", "markPrice": "0.09624183255",
+    ...                      "indexPrice": "0.096257", "bid": "0.096234", "ask": "0.096253",
+    ...                      "fundingRate": "-0.000000742689179664", "tag": "perpetual"}]}
+    >>> df = tickers(body)
+    >>> df[["funding_rate_relative", "spread_bps"]].round(10).to_dict("records")
+    [{'funding_rate_relative': -7.7169e-06, 'spread_bps': 1.9741592939}]
+    """
+    records = payload(body, "tickers", "ticker", name="tickers")
+    if isinstance(records, Mapping):
+        records = [records]
+    return build(TICKERS, flatten(records, stop=TICKERS.stop), len(records),
+                 attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- order book
+
+
+def _derive_book(df: pd.DataFrame) -> pd.DataFrame:
+    notional = df["price"] * df["size"]
+    side = df["side"]
+    df["cum_size"] = df["size"].groupby(side, sort=False).cumsum()
+    df["cum_notional"] = notional.groupby(side, sort=False).cumsum()
+    return df
+
+
+ORDERBOOK = FrameSpec(
+    name="orderbook",
+    columns=(
+        Col("side", "str", "side"),
+        Col("level", "int", "level"),
+        Col("price", "float", "price"),
+        Col("size", "float", "size"),
+        Col("cum_size", "float", None),
+        Col("cum_notional", "float", None),
+    ),
+    derive=_derive_book,
+)
+
+
+def _book_side(levels: Any, *, descending: bool, depth: int | None) -> np.ndarray[Any, Any]:
+    if not levels:
+        return np.zeros((0, 2))
+    first = levels[0]
+    if isinstance(first, Mapping):  # WebSocket snapshots: {"price", "qty"}
+        rows = [(lv.get("price"), lv.get("qty", lv.get("size"))) for lv in levels]
+    else:
+        rows = levels
+    try:
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"frames.orderbook: levels are not [price, size] pairs: {exc}") from None
+    order = np.argsort(-arr[:, 0] if descending else arr[:, 0], kind="stable")
+    arr = arr[order]
+    return arr if depth is None else arr[:depth]
+
+
+def orderbook(
+    body: Mapping[str, Any], symbol: str | None = None, depth: int | None = None
+) -> pd.DataFrame:
+    """The order book from ``GET /orderbook?symbol=`` as one tidy frame.
+
+    Parameters
+    ----------
+    body : dict
+        Decoded body with ``orderBook: {bids: [[price, size], …], asks: […]}``;
+        a bare ``{bids, asks}`` object and WebSocket-style ``{price, qty}``
+        levels are accepted too.
+    symbol : str, optional
+        Recorded in ``attrs["symbol"]`` (the body does not name it).
+    depth : int, optional
+        Keep only the best ``depth`` levels per side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex; bids first (best = highest price first), then asks (best =
+        lowest first):
+
+        ============  =======  ============================================================
+        column        dtype    meaning / unit
+        ============  =======  ============================================================
+        side          str      ``"bid"`` or ``"ask"``
+        level         int64    0 = best price of that side
+        price         float64  quote currency
+        size          float64  contracts at that price (not cumulative)
+        cum_size      float64  size summed from the best level outwards
+        cum_notional  float64  Σ price × size from the best level outwards
+        ============  =======  ============================================================
+
+        For inverse contracts (PI_/FI_) sizes are USD contracts, so
+        ``cum_notional`` is a product of USD and price with no useful unit:
+        use ``cum_size`` (USD) there, or ``size / price`` for the coin amount.
+        For linear contracts (PF_/FF_) sizes are base units and
+        ``cum_notional`` is in the quote currency (USD).
+
+        ``attrs``: ``symbol``, ``mid``, ``spread``, ``spread_bps`` (NaN when a
+        side is empty), ``server_time``.
+
+    Examples
+    --------
+    >>> body = {"result": "success", "serverTime": "2022-06-28T09:29:04.243Z",
+    ...         "orderBook": {"bids": [[40178, 5], [40174, 4.2]], "asks": [[40186, 5.0183]]}}
+    >>> ob = orderbook(body, symbol="PF_XBTUSD")
+    >>> ob[["side", "level", "price", "cum_size"]].values.tolist()
+    [['bid', 0, 40178.0, 5.0], ['bid', 1, 40174.0, 9.2], ['ask', 0, 40186.0, 5.0183]]
+    >>> ob.attrs["mid"], ob.attrs["spread"]
+    (40182.0, 8.0)
+    """
+    book = payload(body, "orderBook", name="orderbook", required=False)
+    if book is None:
+        book = body if "bids" in body or "asks" in body else payload(
+            body, "orderBook", name="orderbook"
+        )
+    if not isinstance(book, Mapping):
+        raise ValueError("frames.orderbook: 'orderBook' is not an object with bids and asks")
+    if depth is not None and depth < 0:
+        raise ValueError(f"frames.orderbook: depth must be >= 0, got {depth}")
+    bids = _book_side(book.get("bids") or [], descending=True, depth=depth)
+    asks = _book_side(book.get("asks") or [], descending=False, depth=depth)
+    n_bid, n_ask = len(bids), len(asks)
+    flat: Flat = {
+        "side": ["bid"] * n_bid + ["ask"] * n_ask,
+        "level": np.concatenate([np.arange(n_bid), np.arange(n_ask)]).astype(np.int64),
+        "price": np.concatenate([bids[:, 0], asks[:, 0]]),
+        "size": np.concatenate([bids[:, 1], asks[:, 1]]),
+    }
+    best_bid = bids[0, 0] if n_bid else np.nan
+    best_ask = asks[0, 0] if n_ask else np.nan
+    mid = (best_bid + best_ask) / 2.0
+    spread = best_ask - best_bid
+    attrs: dict[str, Any] = {
+        "symbol": symbol,
+        "mid": float(mid),
+        "spread": float(spread),
+        "spread_bps": float(spread / mid * 1e4) if n_bid and n_ask else float("nan"),
+        **pages_attrs([body]),
+    }
+    return build(ORDERBOOK, flat, n_bid + n_ask, attrs=attrs)
+
+
+# --------------------------------------------------------------------------- trades
+
+
+TRADES = FrameSpec(
+    name="trades",
+    columns=(
+        Col("time", "time", ("execution.timestamp", "element.timestamp", "time")),
+        Col("uid", "str", ("execution.uid", "uid")),
+        Col("trade_id", "Int", "trade_id"),
+        Col("symbol", "str", ("execution.takerOrder.tradeable", "symbol")),
+        Col("side", "lower", ("execution.takerOrder.direction", "side")),
+        Col("price", "float", ("execution.price", "price")),
+        Col("size", "float", ("execution.quantity", "size")),
+        Col("type", "str", "type"),
+        Col("mark_price", "float", "execution.markPrice"),
+        Col("usd_value", "float", "execution.usdValue"),
+        Col("limit_filled", "bool", "execution.limitFilled"),
+        Col("maker_order_id", "str", "execution.makerOrder.uid"),
+        Col("maker_order_type", "str", "execution.makerOrder.orderType"),
+        Col("maker_limit_price", "float", "execution.makerOrder.limitPrice"),
+        Col("maker_order_quantity", "float", "execution.makerOrder.quantity"),
+        Col("maker_reduce_only", "bool", "execution.makerOrder.reduceOnly"),
+        Col("maker_order_time", "time", "execution.makerOrder.timestamp"),
+        Col("taker_order_id", "str", "execution.takerOrder.uid"),
+        Col("taker_order_type", "str", "execution.takerOrder.orderType"),
+        Col("taker_limit_price", "float", "execution.takerOrder.limitPrice"),
+        Col("taker_order_quantity", "float", "execution.takerOrder.quantity"),
+        Col("taker_reduce_only", "bool", "execution.takerOrder.reduceOnly"),
+        Col("taker_order_time", "time", "execution.takerOrder.timestamp"),
+        Col("taker_reduced_quantity", "float", "takerReducedQuantity"),
+        Col("event_uid", "str", "element.uid"),
+    ),
+    index="time",
+    unique="uid",
+    strip=("execution.",),
+    drop=(
+        "element.kind",
+        "execution.makerOrder.tradeable",
+        "execution.makerOrder.direction",
+        "execution.makerOrder.lastUpdateTimestamp",
+        "execution.takerOrder.lastUpdateTimestamp",
+        "execution.oldTakerOrder",
+    ),
+)
+
+
+def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
+    """Public trades from the market event store or from the recent-trades endpoint.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        One body or several page bodies of either
+        ``GET /api/history/v3/market/{symbol}/executions``
+        (``elements[].event.Execution.execution``) or
+        ``GET /derivatives/api/v3/history`` (``history[]``). Pages are
+        concatenated, sorted by time and de-duplicated by ``uid``.
+    symbol : str, optional
+        Fills ``symbol`` where the body does not carry it (``history[]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (datetime64[ns, UTC]):
+
+        ======================  ==================  ================================================
+        column                  dtype               meaning / unit
+        ======================  ==================  ================================================
+        uid                     str                 trade (execution) id
+        trade_id                Int64               per-maturity counter (``history[]`` only)
+        symbol                  str                 contract (taker order's ``tradeable``)
+        side                    str                 taker side, ``"buy"``/``"sell"``
+        price                   float64             quote currency
+        size                    float64             contracts
+        type                    str                 fill, liquidation, … (``history[]`` only)
+        mark_price              float64             mark at execution (event store only)
+        usd_value               float64             USD value of the trade (event store only)
+        limit_filled            bool                the maker order was filled completely
+        maker_order_id          str                 maker order uid
+        maker_order_type        str                 Limit, Post, …
+        maker_limit_price       float64
+        maker_order_quantity    float64             contracts
+        maker_reduce_only       bool
+        maker_order_time        datetime64[ns,UTC]  when the maker order was placed
+        taker_order_id          str                 taker order uid
+        taker_order_type        str                 Market, IoC, Limit, Liquidation, …
+        taker_limit_price       float64             (a market order's protection limit)
+        taker_order_quantity    float64             contracts
+        taker_reduce_only       bool
+        taker_order_time        datetime64[ns,UTC]
+        taker_reduced_quantity  float64             reduce-only trim ("" → NaN)
+        event_uid               str                 id of the history element
+        ======================  ==================  ================================================
+
+        Event-store-only columns are NaN/False for ``history[]`` rows and vice
+        versa. The maker's direction (the taker's opposite), the orders'
+        ``tradeable`` and ``lastUpdateTimestamp`` and ``oldTakerOrder`` are
+        not kept. MiFID fields of ``history[]`` and fields the exchange adds
+        later follow, snake_cased. ``attrs``: ``server_time``,
+        ``continuation_token`` (last page).
+
+    Examples
+    --------
+    >>> body = {"result": "success", "serverTime": "2022-03-18T06:39:18.056Z",
+    ...         "history": [{"time": "2022-03-18T04:55:37.692Z", "trade_id": 100,
+    ...                      "price": 0.7921, "size": 1068, "side": "sell",
+    ...                      "type": "fill", "uid": "6c5da0b0"}]}
+    >>> trades(body, symbol="PF_XRPUSD")[["symbol", "price", "size", "side"]].to_dict("records")
+    [{'symbol': 'PF_XRPUSD', 'price': 0.7921, 'size': 1068.0, 'side': 'sell'}]
+    """
+    pages = as_pages(body_or_pages, name="trades")
+    parts: list[tuple[Flat, int]] = []
+    for page in pages:
+        records = payload(page, "elements", "history", name="trades")
+        if "elements" in page:
+            parts.append((flatten_events(records, skip=TRADES.drop, keep=TRADES.needed),
+                          len(records)))
+        else:
+            parts.append((flatten(records), len(records)))
+    flat, n = concat_flat(parts) if parts else ({}, 0)
+    if symbol is not None and n:
+        flat["symbol"] = [symbol] * n
+    attrs = pages_attrs(pages)
+    attrs["continuation_token"] = last_attr(pages, "continuationToken")
+    return build(TRADES, flat, n, attrs=attrs)
+
+
+# --------------------------------------------------------------------------- candles
+
+
+CANDLES = FrameSpec(
+    name="candles",
+    columns=(
+        col("time", "time"),
+        col("open", "float"),
+        col("high", "float"),
+        col("low", "float"),
+        col("close", "float"),
+        col("volume", "float"),
+    ),
+    index="time",
+    unique="time",
+)
+
+
+def candles(body_or_pages: Any) -> pd.DataFrame:
+    """OHLCV candles from ``GET /api/charts/v1/{tick_type}/{symbol}/{resolution}``.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        ``{"candles": [{"time": <epoch ms>, "open": "…", …, "volume": …}],
+        "more_candles": bool}``, or several such pages; they are
+        concatenated, sorted by time and de-duplicated on time (the last
+        page wins).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (candle open time,
+        datetime64[ns, UTC]); columns ``open``, ``high``, ``low``, ``close``
+        (float64, quote currency) and ``volume`` (float64, contracts; zero for
+        ``mark`` and ``spot`` series). ``attrs["more_candles"]`` is the last
+        page's flag.
+
+    Examples
+    --------
+    >>> body = {"candles": [{"time": 1680624000000, "open": "28050.0", "high": "28150",
+    ...                      "low": "27983.0", "close": "28126.0",
+    ...                      "volume": "1089794.00000000"}], "more_candles": True}
+    >>> candles(body).iloc[0].tolist()
+    [28050.0, 28150.0, 27983.0, 28126.0, 1089794.0]
+    """
+    pages = as_pages(body_or_pages, name="candles")
+    records: list[Any] = []
+    for page in pages:
+        records.extend(payload(page, "candles", name="candles"))
+    attrs = pages_attrs(pages)
+    attrs["more_candles"] = last_attr(pages, "more_candles")
+    return build(CANDLES, flatten(records), len(records), attrs=attrs)
+
+
+# --------------------------------------------------------------------------- funding
+
+
+def _derive_funding(df: pd.DataFrame) -> pd.DataFrame:
+    df["funding_rate_annualised"] = df["relative_funding_rate"] * HOURS_PER_YEAR
+    return df
+
+
+FUNDING_RATES = FrameSpec(
+    name="funding_rates",
+    columns=(
+        Col("time", "time", "timestamp"),
+        col("fundingRate", "float"),
+        col("relativeFundingRate", "float"),
+        Col("funding_rate_annualised", "float", None),
+    ),
+    index="time",
+    unique="time",
+    derive=_derive_funding,
+)
+
+
+def funding_rates(body_or_pages: Any) -> pd.DataFrame:
+    """Historical funding rates from ``GET /derivatives/api/v4/historicalfundingrates``.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        Body (or bodies) with ``rates[]``: ``timestamp`` (ISO, start of the
+        period), ``fundingRate``, ``relativeFundingRate``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (datetime64[ns, UTC]):
+
+        =======================  =======  ===================================================
+        column                   dtype    meaning / unit
+        =======================  =======  ===================================================
+        funding_rate             float64  absolute rate, as given (per contract per period)
+        relative_funding_rate    float64  fraction per period (hourly funding)
+        funding_rate_annualised  float64  relative × 24 × 365 (assumes hourly periods; old
+                                          4-hourly rows are annualised the same way)
+        =======================  =======  ===================================================
+
+    Examples
+    --------
+    >>> body = {"result": "success", "rates": [{"timestamp": "2022-06-28T00:00:00.000Z",
+    ...         "fundingRate": -8.15861558e-10, "relativeFundingRate": -1.6898883333333e-05}]}
+    >>> funding_rates(body)["funding_rate_annualised"].round(6).tolist()
+    [-0.148034]
+    """
+    pages = as_pages(body_or_pages, name="funding_rates")
+    records: list[Any] = []
+    for page in pages:
+        records.extend(payload(page, "rates", name="funding_rates"))
+    return build(FUNDING_RATES, flatten(records), len(records), attrs=pages_attrs(pages))
+
+
+# --------------------------------------------------------------------------- fee schedules
+
+
+def _derive_fees(df: pd.DataFrame) -> pd.DataFrame:
+    df["maker_fee_rate"] = df["maker_fee"] / 100.0
+    df["taker_fee_rate"] = df["taker_fee"] / 100.0
+    return df
+
+
+FEE_SCHEDULES = FrameSpec(
+    name="fee_schedules",
+    columns=(
+        col("uid", "str"),
+        col("name", "str"),
+        col("tier", "int"),
+        col("usdVolume", "float"),
+        col("makerFee", "float"),
+        col("takerFee", "float"),
+        Col("maker_fee_rate", "float", None),
+        Col("taker_fee_rate", "float", None),
+    ),
+    derive=_derive_fees,
+)
+
+
+def fee_schedules(body: Mapping[str, Any]) -> pd.DataFrame:
+    """Fee schedules from ``GET /derivatives/api/v3/feeschedules``, one row per tier.
+
+    Deprecated by Kraken from 2026-06-22: the values no longer reflect the
+    fees charged (reference §4.22).
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, tidy:
+
+        ===============  =======  =========================================
+        column           dtype    meaning / unit
+        ===============  =======  =========================================
+        uid, name        str      schedule (an instrument's fee_schedule_uid)
+        tier             int64    0 = lowest volume tier
+        usd_volume       float64  30-day USD volume where the tier starts
+        maker_fee        float64  percent, as given (0.02 = 0.02 % = 2 bp)
+        taker_fee        float64  percent, as given
+        maker_fee_rate   float64  derived fraction (maker_fee / 100)
+        taker_fee_rate   float64  derived fraction (taker_fee / 100)
+        ===============  =======  =========================================
+
+    Examples
+    --------
+    >>> body = {"result": "success", "feeSchedules": [{"uid": "u1", "name": "main",
+    ...         "tiers": [{"makerFee": 0.02, "takerFee": 0.05, "usdVolume": 0.0}]}]}
+    >>> fee_schedules(body)[["tier", "taker_fee_rate"]].to_dict("records")
+    [{'tier': 0, 'taker_fee_rate': 0.0005}]
+    """
+    schedules = payload(body, "feeSchedules", name="fee_schedules")
+    records: list[dict[str, Any]] = []
+    for schedule in schedules:
+        head = {k: v for k, v in schedule.items() if k != "tiers"}
+        for i, tier in enumerate(schedule.get("tiers") or []):
+            records.append({**head, "tier": i, **tier})
+    return build(FEE_SCHEDULES, flatten(records), len(records), attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- term structure
+
+_DATED_SUFFIX = re.compile(r"_(\d{6})$")
+
+
+def _expiry_from_symbols(symbols: pd.Series) -> pd.Series:
+    """Expiry from a ``_YYMMDD`` suffix at 16:00 London time (reference §7.2)."""
+    digits = symbols.str.extract(_DATED_SUFFIX, expand=False)
+    dates = pd.to_datetime(digits, format="%y%m%d", errors="coerce") + pd.Timedelta(hours=16)
+    try:
+        local = dates.dt.tz_localize("Europe/London", nonexistent="shift_forward",
+                                     ambiguous="NaT")
+    except Exception:  # no tz database: 16:00 UTC is within an hour
+        local = dates.dt.tz_localize("UTC")
+    return local.dt.tz_convert("UTC").astype(TIME_DTYPE)
+
+
+def _derive_term(df: pd.DataFrame) -> pd.DataFrame:
+    df["basis"] = df["mark_price"] - df["index_price"]
+    df["basis_pct"] = df["basis"] / df["index_price"] * 100.0
+    days = df["days_to_expiry"].where(df["days_to_expiry"] > 0)
+    df["annualised_basis"] = df["basis_pct"] * 365.0 / days
+    return df
+
+
+TERM_STRUCTURE = FrameSpec(
+    name="term_structure",
+    columns=(
+        col("symbol", "str"),
+        col("pair", "str"),
+        col("tag", "str"),
+        col("expiry", "time"),
+        col("days_to_expiry", "float"),
+        col("mark_price", "float"),
+        col("index_price", "float"),
+        Col("basis", "float", None),
+        Col("basis_pct", "float", None),
+        Col("annualised_basis", "float", None),
+        col("funding_rate_annualised", "float"),
+    ),
+    derive=_derive_term,
+)
+
+
+def term_structure(
+    tickers_body: Mapping[str, Any],
+    instruments_body: Mapping[str, Any] | None = None,
+    now: Any = None,
+) -> pd.DataFrame:
+    """Basis of every perpetual and dated contract against its index.
+
+    Parameters
+    ----------
+    tickers_body : dict
+        Body of ``GET /tickers``.
+    instruments_body : dict, optional
+        Body of ``GET /instruments``: gives the exact expiry
+        (``lastTradingTime``). Without it the expiry is the ``_YYMMDD``
+        symbol suffix at 16:00 London time, an approximation.
+    now : timestamp-like, optional
+        Reference time for ``days_to_expiry`` (anything
+        :func:`kfresearch.timeparse.to_timestamp` accepts); defaults to the
+        tickers body's ``serverTime``, else the current time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, one row per tradeable contract (index tickers dropped;
+        filter by ``pair`` for one base), sorted by pair, then perpetual
+        first, then expiry:
+
+        =======================  ==================  ==============================================
+        column                   dtype               meaning / unit
+        =======================  ==================  ==============================================
+        symbol, pair, tag        str
+        expiry                   datetime64[ns,UTC]  last trading time; NaT for perpetuals
+        days_to_expiry           float64             (expiry − now) in days; NaN for perpetuals
+        mark_price, index_price  float64             quote currency
+        basis                    float64             mark − index (quote currency)
+        basis_pct                float64             100 × basis / index (percent)
+        annualised_basis         float64             basis_pct × 365 / days_to_expiry (percent per
+                                                     year); NaN for perpetuals, which have no
+                                                     expiry (their carry is funding: see
+                                                     funding_rate_annualised), and for expired rows
+        funding_rate_annualised  float64             relative funding × 24 × 365 (perpetuals)
+        =======================  ==================  ==============================================
+
+        ``attrs``: ``now``, ``server_time``.
+
+    Examples
+    --------
+    >>> tick = {"result": "success", "serverTime": "2022-06-17T11:00:31.335Z", "tickers": [
+    ...     {"symbol": "FI_XBTUSD_220930", "tag": "quarter", "pair": "XBT:USD",
+    ...      "markPrice": 21200.0, "indexPrice": 21000.0}]}
+    >>> ts = term_structure(tick)
+    >>> ts[["basis_pct", "days_to_expiry"]].round(2).to_dict("records")
+    [{'basis_pct': 0.95, 'days_to_expiry': 105.17}]
+    """
+    tick = tickers(tickers_body)
+    stamp = to_timestamp(now) if now is not None else server_time(tickers_body)
+    if stamp is None:
+        stamp = pd.Timestamp.now(tz="UTC")
+    tick = tick[~_prefix(pd.Series(tick.index, index=tick.index)).isin(_INDEX_PREFIXES)]
+    tick = tick[tick["tag"].notna() | tick["mark_price"].notna()]
+    symbols = pd.Series(tick.index.astype(str), index=tick.index)
+    expiry = _expiry_from_symbols(symbols)
+    if instruments_body is not None:
+        inst = instruments(instruments_body)
+        by_upper = pd.Series(inst["last_trading_time"].to_numpy(), index=inst.index.str.upper())
+        by_upper = by_upper[~by_upper.index.duplicated()]
+        exact = symbols.str.upper().map(by_upper)
+        known = symbols.str.upper().isin(by_upper.index)
+        expiry = expiry.where(~known, exact).astype(TIME_DTYPE)
+    tag = tick["tag"]
+    perpetual = (tag == "perpetual").fillna(False).to_numpy(dtype=bool) | expiry.isna().to_numpy()
+    expiry = expiry.where(~perpetual)
+    days = (expiry - stamp) / pd.Timedelta(days=1)
+    flat: Flat = {
+        "symbol": symbols.tolist(),
+        "pair": tick["pair"].tolist(),
+        "tag": tag.tolist(),
+        "expiry": expiry.array,
+        "days_to_expiry": days.to_numpy(dtype=np.float64),
+        "mark_price": tick["mark_price"].to_numpy(),
+        "index_price": tick["index_price"].to_numpy(),
+        "funding_rate_annualised": tick["funding_rate_annualised"].to_numpy(),
+    }
+    attrs = {"now": stamp, **pages_attrs([tickers_body])}
+    frame = build(TERM_STRUCTURE, flat, len(symbols), attrs=attrs)
+    order = frame.assign(_dated=frame["expiry"].notna()).sort_values(
+        ["pair", "_dated", "expiry", "symbol"], kind="stable", na_position="first"
+    )
+    return frame.loc[order.index].reset_index(drop=True)

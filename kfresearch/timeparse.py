@@ -1,0 +1,164 @@
+"""Turn the ways people write a time into a UTC :class:`pandas.Timestamp`.
+
+Shared by the frames (``term_structure(now=…)``) and the client (``since=``,
+``before=``, ``start=`` arguments). Accepted forms:
+
+=========================  =====================================================
+form                       meaning
+=========================  =====================================================
+``datetime``/``Timestamp``  as is; naive means UTC
+``date``                   midnight UTC of that day
+ISO-8601 string            ``"2024-05-01"``, ``"2024-05-01T12:00:00.123456Z"``,
+                           ``"2024-05-01 12:00+02:00"``; naive means UTC
+relative string            ``"90s"``, ``"15m"``, ``"6h"``, ``"30d"``, ``"2w"``
+                           (also ``"1.5h"``, ``"30d ago"``): ``now`` minus that;
+                           ``"now"`` is ``now``
+``timedelta``              ``now`` minus that
+int/float or digit string  epoch **milliseconds**; values below 10¹¹ are epoch
+                           **seconds** (10¹¹ ms is 1973-03-03, 10¹¹ s is year
+                           5138, so the two ranges do not overlap in practice)
+=========================  =====================================================
+
+Everything else raises :class:`ValueError` naming the accepted forms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["to_epoch_ms", "to_timestamp"]
+
+SECONDS_THRESHOLD = 100_000_000_000
+"""Epoch numbers below this are seconds, at or above it milliseconds."""
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$")
+_DIGITS = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\S.*)?$")
+
+_ACCEPTED = (
+    "a datetime/Timestamp (naive = UTC), a date, an ISO-8601 string "
+    "('2024-05-01T12:00:00Z'), a relative string meaning 'that long ago' "
+    "('90s', '15m', '6h', '30d', '2w', or 'now'), a timedelta (that long ago), "
+    "or epoch milliseconds as an int (values below 1e11 are read as epoch seconds)"
+)
+
+
+def _utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    if pd.isna(stamp):
+        raise ValueError(f"not a time: NaT. Accepted: {_ACCEPTED}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    try:
+        return stamp.as_unit("ns")
+    except (OverflowError, ValueError):
+        raise ValueError(f"time {stamp} is outside 1677–2262, the range pandas can hold") from None
+
+
+def _from_epoch(number: float) -> pd.Timestamp:
+    if not np.isfinite(number):
+        raise ValueError(f"not a time: {number!r}. Accepted: {_ACCEPTED}")
+    unit = "s" if abs(number) < SECONDS_THRESHOLD else "ms"
+    try:
+        if float(number).is_integer():
+            return _utc(pd.Timestamp(int(number), unit=unit))
+        return _utc(pd.Timestamp(float(number), unit=unit))
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"epoch value {number!r} is out of range ({exc})") from None
+
+
+def to_timestamp(value: Any, *, now: Any = None) -> pd.Timestamp:
+    """Parse ``value`` into a tz-aware UTC :class:`pandas.Timestamp` (ns resolution).
+
+    Parameters
+    ----------
+    value : datetime, Timestamp, date, str, timedelta, int or float
+        See the module docstring for every accepted form.
+    now : optional
+        The reference time for relative forms (any absolute form accepted
+        here); defaults to the current time.
+
+    Returns
+    -------
+    pandas.Timestamp
+        ``datetime64[ns, UTC]`` scalar.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` has none of the accepted forms; the message lists them.
+
+    Examples
+    --------
+    >>> to_timestamp("2024-05-01T12:00:00.123Z")
+    Timestamp('2024-05-01 12:00:00.123000+0000', tz='UTC')
+    >>> to_timestamp("6h", now="2024-05-01T12:00Z")
+    Timestamp('2024-05-01 06:00:00+0000', tz='UTC')
+    >>> to_timestamp(1714564800000) == to_timestamp(1714564800)
+    True
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a time: {value!r}. Accepted: {_ACCEPTED}")
+    if isinstance(value, pd.Timestamp | dt.datetime | np.datetime64):
+        return _utc(pd.Timestamp(value))
+    if isinstance(value, dt.date):
+        return _utc(pd.Timestamp(value.year, value.month, value.day))
+    if isinstance(value, pd.Timedelta | dt.timedelta | np.timedelta64):
+        return _reference(now) - pd.Timedelta(value)
+    if isinstance(value, Real | np.integer | np.floating):
+        return _from_epoch(float(value) if not isinstance(value, int) else value)
+    if isinstance(value, str):
+        return _parse_text(value, now)
+    raise ValueError(f"cannot read a time from a {type(value).__name__}. Accepted: {_ACCEPTED}")
+
+
+def _reference(now: Any) -> pd.Timestamp:
+    if now is None:
+        return pd.Timestamp.now(tz="UTC").as_unit("ns")
+    if isinstance(now, str) and (_RELATIVE.match(now.strip().lower()) or now.strip() == "now"):
+        raise ValueError(f"now must be an absolute time, got {now!r}")
+    if isinstance(now, pd.Timedelta | dt.timedelta | np.timedelta64):
+        raise ValueError(f"now must be an absolute time, got {now!r}")
+    return to_timestamp(now)
+
+
+def _parse_text(value: str, now: Any) -> pd.Timestamp:
+    text = value.strip()
+    if not text:
+        raise ValueError(f"not a time: empty string. Accepted: {_ACCEPTED}")
+    lowered = text.lower()
+    if lowered == "now":
+        return _reference(now)
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit = float(match.group(1)), match.group(2)
+        return _reference(now) - pd.Timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    if _DIGITS.match(text):
+        return _from_epoch(float(text) if "." in text else int(text))
+    if not _ISO.match(text):
+        raise ValueError(f"cannot read a time from {value!r}. Accepted: {_ACCEPTED}")
+    try:
+        return _utc(pd.Timestamp(text))
+    except (ValueError, TypeError):
+        raise ValueError(f"cannot read a time from {value!r}. Accepted: {_ACCEPTED}") from None
+
+
+def to_epoch_ms(value: Any, now: Any = None) -> int:
+    """Parse ``value`` like :func:`to_timestamp` and return epoch milliseconds.
+
+    Sub-millisecond parts are floored.
+
+    Examples
+    --------
+    >>> to_epoch_ms("2024-05-01T12:00:00Z")
+    1714564800000
+    >>> to_epoch_ms("1d", now=1714564800000)
+    1714478400000
+    """
+    stamp = to_timestamp(value, now=now)
+    return int(stamp.value // 1_000_000)
