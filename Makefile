@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TOKEN  ?=
 HOST   ?= 127.0.0.1
+# JupyterLab refuses to run as root without this flag (containers, CI, Binder-like hosts)
+ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup browser test lint typecheck pytest lab bench clean
 
@@ -43,7 +45,7 @@ test: lint typecheck pytest
 
 lab: setup
 	@echo "JupyterLab on http://$(HOST):$(PORT)/lab$(if $(TOKEN),?token=$(TOKEN),) (notebooks/)"
-	$(BIN)/jupyter lab --no-browser --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
+	$(BIN)/jupyter lab --no-browser $(ROOTFLAG) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
 		--IdentityProvider.token='$(TOKEN)' --ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/00-start-here.ipynb
 
