@@ -50,6 +50,7 @@ lab: setup
 		--LabApp.default_url=/lab/tree/00-start-here.ipynb
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

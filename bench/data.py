@@ -22,8 +22,12 @@ def executions_bytes(ex: SimExchange, n: int = 100_000) -> bytes:
     token = ""
     since = ex.clock.now_ms() - 10 * 86_400_000
     while len(elements) < n:
-        query = f"since={since}&sort=asc&count=1000" + (f"&continuation_token={token}" if token else "")
-        body = orjson.loads(ex.handle("GET", f"/api/history/v3/market/PF_XBTUSD/executions?{query}", {}, b"").body)
+        query = f"since={since}&sort=asc&count=1000" + (
+            f"&continuation_token={token}" if token else ""
+        )
+        body = orjson.loads(
+            ex.handle("GET", f"/api/history/v3/market/PF_XBTUSD/executions?{query}", {}, b"").body
+        )
         elements += body["elements"]
         token = body["continuationToken"]
     return orjson.dumps({"elements": elements[:n], "len": str(n)})
@@ -34,7 +38,11 @@ def book_bytes(levels: int = 1000) -> bytes:
     bids = [[88_000.0 - i, round(0.1 + (i % 37) * 0.013, 4)] for i in range(levels)]
     asks = [[88_001.0 + i, round(0.1 + (i % 41) * 0.011, 4)] for i in range(levels)]
     return orjson.dumps(
-        {"result": "success", "orderBook": {"bids": bids, "asks": asks}, "serverTime": "2026-11-01T00:00:00.000Z"}
+        {
+            "result": "success",
+            "orderBook": {"bids": bids, "asks": asks},
+            "serverTime": "2026-11-01T00:00:00.000Z",
+        }
     )
 
 
@@ -43,7 +51,9 @@ def candles_bytes(ex: SimExchange, n: int = 43_200) -> bytes:
     candles: list[Any] = []
     start = ex.clock.now_ms() // 1000 - n * 60
     while len(candles) < n:
-        body = orjson.loads(ex.handle("GET", f"/api/charts/v1/trade/PF_XBTUSD/1m?from={start}", {}, b"").body)
+        body = orjson.loads(
+            ex.handle("GET", f"/api/charts/v1/trade/PF_XBTUSD/1m?from={start}", {}, b"").body
+        )
         candles += body["candles"]
         start = candles[-1]["time"] // 1000 + 60
     return orjson.dumps({"candles": candles[:n], "more_candles": False})

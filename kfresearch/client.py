@@ -225,7 +225,10 @@ class _Base:
     def _endpoint(self, method: str, path: str, private: bool) -> Endpoint:
         """The table's rules for ``path`` (cost, retry, safety), sent to ``path`` as given."""
         endpoint = find_endpoint(method, path, private=private)
-        return dataclasses.replace(endpoint, path=path, private=endpoint.private or private)
+        # the escape hatch always returns decoded JSON
+        return dataclasses.replace(
+            endpoint, path=path, private=endpoint.private or private, raw=False
+        )
 
     def __repr__(self) -> str:
         core: Core | None = getattr(self, "_core", None)

@@ -69,6 +69,9 @@ class Endpoint:
         are not: their outcome is resolved by client order id instead.
     trading : bool
         Changes orders; on ``live`` it needs the trading opt-in.
+    raw : bool
+        A successful answer is handed over as bytes: large pages that
+        :mod:`kfresearch.frames` decodes faster from bytes than from dicts.
     """
 
     name: str
@@ -78,6 +81,7 @@ class Endpoint:
     cost: Cost = 0
     idempotent: bool = True
     trading: bool = False
+    raw: bool = False
 
     @property
     def pool(self) -> str | None:
@@ -117,8 +121,8 @@ _TABLE: tuple[Endpoint, ...] = (
     Endpoint("recent_trades", "GET", f"{_V3}/history"),
     Endpoint("feeschedules", "GET", f"{_V3}/feeschedules"),
     Endpoint("historical_funding_rates", "GET", "/derivatives/api/v4/historicalfundingrates"),
-    Endpoint("candles", "GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}"),
-    Endpoint("market_executions", "GET", f"{_HIST}/market/{{symbol}}/executions"),
+    Endpoint("candles", "GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}", raw=True),
+    Endpoint("market_executions", "GET", f"{_HIST}/market/{{symbol}}/executions", raw=True),
     # private account data
     Endpoint("accounts", "GET", f"{_V3}/accounts", private=True, cost=2),
     Endpoint("openpositions", "GET", f"{_V3}/openpositions", private=True, cost=2),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from kfresearch import frames
 from kfresearch.errors import KFError, ValidationError
+from kfresearch.frames._decode import candles_more, page_token
 from kfresearch.timeparse import to_epoch_ms
 
 __all__ = [
@@ -227,9 +228,9 @@ def plan_candles(
             before = len(pages)
             yield from _guarded(pages, frames.candles, batch)
             for sent, body in zip(batch, pages[before:], strict=True):
-                rows = body.get("candles") or []
-                if body.get("more_candles") and rows:
-                    nxt = int(rows[-1]["time"]) + step
+                more, last = candles_more(body)
+                if more and last is not None:
+                    nxt = last + step
                     if nxt // 1000 <= sent.params["to"]:
                         pending.insert(
                             0, Call("candles", {"from": nxt // 1000, "to": sent.params["to"]}, path)
@@ -266,7 +267,7 @@ def plan_history(
         while True:
             yield from _guarded(pages, build, [Call(endpoint, dict(params), path_params or {})])
             bar.update()
-            token = pages[-1].get("continuationToken") if isinstance(pages[-1], dict) else None
+            token = page_token(pages[-1])
             if not token:
                 break
             params["continuation_token"] = token

@@ -29,6 +29,14 @@ from kfresearch.frames._core import (
     payload,
     server_time,
 )
+from kfresearch.frames._decode import (
+    decode_candles,
+    decode_executions,
+    decode_orderbook,
+    is_raw,
+    raw_pages,
+    to_body,
+)
 from kfresearch.timeparse import to_timestamp
 
 __all__ = [
@@ -341,7 +349,7 @@ def _book_side(levels: Any, *, descending: bool, depth: int | None) -> np.ndarra
 
 
 def orderbook(
-    body: Mapping[str, Any], symbol: str | None = None, depth: int | None = None
+    body: Mapping[str, Any] | bytes, symbol: str | None = None, depth: int | None = None
 ) -> pd.DataFrame:
     """The order book from ``GET /orderbook?symbol=`` as one tidy frame.
 
@@ -392,6 +400,8 @@ def orderbook(
     >>> ob.attrs["mid"], ob.attrs["spread"]
     (40182.0, 8.0)
     """
+    if isinstance(body, bytes):
+        body = decode_orderbook(body) or to_body(body)
     book = payload(body, "orderBook", name="orderbook", required=False)
     if book is None:
         book = body if "bids" in body or "asks" in body else payload(
@@ -534,6 +544,13 @@ def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
     >>> trades(body, symbol="PF_XRPUSD")[["symbol", "price", "size", "side"]].to_dict("records")
     [{'symbol': 'PF_XRPUSD', 'price': 0.7921, 'size': 1068.0, 'side': 'sell'}]
     """
+    if is_raw(body_or_pages):
+        fast = [decode_executions(raw) for raw in raw_pages(body_or_pages)]
+        if all(part is not None for part in fast):
+            done = [part for part in fast if part is not None]
+            flat, n = concat_flat([(f, k) for f, k, _ in done]) if done else ({}, 0)
+            return build(TRADES, flat, n, attrs={"continuation_token": done[-1][2]})
+        body_or_pages = [to_body(raw) for raw in raw_pages(body_or_pages)]
     pages = as_pages(body_or_pages, name="trades")
     parts: list[tuple[Flat, int]] = []
     for page in pages:
@@ -597,6 +614,13 @@ def candles(body_or_pages: Any) -> pd.DataFrame:
     >>> candles(body).iloc[0].tolist()
     [28050.0, 28150.0, 27983.0, 28126.0, 1089794.0]
     """
+    if is_raw(body_or_pages):
+        fast = [decode_candles(raw) for raw in raw_pages(body_or_pages)]
+        if all(part is not None for part in fast):
+            done = [part for part in fast if part is not None]
+            flat, n = concat_flat([(f, k) for f, k, _ in done])
+            return build(CANDLES, flat, n, attrs={"more_candles": done[-1][2]})
+        body_or_pages = [to_body(raw) for raw in raw_pages(body_or_pages)]
     pages = as_pages(body_or_pages, name="candles")
     records: list[Any] = []
     for page in pages:
