@@ -8,26 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from frame_asserts import UTC, assert_dtypes, assert_same_schema
 
 from kfresearch import frames
-
-UTC = "datetime64[ns, UTC]"
-
-
-def assert_dtypes(df: pd.DataFrame, expected: dict[str, str]) -> None:
-    missing = [c for c in expected if c not in df.columns]
-    assert not missing, f"missing columns {missing}"
-    wrong = {c: str(df[c].dtype) for c, d in expected.items() if str(df[c].dtype) != d}
-    assert not wrong, f"wrong dtypes {wrong}"
-
-
-def assert_same_schema(empty: pd.DataFrame, full: pd.DataFrame) -> None:
-    assert len(empty) == 0
-    assert list(empty.columns) == list(full.columns)
-    assert empty.dtypes.astype(str).tolist() == full.dtypes.astype(str).tolist()
-    assert empty.index.name == full.index.name
-    assert str(empty.index.dtype) == str(full.index.dtype)
-
 
 # --------------------------------------------------------------------------- accounts
 
@@ -146,13 +129,15 @@ def test_positions(example: Callable[..., Any]) -> None:
 
 
 def test_positions_with_tickers(example: Callable[..., Any], maybe_strings: Any) -> None:
-    tick = maybe_strings({
-        "result": "success",
-        "tickers": [
-            {"symbol": "PI_XBTUSD", "markPrice": 30209.9},
-            {"symbol": "PF_DEFIUSD", "markPrice": 600.0},
-        ],
-    })
+    tick = maybe_strings(
+        {
+            "result": "success",
+            "tickers": [
+                {"symbol": "PI_XBTUSD", "markPrice": 30209.9},
+                {"symbol": "PF_DEFIUSD", "markPrice": 600.0},
+            ],
+        }
+    )
     df = frames.positions(example("openpositions.kraken-doc.json"), tick)
     entry = 9392.749993345933
     # inverse short: (1/entry − 1/mark) × size (signed, USD contracts) → coin
@@ -170,13 +155,20 @@ def test_positions_with_tickers(example: Callable[..., Any], maybe_strings: Any)
 
 def test_positions_reference_pnl_examples() -> None:
     """Reference §7.3: inverse 10,000 USD from 2,500 to 2,800 → 0.42857 ETH; linear 5 BTC."""
-    pos = {"result": "success", "openPositions": [
-        {"symbol": "PI_ETHUSD", "side": "long", "size": "10000", "price": "2500"},
-        {"symbol": "PF_XBTUSD", "side": "long", "size": "5", "price": "35000"},
-    ]}
-    tick = {"result": "success", "tickers": [
-        {"symbol": "PI_ETHUSD", "markPrice": "2800"}, {"symbol": "PF_XBTUSD", "markPrice": "40000"},
-    ]}
+    pos = {
+        "result": "success",
+        "openPositions": [
+            {"symbol": "PI_ETHUSD", "side": "long", "size": "10000", "price": "2500"},
+            {"symbol": "PF_XBTUSD", "side": "long", "size": "5", "price": "35000"},
+        ],
+    }
+    tick = {
+        "result": "success",
+        "tickers": [
+            {"symbol": "PI_ETHUSD", "markPrice": "2800"},
+            {"symbol": "PF_XBTUSD", "markPrice": "40000"},
+        ],
+    }
     df = frames.positions(pos, tick)
     assert df.loc["PI_ETHUSD", "unrealised_pnl"] == pytest.approx(0.428571, rel=1e-5)
     assert df.loc["PF_XBTUSD", "unrealised_pnl"] == pytest.approx(25000.0)
@@ -228,11 +220,26 @@ def test_open_orders(example: Callable[..., Any]) -> None:
 
 
 def test_open_orders_recorded_2025_body() -> None:
-    body = {"result": "success", "serverTime": "2025-10-21T08:44:02.204Z", "openOrders": [{
-        "order_id": "a02a5141-5156-4f62-a992-0f879b5fc989", "symbol": "PF_LTCUSD", "side": "buy",
-        "orderType": "lmt", "limitPrice": "50", "unfilledSize": "0.1",
-        "receivedTime": "2025-10-21T08:42:03.057503Z", "status": "untouched", "filledSize": "0",
-        "lastUpdateTime": "2025-10-21T08:42:03.057503Z", "reduceOnly": False, "cliOrdId": "my-1"}]}
+    body = {
+        "result": "success",
+        "serverTime": "2025-10-21T08:44:02.204Z",
+        "openOrders": [
+            {
+                "order_id": "a02a5141-5156-4f62-a992-0f879b5fc989",
+                "symbol": "PF_LTCUSD",
+                "side": "buy",
+                "orderType": "lmt",
+                "limitPrice": "50",
+                "unfilledSize": "0.1",
+                "receivedTime": "2025-10-21T08:42:03.057503Z",
+                "status": "untouched",
+                "filledSize": "0",
+                "lastUpdateTime": "2025-10-21T08:42:03.057503Z",
+                "reduceOnly": False,
+                "cliOrdId": "my-1",
+            }
+        ],
+    }
     df = frames.open_orders(body)
     row = df.iloc[0]
     assert row["received_time"] == pd.Timestamp("2025-10-21T08:42:03.057503Z")
@@ -253,9 +260,19 @@ def test_fills(example: Callable[..., Any]) -> None:
     assert df.index.name == "time"
     assert str(df.index.dtype) == UTC
     assert df.index.is_monotonic_increasing  # the body is newest first
-    assert_dtypes(df, {"fill_id": "str", "symbol": "str", "side": "str", "order_id": "str",
-                       "cli_ord_id": "str", "size": "float64", "price": "float64",
-                       "fill_type": "str"})
+    assert_dtypes(
+        df,
+        {
+            "fill_id": "str",
+            "symbol": "str",
+            "side": "str",
+            "order_id": "str",
+            "cli_ord_id": "str",
+            "size": "float64",
+            "price": "float64",
+            "fill_type": "str",
+        },
+    )
     assert df["fill_type"].tolist() == ["taker", "maker"]
     assert df["size"].tolist() == [5000.0, 5490.0]
     assert df.index[1] == pd.Timestamp("2020-07-22T13:37:27.077Z")

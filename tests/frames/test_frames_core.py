@@ -136,10 +136,24 @@ def test_unknown_fields_get_inferred_dtypes() -> None:
         spec,
         flatten(
             [
-                {"a": 1, "numStr": "1.5", "count": 3, "flag": True, "text": "x",
-                 "eventTime": "2024-01-01T00:00:00Z", "blank": None},
-                {"a": 2, "numStr": "", "count": 4, "flag": False, "text": "",
-                 "eventTime": "1704067200000", "blank": None},
+                {
+                    "a": 1,
+                    "numStr": "1.5",
+                    "count": 3,
+                    "flag": True,
+                    "text": "x",
+                    "eventTime": "2024-01-01T00:00:00Z",
+                    "blank": None,
+                },
+                {
+                    "a": 2,
+                    "numStr": "",
+                    "count": 4,
+                    "flag": False,
+                    "text": "",
+                    "eventTime": "1704067200000",
+                    "blank": None,
+                },
             ]
         ),
         2,
@@ -197,7 +211,9 @@ def test_all_is_sorted_and_complete() -> None:
     public = {
         name
         for name, obj in vars(frames).items()
-        if not name.startswith("_") and callable(obj) and not inspect.ismodule(obj)
+        if not name.startswith("_")
+        and callable(obj)
+        and not inspect.ismodule(obj)
         and getattr(obj, "__module__", "").startswith("kfresearch.frames")
     }
     assert set(frames.__all__) == public
@@ -213,8 +229,9 @@ def test_docstring_lists_every_column(name: str) -> None:
     assert not missing, f"{name} docstring does not mention {missing}"
 
 
-@pytest.mark.parametrize("module", [_core, market, account, history, timeparse],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [_core, market, account, history, timeparse], ids=lambda m: m.__name__
+)
 def test_docstring_examples_run(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

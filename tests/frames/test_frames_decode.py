@@ -22,10 +22,20 @@ def _get(exchange: SimExchange, target: str) -> bytes:
 
 
 def test_executions_bytes_equal_the_generic_frame(exchange: SimExchange) -> None:
-    pages = [_get(exchange, "/api/history/v3/market/PF_ETHUSD/executions?count=300&sort=asc&since=1793400000000")]
+    pages = [
+        _get(
+            exchange,
+            "/api/history/v3/market/PF_ETHUSD/executions?count=300&sort=asc&since=1793400000000",
+        )
+    ]
     token = _decode.page_token(pages[0])
     assert token
-    pages.append(_get(exchange, f"/api/history/v3/market/PF_ETHUSD/executions?count=300&sort=asc&since=1793400000000&continuation_token={token}"))
+    pages.append(
+        _get(
+            exchange,
+            f"/api/history/v3/market/PF_ETHUSD/executions?count=300&sort=asc&since=1793400000000&continuation_token={token}",
+        )
+    )
     assert all(_decode.decode_executions(p) is not None for p in pages)  # the fast path was taken
     fast = frames.trades(pages)
     generic = frames.trades([orjson.loads(p) for p in pages])

@@ -13,31 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from frame_asserts import UTC, assert_dtypes, assert_same_schema
 
 from kfresearch import frames
 
-UTC = "datetime64[ns, UTC]"
 ACCOUNT = "406142dd-7c5c-4a8b-acbc-5f16eca30009"
 Convert = Callable[[Any], Any]
 
 
 def ms(value: int) -> pd.Timestamp:
     return pd.Timestamp(value, unit="ms", tz="UTC")
-
-
-def assert_dtypes(df: pd.DataFrame, expected: dict[str, str]) -> None:
-    missing = [c for c in expected if c not in df.columns]
-    assert not missing, f"missing columns {missing}"
-    wrong = {c: str(df[c].dtype) for c, d in expected.items() if str(df[c].dtype) != d}
-    assert not wrong, f"wrong dtypes {wrong}"
-
-
-def assert_same_schema(empty: pd.DataFrame, full: pd.DataFrame) -> None:
-    assert len(empty) == 0
-    assert list(empty.columns) == list(full.columns)
-    assert empty.dtypes.astype(str).tolist() == full.dtypes.astype(str).tolist()
-    assert empty.index.name == full.index.name
-    assert str(empty.index.dtype) == str(full.index.dtype)
 
 
 # --------------------------------------------------------------------------- order history
@@ -71,10 +56,12 @@ ORDERS_BODY = {
             "timestamp": "1769618176659",
             "event": {
                 "OrderUpdated": {
-                    "oldOrder": order("o1", quantity="0.001", filled="0", limit="3003.1",
-                                      ts="1769618102000"),
-                    "newOrder": order("o1", quantity="0", filled="0.001", limit="3003.1",
-                                      ts="1769618102000"),
+                    "oldOrder": order(
+                        "o1", quantity="0.001", filled="0", limit="3003.1", ts="1769618102000"
+                    ),
+                    "newOrder": order(
+                        "o1", quantity="0", filled="0.001", limit="3003.1", ts="1769618102000"
+                    ),
                     "reason": "full_fill",
                     "reducedQuantity": "0",
                     "algoId": "",
@@ -87,8 +74,14 @@ ORDERS_BODY = {
             "timestamp": "1769618102000",
             "event": {
                 "OrderPlaced": {
-                    "order": order("o1", quantity="0.001", filled="0", limit="3003.1",
-                                   ts="1769618102000", spotData="x"),
+                    "order": order(
+                        "o1",
+                        quantity="0.001",
+                        filled="0",
+                        limit="3003.1",
+                        ts="1769618102000",
+                        spotData="x",
+                    ),
                     "reason": "new_user_order",
                     "reducedQuantity": "",
                     "algoId": "",
@@ -101,8 +94,14 @@ ORDERS_BODY = {
             "timestamp": "1769618289619",
             "event": {
                 "OrderCancelled": {
-                    "order": order("o2", quantity="0.5", filled="0", limit="2900",
-                                   ts="1769618282039", clientId="mine-1"),
+                    "order": order(
+                        "o2",
+                        quantity="0.5",
+                        filled="0",
+                        limit="2900",
+                        ts="1769618282039",
+                        clientId="mine-1",
+                    ),
                     "reason": "cancelled_by_user",
                 }
             },
@@ -112,11 +111,19 @@ ORDERS_BODY = {
             "timestamp": "1769618122503",
             "event": {
                 "OrderTriggerPlaced": {
-                    "order": order("o3", quantity="0.001", filled="0", limit="",
-                                   ts="1769618122503", accountId="198024",
-                                   triggerOptions={"triggerPrice": "3004.1",
-                                                   "triggerSignal": "MarkPrice",
-                                                   "triggerSide": "Above"}),
+                    "order": order(
+                        "o3",
+                        quantity="0.001",
+                        filled="0",
+                        limit="",
+                        ts="1769618122503",
+                        accountId="198024",
+                        triggerOptions={
+                            "triggerPrice": "3004.1",
+                            "triggerSignal": "MarkPrice",
+                            "triggerSide": "Above",
+                        },
+                    ),
                     "reason": "new_user_order",
                 }
             },
@@ -154,7 +161,10 @@ def test_order_history(maybe_strings: Convert) -> None:
     assert str(df.index.dtype) == UTC
     assert_dtypes(df, ORDER_DTYPES)
     assert df["kind"].tolist() == [
-        "OrderPlaced", "OrderTriggerPlaced", "OrderUpdated", "OrderCancelled"
+        "OrderPlaced",
+        "OrderTriggerPlaced",
+        "OrderUpdated",
+        "OrderCancelled",
     ]
     assert df.index[0] == ms(1769618102000)
     placed, trigger, updated, cancelled = (df.iloc[i] for i in range(4))
@@ -187,8 +197,9 @@ def test_order_history(maybe_strings: Convert) -> None:
 def test_order_history_empty_has_full_schema() -> None:
     body = {**ORDERS_BODY, "elements": ORDERS_BODY["elements"][:1]}
     full = frames.order_history(body)
-    assert_same_schema(frames.order_history({"accountUid": ACCOUNT, "len": "0", "elements": []}),
-                       full)
+    assert_same_schema(
+        frames.order_history({"accountUid": ACCOUNT, "len": "0", "elements": []}), full
+    )
 
 
 # --------------------------------------------------------------------------- executions
@@ -225,8 +236,11 @@ def own_execution(uid: str, ts: int, role: str, fee: str, position: str) -> Any:
                     "limitFilled": True,
                     "usdValue": "2424.56",
                     "executionType": role,
-                    "orderData": {"fee": fee, "positionSize": position,
-                                  "feeCalculationInfo": [{"feeRate": "0.0002"}]},
+                    "orderData": {
+                        "fee": fee,
+                        "positionSize": position,
+                        "feeCalculationInfo": [{"feeRate": "0.0002"}],
+                    },
                 },
                 "takerReducedQuantity": "",
             }
@@ -245,16 +259,32 @@ def maker_taker_execution(uid: str, ts: int, mine: str) -> Any:
             "Execution": {
                 "execution": {
                     "uid": uid,
-                    "makerOrder": {"uid": f"m-{uid}", "accountUid": maker_acc,
-                                   "tradeable": "PF_ETHUSD", "direction": "Buy",
-                                   "quantity": "1", "filled": "0.5", "timestamp": str(ts - 5000),
-                                   "limitPrice": "3000", "orderType": "Post",
-                                   "clientId": "maker-cli", "reduceOnly": False},
-                    "takerOrder": {"uid": f"t-{uid}", "accountUid": taker_acc,
-                                   "tradeable": "PF_ETHUSD", "direction": "Sell",
-                                   "quantity": "0.5", "filled": "0.5", "timestamp": str(ts),
-                                   "limitPrice": "2970", "orderType": "IoC",
-                                   "clientId": "", "reduceOnly": True},
+                    "makerOrder": {
+                        "uid": f"m-{uid}",
+                        "accountUid": maker_acc,
+                        "tradeable": "PF_ETHUSD",
+                        "direction": "Buy",
+                        "quantity": "1",
+                        "filled": "0.5",
+                        "timestamp": str(ts - 5000),
+                        "limitPrice": "3000",
+                        "orderType": "Post",
+                        "clientId": "maker-cli",
+                        "reduceOnly": False,
+                    },
+                    "takerOrder": {
+                        "uid": f"t-{uid}",
+                        "accountUid": taker_acc,
+                        "tradeable": "PF_ETHUSD",
+                        "direction": "Sell",
+                        "quantity": "0.5",
+                        "filled": "0.5",
+                        "timestamp": str(ts),
+                        "limitPrice": "2970",
+                        "orderType": "IoC",
+                        "clientId": "",
+                        "reduceOnly": True,
+                    },
                     "makerOrderData": {"fee": "0.3", "positionSize": "0.5"},
                     "takerOrderData": {"fee": "0.75", "positionSize": "-0.5"},
                     "timestamp": str(ts),
@@ -300,12 +330,16 @@ EXECUTION_DTYPES = {
 
 def test_executions_own_order_shape(maybe_strings: Convert) -> None:
     t0 = 1790422737272
-    body = maybe_strings({
-        "accountUid": ACCOUNT,
-        "len": 2,
-        "elements": [own_execution("x2", t0 + 5, "taker", "1.21", "-0.0576"),
-                     own_execution("x1", t0, "maker", "0.48", "-0.0288")],
-    })
+    body = maybe_strings(
+        {
+            "accountUid": ACCOUNT,
+            "len": 2,
+            "elements": [
+                own_execution("x2", t0 + 5, "taker", "1.21", "-0.0576"),
+                own_execution("x1", t0, "maker", "0.48", "-0.0288"),
+            ],
+        }
+    )
     df = frames.executions(body)
     assert df.index.name == "time"
     assert_dtypes(df, EXECUTION_DTYPES)
@@ -331,12 +365,16 @@ def test_executions_own_order_shape(maybe_strings: Convert) -> None:
 
 def test_executions_maker_taker_shape(maybe_strings: Convert) -> None:
     t0 = 1769618176659
-    body = maybe_strings({
-        "accountUid": ACCOUNT,
-        "elements": [maker_taker_execution("a", t0, "maker"),
-                     maker_taker_execution("b", t0 + 1, "taker")],
-        "continuationToken": "next",
-    })
+    body = maybe_strings(
+        {
+            "accountUid": ACCOUNT,
+            "elements": [
+                maker_taker_execution("a", t0, "maker"),
+                maker_taker_execution("b", t0 + 1, "taker"),
+            ],
+            "continuationToken": "next",
+        }
+    )
     df = frames.executions(body)
     assert_dtypes(df, EXECUTION_DTYPES)
     maker, taker = df.iloc[0], df.iloc[1]
@@ -362,21 +400,36 @@ def test_executions_maker_taker_shape(maybe_strings: Convert) -> None:
 
 def test_executions_pages_sorted_and_deduplicated() -> None:
     t0 = 1769618176659
-    p1 = {"accountUid": ACCOUNT, "elements": [maker_taker_execution("b", t0 + 1, "taker"),
-                                             maker_taker_execution("a", t0, "maker")]}
-    p2 = {"accountUid": ACCOUNT, "elements": [maker_taker_execution("a", t0, "maker"),
-                                             maker_taker_execution("c", t0 - 1, "maker")]}
+    p1 = {
+        "accountUid": ACCOUNT,
+        "elements": [
+            maker_taker_execution("b", t0 + 1, "taker"),
+            maker_taker_execution("a", t0, "maker"),
+        ],
+    }
+    p2 = {
+        "accountUid": ACCOUNT,
+        "elements": [
+            maker_taker_execution("a", t0, "maker"),
+            maker_taker_execution("c", t0 - 1, "maker"),
+        ],
+    }
     df = frames.executions([p1, p2])
     assert df["uid"].tolist() == ["c", "a", "b"]
 
 
 def test_executions_empty_has_full_schema() -> None:
-    full = frames.executions({"accountUid": ACCOUNT, "elements": [
-        own_execution("x1", 1790422737272, "maker", "0.48", "-0.0288")]})
+    full = frames.executions(
+        {
+            "accountUid": ACCOUNT,
+            "elements": [own_execution("x1", 1790422737272, "maker", "0.48", "-0.0288")],
+        }
+    )
     empty = frames.executions({"accountUid": ACCOUNT, "len": "0", "elements": []})
     assert_same_schema(empty, full)
-    full_mt = frames.executions({"accountUid": ACCOUNT, "elements": [
-        maker_taker_execution("a", 1769618176659, "maker")]})
+    full_mt = frames.executions(
+        {"accountUid": ACCOUNT, "elements": [maker_taker_execution("a", 1769618176659, "maker")]}
+    )
     assert_same_schema(empty, full_mt)
 
 
@@ -385,30 +438,80 @@ def test_executions_empty_has_full_schema() -> None:
 LOG_BODY = {
     "accountUid": "f92fc7de-2fce-4265-b806-4f3c1efb37ee",
     "logs": [
-        {"asset": "usd", "booking_uid": "10ca244e", "contract": "pf_dogeusd",
-         "date": "2026-08-11T19:55:24.251Z", "execution": "a59b8e24", "fee": 0.0035,
-         "funding_rate": 1.129880786375e-06, "id": 9, "info": "futures trade",
-         "margin_account": "flex", "mark_price": 0.07091471613, "new_balance": 0,
-         "old_balance": 0.0077, "realized_funding": None, "realized_pnl": -0.0042,
-         "trade_price": 0.070914},
-        {"asset": "pf_dogeusd", "booking_uid": "628c1448", "contract": "pf_dogeusd",
-         "date": "2026-08-11T19:55:24.251Z", "execution": "a59b8e24", "fee": None,
-         "funding_rate": None, "id": 6, "info": "futures trade", "margin_account": "flex",
-         "mark_price": 0.07091471613, "new_balance": 0, "old_balance": 100,
-         "realized_funding": None, "realized_pnl": None, "trade_price": 0.070914,
-         "new_average_entry_price": 0.07085},
-        {"asset": "usdt", "booking_uid": "36e3bc00", "contract": None,
-         "date": "2026-08-11T19:55:24.251Z", "execution": None, "fee": None,
-         "funding_rate": None, "id": 7, "info": "conversion", "margin_account": "flex",
-         "mark_price": None, "new_balance": 24.98878873, "old_balance": 24.9964965,
-         "realized_funding": None, "realized_pnl": None, "trade_price": None,
-         "conversion_spread_percentage": 0},
-        {"asset": "usd", "booking_uid": "72d0ea87", "contract": "pf_xrpusd",
-         "date": "2026-08-10T16:00:00.000Z", "execution": None, "fee": None,
-         "funding_rate": 5.44e-06, "id": 2, "info": "funding rate change",
-         "margin_account": "flex", "mark_price": 1.01013, "new_balance": 1068.0355,
-         "old_balance": 1068.0239, "realized_funding": 0.0116, "realized_pnl": None,
-         "trade_price": None},
+        {
+            "asset": "usd",
+            "booking_uid": "10ca244e",
+            "contract": "pf_dogeusd",
+            "date": "2026-08-11T19:55:24.251Z",
+            "execution": "a59b8e24",
+            "fee": 0.0035,
+            "funding_rate": 1.129880786375e-06,
+            "id": 9,
+            "info": "futures trade",
+            "margin_account": "flex",
+            "mark_price": 0.07091471613,
+            "new_balance": 0,
+            "old_balance": 0.0077,
+            "realized_funding": None,
+            "realized_pnl": -0.0042,
+            "trade_price": 0.070914,
+        },
+        {
+            "asset": "pf_dogeusd",
+            "booking_uid": "628c1448",
+            "contract": "pf_dogeusd",
+            "date": "2026-08-11T19:55:24.251Z",
+            "execution": "a59b8e24",
+            "fee": None,
+            "funding_rate": None,
+            "id": 6,
+            "info": "futures trade",
+            "margin_account": "flex",
+            "mark_price": 0.07091471613,
+            "new_balance": 0,
+            "old_balance": 100,
+            "realized_funding": None,
+            "realized_pnl": None,
+            "trade_price": 0.070914,
+            "new_average_entry_price": 0.07085,
+        },
+        {
+            "asset": "usdt",
+            "booking_uid": "36e3bc00",
+            "contract": None,
+            "date": "2026-08-11T19:55:24.251Z",
+            "execution": None,
+            "fee": None,
+            "funding_rate": None,
+            "id": 7,
+            "info": "conversion",
+            "margin_account": "flex",
+            "mark_price": None,
+            "new_balance": 24.98878873,
+            "old_balance": 24.9964965,
+            "realized_funding": None,
+            "realized_pnl": None,
+            "trade_price": None,
+            "conversion_spread_percentage": 0,
+        },
+        {
+            "asset": "usd",
+            "booking_uid": "72d0ea87",
+            "contract": "pf_xrpusd",
+            "date": "2026-08-10T16:00:00.000Z",
+            "execution": None,
+            "fee": None,
+            "funding_rate": 5.44e-06,
+            "id": 2,
+            "info": "funding rate change",
+            "margin_account": "flex",
+            "mark_price": 1.01013,
+            "new_balance": 1068.0355,
+            "old_balance": 1068.0239,
+            "realized_funding": 0.0116,
+            "realized_pnl": None,
+            "trade_price": None,
+        },
     ],
 }
 
@@ -479,21 +582,56 @@ def test_account_log_requires_ids() -> None:
 
 
 def test_positions_history(maybe_strings: Convert) -> None:
-    body = maybe_strings({"accountUid": ACCOUNT, "elements": [{
-        "uid": "e1", "timestamp": 1789646492483, "event": {"PositionUpdate": {
-            "accountUid": ACCOUNT, "tradeable": "PF_DOGEUSD", "oldPosition": "250",
-            "oldAverageEntryPrice": "0.08085", "newPosition": "0",
-            "newAverageEntryPrice": "0.08085", "fillTime": 1789643150594, "fee": "0.01013125",
-            "feeCurrency": "USD", "realizedPnL": "0.05", "positionChange": "close",
-            "executionUid": "7bfe252a", "executionPrice": "0.08105", "executionSize": "250",
-            "tradeType": "userExecution", "fundingRealizationTime": 1789646492483,
-            "realizedFunding": "-0.00000764284", "timestamp": 1789646492483,
-            "updateReason": "trade"}}}]})
+    body = maybe_strings(
+        {
+            "accountUid": ACCOUNT,
+            "elements": [
+                {
+                    "uid": "e1",
+                    "timestamp": 1789646492483,
+                    "event": {
+                        "PositionUpdate": {
+                            "accountUid": ACCOUNT,
+                            "tradeable": "PF_DOGEUSD",
+                            "oldPosition": "250",
+                            "oldAverageEntryPrice": "0.08085",
+                            "newPosition": "0",
+                            "newAverageEntryPrice": "0.08085",
+                            "fillTime": 1789643150594,
+                            "fee": "0.01013125",
+                            "feeCurrency": "USD",
+                            "realizedPnL": "0.05",
+                            "positionChange": "close",
+                            "executionUid": "7bfe252a",
+                            "executionPrice": "0.08105",
+                            "executionSize": "250",
+                            "tradeType": "userExecution",
+                            "fundingRealizationTime": 1789646492483,
+                            "realizedFunding": "-0.00000764284",
+                            "timestamp": 1789646492483,
+                            "updateReason": "trade",
+                        }
+                    },
+                }
+            ],
+        }
+    )
     df = frames.positions_history(body)
-    assert_dtypes(df, {"symbol": "str", "old_position": "float64", "new_position": "float64",
-                       "fill_time": UTC, "fee": "float64", "realized_pnl": "float64",
-                       "realized_funding": "float64", "funding_realization_time": UTC,
-                       "position_change": "str", "execution_size": "float64"})
+    assert_dtypes(
+        df,
+        {
+            "symbol": "str",
+            "old_position": "float64",
+            "new_position": "float64",
+            "fill_time": UTC,
+            "fee": "float64",
+            "realized_pnl": "float64",
+            "realized_funding": "float64",
+            "funding_realization_time": UTC,
+            "position_change": "str",
+            "execution_size": "float64",
+        },
+    )
     row = df.iloc[0]
     assert df.index[0] == ms(1789646492483)
     assert row["old_position"] == 250.0

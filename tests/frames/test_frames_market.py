@@ -8,26 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from frame_asserts import UTC, assert_dtypes, assert_same_schema
 
 from kfresearch import frames
-
-UTC = "datetime64[ns, UTC]"
-
-
-def assert_dtypes(df: pd.DataFrame, expected: dict[str, str]) -> None:
-    missing = [c for c in expected if c not in df.columns]
-    assert not missing, f"missing columns {missing}"
-    wrong = {c: str(df[c].dtype) for c, d in expected.items() if str(df[c].dtype) != d}
-    assert not wrong, f"wrong dtypes {wrong} (expected {[expected[c] for c in wrong]})"
-
-
-def assert_same_schema(empty: pd.DataFrame, full: pd.DataFrame) -> None:
-    assert len(empty) == 0
-    assert list(empty.columns) == list(full.columns)
-    assert empty.dtypes.astype(str).tolist() == full.dtypes.astype(str).tolist()
-    assert empty.index.name == full.index.name
-    assert str(empty.index.dtype) == str(full.index.dtype)
-
 
 # --------------------------------------------------------------------------- instruments
 
@@ -67,9 +50,7 @@ def test_instruments(example: Callable[..., Any]) -> None:
     assert_dtypes(df, INSTRUMENT_DTYPES)
     assert df["is_perpetual"].tolist() == [True, False, True]
     assert df["last_trading_time"].isna().tolist() == [True, False, True]
-    assert df.loc["FI_XBTUSD_220930", "last_trading_time"] == pd.Timestamp(
-        "2022-09-30T15:00:00Z"
-    )
+    assert df.loc["FI_XBTUSD_220930", "last_trading_time"] == pd.Timestamp("2022-09-30T15:00:00Z")
     assert df.loc["PF_XBTUSD", "tick_size"] == 1.0
     assert df.loc["PI_XBTUSD", "tick_size"] == 0.5
     assert df["contract_value_trade_precision"].tolist() == [0, 0, 4]
@@ -413,7 +394,10 @@ def test_trades_from_event_store_pages(maybe_strings: Callable[[Any], Any]) -> N
     t0 = 1772026472238
     page1 = maybe_strings(
         {
-            "elements": [market_execution("b", t0 + 10, "66160.5", "Sell"), market_execution("a", t0)],
+            "elements": [
+                market_execution("b", t0 + 10, "66160.5", "Sell"),
+                market_execution("a", t0),
+            ],
             "len": "2",
             "continuationToken": "tok1",
         }
@@ -482,19 +466,28 @@ def test_candles_pages(all_examples: Callable[[str], list[Any]]) -> None:
 
 
 def test_candles_dedupe_last_page_wins() -> None:
-    p1 = {"candles": [{"time": 60000, "open": "1", "high": "2", "low": "0.5", "close": "1.5",
-                       "volume": 3}], "more_candles": True}
-    p2 = {"candles": [{"time": 0, "open": "1", "high": "1", "low": "1", "close": "1", "volume": 0},
-                      {"time": 60000, "open": "1", "high": "2", "low": "0.5", "close": "1.7",
-                       "volume": "4"}], "more_candles": False}
+    p1 = {
+        "candles": [
+            {"time": 60000, "open": "1", "high": "2", "low": "0.5", "close": "1.5", "volume": 3}
+        ],
+        "more_candles": True,
+    }
+    p2 = {
+        "candles": [
+            {"time": 0, "open": "1", "high": "1", "low": "1", "close": "1", "volume": 0},
+            {"time": 60000, "open": "1", "high": "2", "low": "0.5", "close": "1.7", "volume": "4"},
+        ],
+        "more_candles": False,
+    }
     df = frames.candles([p1, p2])
     assert df["close"].tolist() == [1.0, 1.7]
     assert df.attrs["more_candles"] is False
 
 
 def test_candles_empty_has_full_schema() -> None:
-    full = frames.candles({"candles": [{"time": 0, "open": "1", "high": "1", "low": "1",
-                                        "close": "1", "volume": 0}]})
+    full = frames.candles(
+        {"candles": [{"time": 0, "open": "1", "high": "1", "low": "1", "close": "1", "volume": 0}]}
+    )
     assert_same_schema(frames.candles({"candles": [], "more_candles": False}), full)
 
 
@@ -505,8 +498,14 @@ def test_funding_rates(example: Callable[..., Any]) -> None:
     df = frames.funding_rates(example("historical_funding_rates.kraken-doc.json"))
     assert df.index.name == "time"
     assert str(df.index.dtype) == UTC
-    assert_dtypes(df, {"funding_rate": "float64", "relative_funding_rate": "float64",
-                       "funding_rate_annualised": "float64"})
+    assert_dtypes(
+        df,
+        {
+            "funding_rate": "float64",
+            "relative_funding_rate": "float64",
+            "funding_rate_annualised": "float64",
+        },
+    )
     assert df.index[1] == pd.Timestamp("2022-06-28T04:00:00Z")
     assert df["funding_rate"].iloc[0] == pytest.approx(-8.15861558e-10, rel=1e-12)
     assert df["relative_funding_rate"].iloc[0] == pytest.approx(-1.6898883333333e-05, rel=1e-12)
@@ -526,9 +525,19 @@ def test_funding_rates_empty(raw_example: Callable[..., Any]) -> None:
 def test_fee_schedules(example: Callable[..., Any]) -> None:
     df = frames.fee_schedules(example("feeschedules.kraken-doc.json"))
     assert len(df) == 16
-    assert_dtypes(df, {"uid": "str", "name": "str", "tier": "int64", "usd_volume": "float64",
-                       "maker_fee": "float64", "taker_fee": "float64",
-                       "maker_fee_rate": "float64", "taker_fee_rate": "float64"})
+    assert_dtypes(
+        df,
+        {
+            "uid": "str",
+            "name": "str",
+            "tier": "int64",
+            "usd_volume": "float64",
+            "maker_fee": "float64",
+            "taker_fee": "float64",
+            "maker_fee_rate": "float64",
+            "taker_fee_rate": "float64",
+        },
+    )
     first = df.iloc[0]
     assert first["name"] == "PGTMainFees"
     assert first["maker_fee_rate"] == pytest.approx(0.0002)
@@ -540,26 +549,54 @@ def test_fee_schedules(example: Callable[..., Any]) -> None:
 
 
 def test_term_structure_by_hand(maybe_strings: Callable[[Any], Any]) -> None:
-    tick = maybe_strings({
-        "result": "success",
-        "serverTime": "2026-06-01T00:00:00Z",
-        "tickers": [
-            {"symbol": "FF_XBTUSD_260925", "tag": "quarter", "pair": "XBT:USD",
-             "markPrice": 101000.0, "indexPrice": 100000.0},
-            {"symbol": "PF_XBTUSD", "tag": "perpetual", "pair": "XBT:USD",
-             "markPrice": 100050.0, "indexPrice": 100000.0, "fundingRate": 0.5},
-            {"symbol": "in_xbtusd", "last": 100000.0},
-        ],
-    })
-    inst = maybe_strings({
-        "result": "success",
-        "instruments": [{"symbol": "FF_XBTUSD_260925", "lastTradingTime": "2026-09-25T15:00:00Z"}],
-    })
+    tick = maybe_strings(
+        {
+            "result": "success",
+            "serverTime": "2026-06-01T00:00:00Z",
+            "tickers": [
+                {
+                    "symbol": "FF_XBTUSD_260925",
+                    "tag": "quarter",
+                    "pair": "XBT:USD",
+                    "markPrice": 101000.0,
+                    "indexPrice": 100000.0,
+                },
+                {
+                    "symbol": "PF_XBTUSD",
+                    "tag": "perpetual",
+                    "pair": "XBT:USD",
+                    "markPrice": 100050.0,
+                    "indexPrice": 100000.0,
+                    "fundingRate": 0.5,
+                },
+                {"symbol": "in_xbtusd", "last": 100000.0},
+            ],
+        }
+    )
+    inst = maybe_strings(
+        {
+            "result": "success",
+            "instruments": [
+                {"symbol": "FF_XBTUSD_260925", "lastTradingTime": "2026-09-25T15:00:00Z"}
+            ],
+        }
+    )
     df = frames.term_structure(tick, inst)
     assert df["symbol"].tolist() == ["PF_XBTUSD", "FF_XBTUSD_260925"]  # perpetual first
-    assert_dtypes(df, {"symbol": "str", "tag": "str", "expiry": UTC, "days_to_expiry": "float64",
-                       "mark_price": "float64", "index_price": "float64", "basis": "float64",
-                       "basis_pct": "float64", "annualised_basis": "float64"})
+    assert_dtypes(
+        df,
+        {
+            "symbol": "str",
+            "tag": "str",
+            "expiry": UTC,
+            "days_to_expiry": "float64",
+            "mark_price": "float64",
+            "index_price": "float64",
+            "basis": "float64",
+            "basis_pct": "float64",
+            "annualised_basis": "float64",
+        },
+    )
     perp, dated = df.iloc[0], df.iloc[1]
     assert pd.isna(perp["expiry"])
     assert np.isnan(perp["annualised_basis"])

@@ -78,8 +78,20 @@ def test_relative_default_now_is_current_time() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "yesterday", "30x", "6H", "30 days", "2024-13-45", None, True, [1], {"t": 1},
-     float("nan"), pd.NaT],
+    [
+        "",
+        "yesterday",
+        "30x",
+        "6H",
+        "30 days",
+        "2024-13-45",
+        None,
+        True,
+        [1],
+        {"t": 1},
+        float("nan"),
+        pd.NaT,
+    ],
 )
 def test_rejects_with_a_message_listing_the_forms(value: Any) -> None:
     with pytest.raises(ValueError, match=r"not a time|cannot read a time") as info:
