@@ -310,6 +310,14 @@ def server_time(body: Any) -> pd.Timestamp | None:
     raw = body.get("serverTime")
     if raw is None or raw == "":
         return None
+    if isinstance(raw, str) and not raw.isdigit():
+        try:  # one ISO string: pd.Timestamp is ~100x faster than a vectorised parse
+            stamp = pd.Timestamp(raw)
+        except ValueError:
+            pass
+        else:
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            return stamp.as_unit("ns")
     values = to_time([raw])
     stamp = values.iloc[0]
     return None if pd.isna(stamp) else pd.Timestamp(stamp)

@@ -309,14 +309,6 @@ def tickers(body: Mapping[str, Any]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- order book
 
 
-def _derive_book(df: pd.DataFrame) -> pd.DataFrame:
-    notional = df["price"] * df["size"]
-    side = df["side"]
-    df["cum_size"] = df["size"].groupby(side, sort=False).cumsum()
-    df["cum_notional"] = notional.groupby(side, sort=False).cumsum()
-    return df
-
-
 ORDERBOOK = FrameSpec(
     name="orderbook",
     columns=(
@@ -324,10 +316,10 @@ ORDERBOOK = FrameSpec(
         Col("level", "int", "level"),
         Col("price", "float", "price"),
         Col("size", "float", "size"),
-        Col("cum_size", "float", None),
-        Col("cum_notional", "float", None),
+        # cumulated per side in orderbook(), where the sides are still apart
+        Col("cum_size", "float", "cum_size"),
+        Col("cum_notional", "float", "cum_notional"),
     ),
-    derive=_derive_book,
 )
 
 
@@ -419,6 +411,10 @@ def orderbook(
         "level": np.concatenate([np.arange(n_bid), np.arange(n_ask)]).astype(np.int64),
         "price": np.concatenate([bids[:, 0], asks[:, 0]]),
         "size": np.concatenate([bids[:, 1], asks[:, 1]]),
+        "cum_size": np.concatenate([np.cumsum(bids[:, 1]), np.cumsum(asks[:, 1])]),
+        "cum_notional": np.concatenate(
+            [np.cumsum(bids[:, 0] * bids[:, 1]), np.cumsum(asks[:, 0] * asks[:, 1])]
+        ),
     }
     best_bid = bids[0, 0] if n_bid else np.nan
     best_ask = asks[0, 0] if n_ask else np.nan
