@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-class _Order(msgspec.Struct, forbid_unknown_fields=True):
+class _Order(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     uid: str
     tradeable: str
     direction: str
@@ -47,7 +47,7 @@ class _Order(msgspec.Struct, forbid_unknown_fields=True):
     lastUpdateTimestamp: int
 
 
-class _Execution(msgspec.Struct, forbid_unknown_fields=True):
+class _Execution(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     uid: str
     makerOrder: _Order
     takerOrder: _Order
@@ -60,27 +60,27 @@ class _Execution(msgspec.Struct, forbid_unknown_fields=True):
     oldTakerOrder: _Order | None = None
 
 
-class _ExecutionEvent(msgspec.Struct, forbid_unknown_fields=True):
+class _ExecutionEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     execution: _Execution
     takerReducedQuantity: str | float | None = None
 
 
-class _Event(msgspec.Struct, forbid_unknown_fields=True):
+class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     Execution: _ExecutionEvent
 
 
-class _Element(msgspec.Struct, forbid_unknown_fields=True):
+class _Element(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     uid: str
     timestamp: int
     event: _Event
 
 
-class _ExecutionsPage(msgspec.Struct):
+class _ExecutionsPage(msgspec.Struct, gc=False):
     elements: list[_Element]
     continuationToken: str | None = None
 
 
-class _Candle(msgspec.Struct, forbid_unknown_fields=True):
+class _Candle(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     time: int
     open: float
     high: float
@@ -89,17 +89,17 @@ class _Candle(msgspec.Struct, forbid_unknown_fields=True):
     volume: float
 
 
-class _CandlesPage(msgspec.Struct, forbid_unknown_fields=True):
+class _CandlesPage(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     candles: list[_Candle]
     more_candles: bool = False
 
 
-class _Book(msgspec.Struct, forbid_unknown_fields=True):
+class _Book(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     bids: list[tuple[float, float]]
     asks: list[tuple[float, float]]
 
 
-class _BookBody(msgspec.Struct):
+class _BookBody(msgspec.Struct, gc=False):
     orderBook: _Book
     result: str = "success"
     serverTime: str | None = None
