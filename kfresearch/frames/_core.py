@@ -810,8 +810,8 @@ def build(
                 continue
         data[name] = infer(values, name)
         unknown.append(name)
-    index = pd.RangeIndex(n)
-    frame = pd.DataFrame({k: pd.Series(v, index=index) for k, v in data.items()}, index=index)
+    # the converted columns are arrays of length n: no per-column Series needed
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
     if spec.derive is not None:
         frame = spec.derive(frame)
     frame = _enforce(spec, frame, unknown)
@@ -819,20 +819,22 @@ def build(
 
 
 def _enforce(spec: FrameSpec, frame: pd.DataFrame, unknown: list[str]) -> pd.DataFrame:
+    dtypes = frame.dtypes
     for col in spec.columns:
         dtype = _dtype_of(col.kind)
-        if col.name not in frame.columns:
+        if col.name not in dtypes.index:
             if col.source is not None or len(frame) == 0:
                 frame[col.name] = pd.Series(
                     convert(col, None, len(frame), where=spec.name), index=frame.index
                 )
             else:
                 raise RuntimeError(f"{spec.name}: derive did not add {col.name!r}")
-        elif frame[col.name].dtype != dtype:
+        elif dtypes[col.name] != dtype:
             frame[col.name] = frame[col.name].astype(dtype)
     order = spec.names + [c for c in unknown if c in frame.columns]
     extra = [c for c in frame.columns if c not in set(order)]
-    return frame[order + extra]
+    wanted = order + extra
+    return frame if list(frame.columns) == wanted else frame[wanted]
 
 
 def _finish(
@@ -847,7 +849,7 @@ def _finish(
         frame = frame.set_index(spec.index)
         if spec.index == "time":
             frame = frame.sort_index(kind="stable")
-    elif len(frame):
+    elif len(frame) and not frame.index.equals(pd.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)
     if attrs:
         frame.attrs.update(attrs)
