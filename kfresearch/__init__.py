@@ -4,8 +4,11 @@
 >>> kf = kfresearch.connect("sim")   # offline simulator; connect() alone is paper trading
 
 Public API: :func:`connect`, :class:`Client`, :class:`AsyncClient`, the
-environments and credentials types, and the exception tree of
-:mod:`kfresearch.errors`. Everything else is private.
+environments and credentials types, the order instructions and results
+(:class:`Send`, :class:`Edit`, :class:`Cancel`, :class:`Trailing`,
+:class:`OrderResult`) and the exception tree of :mod:`kfresearch.errors`; and
+the subpackages :mod:`kfresearch.frames`, :mod:`kfresearch.charts`,
+:mod:`kfresearch.widgets` and :mod:`kfresearch.sim`. Everything else is private.
 """
 
 from kfresearch.client import AsyncClient, Client, connect
@@ -34,6 +37,7 @@ from kfresearch.errors import (
     TransportError,
     ValidationError,
 )
+from kfresearch.orders import Cancel, Edit, OrderResult, Send, Trailing
 
 __version__ = "0.1.0"
 
@@ -41,11 +45,13 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AuthenticationError",
+    "Cancel",
     "Client",
     "ConfigurationError",
     "Credentials",
     "CredentialsError",
     "DecodeError",
+    "Edit",
     "Environment",
     "InsufficientFundsError",
     "InvalidArgumentError",
@@ -56,12 +62,15 @@ __all__ = [
     "NonceError",
     "NotFoundError",
     "OrderRejected",
+    "OrderResult",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
     "Secret",
+    "Send",
     "ServerError",
     "TimeoutError",
+    "Trailing",
     "TransportError",
     "ValidationError",
     "__version__",
