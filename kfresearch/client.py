@@ -19,7 +19,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import httpx
 import pandas as pd
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClient", "Client", "connect"]
 
+T = TypeVar("T")
 ALLOW_LIVE_VAR = "KFRESEARCH_ALLOW_LIVE_TRADING"
 DEFAULT_TIMEOUT = 10.0
 
@@ -276,7 +277,8 @@ class Client(_Base, TradingMixin):
     ) -> Any:
         return run_sync(self._core.exchange(endpoint, params, path_params), self._http, self._sleep)
 
-    def _run(self, plan: Plan) -> pd.DataFrame:
+    def _drive(self, plan: Generator[list[Call], list[Any], T]) -> T:
+        """Run a plan: each batch's calls one after another, errors thrown back into it."""
         try:
             calls = next(plan)
             while True:
@@ -288,7 +290,10 @@ class Client(_Base, TradingMixin):
                 self._remember(calls, bodies)
                 calls = plan.send(bodies)
         except StopIteration as done:
-            return self._finish(done.value)
+            return cast(T, done.value)
+
+    def _run(self, plan: Plan) -> pd.DataFrame:
+        return self._finish(self._drive(plan))
 
     # -- market data -----------------------------------------------------------------
     def instruments(self) -> pd.DataFrame:
@@ -444,8 +449,8 @@ class AsyncClient(_Base, AsyncTradingMixin):
         step = self._core.exchange(endpoint, params, path_params)
         return await run_async(step, self._http, self._sleep)
 
-    async def _run(self, plan: Plan) -> pd.DataFrame:
-        """Drive a plan; each batch's calls run concurrently (the limiter keeps the budget)."""
+    async def _drive(self, plan: Generator[list[Call], list[Any], T]) -> T:
+        """Run a plan; each batch's calls run concurrently (the limiter keeps the budget)."""
         try:
             calls = next(plan)
             while True:
@@ -461,7 +466,10 @@ class AsyncClient(_Base, AsyncTradingMixin):
                 self._remember(calls, bodies)
                 calls = plan.send(bodies)
         except StopIteration as done:
-            return self._finish(done.value)
+            return cast(T, done.value)
+
+    async def _run(self, plan: Plan) -> pd.DataFrame:
+        return self._finish(await self._drive(plan))
 
     # Async twins of the Client's data methods (same arguments and frames).
     async def instruments(self) -> pd.DataFrame:

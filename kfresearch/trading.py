@@ -33,7 +33,7 @@ import random
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pandas as pd
 
@@ -153,22 +153,13 @@ class TradingMixin(_TradingShared):
 
         def _call(self, name: str, params: Params | None = None, **path_params: str) -> Any: ...
 
+        def _drive(self, plan: TradePlan[T]) -> T: ...
+
     def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
-        """Drive a trading plan: each batch's calls one after another, errors thrown back in."""
+        """Check the gate, then run a trading plan with the client's plan driver."""
         if gate is not None:
             self._gate(gate)
-        try:
-            calls = next(plan)
-            while True:
-                try:
-                    bodies = [self._call(c.endpoint, c.params, **c.path_params) for c in calls]
-                except KFError as exc:
-                    calls = plan.throw(exc)
-                    continue
-                self._remember(calls, bodies)
-                calls = plan.send(bodies)
-        except StopIteration as done:
-            return cast(T, done.value)
+        return self._drive(plan)
 
     def place_order(
         self,
@@ -395,26 +386,13 @@ class AsyncTradingMixin(_TradingShared):
             self, name: str, params: Params | None = None, **path_params: str
         ) -> Any: ...
 
+        async def _drive(self, plan: TradePlan[T]) -> T: ...
+
     async def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
-        """Drive a trading plan; each batch's calls run concurrently."""
+        """Check the gate, then run a trading plan with the client's (concurrent) driver."""
         if gate is not None:
             self._gate(gate)
-        try:
-            calls = next(plan)
-            while True:
-                try:
-                    bodies = list(
-                        await asyncio.gather(
-                            *(self._call(c.endpoint, c.params, **c.path_params) for c in calls)
-                        )
-                    )
-                except KFError as exc:
-                    calls = plan.throw(exc)
-                    continue
-                self._remember(calls, bodies)
-                calls = plan.send(bodies)
-        except StopIteration as done:
-            return cast(T, done.value)
+        return await self._drive(plan)
 
     async def place_order(
         self,
