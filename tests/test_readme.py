@@ -1,0 +1,19 @@
+"""The README's quick start runs as written (on the simulator)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_quick_start_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    block = re.search(r"## Quick start\n\n```python\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    namespace: dict[str, object] = {}
+    exec(compile(block.group(1), "README quick start", "exec"), namespace)  # noqa: S102
+    assert "result: OK" in capsys.readouterr().out
+    assert len(namespace["candles"]) > 700  # type: ignore[arg-type]
