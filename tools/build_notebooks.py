@@ -327,7 +327,9 @@ def build(name: str) -> None:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     os.environ.update(ENV)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    # widget state would store random model ids and every trait; widgets need a live kernel anyway
+    NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False,
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids keep diffs small
         cell.get("metadata", {}).pop("execution", None)
