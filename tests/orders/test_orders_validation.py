@@ -246,7 +246,7 @@ def test_every_documented_status_is_explained() -> None:
 
 
 def test_result_from_the_reference_examples(examples: Any) -> None:
-    from kfresearch.orders import _result_from_status
+    from kfresearch.orders.results import _result_from_status
 
     doc = examples("sendorder")["examples"]
     placed = _result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
@@ -341,7 +341,7 @@ def test_preview_estimates() -> None:
 
 
 def test_rejected_raises_with_status_and_explanation() -> None:
-    from kfresearch.orders import _accept
+    from kfresearch.orders.results import _accept
 
     result = OrderResult("send", "postWouldExecute")
     with pytest.raises(OrderRejected) as info:

@@ -1,0 +1,239 @@
+"""The order ticket's context and preview: prices, margin, fee, resulting position.
+
+Part of :mod:`kfresearch.orders` (see its docstring for the rules).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kfresearch.errors import ValidationError
+from kfresearch.orders.requests import (
+    Send,
+    check_send,
+)
+from kfresearch.orders.rules import (
+    InstrumentRules,
+    _float,
+    rules_for,
+)
+from kfresearch.orders.statuses import (
+    DEFAULT_MAKER_FEE,
+    DEFAULT_TAKER_FEE,
+    TradePlan,
+)
+from kfresearch.queries import Call
+
+# --------------------------------------------------------------------------- context, preview
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    """What a ticket needs to know about one contract right now.
+
+    Prices in USD, sizes in contracts (``position`` signed: + long),
+    ``available_margin`` in :attr:`InstrumentRules.margin_currency`, fee rates
+    as fractions (0.0005 = 5 bp).
+    """
+
+    rules: InstrumentRules
+    bid: float | None = None
+    ask: float | None = None
+    mark: float | None = None
+    last: float | None = None
+    position: float = 0.0
+    available_margin: float | None = None
+    maker_fee_rate: float = DEFAULT_MAKER_FEE
+    taker_fee_rate: float = DEFAULT_TAKER_FEE
+
+    @property
+    def symbol(self) -> str:
+        return self.rules.symbol
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """What an order would do, before it is sent (see :func:`preview`).
+
+    Attributes
+    ----------
+    price : float or None
+        The price the estimates use (USD): the limit price, else the stop
+        price, else the side of the book a market order takes.
+    notional_usd : float
+        Order size in USD at ``price``.
+    initial_margin : float
+        Extra initial margin the resulting position needs (margin currency;
+        0 when the order reduces the position).
+    fee, fee_rate : float
+        Estimated fee if it executes (margin currency) and the rate used.
+    liquidity : {"maker", "taker"}
+    distance_bps : float
+        ``(price − mark) / mark`` in basis points (NaN without mark or price).
+    position, resulting_position : float
+        Signed contracts now and after a complete fill.
+    errors : tuple of ValidationError
+        The same checks :meth:`kfresearch.Client.place_order` makes.
+    """
+
+    order: Send
+    context: OrderContext
+    price: float | None
+    notional_usd: float
+    initial_margin: float
+    fee: float
+    fee_rate: float
+    liquidity: str
+    distance_bps: float
+    position: float
+    resulting_position: float
+    errors: tuple[ValidationError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def margin_currency(self) -> str:
+        return self.context.rules.margin_currency
+
+    def errors_by_field(self) -> dict[str, str]:
+        """``{field: message}`` of the first error of each field."""
+        out: dict[str, str] = {}
+        for error in self.errors:
+            out.setdefault(error.field, str(error))
+        return out
+
+    def __repr__(self) -> str:
+        o = self.order
+        return (
+            f"<OrderPreview {o.side} {o.size} {self.context.symbol} {o.order_type}: notional "
+            f"{self.notional_usd:,.2f} USD, IM {self.initial_margin:,.6g} "
+            f"{self.margin_currency}, fee {self.fee:,.6g}, {len(self.errors)} errors>"
+        )
+
+
+def preview(order: Send, context: OrderContext) -> OrderPreview:
+    """Estimate notional, margin, fee, distance from mark and resulting position of ``order``.
+
+    Pure: uses only ``context`` (see :meth:`kfresearch.Client.order_context`).
+
+    Examples
+    --------
+    >>> rules = InstrumentRules.from_instrument({"symbol": "PF_XBTUSD", "tickSize": 1,
+    ...     "contractValueTradePrecision": 4, "marginLevels": [
+    ...         {"numNonContractUnits": 0, "initialMargin": 0.02}]})
+    >>> ctx = OrderContext(rules, bid=79999, ask=80001, mark=80000)
+    >>> p = preview(Send("PF_XBTUSD", "buy", 0.5, "mkt"), ctx)
+    >>> round(p.notional_usd, 1), round(p.initial_margin, 2), p.liquidity
+    (40000.5, 800.01, 'taker')
+    """
+    order = order.normalised()
+    rules = context.rules
+    errors = tuple(check_send(order, rules, mark=context.mark, position=context.position))
+    size = _float(order.size) or 0.0
+    sign = order.sign if order.side in {"buy", "sell"} else 0
+    limit, stop = _float(order.limit_price), _float(order.stop_price)
+    market_side = context.ask if sign > 0 else context.bid
+    price = limit if limit is not None else stop if stop is not None else market_side
+    if price is None:
+        price = context.mark
+    after = context.position + sign * size
+    if order.reduce_only and context.position * after < 0:
+        after = 0.0  # a reduce-only order is cut at the position
+    crossing = limit is not None and market_side is not None and sign * (limit - market_side) >= 0
+    taker = order.order_type in {"mkt", "ioc", "fok", "stp", "trailing_stop"} or (
+        order.order_type == "lmt" and crossing
+    )
+    rate = context.taker_fee_rate if taker else context.maker_fee_rate
+    notional = rules.notional_usd(size, price) if price else 0.0
+    fee = 0.0
+    if price:
+        fee = notional * rate / price if rules.inverse else notional * rate
+    margin = 0.0
+    if price:
+        margin = max(
+            0.0,
+            rules.initial_margin(after, price) - rules.initial_margin(context.position, price),
+        )
+    mark = context.mark
+    distance = (price - mark) / mark * 1e4 if price and mark else math.nan
+    return OrderPreview(
+        order=order,
+        context=context,
+        price=price,
+        notional_usd=notional,
+        initial_margin=margin,
+        fee=fee,
+        fee_rate=rate,
+        liquidity="taker" if taker else "maker",
+        distance_bps=distance,
+        position=context.position,
+        resulting_position=after,
+        errors=errors,
+    )
+
+
+def _ticker_prices(body: Any) -> dict[str, float | None]:
+    ticker = body.get("ticker") if isinstance(body, Mapping) else None
+    ticker = ticker if isinstance(ticker, Mapping) else {}
+    return {
+        "bid": _float(ticker.get("bid")),
+        "ask": _float(ticker.get("ask")),
+        "mark": _float(ticker.get("markPrice")),
+        "last": _float(ticker.get("last")),
+    }
+
+
+def _position_of(body: Any, symbol: str) -> float:
+    """Signed position in ``symbol`` from an ``openpositions`` body (contracts, + long)."""
+    total = 0.0
+    for row in (body or {}).get("openPositions") or []:
+        if str(row.get("symbol", "")).upper() == symbol.upper():
+            size = _float(row.get("size")) or 0.0
+            total += -abs(size) if str(row.get("side", "")).lower() == "short" else abs(size)
+    return total
+
+
+def _available_margin(body: Any, rules: InstrumentRules) -> float | None:
+    wallets = (body or {}).get("accounts") or {}
+    if rules.inverse:
+        wallet = wallets.get(f"fi_{rules.base.lower()}usd") or {}
+        return _float((wallet.get("auxiliary") or {}).get("af"))
+    return _float((wallets.get("flex") or {}).get("availableMargin"))
+
+
+def _fee_rates(body: Any, uid: str | None) -> tuple[float, float]:
+    for schedule in (body or {}).get("feeSchedules") or []:
+        if uid is None or schedule.get("uid") == uid:
+            tiers = schedule.get("tiers") or []
+            if tiers:
+                maker, taker = _float(tiers[0].get("makerFee")), _float(tiers[0].get("takerFee"))
+                if maker is not None and taker is not None:
+                    return maker / 100.0, taker / 100.0  # percent on the wire
+    return DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
+
+
+def plan_context(symbol: str, instruments_body: Any) -> TradePlan[OrderContext]:
+    """Rules, prices, position, available margin and fee rates of ``symbol``."""
+    if instruments_body is None:
+        instruments_body = (yield [Call("instruments")])[0]
+    rules = rules_for(instruments_body, symbol)
+    ticker, positions, accounts, fees = yield [
+        Call("ticker", path_params={"symbol": rules.symbol}),
+        Call("openpositions"),
+        Call("accounts"),
+        Call("feeschedules"),
+    ]
+    maker, taker = _fee_rates(fees, rules.fee_schedule_uid)
+    return OrderContext(
+        rules=rules,
+        **_ticker_prices(ticker),
+        position=_position_of(positions, rules.symbol),
+        available_margin=_available_margin(accounts, rules),
+        maker_fee_rate=maker,
+        taker_fee_rate=taker,
+    )
