@@ -54,6 +54,7 @@ __all__ = [
     "flatten",
     "flatten_events",
     "payload",
+    "repeat_str",
     "server_time",
     "to_snake",
     "to_time",
@@ -71,13 +72,16 @@ STR_DTYPE: Any = pd.Series([], dtype="str").dtype
 """pandas' default string dtype (``str``, NaN for missing, in pandas 3)."""
 
 _ARROW: Any = None
+_ARROW_COMPUTE: Any = None
 if getattr(STR_DTYPE, "storage", None) == "pyarrow":  # pandas has imported it already
     try:
         _ARROW = importlib.import_module("pyarrow")
+        _ARROW_COMPUTE = importlib.import_module("pyarrow.compute")
     except ImportError:  # pragma: no cover - pandas could not pick pyarrow storage then
-        _ARROW = None
+        _ARROW = _ARROW_COMPUTE = None
 
 _EMPTY: dict[str, Any] = {}
+_NAN = float("nan")
 _BOOLS: dict[Any, bool] = {
     True: True,
     False: False,
@@ -538,10 +542,17 @@ def concat_flat(parts: Sequence[tuple[Flat, int]]) -> tuple[Flat, int]:
     total = sum(n for _, n in parts)
     out: Flat = {}
     for key in keys:
+        columns = [flat.get(key) for flat, _ in parts]
+        arrays = [c for c in columns if isinstance(c, np.ndarray) and c.dtype.kind in "iufb"]
+        if len(arrays) == len(columns):
+            out[key] = np.concatenate(arrays)  # typed arrays from the decoder
+            continue
         column: list[Any] = []
-        for flat, n in parts:
-            values = flat.get(key)
-            column.extend([None] * n if values is None else list(values))
+        for values, (_, n) in zip(columns, parts, strict=True):
+            if values is None:
+                column.extend([None] * n)
+            else:
+                column.extend(values.tolist() if isinstance(values, np.ndarray) else values)
         out[key] = column
     return out, total
 
@@ -563,6 +574,11 @@ def to_float(values: Any, n: int | None = None) -> np.ndarray[Any, np.dtype[np.f
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         pass
+    if isinstance(values, list):  # "" for "no value" is common: 2x faster than to_numeric
+        try:
+            return np.asarray([_NAN if v == "" else v for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
     series = pd.Series(values, dtype=object)
     try:
         numbers = pd.to_numeric(series, errors="coerce")
@@ -628,20 +644,43 @@ def _ms_to_time(millis: np.ndarray[Any, Any]) -> pd.Series:
     return out
 
 
+def _missing_str(n: int) -> Any:
+    """An all-missing string column of length ``n``."""
+    if _ARROW is not None:  # ~100x faster than converting a list of n NaNs
+        return STR_DTYPE.__from_arrow__(_ARROW.nulls(n, _ARROW.large_string()))
+    return pd.array([np.nan] * n, dtype=STR_DTYPE)
+
+
+def _arrow_str(values: Any) -> Any:
+    """Strings (and nulls) as an arrow large_string array, or None when some value is not a str."""
+    if _ARROW is None or not isinstance(values, list):
+        return None
+    try:  # 2-3x faster than pandas' own conversion for arrow-backed strings
+        return _ARROW.array(values, type=_ARROW.large_string(), from_pandas=True)
+    except (_ARROW.ArrowException, TypeError, ValueError):
+        return None  # not all strings: let pandas convert numbers etc.
+
+
+def repeat_str(values: Sequence[str], counts: Sequence[int]) -> Any:
+    """A string column repeating ``values[i]`` ``counts[i]`` times (``["bid"] * 3 + …``)."""
+    codes = np.repeat(np.arange(len(values)), counts)
+    if _ARROW is not None:  # a take from the distinct values: no Python string per row
+        distinct = _ARROW.array(list(values), type=_ARROW.large_string())
+        return STR_DTYPE.__from_arrow__(distinct.take(codes))
+    return pd.array(list(values), dtype=STR_DTYPE).take(codes)
+
+
 def _to_str(values: Any, n: int) -> pd.Series:
     if values is None:
-        empty: pd.Series = pd.Series([np.nan] * n, dtype=STR_DTYPE)
-        return empty
+        return pd.Series(_missing_str(n))
+    if getattr(values, "dtype", None) == STR_DTYPE:  # converted already (repeat_str)
+        ready = pd.Series(values)
+        return ready.mask(ready == "") if (ready == "").any() else ready
     if isinstance(values, list) and "" in values:
         values = [None if v == "" else v for v in values]
-    if _ARROW is not None and isinstance(values, list):
-        try:  # 2-3x faster than pandas' own conversion for arrow-backed strings
-            arrow = _ARROW.array(values, type=_ARROW.large_string(), from_pandas=True)
-        except (_ARROW.ArrowException, TypeError, ValueError):
-            pass  # not all strings: let pandas convert numbers etc.
-        else:
-            fast: pd.Series = pd.Series(STR_DTYPE.__from_arrow__(arrow))
-            return fast
+    arrow = _arrow_str(values)
+    if arrow is not None:
+        return pd.Series(STR_DTYPE.__from_arrow__(arrow))
     out: pd.Series = pd.Series(values, dtype=STR_DTYPE)
     if not isinstance(values, list):
         out = out.mask(out == "")
@@ -651,18 +690,34 @@ def _to_str(values: Any, n: int) -> pd.Series:
 def _to_case(values: Any, n: int, *, upper: bool) -> Any:
     """Lower/upper-case a low-cardinality text column through its distinct values."""
     if values is None:
-        return _to_str(None, n).array
+        return _missing_str(n)
+    arrow = _arrow_str(values)
+    if arrow is not None:  # all strings: case them in arrow, then "" → NaN
+        compute = _ARROW_COMPUTE
+        cased = compute.utf8_upper(arrow) if upper else compute.utf8_lower(arrow)
+        cased = compute.if_else(compute.equal(cased, ""), None, cased)
+        return STR_DTYPE.__from_arrow__(cased)
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    cased = [
+    distinct_cased = [
         (u.upper() if upper else u.lower()) if isinstance(u, str) else str(u) for u in uniques
     ]
-    distinct = pd.array([c if c else None for c in cased], dtype=STR_DTYPE)
+    distinct = pd.array([c if c else None for c in distinct_cased], dtype=STR_DTYPE)
     return distinct.take(codes, allow_fill=True)  # code -1 (missing) → NaN
 
 
 def _to_bool(values: Any, n: int, default: bool) -> np.ndarray[Any, np.dtype[np.bool_]]:
     if values is None:
         return np.full(n, default, dtype=bool)
+    if isinstance(values, np.ndarray) and values.dtype == np.bool_:
+        return values
+    if isinstance(values, list):
+        try:  # bools (and 0/1) pack into bytes 4x faster than the per-value mapping below
+            packed = np.frombuffer(bytes(values), dtype=np.uint8)
+        except (TypeError, ValueError):
+            pass
+        else:
+            if not len(packed) or packed.max() <= 1:
+                return packed.astype(bool)
     get = _BOOLS.get
     flags = [
         v if v is True or v is False else (get(v, default) if isinstance(v, str | int) else default)
@@ -674,7 +729,7 @@ def _to_bool(values: Any, n: int, default: bool) -> np.ndarray[Any, np.dtype[np.
 def _to_int(values: Any, n: int, *, nullable: bool, where: str) -> Any:
     if values is None:
         if nullable:
-            return pd.array([None] * n, dtype=pd.Int64Dtype())
+            return pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, np.bool_))
         if n:
             raise ValueError(f"{where}: required integer field is missing")
         return np.zeros(0, dtype=np.int64)
@@ -713,8 +768,14 @@ def _coalesce(first: Any, second: Any) -> Any:
         return second
     if second is None:
         return first
+    if isinstance(first, np.ndarray):
+        if first.dtype.kind in "iub" or (first.dtype.kind == "f" and not np.isnan(first).any()):
+            return first  # a typed array from the decoder has no gaps to fill
+        first = [None if v != v else v for v in first.tolist()]  # NaN → missing
     if isinstance(first, list) and None not in first and "" not in first:
         return first
+    if isinstance(second, np.ndarray):
+        second = second.tolist()
     return [b if a is None or a == "" else a for a, b in zip(first, second, strict=True)]
 
 

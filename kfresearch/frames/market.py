@@ -27,6 +27,7 @@ from kfresearch.frames._core import (
     last_attr,
     pages_attrs,
     payload,
+    repeat_str,
     server_time,
 )
 from kfresearch.frames._decode import (
@@ -324,7 +325,7 @@ ORDERBOOK = FrameSpec(
 
 
 def _book_side(levels: Any, *, descending: bool, depth: int | None) -> np.ndarray[Any, Any]:
-    if not levels:
+    if levels is None or len(levels) == 0:
         return np.zeros((0, 2))
     first = levels[0]
     if isinstance(first, Mapping):  # WebSocket snapshots: {"price", "qty"}
@@ -335,8 +336,9 @@ def _book_side(levels: Any, *, descending: bool, depth: int | None) -> np.ndarra
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"frames.orderbook: levels are not [price, size] pairs: {exc}") from None
-    order = np.argsort(-arr[:, 0] if descending else arr[:, 0], kind="stable")
-    arr = arr[order]
+    prices = -arr[:, 0] if descending else arr[:, 0]
+    if len(prices) > 1 and not (prices[1:] >= prices[:-1]).all():  # the exchange sends them sorted
+        arr = arr[np.argsort(prices, kind="stable")]
     return arr if depth is None else arr[:depth]
 
 
@@ -403,11 +405,11 @@ def orderbook(
         raise ValueError("frames.orderbook: 'orderBook' is not an object with bids and asks")
     if depth is not None and depth < 0:
         raise ValueError(f"frames.orderbook: depth must be >= 0, got {depth}")
-    bids = _book_side(book.get("bids") or [], descending=True, depth=depth)
-    asks = _book_side(book.get("asks") or [], descending=False, depth=depth)
+    bids = _book_side(book.get("bids"), descending=True, depth=depth)
+    asks = _book_side(book.get("asks"), descending=False, depth=depth)
     n_bid, n_ask = len(bids), len(asks)
     flat: Flat = {
-        "side": ["bid"] * n_bid + ["ask"] * n_ask,
+        "side": repeat_str(("bid", "ask"), (n_bid, n_ask)),
         "level": np.concatenate([np.arange(n_bid), np.arange(n_ask)]).astype(np.int64),
         "price": np.concatenate([bids[:, 0], asks[:, 0]]),
         "size": np.concatenate([bids[:, 1], asks[:, 1]]),

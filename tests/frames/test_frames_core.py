@@ -247,3 +247,77 @@ def test_arrow_fast_path_matches_pandas_conversion(monkeypatch: pytest.MonkeyPat
     pd.testing.assert_frame_equal(fast, slow)
     assert fast["s"].isna().tolist() == [False, True, True]
     assert fast["n"].tolist()[:2] == ["1", "x"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([True, False, True], [True, False, True]),
+        ([1, 0], [True, False]),  # 0/1 pack like bools
+        ([2, 1], [False, True]),  # other integers are not flags: default
+        (["true", "False", None], [True, False, False]),
+        ([True, "x"], [True, False]),
+        ([], []),
+    ],
+)
+def test_bool_conversion_fast_and_slow_paths_agree(values: list, expected: list) -> None:
+    out = _core.convert(Col("f", "bool", "f"), values, len(values))
+    assert out.dtype == np.bool_
+    assert out.tolist() == expected
+
+
+def test_float_conversion_treats_empty_strings_as_missing() -> None:
+    out = _core.to_float(["1.5", "", 2, None, "1e-3"])
+    np.testing.assert_array_equal(out, [1.5, np.nan, 2.0, np.nan, 0.001])
+    coerced = _core.to_float(["1", "abc", {"a": 1}])  # not numbers at all → NaN, no error
+    np.testing.assert_array_equal(coerced, [1.0, np.nan, np.nan])
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_cased_text_with_and_without_arrow(monkeypatch: pytest.MonkeyPatch, arrow: bool) -> None:
+    if not arrow:
+        monkeypatch.setattr(_core, "_ARROW", None)
+    lower = _core.convert(Col("s", "lower", "s"), ["Buy", "", None, "SELL"], 4)
+    assert pd.Series(lower).tolist()[:1] + pd.Series(lower).tolist()[3:] == ["buy", "sell"]
+    assert pd.Series(lower).isna().tolist() == [False, True, True, False]
+    assert lower.dtype == _core.STR_DTYPE
+    mixed = _core.convert(Col("s", "upper", "s"), ["xbt", 5], 2)  # a number becomes text
+    assert pd.Series(mixed).tolist() == ["XBT", "5"]
+
+
+def test_missing_columns_are_typed_and_empty_of_values() -> None:
+    assert pd.Series(_core.convert(Col("s", "str", "s"), None, 3)).isna().all()
+    ints = _core.convert(Col("i", "Int", "i"), None, 3)
+    assert str(ints.dtype) == "Int64"
+    assert ints.isna().all()
+    assert len(ints) == 3
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_repeat_str(monkeypatch: pytest.MonkeyPatch, arrow: bool) -> None:
+    if not arrow:
+        monkeypatch.setattr(_core, "_ARROW", None)
+    out = _core.repeat_str(("bid", "ask"), (2, 1))
+    assert out.dtype == _core.STR_DTYPE
+    assert list(out) == ["bid", "bid", "ask"]
+
+
+def test_typed_arrays_and_lists_concatenate_and_coalesce() -> None:
+    parts = [
+        ({"t": np.array([3, 4]), "p": np.array([1.0, 2.0]), "s": ["a", "b"]}, 2),
+        ({"t": np.array([5]), "p": [None], "s": ["c"]}, 1),
+        ({"s": ["d"]}, 1),
+    ]
+    flat, n = _core.concat_flat(parts)
+    assert n == 4
+    assert flat["t"] == [3, 4, 5, None]  # a page without the field pads with None
+    assert flat["p"] == [1.0, 2.0, None, None]
+    typed, _ = _core.concat_flat([parts[0], ({"t": np.array([5]), "p": np.array([3.0])}, 1)])
+    assert typed["t"].dtype == np.int64
+    assert typed["t"].tolist() == [3, 4, 5]
+    # a NaN in a typed column is a gap the next source fills; complete ints are kept as they are
+    assert _core._coalesce(np.array([1.0, np.nan]), np.array([7.0, 8.0])) == [1.0, 8.0]
+    ints = np.array([1, 2])
+    assert _core._coalesce(ints, [9, 9]) is ints
+    converted = _core.convert(Col("s", "str", "s"), pd.array(["a", ""], dtype=_core.STR_DTYPE), 2)
+    assert pd.Series(converted).isna().tolist() == [False, True]  # "" is missing here too
