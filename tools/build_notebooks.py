@@ -193,7 +193,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "On a linear contract PnL is `(mark − entry) × size` in USD; on an inverse one it is "
             "`(1/entry − 1/mark) × contracts` in XBT."
         ),
-        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"unrealised_pnl\", \"unrealized_funding\"]]"),
+        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"unrealized_pnl\", \"unrealized_funding\"]]"),
         code("charts.positions_chart(positions)"),
         md("## Fills and the account log\n\nFills say what traded; the account log says what every trade, fee and funding payment did to each balance."),
         code("kf.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\"]]"),
@@ -314,7 +314,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "        steps.append((step, \"hold\", \"-\", 0.0))\n"
             "steps"
         ),
-        code("kf.positions()[[\"side\", \"size\", \"entry_price\", \"unrealised_pnl\"]]"),
+        code("kf.positions()[[\"side\", \"size\", \"entry_price\", \"unrealized_pnl\"]]"),
         md("The paper account's log shows the fees and funding the backtest modelled:"),
         code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]].groupby(\"info\")[[\"fee\", \"realized_funding\"]].sum().round(4)"),
     ],

@@ -86,7 +86,7 @@ def equity_chart(
         ``fee`` and ``realized_funding`` of each entry.
     unrealised : float or Series, optional
         Unrealised PnL in ``asset``, which the ledger does not record: a
-        number for now (the sum of ``kf.positions()["unrealised_pnl"]`` over
+        number for now (the sum of ``kf.positions()["unrealized_pnl"]`` over
         the positions whose PnL is in ``asset``), drawn at the log's
         ``attrs["server_time"]`` when it has one, else at its last entry; or
         a Series by time (naive times are UTC), e.g. the flex ``pnl`` of
@@ -116,7 +116,7 @@ def equity_chart(
     ...                "symbol": "PF_XBTUSD", "side": "buy", "size": 0.1})
     >>> _ = kf.sim.advance(3_600_000)                       # an hour: funding is paid
     >>> pos = kf.positions()   # USD PnL: leave out inverse positions (PnL in coin)
-    >>> upnl = pos.loc[~pos["is_inverse"], "unrealised_pnl"].sum()
+    >>> upnl = pos.loc[~pos["is_inverse"], "unrealized_pnl"].sum()
     >>> fig = equity_chart(kf.account_log(), unrealised=upnl)
     >>> [t.name for t in fig.data]
     ['balance', 'account value', 'realised PnL', 'fees', 'funding', 'unrealised PnL']
@@ -239,7 +239,7 @@ def positions_chart(
     positions : DataFrame
         :func:`kfresearch.frames.positions` (``kf.positions()``): index
         ``symbol``; ``side``, ``size`` (signed), ``entry_price``,
-        ``mark_price``, ``unrealised_pnl``.
+        ``mark_price``, ``unrealized_pnl``.
     liquidation : mapping or Series of symbol → price, optional
         Liquidation prices, which ``/openpositions`` does not send (the
         WebSocket ``open_positions`` feed does). A ``liquidation_price`` or
@@ -281,7 +281,7 @@ def positions_chart(
     entry = column("entry_price")
     mark = column("mark_price")
     size = column("size")
-    upnl = column("unrealised_pnl", "unrealized_pnl")
+    upnl = column("unrealized_pnl")
     liq = _liquidation_prices(frame, liquidation)
     with np.errstate(divide="ignore", invalid="ignore"):
         mark_pct = (mark / entry - 1.0) * 100.0

@@ -176,7 +176,7 @@ def _derive_positions(df: pd.DataFrame) -> pd.DataFrame:
     df["abs_size"] = absolute
     df["size"] = np.where(short, -absolute, absolute)
     df["is_inverse"] = _prefix(df["symbol"]).isin(_INVERSE_PREFIXES).astype(bool)
-    for name in ("mark_price", "notional", "unrealised_pnl"):  # filled from tickers
+    for name in ("mark_price", "notional"):  # filled from tickers
         df[name] = np.nan
     return df
 
@@ -191,13 +191,13 @@ POSITIONS = FrameSpec(
         Col("entry_price", "float", "price"),
         col("fillTime", "time"),
         col("unrealizedFunding", "float"),
-        col("unrealizedPnl", "float"),
         col("pnlCurrency", "str"),
         col("maxFixedLeverage", "float"),
         Col("is_inverse", "bool", None),
         Col("mark_price", "float", None),
         Col("notional", "float", None),
-        Col("unrealised_pnl", "float", None),
+        # computed from the tickers' mark; an exchange-sent unrealizedPnl fills the gaps
+        col("unrealizedPnl", "float"),
         col("greeks", "object"),
     ),
     index="symbol",
@@ -217,7 +217,7 @@ def positions(
         Body with ``openPositions[]``.
     tickers_body : dict, optional
         Body of ``GET /tickers``: fills ``mark_price``, ``notional`` and
-        ``unrealised_pnl`` (NaN without it, or for symbols it lacks).
+        ``unrealized_pnl`` (NaN without it, or for symbols it lacks).
 
     Returns
     -------
@@ -234,17 +234,18 @@ def positions(
         entry_price         float64             average entry price (exchange ``price``)
         fill_time           datetime64[ns,UTC]  last fill (deprecated by Kraken, still sent)
         unrealized_funding  float64             as given (perpetuals; NaN otherwise)
-        unrealized_pnl      float64             as given by the exchange when it sends
-                                                ``unrealizedPnl`` (newer schema), else NaN
         pnl_currency        str                 multi-collateral PnL currency, when sent
         max_fixed_leverage  float64             isolated positions, when sent
         is_inverse          bool                PI_/FI_ contract (sizes in USD, PnL in coin)
         mark_price          float64             from ``tickers_body``
         notional            float64             signed, USD: linear size × mark; inverse size
                                                 (USD contracts of 1 USD each)
-        unrealised_pnl      float64             computed from the mark (reference §7.3): linear
+        unrealized_pnl      float64             computed from the mark (reference §7.3): linear
                                                 (mark − entry) × size in USD; inverse
-                                                (1/entry − 1/mark) × size in the base coin
+                                                (1/entry − 1/mark) × size in the base coin.
+                                                Without a mark: the exchange's
+                                                ``unrealizedPnl`` if it sends one
+                                                (undocumented), else NaN
         greeks              object              options (demo only)
         ==================  ==================  ====================================================
 
@@ -259,7 +260,7 @@ def positions(
     >>> pos = {"result": "success", "openPositions": [
     ...     {"side": "short", "symbol": "PF_XBTUSD", "price": "30000", "size": "0.5"}]}
     >>> tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "29000"}]}
-    >>> positions(pos, tick).loc["PF_XBTUSD", ["size", "notional", "unrealised_pnl"]].tolist()
+    >>> positions(pos, tick).loc["PF_XBTUSD", ["size", "notional", "unrealized_pnl"]].tolist()
     [-0.5, -14500.0, 500.0]
     """
     records = payload(body, "openPositions", name="positions")
@@ -276,9 +277,8 @@ def positions(
         frame["mark_price"] = mark
         frame["notional"] = np.where(inverse, size, size * mark)
         with np.errstate(divide="ignore", invalid="ignore"):
-            frame["unrealised_pnl"] = np.where(
-                inverse, (1.0 / entry - 1.0 / mark) * size, (mark - entry) * size
-            )
+            computed = np.where(inverse, (1.0 / entry - 1.0 / mark) * size, (mark - entry) * size)
+        frame["unrealized_pnl"] = np.where(np.isnan(computed), frame["unrealized_pnl"], computed)
     return frame
 
 

@@ -252,7 +252,7 @@ class PositionsPanel(_Panel):
             _num(row.get("entry_price"), 4),
             _num(row.get("mark_price"), 4),
             fmt(row.get("notional")),
-            _num(row.get("unrealised_pnl"), 8),
+            _num(row.get("unrealized_pnl"), 8),
         ]
 
     def _button(self, key: str, row: pd.Series) -> widgets.Button:

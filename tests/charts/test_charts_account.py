@@ -66,7 +66,7 @@ def test_equity_balance_steps_through_the_cash_entries(kf: Any) -> None:
 def test_equity_with_unrealised_now_and_over_time(kf: Any) -> None:
     log = kf.account_log(progress=False)
     positions = kf.positions()
-    upnl = float(positions.loc[~positions["is_inverse"], "unrealised_pnl"].sum())
+    upnl = float(positions.loc[~positions["is_inverse"], "unrealized_pnl"].sum())
     fig = charts.equity_chart(log, unrealised=upnl)
     value = by_name(fig, "account value")
     last_balance = by_name(fig, "balance").y[-1]
@@ -120,7 +120,7 @@ def test_positions_entry_mark_and_liquidation(kf: Any) -> None:
                                positions["mark_price"].to_numpy())
     colors = list(mark.marker.color)
     for symbol, color in zip(symbols, colors, strict=True):
-        profit = positions.loc[symbol, "unrealised_pnl"] >= 0
+        profit = positions.loc[symbol, "unrealized_pnl"] >= 0
         assert color == charts.COLORS["buy" if profit else "sell"]
     eth = symbols.index("PF_ETHUSD")
     assert liq.x[eth] == pytest.approx((1500.0 / positions.loc["PF_ETHUSD", "entry_price"] - 1)

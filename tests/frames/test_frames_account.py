@@ -106,7 +106,7 @@ POSITION_DTYPES = {
     "is_inverse": "bool",
     "mark_price": "float64",
     "notional": "float64",
-    "unrealised_pnl": "float64",
+    "unrealized_pnl": "float64",
 }
 
 
@@ -141,16 +141,16 @@ def test_positions_with_tickers(example: Callable[..., Any], maybe_strings: Any)
     df = frames.positions(example("openpositions.kraken-doc.json"), tick)
     entry = 9392.749993345933
     # inverse short: (1/entry − 1/mark) × size (signed, USD contracts) → coin
-    assert df.loc["PI_XBTUSD", "unrealised_pnl"] == pytest.approx(
+    assert df.loc["PI_XBTUSD", "unrealized_pnl"] == pytest.approx(
         (1 / entry - 1 / 30209.9) * -10000
     )
     assert df.loc["PI_XBTUSD", "notional"] == -10000.0
     # linear long: (mark − entry) × size → USD
-    assert df.loc["PF_DEFIUSD", "unrealised_pnl"] == pytest.approx((600.0 - 570.0) * 1)
+    assert df.loc["PF_DEFIUSD", "unrealized_pnl"] == pytest.approx((600.0 - 570.0) * 1)
     assert df.loc["PF_DEFIUSD", "notional"] == 600.0
     assert df.loc["PF_DEFIUSD", "mark_price"] == 600.0
     # a position without a ticker stays NaN
-    assert df["unrealised_pnl"].isna().tolist() == [False, True, False]
+    assert df["unrealized_pnl"].isna().tolist() == [False, True, False]
 
 
 def test_positions_reference_pnl_examples() -> None:
@@ -170,8 +170,8 @@ def test_positions_reference_pnl_examples() -> None:
         ],
     }
     df = frames.positions(pos, tick)
-    assert df.loc["PI_ETHUSD", "unrealised_pnl"] == pytest.approx(0.428571, rel=1e-5)
-    assert df.loc["PF_XBTUSD", "unrealised_pnl"] == pytest.approx(25000.0)
+    assert df.loc["PI_ETHUSD", "unrealized_pnl"] == pytest.approx(0.428571, rel=1e-5)
+    assert df.loc["PF_XBTUSD", "unrealized_pnl"] == pytest.approx(25000.0)
 
 
 def test_positions_empty_has_full_schema(raw_example: Callable[..., Any]) -> None:
@@ -308,3 +308,19 @@ def test_pnl_preferences(example: Callable[..., Any]) -> None:
     assert df["pnl_currency"].to_dict() == {"PF_XBTUSD": "BTC"}
     put = frames.pnl_preferences(example("pnlpreferences.kraken-doc.json", "SuccessExample"))
     assert_same_schema(put, df)
+
+
+def test_positions_have_one_unrealized_pnl_column() -> None:
+    """The mark-based value where a mark is known, an exchange-sent ``unrealizedPnl`` elsewhere."""
+    pos = {
+        "result": "success",
+        "openPositions": [
+            {"symbol": "PF_XBTUSD", "side": "long", "size": "2", "price": "100", "unrealizedPnl": 7},
+            {"symbol": "PF_ETHUSD", "side": "long", "size": "1", "price": "10", "unrealizedPnl": 3},
+        ],
+    }
+    tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "110"}]}
+    df = frames.positions(pos, tick)
+    assert df["unrealized_pnl"].tolist() == [20.0, 3.0]
+    assert [c for c in df.columns if "pnl" in c and "unreali" in c] == ["unrealized_pnl"]
+    assert frames.positions(pos)["unrealized_pnl"].tolist() == [7.0, 3.0]
