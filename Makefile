@@ -52,6 +52,7 @@ lab: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.floor
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
