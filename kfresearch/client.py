@@ -181,7 +181,7 @@ class _Base:
         frame = frames.term_structure(tickers, instruments, now=self._now_ms())
         code = base.strip().upper().replace("BTC", "XBT")
         keep = [f"_{code}USD" in symbol.upper() for symbol in frame["symbol"]]
-        return frame[keep]
+        return frame[keep].reset_index(drop=True)
 
     def _q_accounts(self) -> Plan:
         return plan_single([Call("accounts")], frames.accounts)

@@ -172,7 +172,12 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         code("paid_usd = float(funding[\"funding_rate\"].sum())\nannualised = funding[\"relative_funding_rate\"].mean() * 24 * 365\nf\"{paid_usd:,.2f} USD, or {annualised:.2%} a year\""),
         code("charts.funding_chart(funding)"),
         md("## Term structure"),
-        code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"basis_pct\", \"annualised_basis\"]].round(4)"),
+        code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"basis_pct\", \"basis_annualised\", \"funding_rate_annualised\"]].round(4)"),
+        md(
+            "`basis_annualised` (dated contracts) and `funding_rate_annualised` (perpetuals) are both "
+            "fractions per year, so the two ways of holding XBT exposure compare directly: 0.05 is 5 % "
+            "a year paid by longs. `basis_pct` is in percent, as its name says."
+        ),
         code("charts.term_structure_chart(term)"),
     ],
     "05-account-and-positions": [

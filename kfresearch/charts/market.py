@@ -564,8 +564,8 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
     term : DataFrame
         :func:`kfresearch.frames.term_structure` (``kf.term_structure("XBT")``):
         ``symbol``, ``tag``, ``expiry``, ``days_to_expiry``, ``mark_price``,
-        ``index_price``, ``basis``, ``basis_pct`` (%), ``annualised_basis`` (%
-        per year), ``funding_rate_annualised`` (fraction per year).
+        ``index_price``, ``basis``, ``basis_pct`` (%), ``basis_annualised`` and
+        ``funding_rate_annualised`` (fractions per year).
     title : str, optional
         Replaces ``"XBT · term structure · sim"``.
 
@@ -591,7 +591,7 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
     name = chart_title(frame, "term structure", symbol=label, title=title)
     if frame is None or is_empty(frame, ("symbol", "basis_pct")):
         return no_data_figure(name, "a term structure frame (symbol, basis_pct, "
-                                    "annualised_basis)")
+                                    "basis_annualised)")
     frame = frame[frame["basis_pct"].notna().to_numpy(dtype=bool)]
     symbols = frame["symbol"].astype(object).to_numpy()
     price = price_unit(str(symbols[0]))
@@ -616,8 +616,8 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
                        f"basis %{{customdata[4]:,.2f}} {price} = %{{y:.3f}} %"
                        "<extra></extra>"),
     ), secondary_y=False)
-    annual = finite(frame["annualised_basis"]) if "annualised_basis" in frame.columns \
-        else np.full(len(frame), np.nan)
+    annual = (finite(frame["basis_annualised"]) * 100.0 if "basis_annualised" in frame.columns
+              else np.full(len(frame), np.nan))
     dated = np.isfinite(annual)
     if dated.any():
         fig.add_trace(go.Scatter(

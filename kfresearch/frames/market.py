@@ -772,7 +772,8 @@ def _derive_term(df: pd.DataFrame) -> pd.DataFrame:
     df["basis"] = df["mark_price"] - df["index_price"]
     df["basis_pct"] = df["basis"] / df["index_price"] * 100.0
     days = df["days_to_expiry"].where(df["days_to_expiry"] > 0)
-    df["annualised_basis"] = df["basis_pct"] * 365.0 / days
+    # a fraction per year, like funding_rate_annualised: the two carries compare directly
+    df["basis_annualised"] = df["basis"] / df["index_price"] * 365.0 / days
     return df
 
 
@@ -788,7 +789,7 @@ TERM_STRUCTURE = FrameSpec(
         col("index_price", "float"),
         Col("basis", "float", None),
         Col("basis_pct", "float", None),
-        Col("annualised_basis", "float", None),
+        Col("basis_annualised", "float", None),
         col("funding_rate_annualised", "float"),
     ),
     derive=_derive_term,
@@ -831,11 +832,14 @@ def term_structure(
         mark_price, index_price  float64             quote currency
         basis                    float64             mark − index (quote currency)
         basis_pct                float64             100 × basis / index (percent)
-        annualised_basis         float64             basis_pct × 365 / days_to_expiry (percent per
-                                                     year); NaN for perpetuals, which have no
-                                                     expiry (their carry is funding: see
-                                                     funding_rate_annualised), and for expired rows
-        funding_rate_annualised  float64             relative funding × 24 × 365 (perpetuals)
+        basis_annualised         float64             basis / index × 365 / days_to_expiry, a
+                                                     **fraction** per year (0.05 = 5 %); NaN for
+                                                     perpetuals, which have no expiry (their carry
+                                                     is funding_rate_annualised), and for expired
+                                                     rows
+        funding_rate_annualised  float64             relative funding × 24 × 365, a fraction per
+                                                     year (perpetuals): compares directly with
+                                                     basis_annualised
         =======================  ==================  ==============================================
 
         ``attrs``: ``now``, ``server_time``.
@@ -846,8 +850,8 @@ def term_structure(
     ...     {"symbol": "FI_XBTUSD_220930", "tag": "quarter", "pair": "XBT:USD",
     ...      "markPrice": 21200.0, "indexPrice": 21000.0}]}
     >>> ts = term_structure(tick)
-    >>> ts[["basis_pct", "days_to_expiry"]].round(2).to_dict("records")
-    [{'basis_pct': 0.95, 'days_to_expiry': 105.17}]
+    >>> ts[["basis_pct", "days_to_expiry", "basis_annualised"]].round(4).to_dict("records")
+    [{'basis_pct': 0.9524, 'days_to_expiry': 105.1663, 'basis_annualised': 0.0331}]
     """
     tick = tickers(tickers_body)
     stamp = to_timestamp(now) if now is not None else server_time(tickers_body)

@@ -257,11 +257,12 @@ def test_term_structure_basis_and_annualised(kf: Any) -> None:
     basis = by_name(fig, "basis")
     assert list(basis.x) == list(term["symbol"])
     np.testing.assert_allclose(np.asarray(basis.y, dtype=float), term["basis_pct"].to_numpy())
-    dated = term[term["annualised_basis"].notna()]
+    assert term.index.tolist() == list(range(len(term)))  # filtered to XBT, then renumbered
+    dated = term[term["basis_annualised"].notna()]
     annual = by_name(fig, "annualised basis")
     assert list(annual.x) == list(dated["symbol"])
     np.testing.assert_allclose(np.asarray(annual.y, dtype=float),
-                               dated["annualised_basis"].to_numpy())
+                               dated["basis_annualised"].to_numpy() * 100.0)  # % axis
     perp = by_name(fig, "perpetual funding, annualised")
     perps = term[term["funding_rate_annualised"].notna()]
     np.testing.assert_allclose(np.asarray(perp.y, dtype=float),

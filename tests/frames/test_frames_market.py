@@ -594,12 +594,12 @@ def test_term_structure_by_hand(maybe_strings: Callable[[Any], Any]) -> None:
             "index_price": "float64",
             "basis": "float64",
             "basis_pct": "float64",
-            "annualised_basis": "float64",
+            "basis_annualised": "float64",
         },
     )
     perp, dated = df.iloc[0], df.iloc[1]
     assert pd.isna(perp["expiry"])
-    assert np.isnan(perp["annualised_basis"])
+    assert np.isnan(perp["basis_annualised"])
     assert perp["basis"] == 50.0
     assert perp["funding_rate_annualised"] == pytest.approx(0.5 / 100050.0 * 8760)
     days = (pd.Timestamp("2026-09-25T15:00Z") - pd.Timestamp("2026-06-01T00:00Z")).total_seconds()
@@ -607,7 +607,7 @@ def test_term_structure_by_hand(maybe_strings: Callable[[Any], Any]) -> None:
     assert dated["days_to_expiry"] == pytest.approx(days)
     assert dated["basis"] == 1000.0
     assert dated["basis_pct"] == pytest.approx(1.0)
-    assert dated["annualised_basis"] == pytest.approx(1.0 * 365 / days)
+    assert dated["basis_annualised"] == pytest.approx(0.01 * 365 / days)  # a fraction per year
     # without instruments: the symbol's date at 16:00 London (15:00Z in summer)
     approx_expiry = frames.term_structure(tick, now="2026-06-01T00:00:00Z").iloc[1]["expiry"]
     assert approx_expiry == pd.Timestamp("2026-09-25T15:00:00Z")
@@ -620,4 +620,4 @@ def test_term_structure_example(raw_example: Callable[..., Any]) -> None:
     assert df["symbol"].tolist() == ["PI_XBTUSD", "FI_XBTUSD_211231"]
     assert df.loc[1, "expiry"] == pd.Timestamp("2021-12-31T16:00:00Z")  # winter: 16:00 London
     assert df["days_to_expiry"].iloc[1] < 0  # expired relative to serverTime
-    assert df["annualised_basis"].isna().all()
+    assert df["basis_annualised"].isna().all()
