@@ -42,8 +42,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kfresearch.sim import margin
-from kfresearch.sim.accounts import Account, Fill, HistoryItem, Position, page_history, select_log
+from kfresearch.sim import history_bodies, margin, private_feeds
+from kfresearch.sim.accounts import Account, Fill, Position, page_history, select_log
 from kfresearch.sim.instruments import InstrumentSpec
 from kfresearch.sim.interfaces import Level, Market, Signal
 from kfresearch.sim.margin import HOUR_MS, FlexSummary, PositionRisk, WalletSummary
@@ -67,7 +67,6 @@ MARKET_PROTECTION = 0.01  # "mkt" is an IOC limited to 1 % past the best price (
 MAX_CLI_ORD_ID = 100
 SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
 STATUS_WINDOW_MS = 5_000  # orders/status also lists orders closed this recently
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # Collateral haircuts of the flex wallet (reference §7.4 example: about 2 % on XBT).
 HAIRCUTS = {"USD": 0.0, "USDC": 0.0, "USDT": 0.0, "XBT": 0.02, "ETH": 0.02}
 
@@ -85,28 +84,6 @@ ORDER_ERRORS = {
     "selfFill": "WOULD_EXECUTE_SELF",
     "invalidPrice": "INVALID_PRICE",
     "invalidSize": "INVALID_QUANTITY",
-}
-# open_orders feed reasons for each update reason.
-WS_REASONS = {
-    "NEW_USER_ORDER": "new_placed_order_by_user",
-    "CANCELLED_BY_USER": "cancelled_by_user",
-    "DEAD_MAN_SWITCH": "dead_man_switch",
-    "PARTIAL_FILL": "partial_fill",
-    "FULL_FILL": "full_fill",
-    "EDITED_BY_USER": "edited_by_user",
-    "STOP_ORDER_TRIGGERED": "stop_order_triggered",
-    "POST_WOULD_EXECUTE": "post_order_failed_because_it_would_be_filled",
-}
-# History-service position filters: the two groups of §4.25 ``/positions``.
-POSITION_CHANGE_TAGS = ("opened", "closed", "increased", "decreased", "reversed", "no_change")
-POSITION_REASON_TAGS = ("trades", "funding_realization", "settlement")
-_CHANGE_TAG = {
-    "open": "opened",
-    "close": "closed",
-    "increase": "increased",
-    "decrease": "decreased",
-    "reverse": "reversed",
-    "noChange": "no_change",
 }
 
 
@@ -566,25 +543,12 @@ class Engine:
         if order.cli_ord_id is not None:
             acc.cli_ids[order.cli_ord_id] = order.order_id
         self._dirty.add(acc.account_id)
-        body: dict[str, Any]
-        if order.is_trigger:
-            body = {
-                "OrderTriggerPlaced": {
-                    "order": order.history_trigger(acc.uid, acc.number),
-                    "reason": "new_user_order",
-                }
-            }
-            acc.add_history("triggers", self._uuid(), now, order.symbol, body, {"opened"})
-            return
-        reason = "stop_order_triggered" if order.triggered else "new_user_order"
-        body = {
-            "OrderPlaced": {
-                "order": order.history(acc.uid),
-                "reason": reason,
-                "reducedQuantity": dec(reduced) if reduced else "",
-            }
-        }
-        acc.add_history("orders", self._uuid(), now, order.symbol, body, {"opened"})
+        self._store(acc, now, order.symbol,
+                    history_bodies.order_placed(order, acc.uid, acc.number, reduced))
+
+    def _store(self, acc: Account, t: int, symbol: str, recorded: history_bodies.Recorded) -> None:
+        kind, body, tags = recorded
+        acc.add_history(kind, self._uuid(), t, symbol, body, tags)
 
     def _reject(self, acc: Account, order: Order, now: int, status: str) -> dict[str, Any]:
         """Record a rejected order; the REJECT event (reason = the engine's OrderError name)."""
@@ -593,24 +557,8 @@ class Engine:
         order.update_reason = order.error or status
         acc.orders[order.order_id] = order
         key, body = order.v3_event_body()
-        history: dict[str, Any]
-        if order.order_type in TRIGGER_TYPES:
-            history = {
-                "OrderTriggerCancelled": {
-                    "order": order.history_trigger(acc.uid, acc.number),
-                    "reason": order.update_reason.lower(),
-                }
-            }
-            acc.add_history("triggers", self._uuid(), now, order.symbol, history, {"closed"})
-        else:
-            history = {
-                "OrderRejected": {
-                    "order": order.history(acc.uid),
-                    "orderError": order.error,
-                    "reason": order.update_reason.lower(),
-                }
-            }
-            acc.add_history("orders", self._uuid(), now, order.symbol, history, {"closed"})
+        self._store(acc, now, order.symbol,
+                    history_bodies.order_rejected(order, acc.uid, acc.number))
         return {"type": "REJECT", "uid": order.order_id, key: body, "reason": order.error}
 
     # ------------------------------------------------------------------ fills
@@ -760,52 +708,11 @@ class Engine:
     def _record_execution(
         self, acc: Account, order: Order, spec: InstrumentSpec, fill: Fill, position: float
     ) -> None:
-        """A history ``Execution``; the other side is the anonymous market."""
-        ours = order.history(acc.uid)
-        theirs = {
-            "uid": self._uuid(),
-            "accountUid": NIL_UUID,
-            "tradeable": spec.symbol,
-            "direction": "Sell" if order.side == "buy" else "Buy",
-            "quantity": dec(fill.quantity),
-            "filled": dec(fill.quantity),
-            "timestamp": fill.time_ms,
-            "limitPrice": dec(fill.price),
-            "orderType": "IoC" if fill.fill_type == "maker" else "Limit",
-            "clientId": "",
-            "reduceOnly": False,
-            "lastUpdateTimestamp": fill.time_ms,
-            "spotData": None,
-        }
-        data = {
-            "fee": dec(fill.fee),
-            "positionSize": dec(position),
-            "feeCalculationInfo": [
-                {
-                    "percentageFee": dec(
-                        100 * (margin.MAKER_FEE if fill.fill_type == "maker" else margin.TAKER_FEE)
-                    ),
-                    "userFeeDiscountApplied": None,
-                    "marketShareRebateCredited": None,
-                }
-            ],
-        }
-        maker = fill.fill_type == "maker"
-        execution = {
-            "uid": fill.fill_id,
-            "makerOrder": ours if maker else theirs,
-            "takerOrder": theirs if maker else ours,
-            "timestamp": fill.time_ms,
-            "quantity": dec(fill.quantity),
-            "price": dec(fill.price),
-            "markPrice": dec(self.market.mark_price(spec.symbol, fill.time_ms)),
-            "limitFilled": maker and order.unfilled <= 0,
-            "usdValue": dec(margin.notional_usd(spec, fill.quantity, fill.price), 8),
-            "makerOrderData": data if maker else None,
-            "takerOrderData": None if maker else data,
-        }
-        body = {"Execution": {"execution": execution, "takerReducedQuantity": ""}}
-        acc.add_history("executions", self._uuid(), fill.time_ms, spec.symbol, body)
+        counterparty = self._uuid()  # drawn before the element's uid: same ids for one seed
+        mark = self.market.mark_price(spec.symbol, fill.time_ms)
+        self._store(acc, fill.time_ms, spec.symbol, history_bodies.execution(
+            order, acc.uid, spec, fill, position=position, mark_price=mark,
+            counterparty_uid=counterparty))
 
     def _record_position(
         self,
@@ -819,40 +726,15 @@ class Engine:
         reason: str,
         extra: dict[str, Any],
     ) -> None:
-        """A history position update; its tags serve the ``/positions`` filters."""
-        body: dict[str, Any] = {
-            "accountUid": acc.uid,
-            "tradeable": spec.symbol,
-            "oldPosition": dec(old[0]),
-            "oldAverageEntryPrice": dec(old[1]) if old[1] is not None and old[0] else None,
-            "newPosition": dec(new[0]),
-            "newAverageEntryPrice": dec(new[1]) if new[1] is not None and new[0] else "0",
-            "positionChange": change,
-            "timestamp": str(t),
-            "updateReason": reason,
-        } | extra
-        tag = {
-            "trade": "trades",
-            "fundingRealisation": "funding_realization",
-            "settlement": "settlement",
-        }[reason]
-        acc.add_history("positions", self._uuid(), t, spec.symbol, body, {_CHANGE_TAG[change], tag})
+        self._store(acc, t, spec.symbol, history_bodies.position_update(
+            acc.uid, spec.symbol, t, old=old, new=new, change=change, reason=reason, extra=extra))
 
     def _record_order_update(
         self, acc: Account, order: Order, now: int, reason: str, old: dict[str, Any] | None = None
     ) -> None:
         order.update_reason = reason
-        previous = old if old is not None else order.history(acc.uid)
-        tags = {"closed"} if reason == "FULL_FILL" else set()
-        body = {
-            "OrderUpdated": {
-                "oldOrder": previous,
-                "newOrder": order.history(acc.uid),
-                "reason": reason.lower(),
-                "reducedQuantity": "",
-            }
-        }
-        acc.add_history("orders", self._uuid(), now, order.symbol, body, tags)
+        recorded = history_bodies.order_updated(order, acc.uid, reason, old)
+        self._store(acc, now, order.symbol, recorded)
 
     def _close(self, acc: Account, order: Order, now: int, status: str, reason: str) -> None:
         """Take the order off the book as ``filled`` or ``cancelled`` with an update reason."""
@@ -862,29 +744,11 @@ class Engine:
         self._dirty.add(acc.account_id)
         if status == "cancelled":
             self._record_cancel(acc, order, now, reason)
-        self._emit(
-            acc,
-            "open_orders",
-            {
-                "feed": "open_orders",
-                "order_id": order.order_id,
-                "is_cancel": True,
-                "reason": WS_REASONS.get(reason, reason.lower()),
-            },
-        )
+        self._emit(acc, "open_orders", private_feeds.cancel_message(order.order_id, reason))
 
     def _record_cancel(self, acc: Account, order: Order, now: int, reason: str) -> None:
-        if order.order_type in TRIGGER_TYPES and not order.triggered:
-            body = {
-                "OrderTriggerCancelled": {
-                    "order": order.history_trigger(acc.uid, acc.number),
-                    "reason": reason.lower(),
-                }
-            }
-            acc.add_history("triggers", self._uuid(), now, order.symbol, body, {"closed"})
-        else:
-            body = {"OrderCancelled": {"order": order.history(acc.uid), "reason": reason.lower()}}
-            acc.add_history("orders", self._uuid(), now, order.symbol, body, {"closed"})
+        self._store(acc, now, order.symbol,
+                    history_bodies.order_cancelled(order, acc.uid, acc.number, reason))
 
     def _cancel(self, acc: Account, order: Order, now: int, reason: str) -> dict[str, Any]:
         """Cancel an open order; the CANCEL event."""
@@ -1574,7 +1438,7 @@ class Engine:
         """
         self.advance(now_ms)
         acc = self.account(account_id, now_ms)
-        keep = self._history_filter(kind, tradeable, filters or {})
+        keep = history_bodies.history_filter(kind, tradeable, filters or {})
         page, following = page_history(
             acc.history[kind],
             since=since,
@@ -1594,30 +1458,6 @@ class Engine:
         if following is not None:
             body["continuationToken"] = following
         return body
-
-    @staticmethod
-    def _history_filter(
-        kind: str, tradeable: str | None, flags: dict[str, bool]
-    ) -> Callable[[HistoryItem], bool]:
-        wanted = tradeable.upper() if tradeable else None
-        if kind == "positions":
-            groups = [
-                {name for name in POSITION_CHANGE_TAGS if flags.get(name)},
-                {name for name in POSITION_REASON_TAGS if flags.get(name)},
-            ]
-            dropped: set[str] = set()
-        else:
-            groups = [{name for name in ("opened", "closed") if flags.get(name)}]
-            dropped = {name for name in ("opened", "closed") if flags.get(name) is False}
-
-        def keep(item: HistoryItem) -> bool:
-            if wanted is not None and item.tradeable != wanted:
-                return False
-            if item.tags & dropped:
-                return False
-            return all(not group or item.tags & group for group in groups)
-
-        return keep
 
     def account_log(
         self,
@@ -1655,16 +1495,7 @@ class Engine:
 
     def _emit_order(self, acc: Account, order: Order, reason: str) -> None:
         if self.listeners:
-            self._emit(
-                acc,
-                "open_orders",
-                {
-                    "feed": "open_orders",
-                    "order": order.ws(),
-                    "is_cancel": False,
-                    "reason": WS_REASONS.get(reason, reason.lower()),
-                },
-            )
+            self._emit(acc, "open_orders", private_feeds.order_message(order, reason))
 
     def _flush(self, now_ms: int) -> None:
         """Send position and balance snapshots of accounts that changed."""
@@ -1687,134 +1518,4 @@ class Engine:
         KeyError
             For a feed the engine does not serve.
         """
-        acc = self.account(account_id, now_ms)
-        builders: dict[str, Callable[[Account, int], dict[str, Any]]] = {
-            "fills": self._ws_fills,
-            "open_orders": self._ws_orders,
-            "open_orders_verbose": self._ws_orders,
-            "open_positions": self._ws_positions,
-            "balances": self._ws_balances,
-        }
-        body = builders[feed](acc, now_ms)
-        name = feed if feed == "open_positions" else f"{feed}_snapshot"
-        return {"feed": name, "account": acc.uid} | body
-
-    def _ws_fills(self, acc: Account, now: int) -> dict[str, Any]:
-        return {"fills": [f.ws(i, update=False) for i, f in enumerate(acc.fills[-100:])]}
-
-    def _ws_orders(self, acc: Account, now: int) -> dict[str, Any]:
-        return {"orders": [o.ws() for o in sorted(acc.open_orders.values(), key=lambda o: o.seq)]}
-
-    def _ws_positions(self, acc: Account, now: int) -> dict[str, Any]:
-        rows = []
-        flex = self.flex_summary(acc, now)
-        for risk in self.position_risks(acc, now):
-            spec = risk.spec
-            equity = (
-                flex.margin_equity
-                if not spec.is_inverse
-                else self.wallet_summary(acc, spec.margin_account, now).portfolio_value
-            )
-            row: dict[str, Any] = {
-                "instrument": spec.symbol,
-                "balance": risk.size,
-                "pnl": risk.pnl,
-                "entry_price": risk.entry,
-                "mark_price": risk.mark,
-                "index_price": self.market.index_price(spec.symbol, now),
-                "liquidation_threshold": margin.price_where_equity_meets(
-                    risk, equity, risk.maintenance_margin
-                ),
-                "effective_leverage": risk.notional_usd
-                / (equity * (risk.mark if spec.is_inverse else 1.0))
-                if equity > 0
-                else 0.0,
-                "return_on_equity": risk.pnl / risk.initial_margin if risk.initial_margin else 0.0,
-                "unrealized_funding": risk.unrealized_funding,
-                "initial_margin": risk.initial_margin,
-                "initial_margin_with_orders": risk.initial_margin_with_orders,
-                "maintenance_margin": risk.maintenance_margin,
-            }
-            if not spec.is_inverse:
-                row["pnl_currency"] = acc.pnl_currency.get(spec.symbol, "USD")
-            rows.append(row)
-        return {"positions": rows, "seq": acc.next_seq("open_positions"), "timestamp": now}
-
-    def _ws_balances(self, acc: Account, now: int) -> dict[str, Any]:
-        holding = {code.upper(): amount for code, amount in acc.wallets.get("cash", {}).items()}
-        futures = {}
-        for wallet in sorted(w for w in acc.wallets if w.startswith("fi_")):
-            single = self.wallet_summary(acc, wallet, now)
-            name = f"F-{single.currency}:USD"
-            futures[name] = {
-                "name": name,
-                "pair": f"{single.currency}/USD",
-                "unit": single.currency,
-                "portfolio_value": single.portfolio_value,
-                "balance": single.balance,
-                "maintenance_margin": single.maintenance_margin,
-                "initial_margin": single.initial_margin_with_orders,
-                "available": single.available,
-                "unrealized_funding": single.unrealized_funding,
-                "pnl": single.pnl,
-            }
-        flex = self.flex_summary(acc, now)
-        totals = {
-            "initial_margin": flex.initial_margin_with_orders,
-            "initial_margin_without_orders": flex.initial_margin,
-            "maintenance_margin": flex.maintenance_margin,
-            "pnl": flex.pnl,
-            "unrealized_funding": flex.unrealized_funding,
-            "total_unrealized": flex.total_unrealized,
-            "total_unrealized_as_margin": flex.total_unrealized_as_margin,
-        }
-        isolated = {}
-        for risk in flex.risks:
-            if risk.max_leverage:
-                isolated[risk.spec.symbol] = {
-                    "initial_margin": risk.initial_margin_with_orders,
-                    "initial_margin_without_orders": risk.initial_margin,
-                    "maintenance_margin": risk.maintenance_margin,
-                    "pnl": risk.pnl,
-                    "unrealized_funding": risk.unrealized_funding,
-                    "total_unrealized": risk.pnl + risk.unrealized_funding,
-                    "total_unrealized_as_margin": risk.pnl + risk.unrealized_funding,
-                }
-        notional = math.fsum(r.notional_usd for r in flex.risks)
-        cross = {
-            "balance_value": flex.balance_value,
-            "portfolio_value": flex.portfolio_value,
-            "collateral_value": flex.collateral_value,
-            **totals,
-            "margin_equity": flex.margin_equity,
-            "available_margin": flex.available_margin,
-            "effective_leverage": notional / flex.margin_equity if flex.margin_equity > 0 else 0.0,
-        }
-        flex_body = {
-            "currencies": {
-                code: {
-                    "quantity": c.quantity,
-                    "value": c.value,
-                    "collateral_value": c.collateral,
-                    "available": c.quantity,
-                    "haircut": c.haircut,
-                    "conversion_spread": 0.0,
-                }
-                for code, c in flex.currencies.items()
-            },
-            "balance_value": flex.balance_value,
-            "portfolio_value": flex.portfolio_value,
-            "collateral_value": flex.collateral_value,
-            **totals,
-            "margin_equity": flex.margin_equity,
-            "available_margin": flex.available_margin,
-            "isolated": isolated,
-            "cross": cross,
-        }
-        return {
-            "holding": holding,
-            "futures": futures,
-            "flex_futures": flex_body,
-            "timestamp": now,
-            "seq": acc.next_seq("balances"),
-        }
+        return private_feeds.snapshot(self, feed, self.account(account_id, now_ms), now_ms)

@@ -22,7 +22,8 @@ from typing import Any
 
 from kfresearch.sim.accounts import Account
 from kfresearch.sim.clock import parse_time_ms
-from kfresearch.sim.engine import POSITION_CHANGE_TAGS, POSITION_REASON_TAGS, Engine
+from kfresearch.sim.engine import Engine
+from kfresearch.sim.history_bodies import POSITION_CHANGE_TAGS, POSITION_REASON_TAGS
 from kfresearch.sim.margin import FlexSummary, WalletSummary, price_where_equity_meets
 from kfresearch.sim.orders import (
     EditRequest,
