@@ -5,7 +5,8 @@ executions are ~80 MB of text). For the three large shapes (history
 executions, chart candles, the order book) this module decodes only the
 documented fields, converting decimal strings to floats and epoch-ms strings to
 ints while parsing (``strict=False``), and hands :func:`~kfresearch.frames._core.build`
-the same column-wise records the generic path makes.
+column-wise records like the generic path's, with the numeric columns
+already float64/int64 arrays.
 
 The structs forbid unknown fields: a body with a field the exchange added
 later (or a value of an unexpected type, such as ``""`` for a price) makes the
@@ -213,8 +214,10 @@ def decode_executions(raw: bytes) -> tuple[Flat, int, str | None] | None:
 
 
 def decode_candles(raw: bytes) -> tuple[Flat, int, bool] | None:
-    """Column-wise candles (numeric arrays) of a charts answer, or None when the fast path
-    does not fit."""
+    """Column-wise candles of a charts answer, or None when the fast path does not fit.
+
+    Every field is numeric: ``time`` comes as an int64 array, the rest as float64 arrays.
+    """
     try:
         page = _CANDLES.decode(raw)
     except _MISS:
@@ -238,7 +241,8 @@ def _levels(pairs: list[tuple[float, float]]) -> np.ndarray[Any, np.dtype[np.flo
 
 
 def decode_orderbook(raw: bytes) -> dict[str, Any] | None:
-    """The book body with levels as (price, size) float tuples, or None when it does not fit."""
+    """The book body with each side as an (n, 2) float64 array of (price, size), or None
+    when it does not fit."""
     try:
         body = _BOOK.decode(raw)
     except _MISS:
