@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import kfresearch
 from kfresearch.cli import main
 from kfresearch.sim.keys import provisioned_keys
 
@@ -48,3 +50,22 @@ def test_book_and_candles_commands(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_unknown_symbol_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["book", "XBT", "--env", "sim"]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kfresearch {kfresearch.__version__}"
+
+
+def test_every_group_registers_through_the_table() -> None:
+    from kfresearch import cli
+
+    assert cli.GROUPS == ("doctor", "market", "sim")
+    for name in cli.GROUPS:
+        module = importlib.import_module(f"kfresearch.cli.{name}")
+        assert callable(module.register)
+    parser = cli.build_parser()
+    for line in (["doctor"], ["tickers"], ["book", "X"], ["candles", "X"], ["sim", "keys"]):
+        assert callable(parser.parse_args(line).run), line

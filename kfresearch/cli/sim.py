@@ -1,0 +1,70 @@
+"""``kfresearch sim serve`` and ``kfresearch sim keys``: the offline exchange simulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kfresearch.cli._common import Subcommands
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``sim serve`` and ``sim keys`` to ``commands``."""
+    sim = commands.add_parser("sim", help="the offline exchange simulator")
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="COMMAND")
+    serve = sim_commands.add_parser("serve", help="serve the simulator over HTTP and WebSocket")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--seed", type=int, default=None, help="default KFRESEARCH_SIM_SEED or 42")
+    serve.add_argument("--now", default=None, help="fix the clock at this ISO time")
+    serve.add_argument(
+        "--speed", type=float, default=None, help="run the clock this many times faster"
+    )
+    serve.add_argument(
+        "--strict-auth",
+        action="store_true",
+        help="reject the legacy (URL-decoded postData) signature form",
+    )
+    serve.set_defaults(run=_serve)
+    keys = sim_commands.add_parser("keys", help="print the provisioned key pairs")
+    keys.add_argument("--json", action="store_true", help="machine-readable output")
+    keys.set_defaults(run=_keys)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from kfresearch.sim.keys import provisioned_keys
+
+    keys = {
+        name: {"key": k.credentials.key, "secret": k.credentials.secret.reveal()}
+        for name, k in provisioned_keys().items()
+    }
+    if args.json:
+        print(json.dumps(keys))
+        return 0
+    for name, pair in keys.items():
+        print(f"{name}:\n  key:    {pair['key']}\n  secret: {pair['secret']}")
+    print("\nThese keys unlock only the local simulator.")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kfresearch.sim.clock import SimClock, parse_time_ms
+    from kfresearch.sim.exchange import SimExchange
+    from kfresearch.sim.server import serve
+
+    if args.speed:
+        clock = SimClock("accelerated", parse_time_ms(args.now) if args.now else None, args.speed)
+    elif args.now:
+        clock = SimClock.fixed(args.now)
+    else:
+        clock = SimClock.from_env()
+    exchange = SimExchange(seed=args.seed, clock=clock, strict_auth=args.strict_auth)
+    print(
+        f"kfresearch simulator on http://{args.host}:{args.port} "
+        f"(WebSocket ws://{args.host}:{args.port}/ws/v1), seed {exchange.seed}; Ctrl-C stops it",
+        flush=True,
+    )
+    serve(exchange, host=args.host, port=args.port)
+    return 0
