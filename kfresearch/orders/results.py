@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,63 @@ class OrderResult:
         total = sum(size for _, size in fills)
         return sum(p * s for p, s in fills) / total if total else math.nan
 
+    def outcome(self, price_format: Callable[[float], str] = _plain) -> str:
+        """What happened to the order, in one sentence, read from the exchange's events.
+
+        ``placed`` alone does not say whether an order rests, filled or waits for
+        its trigger (reference §4.12: an order that executes at once still
+        reports ``placed``); the events do.
+
+        Parameters
+        ----------
+        price_format : callable, default plain decimals
+            Formats prices (e.g. to the contract's tick, with a unit).
+
+        Returns
+        -------
+        str
+            For example ``"Filled 0.5 at 2647.3."``, ``"Resting on the book at 70000;
+            nothing filled yet."`` or ``"Waiting for its trigger: mark price at 60000."``;
+            for a rejection or another action, :attr:`explanation`.
+
+        Examples
+        --------
+        >>> fill = {"type": "EXECUTION", "price": 2647.3, "amount": 0.5}
+        >>> OrderResult("send", "placed", size=0.5, filled=0.5, events=(fill,)).outcome()
+        'Filled 0.5 at 2647.3.'
+        """
+        if self.action != "send" or not self.ok:
+            return self.explanation
+        kinds = [str(e.get("type", "")).upper() for e in self.events]
+        filled, size = self.filled, self.size
+        at = f" at {price_format(self.avg_fill_price)}" if self.fills else ""
+        if filled > 0 and not (math.isfinite(size) and size - filled > 1e-12):
+            return f"Filled {_plain(filled)}{at}."
+        trigger = next(
+            (
+                e["orderTrigger"]
+                for e, kind in zip(self.events, kinds, strict=True)
+                if kind == "PLACE" and isinstance(e.get("orderTrigger"), Mapping)
+            ),
+            None,
+        )
+        if trigger is not None and not filled:
+            signal = str(trigger.get("triggerSignal") or "mark_price").replace("_", " ")
+            level = _float(trigger.get("triggerPrice"))
+            level_text = price_format(level) if level is not None else "its level"
+            return f"Waiting for its trigger: {signal} at {level_text}."
+        rests = "PLACE" in kinds and self.status != "cancelled"
+        limit = f" at {price_format(self.limit_price)}" if self.limit_price is not None else ""
+        if filled > 0:
+            rest = _plain(round(size - filled, 12))
+            then = (
+                f"{rest} rests on the book{limit}" if rests else f"the other {rest} was cancelled"
+            )
+            return f"Partly filled: {_plain(filled)} of {_plain(size)}{at}; {then}."
+        if rests:
+            return f"Resting on the book{limit}; nothing filled yet."
+        return self.explanation
+
     def to_frame(self) -> pd.DataFrame:
         """The result as a one-row DataFrame indexed by ``order_id``."""
         row = {
@@ -185,7 +242,7 @@ class OrderResult:
         colour = "#1a7f37" if self.ok else "#cf222e"
         head = (
             f'<div><b style="color:{colour}">{html.escape(self.status)}</b> '
-            f"{html.escape(self.explanation)}</div>"
+            f"{html.escape(self.outcome())}</div>"
         )
         return head + self.to_frame().to_html()
 

@@ -20,7 +20,18 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from kfresearch.environments import Environment
 from kfresearch.errors import KFError
 
-__all__ = ["Refresher", "badge_html", "error_html", "fmt", "guarded", "note_html", "ok_html"]
+__all__ = [
+    "Refresher",
+    "amount_text",
+    "badge_html",
+    "error_html",
+    "fmt",
+    "guarded",
+    "note_html",
+    "ok_html",
+    "price_text",
+    "size_text",
+]
 
 log = logging.getLogger("kfresearch.widgets")
 
@@ -82,6 +93,42 @@ def fmt(value: float | None, digits: int = 2, *, sign: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
+
+
+def _step_decimals(step: float) -> int:
+    """Decimals of a tick or size step: ``0.01`` → 2, ``0.5`` → 1, ``1`` → 0."""
+    text = f"{step:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def price_text(value: float | None, tick: float | None, unit: str = "USD") -> str:
+    """A price on the contract's tick with its unit: ``2647.3404`` at tick 0.01 →
+    ``'2,647.34 USD'``; no tick: as many decimals as the value has, up to 8."""
+    if value is None or math.isnan(value):
+        return "–"
+    if tick:
+        body = f"{value:,.{_step_decimals(tick)}f}"
+    else:
+        body = f"{value:,.8f}".rstrip("0").rstrip(".")
+    return f"{body} {unit}".rstrip()
+
+
+def amount_text(value: float | None, currency: str, *, sign: bool = False) -> str:
+    """Money in its currency: USD to the cent (``'-0.13 USD'``), coins to 8 decimals
+    (``'0.00012979 XBT'``)."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{fmt(value, 2 if currency == 'USD' else 8, sign=sign)} {currency}"
+
+
+def size_text(value: float | None, step: float | None = None) -> str:
+    """Contracts on their step with thousands separators: ``12500`` → ``'12,500'``,
+    ``0.5`` at step 0.001 → ``'0.5'`` (no trailing zeros)."""
+    if value is None or math.isnan(value):
+        return "–"
+    places = _step_decimals(step) if step else 8
+    text = f"{value:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def error_html(text: str) -> str:

@@ -5,8 +5,9 @@ Both ask the :class:`~kfresearch.Client` for their rows
 and act through it (:meth:`~kfresearch.Client.cancel_order`,
 :meth:`~kfresearch.Client.cancel_all`, a reduce-only market
 :meth:`~kfresearch.Client.place_order` to close). Refresh is manual (the
-Refresh button, :meth:`refresh`) or timed (``refresh_interval`` seconds, from
-a thread that stops when the panel is closed).
+Refresh button, :meth:`refresh`), timed (``refresh_interval`` seconds, from
+a thread that stops when the panel is closed), and automatic after an order
+placed, cancelled or closed from any widget made on the same client.
 
 Example
 -------
@@ -26,15 +27,18 @@ import ipywidgets as widgets
 import pandas as pd
 
 from kfresearch.errors import OrderRejected
+from kfresearch.widgets import _events
 from kfresearch.widgets._common import (
     Refresher,
+    amount_text,
     badge_html,
     describe_error,
     error_html,
-    fmt,
     guarded,
     note_html,
     ok_html,
+    price_text,
+    size_text,
 )
 
 if TYPE_CHECKING:
@@ -48,10 +52,13 @@ def _cell(text: str, *, bold: bool = False) -> widgets.HTML:
     return widgets.HTML(f"<b>{body}</b>" if bold else body)
 
 
-def _num(value: Any, digits: int = 8) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value):,.{digits}f}".rstrip("0").rstrip(".")
+def _positive(value: Any) -> float | None:
+    """A finite float ≥ 0, else None (a missing field of the instruments frame)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 class _Panel(widgets.VBox):  # type: ignore[misc]
@@ -64,6 +71,7 @@ class _Panel(widgets.VBox):  # type: ignore[misc]
         self.client = client
         self.frame: pd.DataFrame = pd.DataFrame()
         self.refreshes = 0
+        self._instruments: pd.DataFrame | None = None
         self._lock = threading.RLock()
         self._refresher: Refresher | None = None
         self.badge = widgets.HTML(badge_html(client.env, allow_trading=client.allow_trading))
@@ -90,6 +98,7 @@ class _Panel(widgets.VBox):  # type: ignore[misc]
             ]
         )
         self.refresh()
+        _events.subscribe(client, self._on_account_changed)
         if refresh_interval is not None:
             self._refresher = Refresher(self.refresh, refresh_interval,
                                         f"kfresearch-{type(self).__name__}-refresh").start()
@@ -97,12 +106,34 @@ class _Panel(widgets.VBox):  # type: ignore[misc]
     def _header_buttons(self) -> list[widgets.Widget]:
         return []
 
+    def _contract(self, symbol: str) -> tuple[float | None, float | None, str]:
+        """``(tick size, size step, base currency)`` of ``symbol`` for formatting; the
+        instruments are read once, and again only for a symbol they lack."""
+        if self._instruments is None or symbol not in self._instruments.index:
+            self._instruments = self.client.instruments()
+        if symbol not in self._instruments.index:
+            return None, None, ""
+        row = self._instruments.loc[symbol]
+        tick = _positive(row.get("tick_size"))
+        precision = _positive(row.get("contract_value_trade_precision"))
+        step = 10.0 ** -precision if precision is not None else 1.0
+        return tick, step, str(row.get("base") or "")
+
     def _show_error(self, error: BaseException) -> None:
         self.status.value = error_html(describe_error(error))
 
     @guarded
     def _on_refresh(self, _button: Any = None) -> None:
         self.refresh()
+
+    @guarded
+    def _on_account_changed(self, _sender: Any) -> None:
+        self.refresh()
+
+    def _changed_account(self) -> None:
+        """Refresh, and tell the other widgets on this client."""
+        self.refresh()
+        _events.announce(self.client, self)
 
     @guarded
     def refresh(self) -> None:
@@ -129,6 +160,7 @@ class _Panel(widgets.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop the timed refresh and close the panel and its rows."""
+        _events.unsubscribe(self.client, self._on_account_changed)
         if self._refresher is not None:
             self._refresher.stop()
         for child in list(self.table.children):
@@ -176,15 +208,17 @@ class OrdersPanel(_Panel):
         return self.client.open_orders()
 
     def _row(self, row: pd.Series) -> list[str]:
+        symbol = str(row.get("symbol"))
+        tick, step, _ = self._contract(symbol)
         size = float(row.get("filled_size", 0) or 0) + float(row.get("unfilled_size", 0) or 0)
         return [
-            str(row.get("symbol")),
+            symbol,
             str(row.get("side")),
             str(row.get("order_type")),
-            _num(size),
-            _num(row.get("filled_size")),
-            _num(row.get("limit_price")),
-            _num(row.get("stop_price")),
+            size_text(size, step),
+            size_text(row.get("filled_size"), step),
+            price_text(row.get("limit_price"), tick),
+            price_text(row.get("stop_price"), tick),
             "yes" if bool(row.get("reduce_only")) else "",
         ]
 
@@ -204,7 +238,7 @@ class OrdersPanel(_Panel):
             self.status.value = error_html(f"Not cancelled: {exc.status}. {exc.explanation}")
         else:
             self.status.value = ok_html(f"{result.status}: order {order_id}")
-        self.refresh()
+        self._changed_account()
 
     @guarded
     def _on_cancel_all(self, _button: Any = None) -> None:
@@ -213,7 +247,7 @@ class OrdersPanel(_Panel):
             f"{result.status}: {len(result.cancelled)} order"
             f"{'s' if len(result.cancelled) != 1 else ''} cancelled"
         )
-        self.refresh()
+        self._changed_account()
 
     def __repr__(self) -> str:
         return f"OrdersPanel(env={self.client.env.name!r}, orders={len(self.frame)})"
@@ -233,7 +267,7 @@ class PositionsPanel(_Panel):
     """
 
     title = "Positions"
-    columns = ("symbol", "size", "entry", "mark", "notional USD", "unrealised PnL")
+    columns = ("symbol", "size", "entry", "mark", "notional", "unrealised PnL")
 
     def __init__(self, client: Client, *, refresh_interval: float | None = None) -> None:
         self.close_buttons: dict[str, widgets.Button] = {}
@@ -246,13 +280,17 @@ class PositionsPanel(_Panel):
         return self.client.positions()
 
     def _row(self, row: pd.Series) -> list[str]:
+        symbol = str(row.name)
+        tick, step, base = self._contract(symbol)
+        # inverse contracts settle in their base coin, linear ones in USD (reference §7.3)
+        pnl_currency = base if bool(row.get("is_inverse")) else "USD"
         return [
-            str(row.name),
-            _num(row.get("size")),
-            _num(row.get("entry_price"), 4),
-            _num(row.get("mark_price"), 4),
-            fmt(row.get("notional")),
-            _num(row.get("unrealized_pnl"), 8),
+            symbol,
+            size_text(row.get("size"), step),
+            price_text(row.get("entry_price"), tick),
+            price_text(row.get("mark_price"), tick),
+            amount_text(row.get("notional"), "USD"),
+            amount_text(row.get("unrealized_pnl"), pnl_currency, sign=True),
         ]
 
     def _button(self, key: str, row: pd.Series) -> widgets.Button:
@@ -288,7 +326,7 @@ class PositionsPanel(_Panel):
             self.status.value = error_html(f"Not closed: {exc.status}. {exc.explanation}")
         else:
             self.status.value = ok_html(f"{result.describe()} (order {result.order_id})")
-        self.refresh()
+        self._changed_account()
 
     def __repr__(self) -> str:
         return f"PositionsPanel(env={self.client.env.name!r}, positions={len(self.frame)})"

@@ -31,8 +31,10 @@ import traitlets
 from kfresearch import orders
 from kfresearch.errors import OrderRejected, ValidationError
 from kfresearch.orders import OrderContext, OrderResult, Send, Trailing
+from kfresearch.widgets import _events
 from kfresearch.widgets._common import (
     Refresher,
+    amount_text,
     badge_html,
     describe_error,
     error_html,
@@ -40,6 +42,8 @@ from kfresearch.widgets._common import (
     guarded,
     note_html,
     ok_html,
+    price_text,
+    size_text,
 )
 
 if TYPE_CHECKING:
@@ -256,6 +260,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         self._show_side()
         self._layout_for_type()
         self._update()
+        _events.subscribe(client, self._on_account_changed)
         if refresh_interval is not None:
             self._refresher = Refresher(self._on_timer, refresh_interval,
                                         "kfresearch-ticket-refresh").start()
@@ -331,10 +336,8 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
                         self.size.value = rules.size_step or 0.0
                 finally:
                     self._syncing = False
-            currency = rules.margin_currency
-            digits = 2 if currency == "USD" else 6
             self.margin.value = note_html(
-                f"available margin {fmt(context.available_margin, digits)} {currency}"
+                f"available margin {amount_text(context.available_margin, rules.margin_currency)}"
             )
             self._sync_notional()
             self._update()
@@ -351,6 +354,11 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
     # -- callbacks ----------------------------------------------------------------------
     @guarded
     def _on_refresh(self, _button: Any = None) -> None:
+        self._load_context()
+
+    @guarded
+    def _on_account_changed(self, _sender: Any) -> None:
+        """Another widget on this client changed the account: reload position and margin."""
         self._load_context()
 
     @guarded
@@ -548,26 +556,34 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
                 box.value = ""
 
     def _preview_html(self, view: orders.OrderPreview) -> str:
+        """The market, then the estimates; for an order that cannot be sent, the first
+        problem in place of the estimates (numbers for an invalid order mislead)."""
         ctx = view.context
         rules = ctx.rules
         ccy = rules.margin_currency
-        digits = 2 if ccy == "USD" else 8
         rows = [
-            ("best bid / ask", f"{_price(rules, ctx.bid)} / {_price(rules, ctx.ask)}"),
+            ("best bid / ask",
+             f"{price_text(ctx.bid, rules.tick_size, '')} / {_price(rules, ctx.ask)}"),
             ("mark", _price(rules, ctx.mark)),
-            ("notional", f"{fmt(view.notional_usd)} USD"),
-            ("est. initial margin", f"{fmt(view.initial_margin, digits)} {ccy}"),
-            ("est. fee", f"{fmt(view.fee, digits)} {ccy} ({view.liquidity}, "
-                         f"{view.fee_rate * 1e4:.1f} bp)"),
-            ("distance from mark", f"{fmt(view.distance_bps, 1, sign=True)} bp"),
-            ("position", f"{_qty(view.position)} → {_qty(view.resulting_position)}"),
         ]
+        if view.errors:
+            rows.append(("not estimated", str(view.errors[0])))
+        else:
+            rows += [
+                ("notional", amount_text(view.notional_usd, "USD")),
+                ("est. initial margin", amount_text(view.initial_margin, ccy)),
+                ("est. fee", f"{amount_text(view.fee, ccy)} ({view.liquidity}, "
+                             f"{view.fee_rate * 1e4:.1f} bp)"),
+                ("distance from mark", f"{fmt(view.distance_bps, 1, sign=True)} bp"),
+                ("position", f"{_qty(view.position)} → {_qty(view.resulting_position)}"),
+            ]
         cells = "".join(
             f"<tr><td style='padding-right:12px'>{html.escape(k)}</td>"
             f"<td><b>{html.escape(v)}</b></td></tr>"
             for k, v in rows
         )
-        return f"<table class='kfr-preview-table'>{cells}</table>"
+        css = "kfr-preview-table kfr-preview-invalid" if view.errors else "kfr-preview-table"
+        return f"<table class='{css}'>{cells}</table>"
 
     # -- submit ---------------------------------------------------------------------------
     @guarded
@@ -649,15 +665,26 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         finally:
             self.submit_button.disabled = False
         self.last_result = result
-        self.result.value = ok_html(
-            f"{result.describe()} — order id {result.order_id}. "
-            f"{result.explanation}"
-        )
+        self.result.value = ok_html(self._result_text(result))
         self._load_context()
+        _events.announce(self.client, self)
+
+    def _result_text(self, result: OrderResult) -> str:
+        """``Filled 0.5 at 2,647.34 USD (buy 0.5 PF_ETHUSD mkt, order id …).``"""
+        rules = self.rules
+        tick = rules.tick_size if rules is not None else None
+        step = rules.size_step if rules is not None else None
+        what = " ".join(
+            p for p in (result.side, size_text(result.size, step), result.symbol,
+                        result.order_type) if p
+        )
+        outcome = result.outcome(lambda price: price_text(price, tick))
+        return f"{outcome} ({what}, order id {result.order_id})"
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the timed refresh and close every part of the ticket."""
+        _events.unsubscribe(self.client, self._on_account_changed)
         if self._refresher is not None:
             self._refresher.stop()
         for child in list(self.children):
@@ -680,8 +707,8 @@ def _close_tree(widget: Any) -> None:
 
 
 def _price(rules: orders.InstrumentRules, value: float | None) -> str:
-    return rules.format_price(value) if value is not None else "–"
+    return price_text(value, rules.tick_size)
 
 
 def _qty(value: float) -> str:
-    return f"{value:+g}" if value else "0"
+    return f"{value:+,g}" if value else "0"

@@ -208,7 +208,7 @@ def test_order_ticket_in_jupyterlab(chromium: str, lab_url: str, sim_url: str,
             expect(page.locator(".kfr-preview")).to_contain_text("70.00 USD")  # notional
             page.locator("button.kfr-submit").click()
             result = page.locator(".kfr-result")
-            expect(result).to_contain_text("placed", timeout=60_000)
+            expect(result).to_contain_text("Resting on the book at 70,000 USD", timeout=60_000)
             shown = result.inner_text()
             ticket.screenshot(path=str(screenshot))
         except Exception:

@@ -266,6 +266,35 @@ def test_result_from_the_reference_examples(examples: Any) -> None:
     assert (cancel.ok, cancel.client_order_id) == (True, "1234568")
 
 
+def test_outcome_says_what_happened_from_the_events(examples: Any) -> None:
+    from kfresearch.orders.results import _result_from_status
+
+    doc = examples("sendorder")["examples"]
+    # all three are "placed" or a rejection; the events tell them apart
+    placed = _result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
+    assert placed.outcome() == "Resting on the book at 9400; nothing filled yet."
+    executed = _result_from_status("send", doc["ExecutedOrderExample"]["sendStatus"])
+    assert executed.outcome() == "Filled 10 at 7244.5."
+    assert executed.outcome(lambda p: f"{p:,.2f} USD") == "Filled 10 at 7,244.50 USD."
+    rejected = _result_from_status("send", doc["RejectedOrderExample"]["sendStatus"])
+    assert rejected.outcome() == rejected.explanation
+    assert "placed" not in placed.outcome()
+    partial = _result_from_status("send", {
+        "status": "placed",
+        "orderEvents": [
+            {"type": "EXECUTION", "price": 100.0, "amount": 2},
+            {"type": "PLACE", "order": {"quantity": 5, "filled": 2, "limitPrice": 100.0}},
+        ],
+    })
+    assert partial.outcome() == "Partly filled: 2 of 5 at 100; 3 rests on the book at 100."
+    trigger = _result_from_status("send", {
+        "status": "placed",
+        "orderEvents": [{"type": "PLACE", "orderTrigger": {
+            "quantity": 1, "triggerPrice": 60000, "triggerSignal": "last_price"}}],
+    })
+    assert trigger.outcome() == "Waiting for its trigger: last price at 60000."
+
+
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "examples"
 
 

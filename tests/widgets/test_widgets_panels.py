@@ -22,7 +22,7 @@ def test_orders_panel_cancel_buttons(kf: kfresearch.Client, acct: Any) -> None:
     assert repr(panel) == "OrdersPanel(env='sim', orders=2)"
     texts = [getattr(c, "value", "") for c in panel.table.children]
     assert "PF_ETHUSD" in texts
-    assert "70,000" in texts
+    assert "70,000 USD" in texts
     panel.cancel_buttons[a.order_id].click()
     assert list(acct.open_orders) == [b.order_id]
     assert "cancelled" in panel.status.value

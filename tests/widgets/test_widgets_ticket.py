@@ -41,7 +41,7 @@ def test_ticket_starts_from_the_market(kf: kfresearch.Client) -> None:
     assert ticket.limit_price.value == BID  # a passive price to start with
     assert ticket.size.value == 0.0001  # the contract step
     preview = ticket.preview_html.value
-    assert "79099 / 79102" in preview
+    assert "79,099 / 79,102 USD" in preview
     assert "notional" in preview
     assert "est. fee" in preview
     assert ticket.result.value == ""
@@ -62,7 +62,7 @@ def test_submit_places_the_order_and_shows_the_result(kf: kfresearch.Client, acc
     order = acct.open_orders[result.order_id]
     assert (order.side, order.quantity, order.limit_price, order.order_type) == (
         "buy", 0.002, 70000.0, "lmt")
-    assert "placed" in ticket.result.value
+    assert "Resting on the book at 70,000 USD; nothing filled yet." in ticket.result.value
     assert result.order_id in ticket.result.value
     assert "#1a7f37" in ticket.result.value  # shown as a success
 
