@@ -6,8 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-TOKEN  ?=
 HOST   ?= 127.0.0.1
+# No TOKEN: Jupyter's own default, a random token printed in the URL, so other users of
+# the machine cannot run code as you. TOKEN=secret picks the token; an explicit empty
+# TOKEN= turns it off (anyone who can reach the port can then run code as you).
+TOKENFLAG := $(if $(filter undefined,$(origin TOKEN)),,--IdentityProvider.token='$(TOKEN)')
 # JupyterLab refuses to run as root without this flag (containers, CI, Binder-like hosts)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -44,9 +47,9 @@ pytest: setup browser
 test: lint typecheck pytest
 
 lab: setup
-	@echo "JupyterLab on http://$(HOST):$(PORT)/lab$(if $(TOKEN),?token=$(TOKEN),) (notebooks/)"
+	@echo "JupyterLab on http://$(HOST):$(PORT)/lab$(if $(TOKENFLAG),$(if $(TOKEN),?token=$(TOKEN) (notebooks/), (notebooks/; no token: anyone who can reach the port can run code as you)), (notebooks/): open the URL with the token that Jupyter prints below)"
 	$(BIN)/jupyter lab --no-browser $(ROOTFLAG) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
-		--IdentityProvider.token='$(TOKEN)' --ServerApp.root_dir=notebooks \
+		$(TOKENFLAG) --ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/00-start-here.ipynb
 
 bench: setup

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -69,3 +73,87 @@ def test_every_group_registers_through_the_table() -> None:
     parser = cli.build_parser()
     for line in (["doctor"], ["tickers"], ["book", "X"], ["candles", "X"], ["sim", "keys"]):
         assert callable(parser.parse_args(line).run), line
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    # `kfresearch tickers | head -3`: the reader goes away before the table is written
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kfresearch.cli", "tickers", "--env", "sim"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+
+
+def test_numbers_print_by_column(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tickers", "--env", "sim"]) == 0
+    out = capsys.readouterr().out
+    assert "e+0" not in out  # no scientific notation
+    assert ".000000" not in out
+    with kfresearch.Client("sim") as kf:
+        tickers = kf.tickers()
+    xbt = next(line for line in out.splitlines() if line.startswith("PF_XBTUSD "))
+    # the price on its 1 USD tick with separators, the volume as an exact decimal
+    assert f"{tickers.loc['PF_XBTUSD', 'last']:,.0f}" in xbt.split()
+    assert f"{tickers.loc['PF_XBTUSD', 'vol24h']:,.4f}".rstrip("0").rstrip(".") in xbt.split()
+    doge = next(line for line in out.splitlines() if line.startswith("PF_DOGEUSD "))
+    assert f"{tickers.loc['PF_DOGEUSD', 'vol24h']:,.0f}" in doge.split()  # was 1.192701e+08
+
+    assert main(["book", "PF_XBTUSD", "--env", "sim", "--depth", "5"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    for _, _, _, price, size, cum_size, cum_notional in rows:
+        assert re.fullmatch(r"\d{2},\d{3}", price), price  # PF_XBTUSD's tick is 1
+        assert re.fullmatch(r"\d+\.\d{1,4}|\d+", size), size
+        assert re.fullmatch(r"[\d,]+(\.\d{1,4})?", cum_size), cum_size  # no float noise
+        assert re.fullmatch(r"[\d,]+\.\d\d", cum_notional), cum_notional  # USD to the cent
+
+
+def test_trades_instruments_and_funding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["instruments", "--env", "sim"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    eth = next(line.split() for line in lines if line.startswith("PF_ETHUSD "))
+    assert eth[1:4] == ["flexible_futures", "ETH", "USD"]
+    assert eth[4] == "0.1"  # tick size
+
+    assert main(["trades", "pf_ethusd", "--env", "sim", "--since", "10m"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["side", "price", "size", "usd_value"]
+    assert len(lines) > 10
+    target = tmp_path / "trades.csv"
+    assert main(["trades", "PF_ETHUSD", "--env", "sim", "--since", "10m", "--csv",
+                 str(target)]) == 0
+    trades = pd.read_csv(target, index_col="time", parse_dates=True)
+    assert len(trades) == len(lines) - 2
+    assert {"price", "size", "side", "uid"} <= set(trades.columns)  # every column in files
+
+    assert main(["funding", "PF_XBTUSD", "--env", "sim", "--since", "1d"]) == 0
+    out = capsys.readouterr().out
+    assert "funding_rate_annualised" in out
+    target = tmp_path / "funding.parquet"
+    assert main(["funding", "PF_XBTUSD", "--env", "sim", "--since", "1d", "--parquet",
+                 str(target)]) == 0
+    funding = pd.read_parquet(target)
+    assert len(funding) in {24, 25}
+    assert set(funding.index.to_series().diff().dropna()) == {pd.Timedelta(hours=1)}
+
+
+def test_serve_on_a_busy_port_says_so_before_announcing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert main(["sim", "serve", "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing announced
+    assert f"port {port}" in captured.err
+    assert "in use" in captured.err
+    assert "--port" in captured.err

@@ -4,12 +4,19 @@
 
     kfresearch --version
     kfresearch doctor [--env ENV] [--base-url URL]
-    kfresearch tickers [--env ENV]
+    kfresearch tickers [--csv FILE | --parquet FILE]
+    kfresearch instruments [--csv FILE | --parquet FILE]
     kfresearch book SYMBOL [--depth N]
-    kfresearch candles SYMBOL [--resolution 1h] [--since 7d] [--until T]
+    kfresearch candles SYMBOL [--resolution 1h] [--since 7d] [--until T] [--tick-type trade]
                               [--csv FILE | --parquet FILE]
+    kfresearch trades SYMBOL [--since 1h] [--until T] [--csv FILE | --parquet FILE]
+    kfresearch funding SYMBOL [--since 30d] [--until T] [--csv FILE | --parquet FILE]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
+
+Every market command takes ``--env`` and ``--base-url``. Printed tables show
+prices on the contract's tick and sizes as exact decimals; files keep every
+column as numbers. ``kfresearch … | head`` stops quietly when the reader does.
 
 Each command group is one module of this package with a ``register(commands)``
 function: it adds its sub-parsers to ``commands`` and sets each one's handler
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -66,7 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``kfresearch tickers | head -3``): stop quietly. Point
+        # stdout at devnull so the interpreter's final flush does not fail again
+        # (the recipe of the Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return code
 
 

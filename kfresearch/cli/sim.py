@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 
 from kfresearch.cli._common import Subcommands
 
@@ -16,7 +18,7 @@ def register(commands: Subcommands) -> None:
     sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="COMMAND")
     serve = sim_commands.add_parser("serve", help="serve the simulator over HTTP and WebSocket")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free one")
     serve.add_argument("--seed", type=int, default=None, help="default KFRESEARCH_SIM_SEED or 42")
     serve.add_argument("--now", default=None, help="fix the clock at this ISO time")
     serve.add_argument(
@@ -52,7 +54,7 @@ def _keys(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from kfresearch.sim.clock import SimClock, parse_time_ms
     from kfresearch.sim.exchange import SimExchange
-    from kfresearch.sim.server import serve
+    from kfresearch.sim.server import bind, serve
 
     if args.speed:
         clock = SimClock("accelerated", parse_time_ms(args.now) if args.now else None, args.speed)
@@ -60,11 +62,24 @@ def _serve(args: argparse.Namespace) -> int:
         clock = SimClock.fixed(args.now)
     else:
         clock = SimClock.from_env()
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"error: cannot serve on {args.host} port {args.port}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc} "
+            "(another server may be using it); choose another port with --port, "
+            "or --port 0 for any free one",
+            file=sys.stderr,
+        )
+        return 2
+    port = sock.getsockname()[1]
     exchange = SimExchange(seed=args.seed, clock=clock, strict_auth=args.strict_auth)
+    # announced only once the port is ours
     print(
-        f"kfresearch simulator on http://{args.host}:{args.port} "
-        f"(WebSocket ws://{args.host}:{args.port}/ws/v1), seed {exchange.seed}; Ctrl-C stops it",
+        f"kfresearch simulator on http://{args.host}:{port} "
+        f"(WebSocket ws://{args.host}:{port}/ws/v1), seed {exchange.seed}; Ctrl-C stops it",
         flush=True,
     )
-    serve(exchange, host=args.host, port=args.port)
+    serve(exchange, sock=sock)
     return 0

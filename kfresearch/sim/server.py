@@ -3,11 +3,15 @@
 A Starlette app hands every HTTP request to :meth:`SimExchange.handle`
 unchanged, so clients written for the real exchange work against it with only
 the base URL changed. uvicorn serves it and stops cleanly on SIGINT.
+
+:func:`bind` takes the port before anything is announced, so a busy port is an
+error at once rather than after a "listening on" line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from kfresearch.sim.exchange import SimExchange
 
-__all__ = ["build_app", "serve"]
+__all__ = ["bind", "build_app", "serve"]
 
 
 def build_app(exchange: SimExchange) -> Starlette:
@@ -50,8 +54,34 @@ def build_app(exchange: SimExchange) -> Starlette:
     return Starlette(routes=routes)
 
 
-def serve(exchange: SimExchange, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+def bind(host: str = "127.0.0.1", port: int = 8765) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port).
+
+    Raises
+    ------
+    OSError
+        The address is in use or not available (``errno`` says which).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def serve(
+    exchange: SimExchange,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM stop it cleanly).
+
+    Serves on ``sock`` when given (from :func:`bind`), else binds ``host:port``.
+    """
     import uvicorn
 
-    uvicorn.run(build_app(exchange), host=host, port=port, log_level="warning")
+    listening = sock if sock is not None else bind(host, port)
+    config = uvicorn.Config(build_app(exchange), log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    except KeyboardInterrupt:  # uvicorn re-raises SIGINT after its clean shutdown
+        pass
