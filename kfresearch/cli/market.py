@@ -154,7 +154,8 @@ def _run(args: argparse.Namespace) -> int:
             frame = spec.fetch(kf, args)
             if not (getattr(args, "csv", None) or getattr(args, "parquet", None)):
                 # the tick of every contract, for prices; the instruments are one request
-                ticks = kf.instruments()["tick_size"].dropna().to_dict()
+                tick_sizes = kf.instruments()["tick_size"].dropna()
+                ticks = {str(k): float(v) for k, v in tick_sizes.items()}
         except KFError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
