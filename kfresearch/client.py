@@ -170,7 +170,7 @@ class _Base:
         start, end = time_range(since, until, self._now_ms(), default_since="30d")
         name = yield from self._symbol(symbol)
         body = (yield [Call("historical_funding_rates", {"symbol": name})])[0]
-        frame = between(frames.funding_rates(body), start, end)
+        frame = between(frames.funding_rates(body, symbol=name), start, end)
         frame.attrs["symbol"] = name
         return frame
 

@@ -15,6 +15,7 @@ fetched so far to the exception as ``partial`` and lets it propagate.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def plan_candles(
 
 def plan_history(
     endpoint: str,
-    build: Callable[[Any], pd.DataFrame],
+    build: Callable[..., pd.DataFrame],
     since: Any,
     until: Any,
     now_ms: int,
@@ -257,12 +258,14 @@ def plan_history(
     """Every element of an event-store endpoint in ``[since, until)``, oldest first.
 
     Pages follow ``continuationToken`` (same ``sort``) until there is none.
-    The progress bar measures time covered.
+    The progress bar measures time covered. ``build`` takes the pages and
+    their ``sort`` (which orders rows that share a time).
     """
     start, end = time_range(since, until, now_ms, default_since=default_since)
     params = {"since": start, "before": end, "sort": "asc", "count": HISTORY_PAGE, **(extra or {})}
     bar = Progress(progress, label)
     pages: list[Any] = []
+    build = functools.partial(build, sort="asc")
     try:
         while True:
             yield from _guarded(pages, build, [Call(endpoint, dict(params), path_params or {})])

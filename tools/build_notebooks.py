@@ -89,12 +89,14 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         md(
             "## Tickers\n\n`tickers()` adds what a researcher always computes: mid, spread in bps, the "
             "premium of the mark over the index, and funding both as the exchange gives it (absolute, per "
-            "contract per hour) and as a relative, annualised rate."
+            "contract per hour) and as a relative, annualised rate. Every rate is a fraction (0.01 = 1 %; "
+            "`change24h` too, which the exchange sends in percent): only columns ending in `_pct` or "
+            "`_bps` hold percent or basis points."
         ),
-        code("tickers = kf.tickers()\nperps = tickers[tickers[\"tag\"] == \"perpetual\"]\nperps[[\"mark_price\", \"spread_bps\", \"premium\", \"funding_rate\", \"funding_rate_relative\", \"funding_rate_annualised\", \"change24h\"]].round(6)"),
+        code("tickers = kf.tickers()\nperps = tickers[tickers[\"tag\"] == \"perpetual\"]\nperps[[\"mark_price\", \"spread_bps\", \"premium\", \"funding_rate\", \"relative_funding_rate\", \"funding_rate_annualised\", \"change24h\"]].round(6)"),
         md(
-            "For a linear contract the relative rate is the absolute rate divided by the price; for an "
-            "inverse one it is the absolute rate *times* the price (reference §7.5). Both become comparable "
+            "For a linear contract the relative rate is the absolute rate divided by the index; for an "
+            "inverse one it is the absolute rate *times* the index (reference §7.5). Both become comparable "
             "once annualised. The market at a glance:"
         ),
         code("charts.tickers_overview(tickers)"),
@@ -166,17 +168,19 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         ),
         code("import kfresearch\nfrom kfresearch import charts\n\nkf = kfresearch.connect(\"sim\")\nfunding = kf.funding_rates(\"PF_XBTUSD\", since=\"30d\")\nfunding.tail()"),
         md(
-            "`funding_rate` is the exchange's absolute rate (USD per contract per hour for a linear "
-            "contract); `relative_funding_rate` is per unit of notional. A long of 1 XBT paid over the month:"
+            "Each rate is stamped at the **start** of the hour it applies to; `period_end` is when it is "
+            "paid, which is when `kf.account_log()` books the payment. `funding_rate` is the exchange's "
+            "absolute rate (USD per contract per period for a linear contract); `relative_funding_rate` is "
+            "per unit of notional, a fraction. A long of 1 XBT paid over the month:"
         ),
         code("paid_usd = float(funding[\"funding_rate\"].sum())\nannualised = funding[\"relative_funding_rate\"].mean() * 24 * 365\nf\"{paid_usd:,.2f} USD, or {annualised:.2%} a year\""),
         code("charts.funding_chart(funding)"),
         md("## Term structure"),
-        code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"basis_pct\", \"basis_annualised\", \"funding_rate_annualised\"]].round(4)"),
+        code("term = kf.term_structure(\"XBT\")\nterm[[\"symbol\", \"tag\", \"days_to_expiry\", \"mark_price\", \"index_price\", \"basis\", \"relative_basis\", \"basis_annualised\", \"funding_rate_annualised\"]].round(4)"),
         md(
             "`basis_annualised` (dated contracts) and `funding_rate_annualised` (perpetuals) are both "
             "fractions per year, so the two ways of holding XBT exposure compare directly: 0.05 is 5 % "
-            "a year paid by longs. `basis_pct` is in percent, as its name says."
+            "a year paid by longs. `relative_basis` is the basis as a fraction of the index."
         ),
         code("charts.term_structure_chart(term)"),
     ],
@@ -196,13 +200,15 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         md(
             "Now let six hours pass on the simulated clock: prices move and funding is paid every hour. "
             "On a linear contract PnL is `(mark − entry) × size` in USD; on an inverse one it is "
-            "`(1/entry − 1/mark) × contracts` in XBT."
+            "`(1/entry − 1/mark) × contracts` in XBT. So `unrealized_pnl` is in each row's `currency`; "
+            "`unrealized_pnl_usd` converts it at the mark, and that is the column to sum."
         ),
-        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"unrealized_pnl\", \"unrealized_funding\"]]"),
+        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"currency\", \"unrealized_pnl\", \"unrealized_pnl_usd\", \"unrealized_funding\"]]"),
+        code("round(float(positions[\"unrealized_pnl_usd\"].sum()), 2)"),
         code("charts.positions_chart(positions)"),
-        md("## Fills and the account log\n\nFills say what traded; the account log says what every trade, fee and funding payment did to each balance."),
+        md("## Fills and the account log\n\nFills say what traded, in the order it executed; the account log says what every trade, fee and funding payment did to each balance, in that balance's `currency` (USD for the linear contract, XBT for the inverse one). The `…_usd` columns convert at the mark of the time."),
         code("kf.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\"]]"),
-        code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]][[\"info\", \"asset\", \"margin_account\", \"fee\", \"realized_funding\", \"new_balance\"]].head(8)"),
+        code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]][[\"info\", \"currency\", \"margin_account\", \"fee\", \"fee_usd\", \"realized_funding\", \"realized_funding_usd\", \"new_balance\"]].head(8)"),
         code("charts.equity_chart(log)"),
     ],
     "06-placing-orders": [

@@ -564,16 +564,16 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
     term : DataFrame
         :func:`kfresearch.frames.term_structure` (``kf.term_structure("XBT")``):
         ``symbol``, ``tag``, ``expiry``, ``days_to_expiry``, ``mark_price``,
-        ``index_price``, ``basis``, ``basis_pct`` (%), ``basis_annualised`` and
-        ``funding_rate_annualised`` (fractions per year).
+        ``index_price``, ``basis``, ``relative_basis`` (fraction), ``basis_annualised``
+        and ``funding_rate_annualised`` (fractions per year).
     title : str, optional
         Replaces ``"XBT · term structure · sim"``.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        ``basis`` bars (x the symbols in the frame's order, y ``basis_pct``
-        in %), ``annualised basis`` line for dated contracts and ``perpetual
+        ``basis`` bars (x the symbols in the frame's order, y ``relative_basis``
+        drawn in %), ``annualised basis`` line for dated contracts and ``perpetual
         funding, annualised`` markers (the perpetual's carry), both in % per
         year on the right axis. Hover: expiry, days, mark, index, basis in USD.
 
@@ -589,10 +589,10 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
         bases = sorted({str(p).split(":")[0] for p in frame["pair"].dropna()})
     label = bases[0] if len(bases) == 1 else None
     name = chart_title(frame, "term structure", symbol=label, title=title)
-    if frame is None or is_empty(frame, ("symbol", "basis_pct")):
-        return no_data_figure(name, "a term structure frame (symbol, basis_pct, "
+    if frame is None or is_empty(frame, ("symbol", "relative_basis")):
+        return no_data_figure(name, "a term structure frame (symbol, relative_basis, "
                                     "basis_annualised)")
-    frame = frame[frame["basis_pct"].notna().to_numpy(dtype=bool)]
+    frame = frame[frame["relative_basis"].notna().to_numpy(dtype=bool)]
     symbols = frame["symbol"].astype(object).to_numpy()
     price = price_unit(str(symbols[0]))
     days = finite(frame["days_to_expiry"]) if "days_to_expiry" in frame.columns \
@@ -606,7 +606,7 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
     text = [f"{d:.0f} d" if np.isfinite(d) else "" for d in days]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     base_figure(fig, title=name, height=460)
-    basis = finite(frame["basis_pct"])
+    basis = finite(frame["relative_basis"]) * 100.0
     fig.add_trace(go.Bar(
         x=symbols, y=basis, name="basis", text=text, textposition="outside",
         marker={"color": rgba(COLORS["price"], 0.75)}, customdata=custom,
@@ -659,7 +659,7 @@ def tickers_overview(
     ----------
     tickers : DataFrame
         :func:`kfresearch.frames.tickers` (``kf.tickers()``): index ``symbol``;
-        ``change24h`` (%), ``volume_quote`` (24h, USD), ``funding_rate_annualised``
+        ``change24h`` (fraction), ``volume_quote`` (24h, USD), ``funding_rate_annualised``
         (fraction per year), ``spread_bps``, ``mark_price``, ``open_interest``.
         Index tickers (no mark price) are left out.
     symbols : iterable of str, optional
@@ -698,7 +698,8 @@ def tickers_overview(
         return finite(frame[name]) if name in frame.columns else np.full(n, np.nan)
 
     labels = np.asarray([str(s) for s in frame.index], dtype=object)
-    mark, change, volume = column("mark_price"), column("change24h"), column("volume_quote")
+    change = column("change24h") * 100.0  # fractions, drawn in %
+    mark, volume = column("mark_price"), column("volume_quote")
     funding, spread, oi = column("funding_rate_annualised") * 100.0, column("spread_bps"), \
         column("open_interest")
     inverse = np.asarray([str(s).upper().startswith(("PI_", "FI_")) for s in labels])

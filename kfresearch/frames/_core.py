@@ -43,19 +43,23 @@ import pandas as pd
 __all__ = [
     "STR_DTYPE",
     "TIME_DTYPE",
+    "UNITS",
     "Col",
     "FrameSpec",
     "Prepare",
+    "Sort",
     "as_pages",
     "build",
     "col",
     "combine_pages",
     "concat_flat",
+    "exchange_seq",
     "flatten",
     "flatten_events",
     "payload",
     "repeat_str",
     "server_time",
+    "to_float",
     "to_snake",
     "to_time",
 ]
@@ -70,6 +74,21 @@ TIME_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
 """The one time dtype of every frame: tz-aware UTC, nanosecond resolution."""
 STR_DTYPE: Any = pd.Series([], dtype="str").dtype
 """pandas' default string dtype (``str``, NaN for missing, in pandas 3)."""
+
+UNITS: dict[str, str] = {
+    "quote": "a price in the contract's quote currency (USD for every PF_, PI_, FF_, FI_ contract)",
+    "contracts": "a size in contracts: base units for linear PF_/FF_, USD for inverse PI_/FI_",
+    "usd": "an amount in US dollars",
+    "fraction": "a plain fraction (0.01 = 1 %); the docs say per what (hour, period, year)",
+    "pct": "percent (1.0 = 1 %); only in columns whose name ends in _pct",
+    "bps": "basis points (1.0 = 0.01 %); only in columns whose name ends in _bps",
+    "days": "days",
+    "hours": "hours",
+    "times": "a multiple (a leverage of 10.0 is 10x)",
+    "number": "a plain number defined in the column's docs (a coefficient, a count)",
+}
+"""What a numeric column measures (:attr:`Col.unit`). Besides these, ``"ccy:<column>"``
+is an amount in the currency named row by row in ``<column>`` of the same frame."""
 
 _ARROW: Any = None
 _ARROW_COMPUTE: Any = None
@@ -155,6 +174,10 @@ class Col:
         Value of a ``bool`` column where the field is missing.
     doc : str
         Meaning and unit, for docs and ``describe_schema``.
+    unit : str
+        What a number in the column measures, from :data:`UNITS` (``""`` for
+        text, times, flags and objects). ``"ccy:<column>"`` is an amount in
+        the currency named, row by row, by ``<column>`` of the same frame.
     """
 
     name: str
@@ -162,6 +185,7 @@ class Col:
     source: str | tuple[str, ...] | None
     default: bool = False
     doc: str = ""
+    unit: str = ""
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -180,6 +204,7 @@ def col(
     *,
     default: bool = False,
     doc: str = "",
+    unit: str = "",
 ) -> Col:
     """Shorthand for :class:`Col` whose name is the snake_case of its (first) source."""
     if name is None:
@@ -187,7 +212,7 @@ def col(
             raise ValueError("a derived column needs a name")
         first = source if isinstance(source, str) else source[0]
         name = to_snake(first.rsplit(".", 1)[-1])
-    return Col(name, kind, source, default, doc)
+    return Col(name, kind, source, default, doc, unit)
 
 
 Derive: TypeAlias = Callable[[pd.DataFrame], pd.DataFrame]
@@ -382,6 +407,29 @@ def combine_pages(body_or_pages: Any, *keys: str, name: str = "combine_pages") -
             raise ValueError(f"frames.{name}: {keys[0]!r} is not a list")
         out.extend(records)
     return out
+
+
+Sort: TypeAlias = Literal["asc", "desc"]
+
+
+def exchange_seq(times: Any, n: int, sort: Sort | None) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Each row's place in the exchange's own order, oldest first (``0`` = first executed).
+
+    Rows arrive in ``sort`` order across pages (``"desc"``: newest first, the
+    history service's default and the order of ``/fills``), and rows that
+    share a timestamp keep the order the exchange executed them in. Sorting a
+    frame by ``(time, seq)`` therefore replays the events in that order. With
+    ``sort=None`` the order is read from ``times`` (the raw time column): rows
+    whose times never decrease are ascending; otherwise, or when every time
+    is equal, the exchange's default ``"desc"`` is assumed.
+    """
+    if sort is None:
+        stamps = to_time(times, n).dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        steps = np.diff(stamps)
+        ascending = bool(len(steps)) and bool((steps >= 0).all()) and bool((steps > 0).any())
+        sort = "asc" if ascending else "desc"
+    order = np.arange(n, dtype=np.int64)
+    return order if sort == "asc" else order[::-1].copy()
 
 
 def last_attr(pages: Iterable[Mapping[str, Any]], key: str) -> Any:

@@ -14,11 +14,17 @@ from kfresearch.frames._core import (
     as_pages,
     build,
     col,
+    exchange_seq,
     flatten,
     pages_attrs,
     payload,
 )
-from kfresearch.frames.market import _INVERSE_PREFIXES, _prefix, tickers
+from kfresearch.frames.market import (
+    _INVERSE_PREFIXES,
+    _prefix,
+    _settlement_currency,
+    tickers,
+)
 
 __all__ = [
     "accounts",
@@ -38,29 +44,33 @@ ACCOUNTS = FrameSpec(
         Col("account", "str", "account"),
         col("type", "str"),
         Col("currency", "upper", "currency"),
-        Col("quantity", "float", ("quantity", "balance")),
-        col("value", "float"),
-        Col("collateral_value", "float", ("collateralValue", "collateral")),
-        col("available", "float"),
-        col("haircut", "float"),
-        col("balanceValue", "float"),
-        Col("portfolio_value", "float", ("portfolioValue", "auxiliary.pv")),
-        col("marginEquity", "float"),
-        Col("available_margin", "float", ("availableMargin", "auxiliary.af")),
-        Col("initial_margin", "float", ("initialMargin", "marginRequirements.im")),
-        col("initialMarginWithOrders", "float"),
-        Col("maintenance_margin", "float", ("maintenanceMargin", "marginRequirements.mm")),
-        Col("liquidation_threshold", "float", "marginRequirements.lt"),
-        Col("termination_threshold", "float", "marginRequirements.tt"),
-        Col("pnl", "float", ("pnl", "auxiliary.pnl")),
-        Col("unrealized_funding", "float", ("unrealizedFunding", "auxiliary.funding")),
-        col("totalUnrealized", "float"),
-        col("totalUnrealizedAsMargin", "float"),
-        Col("usd", "float", "auxiliary.usd"),
-        Col("trigger_estimate_im", "float", "triggerEstimates.im"),
-        Col("trigger_estimate_mm", "float", "triggerEstimates.mm"),
-        Col("trigger_estimate_lt", "float", "triggerEstimates.lt"),
-        Col("trigger_estimate_tt", "float", "triggerEstimates.tt"),
+        Col("quantity", "float", ("quantity", "balance"), unit="ccy:currency"),
+        col("value", "float", unit="usd"),
+        Col("collateral_value", "float", ("collateralValue", "collateral"), unit="usd"),
+        col("available", "float", unit="ccy:currency"),
+        col("haircut", "float", unit="fraction"),
+        col("balanceValue", "float", unit="usd"),
+        Col("portfolio_value", "float", ("portfolioValue", "auxiliary.pv"), unit="ccy:currency"),
+        col("marginEquity", "float", unit="usd"),
+        Col("available_margin", "float", ("availableMargin", "auxiliary.af"),
+            unit="ccy:currency"),
+        Col("initial_margin", "float", ("initialMargin", "marginRequirements.im"),
+            unit="ccy:currency"),
+        col("initialMarginWithOrders", "float", unit="usd"),
+        Col("maintenance_margin", "float", ("maintenanceMargin", "marginRequirements.mm"),
+            unit="ccy:currency"),
+        Col("liquidation_threshold", "float", "marginRequirements.lt", unit="ccy:currency"),
+        Col("termination_threshold", "float", "marginRequirements.tt", unit="ccy:currency"),
+        Col("pnl", "float", ("pnl", "auxiliary.pnl"), unit="ccy:currency"),
+        Col("unrealized_funding", "float", ("unrealizedFunding", "auxiliary.funding"),
+            unit="ccy:currency"),
+        col("totalUnrealized", "float", unit="usd"),
+        col("totalUnrealizedAsMargin", "float", unit="usd"),
+        Col("usd", "float", "auxiliary.usd", unit="usd"),
+        Col("trigger_estimate_im", "float", "triggerEstimates.im", unit="quote"),
+        Col("trigger_estimate_mm", "float", "triggerEstimates.mm", unit="quote"),
+        Col("trigger_estimate_lt", "float", "triggerEstimates.lt", unit="quote"),
+        Col("trigger_estimate_tt", "float", "triggerEstimates.tt", unit="quote"),
         col("balances", "object"),
         col("portfolioMarginBreakdown", "object"),
     ),
@@ -79,7 +89,7 @@ def _account_rows(name: str, wallet: Mapping[str, Any]) -> list[dict[str, Any]]:
         ]
     if "currencies" in wallet:  # multi-collateral flex wallet: summary row + one per currency
         head = {k: v for k, v in wallet.items() if k != "currencies"}
-        rows: list[dict[str, Any]] = [{**head, "account": name}]
+        rows: list[dict[str, Any]] = [{**head, "account": name, "currency": "USD"}]
         for cur, fields in (wallet.get("currencies") or {}).items():
             extra = fields if isinstance(fields, Mapping) else {"quantity": fields}
             rows.append({"account": name, "type": kind, "currency": cur, **extra})
@@ -97,9 +107,10 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
 
     Rows: one per currency of the ``cash`` wallet; one per single-collateral
     margin wallet (``fi_xbtusd`` …, in its own ``currency``); for the
-    multi-collateral ``flex`` wallet one summary row (``currency`` NaN, the
-    wallet's USD margin fields) plus one row per collateral currency. A
-    field a wallet does not have is NaN.
+    multi-collateral ``flex`` wallet one summary row (the wallet's margin
+    fields, all in USD, so ``currency`` is ``USD``; ``quantity`` NaN) plus
+    one row per collateral currency. A field a wallet does not have is NaN.
+    Every amount is in the row's ``currency`` unless its column says USD.
 
     Returns
     -------
@@ -112,9 +123,11 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
         account                      str      wallet name: ``cash``, ``flex``, ``fi_xbtusd`` …
         type                         str      cashAccount, marginAccount,
                                               multiCollateralMarginAccount
-        currency                     str      upper-cased (``XBT``); NaN on the flex summary row
+        currency                     str      upper-cased (``XBT``): the currency of the row's
+                                              amounts; ``USD`` on the flex summary row
         quantity                     float64  amount held in ``currency`` (cash balance, flex
-                                              quantity, margin wallet's balance of its currency)
+                                              quantity, margin wallet's balance of its currency);
+                                              NaN on the flex summary row
         value                        float64  flex currency rows: USD value
         collateral_value             float64  USD after haircut (flex rows and flex summary)
         available                    float64  flex currency rows: amount available
@@ -154,7 +167,7 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
     ...              "currencies": {"USD": {"quantity": 100.0, "value": 100.0,
     ...                                     "collateral": 100.0, "available": 100.0}}}}}
     >>> accounts(body)[["account", "currency", "quantity", "available_margin"]].values.tolist()
-    [['cash', 'XBT', 1.5, nan], ['flex', nan, nan, 100.0], ['flex', 'USD', 100.0, nan]]
+    [['cash', 'XBT', 1.5, nan], ['flex', 'USD', nan, 100.0], ['flex', 'USD', 100.0, nan]]
     """
     wallets = payload(body, "accounts", name="accounts")
     if not isinstance(wallets, Mapping):
@@ -176,8 +189,9 @@ def _derive_positions(df: pd.DataFrame) -> pd.DataFrame:
     df["abs_size"] = absolute
     df["size"] = np.where(short, -absolute, absolute)
     df["is_inverse"] = _prefix(df["symbol"]).isin(_INVERSE_PREFIXES).astype(bool)
-    for name in ("mark_price", "notional"):  # filled from tickers
-        df[name] = np.nan
+    df["currency"] = _settlement_currency(df["symbol"]).array
+    for name in ("mark_price", "notional", "unrealized_pnl_usd", "unrealized_funding_usd"):
+        df[name] = np.nan  # filled from tickers
     return df
 
 
@@ -186,18 +200,21 @@ POSITIONS = FrameSpec(
     columns=(
         col("symbol", "str"),
         col("side", "lower"),
-        col("size", "float"),
-        Col("abs_size", "float", None),
-        Col("entry_price", "float", "price"),
+        col("size", "float", unit="contracts"),
+        Col("abs_size", "float", None, unit="contracts"),
+        Col("entry_price", "float", "price", unit="quote"),
         col("fillTime", "time"),
-        col("unrealizedFunding", "float"),
+        Col("currency", "str", None),
+        col("unrealizedFunding", "float", unit="ccy:currency"),
         col("pnlCurrency", "str"),
-        col("maxFixedLeverage", "float"),
+        col("maxFixedLeverage", "float", unit="times"),
         Col("is_inverse", "bool", None),
-        Col("mark_price", "float", None),
-        Col("notional", "float", None),
+        Col("mark_price", "float", None, unit="quote"),
+        Col("notional", "float", None, unit="usd"),
         # computed from the tickers' mark; an exchange-sent unrealizedPnl fills the gaps
-        col("unrealizedPnl", "float"),
+        col("unrealizedPnl", "float", unit="ccy:currency"),
+        Col("unrealized_pnl_usd", "float", None, unit="usd"),
+        Col("unrealized_funding_usd", "float", None, unit="usd"),
         col("greeks", "object"),
     ),
     index="symbol",
@@ -216,38 +233,47 @@ def positions(
     body : dict
         Body with ``openPositions[]``.
     tickers_body : dict, optional
-        Body of ``GET /tickers``: fills ``mark_price``, ``notional`` and
-        ``unrealized_pnl`` (NaN without it, or for symbols it lacks).
+        Body of ``GET /tickers``: fills ``mark_price``, ``notional``,
+        ``unrealized_pnl`` and the ``…_usd`` columns (NaN without it, or for
+        symbols it lacks).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``symbol`` (str):
+        Indexed by ``symbol`` (str). ``unrealized_pnl`` and
+        ``unrealized_funding`` are in the contract's settlement ``currency``
+        (USD for PF_, the coin for PI_), so sum their ``…_usd`` twins across
+        contract types:
 
-        ==================  ==================  ====================================================
-        column              dtype               meaning / unit
-        ==================  ==================  ====================================================
-        side                str                 ``long`` / ``short``
-        size                float64             **signed** contracts: + long, − short (the exchange
-                                                sends the absolute size and the side)
-        abs_size            float64             contracts
-        entry_price         float64             average entry price (exchange ``price``)
-        fill_time           datetime64[ns,UTC]  last fill (deprecated by Kraken, still sent)
-        unrealized_funding  float64             as given (perpetuals; NaN otherwise)
-        pnl_currency        str                 multi-collateral PnL currency, when sent
-        max_fixed_leverage  float64             isolated positions, when sent
-        is_inverse          bool                PI_/FI_ contract (sizes in USD, PnL in coin)
-        mark_price          float64             from ``tickers_body``
-        notional            float64             signed, USD: linear size × mark; inverse size
-                                                (USD contracts of 1 USD each)
-        unrealized_pnl      float64             computed from the mark (reference §7.3): linear
-                                                (mark − entry) × size in USD; inverse
-                                                (1/entry − 1/mark) × size in the base coin.
-                                                Without a mark: the exchange's
-                                                ``unrealizedPnl`` if it sends one
-                                                (undocumented), else NaN
-        greeks              object              options (demo only)
-        ==================  ==================  ====================================================
+        ======================  ==================  ================================================
+        column                  dtype               meaning / unit
+        ======================  ==================  ================================================
+        side                    str                 ``long`` / ``short``
+        size                    float64             **signed** contracts: + long, − short (the
+                                                    exchange sends the absolute size and the side)
+        abs_size                float64             contracts
+        entry_price             float64             average entry price (exchange ``price``), USD
+        fill_time               datetime64[ns,UTC]  last fill (deprecated by Kraken, still sent)
+        currency                str                 settlement currency: ``USD`` (PF_/FF_) or
+                                                    the base coin (PI_/FI_: ``XBT``)
+        unrealized_funding      float64             in ``currency``, as given (perpetuals; NaN
+                                                    otherwise)
+        pnl_currency            str                 multi-collateral PnL currency, when sent
+        max_fixed_leverage      float64             isolated positions, when sent (times)
+        is_inverse              bool                PI_/FI_ contract (sizes in USD, PnL in coin)
+        mark_price              float64             from ``tickers_body``
+        notional                float64             signed, USD: linear size × mark; inverse size
+                                                    (USD contracts of 1 USD each)
+        unrealized_pnl          float64             in ``currency``, from the mark (reference
+                                                    §7.3): linear (mark − entry) × size; inverse
+                                                    (1/entry − 1/mark) × size. Without a mark:
+                                                    the exchange's ``unrealizedPnl`` if it sends
+                                                    one (undocumented), else NaN
+        unrealized_pnl_usd      float64             ``unrealized_pnl`` in USD at the mark (coin ×
+                                                    mark for inverse contracts)
+        unrealized_funding_usd  float64             ``unrealized_funding`` in USD at the mark
+        greeks                  object              options (demo only)
+        ======================  ==================  ================================================
 
         No liquidation price or distance: ``/openpositions`` sends no
         liquidation threshold, and computing one needs the wallet's margin
@@ -258,10 +284,14 @@ def positions(
     Examples
     --------
     >>> pos = {"result": "success", "openPositions": [
-    ...     {"side": "short", "symbol": "PF_XBTUSD", "price": "30000", "size": "0.5"}]}
-    >>> tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "29000"}]}
-    >>> positions(pos, tick).loc["PF_XBTUSD", ["size", "notional", "unrealized_pnl"]].tolist()
-    [-0.5, -14500.0, 500.0]
+    ...     {"side": "short", "symbol": "PF_XBTUSD", "price": "30000", "size": "0.5"},
+    ...     {"side": "long", "symbol": "PI_XBTUSD", "price": "25000", "size": "10000"}]}
+    >>> tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "29000"},
+    ...                                          {"symbol": "PI_XBTUSD", "markPrice": "31250"}]}
+    >>> df = positions(pos, tick)
+    >>> cols = ["currency", "notional", "unrealized_pnl", "unrealized_pnl_usd"]
+    >>> df[cols].round(8).values.tolist()
+    [['USD', -14500.0, 500.0, 500.0], ['XBT', 10000.0, 0.08, 2500.0]]
     """
     records = payload(body, "openPositions", name="positions")
     flat = flatten(records, stop=POSITIONS.stop)
@@ -278,7 +308,11 @@ def positions(
         frame["notional"] = np.where(inverse, size, size * mark)
         with np.errstate(divide="ignore", invalid="ignore"):
             computed = np.where(inverse, (1.0 / entry - 1.0 / mark) * size, (mark - entry) * size)
-        frame["unrealized_pnl"] = np.where(np.isnan(computed), frame["unrealized_pnl"], computed)
+        pnl = np.where(np.isnan(computed), frame["unrealized_pnl"], computed)
+        to_usd = np.where(inverse, mark, 1.0)
+        frame["unrealized_pnl"] = pnl
+        frame["unrealized_pnl_usd"] = pnl * to_usd
+        frame["unrealized_funding_usd"] = frame["unrealized_funding"] * to_usd
     return frame
 
 
@@ -293,10 +327,10 @@ OPEN_ORDERS = FrameSpec(
         col("side", "lower"),
         col("orderType", "str"),
         col("status", "str"),
-        col("limitPrice", "float"),
-        col("stopPrice", "float"),
-        col("filledSize", "float"),
-        col("unfilledSize", "float"),
+        col("limitPrice", "float", unit="quote"),
+        col("stopPrice", "float", unit="quote"),
+        col("filledSize", "float", unit="contracts"),
+        col("unfilledSize", "float", unit="contracts"),
         col("reduceOnly", "bool"),
         col("triggerSignal", "str"),
         col("receivedTime", "time"),
@@ -351,17 +385,19 @@ FILLS = FrameSpec(
     name="fills",
     columns=(
         Col("time", "time", "fillTime"),
+        Col("seq", "int", "seq"),
         col("fill_id", "str"),
         col("symbol", "str"),
         col("side", "lower"),
         col("order_id", "str"),
         col("cliOrdId", "str"),
-        col("size", "float"),
-        col("price", "float"),
+        col("size", "float", unit="contracts"),
+        col("price", "float", unit="quote"),
         col("fillType", "str"),
     ),
     index="time",
     unique="fill_id",
+    order_by=("seq",),
 )
 
 
@@ -371,17 +407,23 @@ def fills(body_or_pages: Any) -> pd.DataFrame:
     Parameters
     ----------
     body_or_pages : dict or sequence of dict
-        Body (or pages, e.g. walked back with ``lastFillTime``) with ``fills[]``;
-        pages are concatenated, sorted and de-duplicated by ``fill_id``.
+        Body (or pages, e.g. walked back with ``lastFillTime``) with ``fills[]``,
+        newest first as the exchange sends them; pages are concatenated,
+        sorted and de-duplicated by ``fill_id``.
 
     Returns
     -------
     pandas.DataFrame
-        Sorted ``DatetimeIndex`` named ``time`` (the fill time, datetime64[ns, UTC]):
+        Sorted ``DatetimeIndex`` named ``time`` (the fill time, datetime64[ns, UTC]);
+        fills that share a time are in the order they executed (``seq``), so
+        replaying the rows top to bottom rebuilds the position and its
+        realised PnL:
 
         ==========  =======  ===========================================================
         column      dtype    meaning / unit
         ==========  =======  ===========================================================
+        seq         int64    execution order, oldest first (the exchange lists fills
+                             newest first; ``seq`` reverses that list)
         fill_id     str
         symbol      str
         side        str      ``buy`` / ``sell``
@@ -407,14 +449,16 @@ def fills(body_or_pages: Any) -> pd.DataFrame:
     records: list[Any] = []
     for page in pages:
         records.extend(payload(page, "fills", name="fills"))
-    return build(FILLS, flatten(records), len(records), attrs=pages_attrs(pages))
+    flat = flatten(records)
+    flat["seq"] = exchange_seq(None, len(records), "desc")
+    return build(FILLS, flat, len(records), attrs=pages_attrs(pages))
 
 
 # --------------------------------------------------------------------------- preferences
 
 LEVERAGE = FrameSpec(
     name="leverage",
-    columns=(col("symbol", "str"), col("maxLeverage", "float")),
+    columns=(col("symbol", "str"), col("maxLeverage", "float", unit="times")),
     index="symbol",
 )
 

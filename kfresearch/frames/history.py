@@ -8,24 +8,30 @@ concatenates them, sorts by time and drops duplicates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kfresearch.frames._core import (
+    STR_DTYPE,
     Col,
     Flat,
     FrameSpec,
     Prepare,
+    Sort,
     as_pages,
     build,
     col,
+    exchange_seq,
     flatten,
     flatten_events,
     last_attr,
     pages_attrs,
     payload,
 )
+from kfresearch.frames.market import _settlement_currency
 
 __all__ = ["account_log", "executions", "order_history", "positions_history"]
 
@@ -34,6 +40,7 @@ def _element_pages(
     body_or_pages: Any,
     spec: FrameSpec,
     *,
+    sort: Sort | None,
     prepare: Prepare | None = None,
     skip: tuple[str, ...] = (),
     keep: frozenset[str] | None = None,
@@ -53,6 +60,7 @@ def _element_pages(
         prepare=prepare,
         extra={"element.account_uid": account_uids},
     )
+    flat["seq"] = exchange_seq(flat["element.timestamp"], len(elements), sort)
     attrs = pages_attrs(pages)
     attrs["account_uid"] = last_attr(pages, "accountUid")
     attrs["continuation_token"] = last_attr(pages, "continuationToken")
@@ -72,41 +80,58 @@ def _new_order_as_order(payloads: list[Any], _: Flat) -> tuple[list[Any], Flat]:
     return renamed, {}
 
 
+def _split_percent(df: pd.DataFrame, column: str, unit: str) -> None:
+    """Move values whose unit column says ``Percent`` into ``<column>_pct``."""
+    percent = (df[unit].str.lower() == "percent").fillna(False).to_numpy(dtype=bool)
+    values = df[column].to_numpy(dtype=np.float64)
+    df[column + "_pct"] = np.where(percent, values, np.nan)
+    df[column] = np.where(percent, np.nan, values)
+
+
+def _derive_order_history(df: pd.DataFrame) -> pd.DataFrame:
+    _split_percent(df, "trailing_stop_max_deviation", "trailing_stop_unit")
+    _split_percent(df, "limit_price_offset", "limit_price_offset_unit")
+    return df
+
+
 ORDER_HISTORY = FrameSpec(
     name="order_history",
     columns=(
         Col("time", "time", "element.timestamp"),
+        Col("seq", "int", "seq"),
         Col("kind", "str", "element.kind"),
         Col("order_id", "str", "order.uid"),
         Col("cli_ord_id", "str", "order.clientId"),
         Col("symbol", "str", "order.tradeable"),
         Col("side", "lower", "order.direction"),
         Col("order_type", "str", "order.orderType"),
-        Col("quantity", "float", "order.quantity"),
-        Col("filled", "float", "order.filled"),
-        Col("limit_price", "float", "order.limitPrice"),
+        Col("quantity", "float", "order.quantity", unit="contracts"),
+        Col("filled", "float", "order.filled", unit="contracts"),
+        Col("limit_price", "float", "order.limitPrice", unit="quote"),
         Col("reduce_only", "bool", "order.reduceOnly"),
         Col("order_time", "time", "order.timestamp"),
         Col("last_update_time", "time",
             "order.lastUpdateTimestamp"),
         Col("reason", "str", "reason"),
-        Col("reduced_quantity", "float", "reducedQuantity"),
-        Col("old_quantity", "float", "oldOrder.quantity"),
-        Col("old_filled", "float", "oldOrder.filled"),
-        Col("old_limit_price", "float", "oldOrder.limitPrice"),
+        Col("reduced_quantity", "float", "reducedQuantity", unit="contracts"),
+        Col("old_quantity", "float", "oldOrder.quantity", unit="contracts"),
+        Col("old_filled", "float", "oldOrder.filled", unit="contracts"),
+        Col("old_limit_price", "float", "oldOrder.limitPrice", unit="quote"),
         Col("order_error", "str", "orderError"),
         Col("trigger_price", "float",
-            "order.triggerOptions.triggerPrice"),
+            "order.triggerOptions.triggerPrice", unit="quote"),
         Col("trigger_signal", "str",
             "order.triggerOptions.triggerSignal"),
         Col("trigger_side", "str",
             "order.triggerOptions.triggerSide"),
         Col("trailing_stop_max_deviation", "float",
-            "order.triggerOptions.trailingStopOptions.maxDeviation"),
+            "order.triggerOptions.trailingStopOptions.maxDeviation", unit="quote"),
+        Col("trailing_stop_max_deviation_pct", "float", None, unit="pct"),
         Col("trailing_stop_unit", "str",
             "order.triggerOptions.trailingStopOptions.unit"),
         Col("limit_price_offset", "float",
-            "order.triggerOptions.limitPriceOffset.priceOffset"),
+            "order.triggerOptions.limitPriceOffset.priceOffset", unit="quote"),
+        Col("limit_price_offset_pct", "float", None, unit="pct"),
         Col("limit_price_offset_unit", "str",
             "order.triggerOptions.limitPriceOffset.unit"),
         Col("algo_id", "str", "algoId"),
@@ -119,10 +144,12 @@ ORDER_HISTORY = FrameSpec(
     unique="event_uid",
     strip=("order.triggerOptions.", "order."),
     drop=("oldOrder", "newOrder"),
+    derive=_derive_order_history,
+    order_by=("seq",),
 )
 
 
-def order_history(body_or_pages: Any) -> pd.DataFrame:
+def order_history(body_or_pages: Any, sort: Sort | None = None) -> pd.DataFrame:
     """Order events from ``GET /api/history/v3/orders`` (and ``/triggers``).
 
     Parameters
@@ -130,6 +157,9 @@ def order_history(body_or_pages: Any) -> pd.DataFrame:
     body_or_pages : dict or sequence of dict
         One body or several page bodies; concatenated, sorted by time and
         de-duplicated by the element uid.
+    sort : {"asc", "desc"}, optional
+        The ``sort`` the pages were asked with (read from their times when
+        omitted; the exchange's default is ``"desc"``).
 
     Returns
     -------
@@ -141,6 +171,10 @@ def order_history(body_or_pages: Any) -> pd.DataFrame:
         ============================  ==================  ==========================================
         column                        dtype               meaning / unit
         ============================  ==================  ==========================================
+        seq                           int64               the event's place in the exchange's
+                                                          order, oldest first: rows that share a
+                                                          time are sorted by it (the pages' order,
+                                                          read in their ``sort``)
         kind                          str                 OrderPlaced, OrderUpdated, OrderCancelled,
                                                           OrderRejected, OrderTriggerPlaced, …
         order_id                      str                 order uid
@@ -164,10 +198,14 @@ def order_history(body_or_pages: Any) -> pd.DataFrame:
         order_error                   str                 ``OrderRejected``
         trigger_price                 float64             trigger orders
         trigger_signal, trigger_side  str                 MarkPrice/LastPrice/SpotPrice; Above/Below
-        trailing_stop_max_deviation   float64             trailing stops
-        trailing_stop_unit            str                 Percent / QuoteCurrency
-        limit_price_offset            float64             trailing stops
-        limit_price_offset_unit       str
+        trailing_stop_max_deviation   float64             trailing stops whose unit is
+                                                          QuoteCurrency (USD)
+        …_max_deviation_pct           float64             ``trailing_stop_max_deviation_pct``:
+                                                          those whose unit is Percent (percent)
+        trailing_stop_unit            str                 Percent / QuoteCurrency, as given
+        limit_price_offset            float64             trailing stops, QuoteCurrency (USD)
+        limit_price_offset_pct        float64             trailing stops, Percent (percent)
+        limit_price_offset_unit       str                 as given
         algo_id, origin               str                 ("Pro UI", "Unknown Origin" …)
         account_uid                   str                 order's ``accountUid`` (else the body's)
         account_id                    str                 trigger orders
@@ -190,7 +228,9 @@ def order_history(body_or_pages: Any) -> pd.DataFrame:
     >>> order_history(body)[["kind", "side", "limit_price", "reason"]].to_dict("records")
     [{'kind': 'OrderPlaced', 'side': 'buy', 'limit_price': 50.0, 'reason': 'new_user_order'}]
     """
-    flat, n, attrs = _element_pages(body_or_pages, ORDER_HISTORY, prepare=_new_order_as_order)
+    flat, n, attrs = _element_pages(
+        body_or_pages, ORDER_HISTORY, sort=sort, prepare=_new_order_as_order
+    )
     return build(ORDER_HISTORY, flat, n, attrs=attrs)
 
 
@@ -246,32 +286,48 @@ def _own_orders(payloads: list[Any], flat: Flat) -> tuple[list[Any], Flat]:
     return payloads, columns
 
 
+def _usd_factor(currency: pd.Series, price: pd.Series) -> np.ndarray[Any, Any]:
+    """What turns an amount in ``currency`` into USD: 1 for USD, ``price`` for a coin."""
+    usd = (currency == "USD").fillna(False).to_numpy(dtype=bool)
+    known = currency.notna().to_numpy(dtype=bool)
+    return np.where(usd, 1.0, np.where(known, price.to_numpy(dtype=np.float64), np.nan))
+
+
+def _derive_executions(df: pd.DataFrame) -> pd.DataFrame:
+    df["currency"] = _settlement_currency(df["symbol"]).array
+    df["fee_usd"] = df["fee"] * _usd_factor(df["currency"], df["mark_price"])
+    return df
+
+
 EXECUTIONS = FrameSpec(
     name="executions",
     columns=(
         Col("time", "time", ("execution.timestamp", "element.timestamp")),
+        Col("seq", "int", "seq"),
         Col("uid", "str", "execution.uid"),
         Col("symbol", "str", _ORDER + "tradeable"),
         Col("side", "lower", _ORDER + "direction"),
         Col("role", "lower", "execution.executionType"),
-        Col("price", "float", "execution.price"),
-        Col("size", "float", "execution.quantity"),
-        Col("fee", "float", "execution.orderData.fee"),
-        Col("position_size", "float", "execution.orderData.positionSize"),
+        Col("price", "float", "execution.price", unit="quote"),
+        Col("size", "float", "execution.quantity", unit="contracts"),
+        Col("currency", "str", None),
+        Col("fee", "float", "execution.orderData.fee", unit="ccy:currency"),
+        Col("fee_usd", "float", None, unit="usd"),
+        Col("position_size", "float", "execution.orderData.positionSize", unit="contracts"),
         Col("fee_calculation_info", "object", "execution.orderData.feeCalculationInfo"),
-        Col("mark_price", "float", "execution.markPrice"),
-        Col("usd_value", "float", "execution.usdValue"),
+        Col("mark_price", "float", "execution.markPrice", unit="quote"),
+        Col("usd_value", "float", "execution.usdValue", unit="usd"),
         Col("limit_filled", "bool", "execution.limitFilled"),
         Col("order_id", "str", _ORDER + "uid"),
         Col("cli_ord_id", "str", _ORDER + "clientId"),
         Col("order_type", "str", _ORDER + "orderType"),
-        Col("limit_price", "float", _ORDER + "limitPrice"),
+        Col("limit_price", "float", _ORDER + "limitPrice", unit="quote"),
         Col("reduce_only", "bool", _ORDER + "reduceOnly"),
-        Col("order_quantity", "float", _ORDER + "quantity"),
-        Col("order_filled", "float", _ORDER + "filled"),
+        Col("order_quantity", "float", _ORDER + "quantity", unit="contracts"),
+        Col("order_filled", "float", _ORDER + "filled", unit="contracts"),
         Col("order_time", "time", _ORDER + "timestamp"),
         Col("position_uid", "str", _ORDER + "positionUid"),
-        Col("taker_reduced_quantity", "float", "takerReducedQuantity"),
+        Col("taker_reduced_quantity", "float", "takerReducedQuantity", unit="contracts"),
         Col("account_uid", "str", (_ORDER + "accountUid", "element.account_uid")),
         Col("event_uid", "str", "element.uid"),
     ),
@@ -282,10 +338,12 @@ EXECUTIONS = FrameSpec(
           "execution.makerOrder", "execution.takerOrder", "execution.makerOrderData",
           "execution.takerOrderData"),
     stop=frozenset({"execution.orderData.feeCalculationInfo"}),
+    derive=_derive_executions,
+    order_by=("seq",),
 )
 
 
-def executions(body_or_pages: Any) -> pd.DataFrame:
+def executions(body_or_pages: Any, sort: Sort | None = None) -> pd.DataFrame:
     """The account's executions from ``GET /api/history/v3/executions``.
 
     Accepts both documented shapes: ``event.execution.execution.order`` (the
@@ -298,22 +356,33 @@ def executions(body_or_pages: Any) -> pd.DataFrame:
     body_or_pages : dict or sequence of dict
         One body or several page bodies; concatenated, sorted by time and
         de-duplicated by execution uid.
+    sort : {"asc", "desc"}, optional
+        The ``sort`` the pages were asked with (read from their times when
+        omitted; the exchange's default is ``"desc"``).
 
     Returns
     -------
     pandas.DataFrame
-        Sorted ``DatetimeIndex`` named ``time`` (execution time, datetime64[ns, UTC]):
+        Sorted ``DatetimeIndex`` named ``time`` (execution time, datetime64[ns, UTC]);
+        executions that share a time are in the order they executed (``seq``):
 
         ======================  ==================  ============================================
         column                  dtype               meaning / unit
         ======================  ==================  ============================================
+        seq                     int64               execution order, oldest first (the pages'
+                                                    order, read in their ``sort``)
         uid                     str                 execution uid
         symbol                  str                 ``tradeable`` of the account's order
         side                    str                 the account's side, ``buy`` / ``sell``
         role                    str                 ``maker`` / ``taker``
         price                   float64             quote currency
         size                    float64             contracts (``quantity``)
-        fee                     float64             fee paid for this fill (``orderData.fee``)
+        currency                str                 settlement currency of ``symbol``: ``USD``
+                                                    (PF_/FF_) or the base coin (PI_/FI_)
+        fee                     float64             fee paid for this fill (``orderData.fee``),
+                                                    in ``currency``
+        fee_usd                 float64             ``fee`` in USD at the execution's
+                                                    ``mark_price`` (coin × mark)
         position_size           float64             position after the fill (``positionSize``)
         fee_calculation_info    object              list, as given
         mark_price              float64             mark at execution
@@ -345,11 +414,11 @@ def executions(body_or_pages: Any) -> pd.DataFrame:
     ...         "order": {"uid": "o1", "tradeable": "PF_XBTUSD", "direction": "Buy"},
     ...         "orderData": {"fee": "0.48", "positionSize": "0.0288"}},
     ...     "takerReducedQuantity": ""}}}]}
-    >>> executions(body)[["side", "role", "price", "fee"]].to_dict("records")
-    [{'side': 'buy', 'role': 'maker', 'price': 84186.0, 'fee': 0.48}]
+    >>> executions(body)[["side", "role", "price", "fee", "currency"]].to_dict("records")
+    [{'side': 'buy', 'role': 'maker', 'price': 84186.0, 'fee': 0.48, 'currency': 'USD'}]
     """
     flat, n, attrs = _element_pages(
-        body_or_pages, EXECUTIONS, prepare=_own_orders, skip=_OWN, keep=frozenset()
+        body_or_pages, EXECUTIONS, sort=sort, prepare=_own_orders, skip=_OWN, keep=frozenset()
     )
     return build(EXECUTIONS, flat, n, attrs=attrs)
 
@@ -364,7 +433,12 @@ def _derive_log(df: pd.DataFrame) -> pd.DataFrame:
     asset = df["asset"].str.lower()
     same = (asset == df["contract"].str.lower()).fillna(False).to_numpy(dtype=bool)
     looks = asset.str.match(_CONTRACT_ASSET).fillna(False).to_numpy(dtype=bool)
-    df["is_position_leg"] = same | looks
+    leg = same | looks
+    df["is_position_leg"] = leg
+    df["currency"] = df["asset"].str.upper().mask(leg).astype(STR_DTYPE)
+    factor = _usd_factor(df["currency"], df["mark_price"])
+    for name in ("change", "realized_pnl", "fee", "realized_funding"):
+        df[name + "_usd"] = df[name] * factor
     return df
 
 
@@ -377,25 +451,30 @@ ACCOUNT_LOG = FrameSpec(
         col("info", "str"),
         col("asset", "str"),
         Col("is_position_leg", "bool", None),
+        Col("currency", "str", None),
         col("margin_account", "str"),
         col("contract", "str"),
         col("collateral", "str"),
         col("execution", "str"),
-        col("old_balance", "float"),
-        col("new_balance", "float"),
-        Col("change", "float", None),
-        col("realized_pnl", "float"),
-        col("fee", "float"),
-        col("realized_funding", "float"),
-        col("funding_rate", "float"),
-        col("mark_price", "float"),
-        col("trade_price", "float"),
-        col("old_average_entry_price", "float"),
-        col("new_average_entry_price", "float"),
-        col("liquidation_fee", "float"),
-        col("conversion_spread_percentage", "float"),
-        col("exchange_rate", "float"),
-        col("conversion_fee", "float"),
+        col("old_balance", "float", unit="ccy:currency"),
+        col("new_balance", "float", unit="ccy:currency"),
+        Col("change", "float", None, unit="ccy:currency"),
+        col("realized_pnl", "float", unit="ccy:currency"),
+        col("fee", "float", unit="ccy:currency"),
+        col("realized_funding", "float", unit="ccy:currency"),
+        Col("change_usd", "float", None, unit="usd"),
+        Col("realized_pnl_usd", "float", None, unit="usd"),
+        Col("fee_usd", "float", None, unit="usd"),
+        Col("realized_funding_usd", "float", None, unit="usd"),
+        col("funding_rate", "float", unit="ccy:currency"),
+        col("mark_price", "float", unit="quote"),
+        col("trade_price", "float", unit="quote"),
+        col("old_average_entry_price", "float", unit="quote"),
+        col("new_average_entry_price", "float", unit="quote"),
+        col("liquidation_fee", "float", unit="ccy:currency"),
+        Col("conversion_spread_pct", "float", "conversion_spread_percentage", unit="pct"),
+        col("exchange_rate", "float", unit="number"),
+        col("conversion_fee", "float", unit="ccy:currency"),
         col("exchange_rate_from", "str"),
     ),
     index="time",
@@ -418,7 +497,12 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Sorted ``DatetimeIndex`` named ``time`` (the entry's ``date``,
-        datetime64[ns, UTC]):
+        datetime64[ns, UTC]); entries that share a time are in ``id`` order,
+        the order the exchange booked them. Amounts are in the row's
+        ``currency`` (USD, XBT …: one log mixes them), so sum the ``…_usd``
+        columns across currencies. A ``funding rate change`` row is stamped
+        at the **end** of the hour it pays for: it joins
+        :func:`funding_rates` on that frame's ``period_end``.
 
         ============================  =======  =====================================================
         column                        dtype    meaning / unit
@@ -431,21 +515,30 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
         is_position_leg               bool     derived: ``asset`` is a contract (``pf_dogeusd``):
                                                the row moves a position size, not cash; filter
                                                these out for cash flows
+        currency                      str      derived: the currency of the row's amounts
+                                               (upper-cased ``asset``); NaN on position legs
         margin_account                str      ``flex``, ``fi_xbtusd`` …
         contract                      str      lower-case contract, when the entry has one
         collateral                    str
         execution                     str      execution uid of trade entries
-        old_balance, new_balance      float64  wallet balance in ``asset`` (position size on legs)
+        old_balance, new_balance      float64  wallet balance in ``currency`` (position size in
+                                               contracts on position legs)
         change                        float64  derived new_balance − old_balance
-        realized_pnl                  float64  gross of fees
-        fee                           float64
-        realized_funding              float64
-        funding_rate                  float64  absolute, as given
+        realized_pnl                  float64  in ``currency``, gross of fees
+        fee                           float64  in ``currency``
+        realized_funding              float64  in ``currency``
+        change_usd, realized_pnl_usd  float64  derived: the amount in USD at the row's
+        fee_usd, realized_funding_usd          ``mark_price`` (the contract's mark when the entry
+                                               was booked): × 1 for USD rows, coin × mark for
+                                               coin rows; NaN where a coin row has no mark
+                                               (transfers, conversions) and on position legs
+        funding_rate                  float64  absolute, as given (``currency`` per contract)
         mark_price, trade_price       float64  quote currency
         old_average_entry_price       float64  position legs
         new_average_entry_price       float64  position legs
-        liquidation_fee               float64
-        conversion_spread_percentage  float64  percent
+        liquidation_fee               float64  in ``currency``
+        conversion_spread_pct         float64  percent, as given (the exchange's
+                                               ``conversion_spread_percentage``)
         exchange_rate                 float64  with ``conversion_details=true``
         conversion_fee                float64  with ``conversion_details=true``
         exchange_rate_from            str      with ``conversion_details=true``
@@ -463,8 +556,8 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
     ...     {"id": 6, "booking_uid": "b6", "date": "2026-08-11T19:55:24.251Z",
     ...      "asset": "pf_dogeusd", "contract": "pf_dogeusd", "info": "futures trade",
     ...      "old_balance": 100, "new_balance": 0}]}
-    >>> account_log(body)[["id", "is_position_leg", "change"]].values.tolist()
-    [[6, True, -100.0], [9, False, -0.0077]]
+    >>> account_log(body)[["id", "is_position_leg", "currency", "change"]].values.tolist()
+    [[6, True, nan, -100.0], [9, False, 'USD', -0.0077]]
     """
     pages = as_pages(body_or_pages, name="account_log")
     records: list[Any] = []
@@ -477,48 +570,100 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- positions history
 
+def _derive_positions_history(df: pd.DataFrame) -> pd.DataFrame:
+    df["currency"] = _settlement_currency(df["symbol"]).array
+    price = df["execution_price"].fillna(df["settlement_price"])
+    factor = _usd_factor(df["currency"], price)
+    # a fee without its currency is in the settlement currency, like the PnL;
+    # one in a third currency has no price here
+    fee_currency = df["fee_currency"].str.upper().replace("BTC", "XBT").fillna(df["currency"])
+    known = ((fee_currency == df["currency"]) | (fee_currency == "USD")).fillna(False)
+    df["realized_pnl_usd"] = df["realized_pnl"] * factor
+    df["fee_usd"] = df["fee"] * _usd_factor(fee_currency.where(known), price)
+    df["realized_funding_usd"] = df["realized_funding"] * factor
+    return df
+
+
 POSITIONS_HISTORY = FrameSpec(
     name="positions_history",
     columns=(
         Col("time", "time", ("element.timestamp", "timestamp")),
+        Col("seq", "int", "seq"),
         Col("symbol", "str", "tradeable"),
         Col("update_reason", "str", "updateReason"),
         Col("position_change", "str", "positionChange"),
-        col("oldPosition", "float"),
-        col("newPosition", "float"),
-        col("oldAverageEntryPrice", "float"),
-        col("newAverageEntryPrice", "float"),
+        col("oldPosition", "float", unit="contracts"),
+        col("newPosition", "float", unit="contracts"),
+        col("oldAverageEntryPrice", "float", unit="quote"),
+        col("newAverageEntryPrice", "float", unit="quote"),
         col("executionUid", "str"),
-        col("executionPrice", "float"),
-        col("executionSize", "float"),
+        col("executionPrice", "float", unit="quote"),
+        col("executionSize", "float", unit="contracts"),
         col("tradeType", "str"),
         col("fillTime", "time"),
-        col("fee", "float"),
+        Col("currency", "str", None),
+        col("fee", "float", unit="ccy:fee_currency"),
         col("feeCurrency", "str"),
-        col("realizedPnL", "float"),
-        col("realizedFunding", "float"),
+        col("realizedPnL", "float", unit="ccy:currency"),
+        col("realizedFunding", "float", unit="ccy:currency"),
+        Col("realized_pnl_usd", "float", None, unit="usd"),
+        Col("fee_usd", "float", None, unit="usd"),
+        Col("realized_funding_usd", "float", None, unit="usd"),
         col("fundingRealizationTime", "time"),
-        col("settlementPrice", "float"),
+        col("settlementPrice", "float", unit="quote"),
         Col("account_uid", "str", ("accountUid", "element.account_uid")),
         Col("event_uid", "str", "element.uid"),
     ),
     index="time",
     unique="event_uid",
     drop=("element.kind",),
+    derive=_derive_positions_history,
+    order_by=("seq",),
 )
 
 
-def positions_history(body_or_pages: Any) -> pd.DataFrame:
+def _wrap_flat_updates(page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Elements sent as bare position updates (no ``event``) read like wrapped ones."""
+    elements = page.get("elements")
+    if not isinstance(elements, list) or all(
+        not isinstance(e, Mapping) or "event" in e for e in elements
+    ):
+        return page
+    wrapped = [
+        {"uid": e.get("uid"), "timestamp": e.get("timestamp"), "event": {"PositionUpdate": e}}
+        if isinstance(e, Mapping) and "event" not in e
+        else e
+        for e in elements
+    ]
+    return {**page, "elements": wrapped}
+
+
+def positions_history(body_or_pages: Any, sort: Sort | None = None) -> pd.DataFrame:
     """Position change events from ``GET /api/history/v3/positions``.
+
+    Parameters
+    ----------
+    body_or_pages : dict or sequence of dict
+        One body or several page bodies; concatenated, sorted by time and
+        de-duplicated by the element uid. Elements may wrap the update
+        (``{uid, timestamp, event: {PositionUpdate: {…}}}``) or be the bare
+        update (``{tradeable, oldPosition, …, timestamp}``).
+    sort : {"asc", "desc"}, optional
+        The ``sort`` the pages were asked with (read from their times when
+        omitted; the exchange's default is ``"desc"``).
 
     Returns
     -------
     pandas.DataFrame
-        Sorted ``DatetimeIndex`` named ``time`` (event time, datetime64[ns, UTC]):
+        Sorted ``DatetimeIndex`` named ``time`` (event time, datetime64[ns, UTC]);
+        events that share a time are in the exchange's order (``seq``):
 
         =========================================  ==================  =============================
         column                                     dtype               meaning / unit
         =========================================  ==================  =============================
+        seq                                        int64               the event's place in the
+                                                                       exchange's order, oldest
+                                                                       first
         symbol                                     str                 ``tradeable``
         update_reason                              str                 trade, fundingRealisation, …
         position_change                            str                 open, close, increase, …
@@ -529,10 +674,19 @@ def positions_history(body_or_pages: Any) -> pd.DataFrame:
         execution_price, execution_size            float64
         trade_type                                 str                 userExecution, liquidation, …
         fill_time                                  datetime64[ns,UTC]
+        currency                                   str                 settlement currency of
+                                                                       ``symbol`` (``USD`` or the
+                                                                       base coin)
         fee                                        float64             in ``fee_currency``
         fee_currency                               str
-        realized_pnl                               float64             gross of fees
-        realized_funding                           float64
+        realized_pnl                               float64             in ``currency``, gross of
+                                                                       fees
+        realized_funding                           float64             in ``currency``
+        realized_pnl_usd, fee_usd,                 float64             the amounts in USD at the
+        realized_funding_usd                                           event's execution (or
+                                                                       settlement) price; NaN for
+                                                                       coin amounts of funding
+                                                                       realisations (no price)
         funding_realization_time                   datetime64[ns,UTC]
         settlement_price                           float64
         account_uid, event_uid                     str
@@ -549,6 +703,7 @@ def positions_history(body_or_pages: Any) -> pd.DataFrame:
     >>> positions_history(body)[["new_position", "realized_pnl"]].iloc[0].tolist()
     [0.0, 0.05]
     """
-    flat, n, attrs = _element_pages(body_or_pages, POSITIONS_HISTORY)
+    pages = [_wrap_flat_updates(page) for page in as_pages(body_or_pages, name="positions_history")]
+    flat, n, attrs = _element_pages(pages, POSITIONS_HISTORY, sort=sort)
     return build(POSITIONS_HISTORY, flat, n, attrs=attrs)
 

@@ -14,14 +14,17 @@ import numpy as np
 import pandas as pd
 
 from kfresearch.frames._core import (
+    STR_DTYPE,
     TIME_DTYPE,
     Col,
     Flat,
     FrameSpec,
+    Sort,
     as_pages,
     build,
     col,
     concat_flat,
+    exchange_seq,
     flatten,
     flatten_events,
     last_attr,
@@ -29,6 +32,7 @@ from kfresearch.frames._core import (
     payload,
     repeat_str,
     server_time,
+    to_float,
 )
 from kfresearch.frames._decode import (
     decode_candles,
@@ -63,13 +67,34 @@ def _prefix(symbols: pd.Series) -> pd.Series:
     return symbols.str.upper().str[:3]
 
 
-def _relative_funding(absolute: pd.Series, mark: pd.Series, symbols: pd.Series) -> pd.Series:
-    """Absolute funding → relative (fraction per hour), by contract type (reference §7.5)."""
+def _settlement_currency(symbols: pd.Series) -> pd.Series:
+    """The currency a contract's PnL, fees and funding are paid in (reference §7.1).
+
+    USD for linear ``PF_``/``FF_`` contracts; the base coin for inverse
+    ``PI_``/``FI_`` ones (``PI_XBTUSD`` → ``XBT``); NaN for anything else.
+    """
+    upper = symbols.astype("str").str.upper()
+    prefix = upper.str[:3]
+    base = upper.str[3:].str.extract(r"^([A-Z0-9]+?)USD", expand=False)
+    out = pd.Series(np.nan, index=symbols.index, dtype=STR_DTYPE)
+    out = out.mask(prefix.isin(_LINEAR_PREFIXES).to_numpy(dtype=bool), "USD")
+    inverse = prefix.isin(_INVERSE_PREFIXES).to_numpy(dtype=bool)
+    result: pd.Series = out.mask(inverse, base.where(inverse)).astype(STR_DTYPE)
+    return result
+
+
+def _relative_funding(absolute: pd.Series, index: pd.Series, symbols: pd.Series) -> pd.Series:
+    """Absolute funding → relative (fraction per period), by contract type (reference §7.5).
+
+    The exchange fixes a period's absolute rate from the relative one with the
+    index at the start of the period: linear ``absolute = relative × index``,
+    inverse ``absolute = relative / index``.
+    """
     prefix = _prefix(symbols)
     linear = prefix.isin(_LINEAR_PREFIXES).to_numpy()
     inverse = prefix.isin(_INVERSE_PREFIXES).to_numpy()
     a = absolute.to_numpy(dtype=np.float64)
-    m = mark.to_numpy(dtype=np.float64)
+    m = index.to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(linear, a / m, np.where(inverse, a * m, np.nan))
     return pd.Series(rel, index=absolute.index)
@@ -97,16 +122,16 @@ INSTRUMENTS = FrameSpec(
         col("quote", "str"),
         col("underlying", "str"),
         col("underlyingFuture", "str"),
-        col("tickSize", "float"),
-        col("contractSize", "float"),
+        col("tickSize", "float", unit="quote"),
+        col("contractSize", "float", unit="number"),
         col("contractValueTradePrecision", "Int"),
-        col("impactMidSize", "float"),
-        col("maxPositionSize", "float"),
+        col("impactMidSize", "float", unit="contracts"),
+        col("maxPositionSize", "float", unit="contracts"),
         col("openingDate", "time"),
         col("lastTradingTime", "time"),
         Col("is_perpetual", "bool", None),
-        col("fundingRateCoefficient", "float"),
-        col("maxRelativeFundingRate", "float"),
+        col("fundingRateCoefficient", "float", unit="number"),
+        col("maxRelativeFundingRate", "float", unit="fraction"),
         col("isin", "str"),
         col("feeScheduleUid", "str"),
         col("postOnly", "bool"),
@@ -190,13 +215,19 @@ def _derive_tickers(df: pd.DataFrame) -> pd.DataFrame:
     df["spread"] = ask - bid
     df["spread_bps"] = df["spread"] / df["mid"] * 1e4
     df["premium"] = df["mark_price"] / df["index_price"] - 1.0
-    rel = _relative_funding(df["funding_rate"], df["mark_price"], df["symbol"])
-    df["funding_rate_relative"] = rel
-    df["funding_rate_prediction_relative"] = _relative_funding(
-        df["funding_rate_prediction"], df["mark_price"], df["symbol"]
+    df["change24h"] = df["change24h"] / 100.0  # the exchange sends percent (reference §4.3)
+    df["currency"] = _settlement_currency(df["symbol"]).array
+    _funding_columns(df, df["index_price"], df["symbol"])
+    return df
+
+
+def _funding_columns(df: pd.DataFrame, index: pd.Series, symbols: pd.Series) -> None:
+    rel = _relative_funding(df["funding_rate"], index, symbols)
+    df["relative_funding_rate"] = rel
+    df["relative_funding_rate_prediction"] = _relative_funding(
+        df["funding_rate_prediction"], index, symbols
     )
     df["funding_rate_annualised"] = rel * HOURS_PER_YEAR
-    return df
 
 
 TICKERS = FrameSpec(
@@ -205,35 +236,36 @@ TICKERS = FrameSpec(
         col("symbol", "str"),
         col("tag", "str"),
         col("pair", "str"),
-        col("markPrice", "float"),
-        col("indexPrice", "float"),
-        col("bid", "float"),
-        col("bidSize", "float"),
-        col("ask", "float"),
-        col("askSize", "float"),
-        Col("mid", "float", None),
-        Col("spread", "float", None),
-        Col("spread_bps", "float", None),
-        Col("premium", "float", None),
-        col("last", "float"),
+        Col("currency", "str", None),
+        col("markPrice", "float", unit="quote"),
+        col("indexPrice", "float", unit="quote"),
+        col("bid", "float", unit="quote"),
+        col("bidSize", "float", unit="contracts"),
+        col("ask", "float", unit="quote"),
+        col("askSize", "float", unit="contracts"),
+        Col("mid", "float", None, unit="quote"),
+        Col("spread", "float", None, unit="quote"),
+        Col("spread_bps", "float", None, unit="bps"),
+        Col("premium", "float", None, unit="fraction"),
+        col("last", "float", unit="quote"),
         col("lastTime", "time"),
-        col("lastSize", "float"),
-        col("vol24h", "float"),
-        col("volumeQuote", "float"),
-        col("openInterest", "float"),
-        col("open24h", "float"),
-        col("high24h", "float"),
-        col("low24h", "float"),
-        col("change24h", "float"),
-        col("fundingRate", "float"),
-        col("fundingRatePrediction", "float"),
-        Col("funding_rate_relative", "float", None),
-        Col("funding_rate_prediction_relative", "float", None),
-        Col("funding_rate_annualised", "float", None),
+        col("lastSize", "float", unit="contracts"),
+        col("vol24h", "float", unit="contracts"),
+        col("volumeQuote", "float", unit="usd"),
+        col("openInterest", "float", unit="contracts"),
+        col("open24h", "float", unit="quote"),
+        col("high24h", "float", unit="quote"),
+        col("low24h", "float", unit="quote"),
+        col("change24h", "float", unit="fraction"),
+        col("fundingRate", "float", unit="ccy:currency"),
+        col("fundingRatePrediction", "float", unit="ccy:currency"),
+        Col("relative_funding_rate", "float", None, unit="fraction"),
+        Col("relative_funding_rate_prediction", "float", None, unit="fraction"),
+        Col("funding_rate_annualised", "float", None, unit="fraction"),
         col("suspended", "bool"),
         col("postOnly", "bool"),
         col("isUnderlyingMarketClosed", "bool"),
-        col("extrinsicValue", "float"),
+        col("extrinsicValue", "float", unit="quote"),
         col("greeks", "object"),
     ),
     index="symbol",
@@ -242,13 +274,23 @@ TICKERS = FrameSpec(
 )
 
 
-def tickers(body: Mapping[str, Any]) -> pd.DataFrame:
+def tickers(
+    body: Mapping[str, Any], funding_index: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Tickers from ``GET /tickers`` (``tickers[]``) or ``GET /tickers/{symbol}`` (``ticker``).
 
     Parameters
     ----------
     body : dict
         Decoded response body. Decimals may be JSON numbers or strings.
+    funding_index : mapping of str to float, optional
+        Index price at the start of the current funding hour, by symbol. The
+        exchange fixes the hour's absolute rate from the relative one with
+        that index, so with it ``relative_funding_rate`` is the exchange's own
+        relative rate (the one :func:`funding_rates` reports for the hour).
+        Without it (the REST ticker does not carry that index) the body's
+        current ``indexPrice`` is used: off by the index's move since the hour
+        began (a few 0.01 % of the rate, never the mark's premium).
 
     Returns
     -------
@@ -262,25 +304,31 @@ def tickers(body: Mapping[str, Any]) -> pd.DataFrame:
         ================================  =================  ====================================
         tag                               str                perpetual, month, quarter, semiannual
         pair                              str                ``XBT:USD``
-        mark_price, index_price           float64            quote currency
+        currency                          str                settlement currency: ``USD`` for
+                                                             PF_/FF_, the base coin (``XBT``)
+                                                             for PI_/FI_; NaN for indices
+        mark_price, index_price           float64            quote currency (USD)
         bid, ask, last                    float64            quote currency
         bid_size, ask_size, last_size     float64            contracts
         mid                               float64            derived (bid + ask) / 2
         spread                            float64            derived ask − bid
-        spread_bps                        float64            derived spread / mid × 10⁴
+        spread_bps                        float64            derived spread / mid × 10⁴ (bps)
         premium                           float64            derived mark / index − 1 (fraction)
         last_time                         datetime64[ns,UTC]
         vol24h                            float64            contracts traded in 24 h
-        volume_quote                      float64            Σ size × price over 24 h
+        volume_quote                      float64            USD traded in 24 h
         open_interest                     float64            contracts
         open24h, high24h, low24h          float64            quote currency
-        change24h                         float64            percent over 24 h
-        funding_rate                      float64            absolute, as given (perpetuals)
+        change24h                         float64            **fraction** over 24 h (the exchange
+                                                             sends percent: −1.31 → −0.0131)
+        funding_rate                      float64            absolute, as given: ``currency`` per
+                                                             contract per hour (perpetuals)
         funding_rate_prediction           float64            absolute, as given
-        funding_rate_relative             float64            derived, fraction per hour: linear
-                                                             PF_/FF_ absolute / mark; inverse
-                                                             PI_/FI_ absolute × mark; else NaN
-        funding_rate_prediction_relative  float64            the same for the prediction
+        relative_funding_rate             float64            derived, fraction per hour, like
+                                                             :func:`funding_rates`: linear
+                                                             absolute / index, inverse absolute
+                                                             × index (see ``funding_index``)
+        relative_funding_rate_prediction  float64            the same for the prediction
         funding_rate_annualised           float64            derived relative × 24 × 365
         suspended, post_only              bool               missing → False
         is_underlying_market_closed       bool               tradfi markets; missing → False
@@ -295,16 +343,23 @@ def tickers(body: Mapping[str, Any]) -> pd.DataFrame:
     >>> body = {"result": "success", "serverTime": "2026-02-08T17:33:58.322Z",
     ...         "tickers": [{"symbol": "PF_DOGEUSD", "markPrice": "0.09624183255",
     ...                      "indexPrice": "0.096257", "bid": "0.096234", "ask": "0.096253",
-    ...                      "fundingRate": "-0.000000742689179664", "tag": "perpetual"}]}
+    ...                      "fundingRate": "-0.000000742689179664", "tag": "perpetual",
+    ...                      "change24h": "-1.31"}]}
     >>> df = tickers(body)
-    >>> df[["funding_rate_relative", "spread_bps"]].round(10).to_dict("records")
-    [{'funding_rate_relative': -7.7169e-06, 'spread_bps': 1.9741592939}]
+    >>> df[["relative_funding_rate", "spread_bps", "change24h"]].round(10).to_dict("records")
+    [{'relative_funding_rate': -7.7157e-06, 'spread_bps': 1.9741592939, 'change24h': -0.0131}]
     """
     records = payload(body, "tickers", "ticker", name="tickers")
     if isinstance(records, Mapping):
         records = [records]
-    return build(TICKERS, flatten(records, stop=TICKERS.stop), len(records),
-                 attrs=pages_attrs([body]))
+    frame = build(TICKERS, flatten(records, stop=TICKERS.stop), len(records),
+                  attrs=pages_attrs([body]))
+    if funding_index is not None and len(frame):
+        known = {str(k).upper(): float(v) for k, v in funding_index.items()}
+        given = pd.Series(frame.index.str.upper().map(known), index=frame.index, dtype=float)
+        symbols = pd.Series(frame.index, index=frame.index)
+        _funding_columns(frame, given.fillna(frame["index_price"]), symbols)
+    return frame
 
 
 # --------------------------------------------------------------------------- order book
@@ -315,11 +370,12 @@ ORDERBOOK = FrameSpec(
     columns=(
         Col("side", "str", "side"),
         Col("level", "int", "level"),
-        Col("price", "float", "price"),
-        Col("size", "float", "size"),
+        Col("price", "float", "price", unit="quote"),
+        Col("size", "float", "size", unit="contracts"),
         # cumulated per side in orderbook(), where the sides are still apart
-        Col("cum_size", "float", "cum_size"),
-        Col("cum_notional", "float", "cum_notional"),
+        Col("cum_size", "float", "cum_size", unit="contracts"),
+        Col("cum_notional", "float", "cum_notional", unit="ccy:currency"),
+        Col("currency", "str", "currency"),
     ),
 )
 
@@ -354,7 +410,8 @@ def orderbook(
         a bare ``{bids, asks}`` object and WebSocket-style ``{price, qty}``
         levels are accepted too.
     symbol : str, optional
-        Recorded in ``attrs["symbol"]`` (the body does not name it).
+        Recorded in ``attrs["symbol"]`` (the body does not name it); tells
+        linear from inverse books for ``cum_notional``.
     depth : int, optional
         Keep only the best ``depth`` levels per side.
 
@@ -371,15 +428,13 @@ def orderbook(
         level         int64    0 = best price of that side
         price         float64  quote currency
         size          float64  contracts at that price (not cumulative)
-        cum_size      float64  size summed from the best level outwards
-        cum_notional  float64  Σ price × size from the best level outwards
+        cum_size      float64  contracts summed from the best level outwards
+        cum_notional  float64  value summed from the best level outwards, in ``currency``:
+                               linear PF_/FF_ Σ price × size (USD); inverse PI_/FI_
+                               Σ size / price (the base coin: sizes are USD contracts)
+        currency      str      ``USD`` (linear) or the base coin (inverse); NaN, and
+                               ``cum_notional`` NaN, when ``symbol`` is not given
         ============  =======  ============================================================
-
-        For inverse contracts (PI_/FI_) sizes are USD contracts, so
-        ``cum_notional`` is a product of USD and price with no useful unit:
-        use ``cum_size`` (USD) there, or ``size / price`` for the coin amount.
-        For linear contracts (PF_/FF_) sizes are base units and
-        ``cum_notional`` is in the quote currency (USD).
 
         ``attrs``: ``symbol``, ``mid``, ``spread``, ``spread_bps`` (NaN when a
         side is empty), ``server_time``.
@@ -408,16 +463,27 @@ def orderbook(
     bids = _book_side(book.get("bids"), descending=True, depth=depth)
     asks = _book_side(book.get("asks"), descending=False, depth=depth)
     n_bid, n_ask = len(bids), len(asks)
+    currency = None
+    if symbol is not None:
+        currency = _settlement_currency(pd.Series([symbol])).iloc[0]
+        currency = None if pd.isna(currency) else str(currency)
+    inverse = currency is not None and currency != "USD"
+
+    def notional(side: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if currency is None:
+            return np.full(len(side), np.nan)
+        return np.cumsum(side[:, 1] / side[:, 0] if inverse else side[:, 0] * side[:, 1])
+
     flat: Flat = {
         "side": repeat_str(("bid", "ask"), (n_bid, n_ask)),
         "level": np.concatenate([np.arange(n_bid), np.arange(n_ask)]).astype(np.int64),
         "price": np.concatenate([bids[:, 0], asks[:, 0]]),
         "size": np.concatenate([bids[:, 1], asks[:, 1]]),
         "cum_size": np.concatenate([np.cumsum(bids[:, 1]), np.cumsum(asks[:, 1])]),
-        "cum_notional": np.concatenate(
-            [np.cumsum(bids[:, 0] * bids[:, 1]), np.cumsum(asks[:, 0] * asks[:, 1])]
-        ),
+        "cum_notional": np.concatenate([notional(bids), notional(asks)]),
     }
+    if currency is not None:
+        flat["currency"] = repeat_str((currency,), (n_bid + n_ask,))
     best_bid = bids[0, 0] if n_bid else np.nan
     best_ask = asks[0, 0] if n_ask else np.nan
     mid = (best_bid + best_ask) / 2.0
@@ -439,29 +505,30 @@ TRADES = FrameSpec(
     name="trades",
     columns=(
         Col("time", "time", ("execution.timestamp", "element.timestamp", "time")),
+        Col("seq", "int", "seq"),
         Col("uid", "str", ("execution.uid", "uid")),
         Col("trade_id", "Int", "trade_id"),
         Col("symbol", "str", ("execution.takerOrder.tradeable", "symbol")),
         Col("side", "lower", ("execution.takerOrder.direction", "side")),
-        Col("price", "float", ("execution.price", "price")),
-        Col("size", "float", ("execution.quantity", "size")),
+        Col("price", "float", ("execution.price", "price"), unit="quote"),
+        Col("size", "float", ("execution.quantity", "size"), unit="contracts"),
         Col("type", "str", "type"),
-        Col("mark_price", "float", "execution.markPrice"),
-        Col("usd_value", "float", "execution.usdValue"),
+        Col("mark_price", "float", "execution.markPrice", unit="quote"),
+        Col("usd_value", "float", "execution.usdValue", unit="usd"),
         Col("limit_filled", "bool", "execution.limitFilled"),
         Col("maker_order_id", "str", "execution.makerOrder.uid"),
         Col("maker_order_type", "str", "execution.makerOrder.orderType"),
-        Col("maker_limit_price", "float", "execution.makerOrder.limitPrice"),
-        Col("maker_order_quantity", "float", "execution.makerOrder.quantity"),
+        Col("maker_limit_price", "float", "execution.makerOrder.limitPrice", unit="quote"),
+        Col("maker_order_quantity", "float", "execution.makerOrder.quantity", unit="contracts"),
         Col("maker_reduce_only", "bool", "execution.makerOrder.reduceOnly"),
         Col("maker_order_time", "time", "execution.makerOrder.timestamp"),
         Col("taker_order_id", "str", "execution.takerOrder.uid"),
         Col("taker_order_type", "str", "execution.takerOrder.orderType"),
-        Col("taker_limit_price", "float", "execution.takerOrder.limitPrice"),
-        Col("taker_order_quantity", "float", "execution.takerOrder.quantity"),
+        Col("taker_limit_price", "float", "execution.takerOrder.limitPrice", unit="quote"),
+        Col("taker_order_quantity", "float", "execution.takerOrder.quantity", unit="contracts"),
         Col("taker_reduce_only", "bool", "execution.takerOrder.reduceOnly"),
         Col("taker_order_time", "time", "execution.takerOrder.timestamp"),
-        Col("taker_reduced_quantity", "float", "takerReducedQuantity"),
+        Col("taker_reduced_quantity", "float", "takerReducedQuantity", unit="contracts"),
         Col("event_uid", "str", "element.uid"),
     ),
     index="time",
@@ -475,10 +542,26 @@ TRADES = FrameSpec(
         "execution.takerOrder.lastUpdateTimestamp",
         "execution.oldTakerOrder",
     ),
+    order_by=("seq",),
 )
 
 
-def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
+def _trade_seq(flat: Flat, n: int, sort: Sort | None) -> np.ndarray[Any, Any]:
+    """Execution order of public trades: ``trade_id`` where every row has one, else the pages'."""
+    ids = flat.get("trade_id")
+    if ids is not None and n and all(i is not None and i != "" for i in ids):
+        numbers = to_float(ids, n)
+        if not np.isnan(numbers).any():
+            ranks: np.ndarray[Any, Any] = np.argsort(np.argsort(numbers, kind="stable"))
+            return ranks.astype(np.int64)
+    times = next((flat[k] for k in ("execution.timestamp", "element.timestamp", "time")
+                  if k in flat), None)
+    return exchange_seq(times, n, sort)
+
+
+def trades(
+    body_or_pages: Any, symbol: str | None = None, sort: Sort | None = None
+) -> pd.DataFrame:
     """Public trades from the market event store or from the recent-trades endpoint.
 
     Parameters
@@ -491,6 +574,9 @@ def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
         concatenated, sorted by time and de-duplicated by ``uid``.
     symbol : str, optional
         Fills ``symbol`` where the body does not carry it (``history[]``).
+    sort : {"asc", "desc"}, optional
+        The ``sort`` the event-store pages were asked with (read from their
+        times when omitted; see ``seq``).
 
     Returns
     -------
@@ -500,6 +586,9 @@ def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
         ======================  ==================  ================================================
         column                  dtype               meaning / unit
         ======================  ==================  ================================================
+        seq                     int64               execution order, oldest first: rows that share
+                                                    a time are sorted by it (``trade_id`` where
+                                                    every row has one, else the pages' order)
         uid                     str                 trade (execution) id
         trade_id                Int64               per-maturity counter (``history[]`` only)
         symbol                  str                 contract (taker order's ``tradeable``)
@@ -547,6 +636,7 @@ def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
         if all(part is not None for part in fast):
             done = [part for part in fast if part is not None]
             flat, n = concat_flat([(f, k) for f, k, _ in done]) if done else ({}, 0)
+            flat["seq"] = _trade_seq(flat, n, sort)
             return build(TRADES, flat, n, attrs={"continuation_token": done[-1][2]})
         body_or_pages = [to_body(raw) for raw in raw_pages(body_or_pages)]
     pages = as_pages(body_or_pages, name="trades")
@@ -561,6 +651,7 @@ def trades(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
     flat, n = concat_flat(parts) if parts else ({}, 0)
     if symbol is not None and n:
         flat["symbol"] = [symbol] * n
+    flat["seq"] = _trade_seq(flat, n, sort)
     attrs = pages_attrs(pages)
     attrs["continuation_token"] = last_attr(pages, "continuationToken")
     return build(TRADES, flat, n, attrs=attrs)
@@ -573,11 +664,11 @@ CANDLES = FrameSpec(
     name="candles",
     columns=(
         col("time", "time"),
-        col("open", "float"),
-        col("high", "float"),
-        col("low", "float"),
-        col("close", "float"),
-        col("volume", "float"),
+        col("open", "float", unit="quote"),
+        col("high", "float", unit="quote"),
+        col("low", "float", unit="quote"),
+        col("close", "float", unit="quote"),
+        col("volume", "float", unit="contracts"),
     ),
     index="time",
     unique="time",
@@ -630,9 +721,27 @@ def candles(body_or_pages: Any) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- funding
 
+_HOUR = pd.Timedelta(hours=1)
+
 
 def _derive_funding(df: pd.DataFrame) -> pd.DataFrame:
-    df["funding_rate_annualised"] = df["relative_funding_rate"] * HOURS_PER_YEAR
+    """Each rate's period: the spacing (hours) to its nearer neighbour in time.
+
+    Recent history funds every hour, older history every 4 hours (reference
+    §4.8); the nearer neighbour's spacing reads both, and a missing row does
+    not stretch the rows beside it. A lone row is taken as hourly.
+    """
+    times = df["time"]
+    distinct = np.unique(times.dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    hours = np.ones(len(distinct))
+    if len(distinct) > 1:
+        steps = np.diff(distinct) / 3.6e12  # ns → hours
+        hours = np.minimum(np.concatenate([[np.inf], steps]), np.concatenate([steps, [np.inf]]))
+    keys = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    period = pd.Series(hours, index=distinct).reindex(keys).to_numpy()
+    df["period_hours"] = period
+    df["period_end"] = times + pd.to_timedelta(period, unit="h")
+    df["funding_rate_annualised"] = df["relative_funding_rate"] * HOURS_PER_YEAR / period
     return df
 
 
@@ -640,9 +749,12 @@ FUNDING_RATES = FrameSpec(
     name="funding_rates",
     columns=(
         Col("time", "time", "timestamp"),
-        col("fundingRate", "float"),
-        col("relativeFundingRate", "float"),
-        Col("funding_rate_annualised", "float", None),
+        Col("period_end", "time", None),
+        Col("period_hours", "float", None, unit="hours"),
+        col("fundingRate", "float", unit="ccy:currency"),
+        col("relativeFundingRate", "float", unit="fraction"),
+        Col("funding_rate_annualised", "float", None, unit="fraction"),
+        Col("currency", "str", "currency"),
     ),
     index="time",
     unique="time",
@@ -650,7 +762,7 @@ FUNDING_RATES = FrameSpec(
 )
 
 
-def funding_rates(body_or_pages: Any) -> pd.DataFrame:
+def funding_rates(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame:
     """Historical funding rates from ``GET /derivatives/api/v4/historicalfundingrates``.
 
     Parameters
@@ -658,41 +770,64 @@ def funding_rates(body_or_pages: Any) -> pd.DataFrame:
     body_or_pages : dict or sequence of dict
         Body (or bodies) with ``rates[]``: ``timestamp`` (ISO, start of the
         period), ``fundingRate``, ``relativeFundingRate``.
+    symbol : str, optional
+        The perpetual the rates are of: gives ``currency`` (NaN without it).
 
     Returns
     -------
     pandas.DataFrame
-        Sorted ``DatetimeIndex`` named ``time`` (datetime64[ns, UTC]):
+        Sorted ``DatetimeIndex`` named ``time``: the **start** of the funding
+        period, as the exchange stamps the rate (datetime64[ns, UTC]):
 
-        =======================  =======  ===================================================
-        column                   dtype    meaning / unit
-        =======================  =======  ===================================================
-        funding_rate             float64  absolute rate, as given (per contract per period)
-        relative_funding_rate    float64  fraction per period (hourly funding)
-        funding_rate_annualised  float64  relative × 24 × 365 (assumes hourly periods; old
-                                          4-hourly rows are annualised the same way)
-        =======================  =======  ===================================================
+        =======================  ==================  ===========================================
+        column                   dtype               meaning / unit
+        =======================  ==================  ===========================================
+        period_end               datetime64[ns,UTC]  time + period_hours: when the payment is
+                                                     booked. ``kf.account_log()`` stamps its
+                                                     ``funding rate change`` rows at this time,
+                                                     so join the two on ``period_end``
+        period_hours             float64             hours the rate covers, from the data: the
+                                                     spacing to the nearer neighbouring row
+                                                     (1 for recent history, 4 for older rows;
+                                                     1 for a lone row)
+        funding_rate             float64             absolute, as given: ``currency`` per
+                                                     contract per period
+        relative_funding_rate    float64             fraction per period
+        funding_rate_annualised  float64             relative × 8,760 / period_hours: a
+                                                     fraction per year, 4-hourly rows included
+        currency                 str                 settlement currency (``USD`` for PF_, the
+                                                     coin for PI_); NaN without ``symbol``
+        =======================  ==================  ===========================================
 
     Examples
     --------
-    >>> body = {"result": "success", "rates": [{"timestamp": "2022-06-28T00:00:00.000Z",
-    ...         "fundingRate": -8.15861558e-10, "relativeFundingRate": -1.6898883333333e-05}]}
-    >>> funding_rates(body)["funding_rate_annualised"].round(6).tolist()
-    [-0.148034]
+    >>> body = {"result": "success", "rates": [
+    ...     {"timestamp": "2022-06-28T00:00:00.000Z", "fundingRate": -8.15861558e-10,
+    ...      "relativeFundingRate": -1.6898883333333e-05},
+    ...     {"timestamp": "2022-06-28T04:00:00.000Z", "fundingRate": -8.0e-10,
+    ...      "relativeFundingRate": -1.6e-05}]}
+    >>> df = funding_rates(body, symbol="PI_XBTUSD")
+    >>> df[["period_hours", "funding_rate_annualised", "currency"]].round(6).values.tolist()
+    [[4.0, -0.037009, 'XBT'], [4.0, -0.03504, 'XBT']]
     """
     pages = as_pages(body_or_pages, name="funding_rates")
     records: list[Any] = []
     for page in pages:
         records.extend(payload(page, "rates", name="funding_rates"))
-    return build(FUNDING_RATES, flatten(records), len(records), attrs=pages_attrs(pages))
+    flat = flatten(records)
+    if symbol is not None and records:
+        currency = _settlement_currency(pd.Series([symbol])).iloc[0]
+        if not pd.isna(currency):
+            flat["currency"] = [str(currency)] * len(records)
+    return build(FUNDING_RATES, flat, len(records), attrs=pages_attrs(pages))
 
 
 # --------------------------------------------------------------------------- fee schedules
 
 
 def _derive_fees(df: pd.DataFrame) -> pd.DataFrame:
-    df["maker_fee_rate"] = df["maker_fee"] / 100.0
-    df["taker_fee_rate"] = df["taker_fee"] / 100.0
+    df["maker_fee"] = df["maker_fee"] / 100.0  # the exchange sends percent (reference §4.22)
+    df["taker_fee"] = df["taker_fee"] / 100.0
     return df
 
 
@@ -702,11 +837,9 @@ FEE_SCHEDULES = FrameSpec(
         col("uid", "str"),
         col("name", "str"),
         col("tier", "int"),
-        col("usdVolume", "float"),
-        col("makerFee", "float"),
-        col("takerFee", "float"),
-        Col("maker_fee_rate", "float", None),
-        Col("taker_fee_rate", "float", None),
+        col("usdVolume", "float", unit="usd"),
+        col("makerFee", "float", unit="fraction"),
+        col("takerFee", "float", unit="fraction"),
     ),
     derive=_derive_fees,
 )
@@ -716,31 +849,31 @@ def fee_schedules(body: Mapping[str, Any]) -> pd.DataFrame:
     """Fee schedules from ``GET /derivatives/api/v3/feeschedules``, one row per tier.
 
     Deprecated by Kraken from 2026-06-22: the values no longer reflect the
-    fees charged (reference §4.22).
+    fees charged on the live exchange (reference §0, §4.22); the simulator
+    charges them.
 
     Returns
     -------
     pandas.DataFrame
         RangeIndex, tidy:
 
-        ===============  =======  =========================================
-        column           dtype    meaning / unit
-        ===============  =======  =========================================
-        uid, name        str      schedule (an instrument's fee_schedule_uid)
-        tier             int64    0 = lowest volume tier
-        usd_volume       float64  30-day USD volume where the tier starts
-        maker_fee        float64  percent, as given (0.02 = 0.02 % = 2 bp)
-        taker_fee        float64  percent, as given
-        maker_fee_rate   float64  derived fraction (maker_fee / 100)
-        taker_fee_rate   float64  derived fraction (taker_fee / 100)
-        ===============  =======  =========================================
+        ==========  =======  ===========================================================
+        column      dtype    meaning / unit
+        ==========  =======  ===========================================================
+        uid, name   str      schedule (an instrument's fee_schedule_uid)
+        tier        int64    0 = lowest volume tier
+        usd_volume  float64  30-day USD volume from which the tier applies
+        maker_fee   float64  **fraction** of notional (the exchange sends percent:
+                             0.02 → 0.0002, i.e. 2 bp)
+        taker_fee   float64  fraction of notional
+        ==========  =======  ===========================================================
 
     Examples
     --------
     >>> body = {"result": "success", "feeSchedules": [{"uid": "u1", "name": "main",
     ...         "tiers": [{"makerFee": 0.02, "takerFee": 0.05, "usdVolume": 0.0}]}]}
-    >>> fee_schedules(body)[["tier", "taker_fee_rate"]].to_dict("records")
-    [{'tier': 0, 'taker_fee_rate': 0.0005}]
+    >>> fee_schedules(body)[["tier", "maker_fee", "taker_fee"]].to_dict("records")
+    [{'tier': 0, 'maker_fee': 0.0002, 'taker_fee': 0.0005}]
     """
     schedules = payload(body, "feeSchedules", name="fee_schedules")
     records: list[dict[str, Any]] = []
@@ -770,10 +903,10 @@ def _expiry_from_symbols(symbols: pd.Series) -> pd.Series:
 
 def _derive_term(df: pd.DataFrame) -> pd.DataFrame:
     df["basis"] = df["mark_price"] - df["index_price"]
-    df["basis_pct"] = df["basis"] / df["index_price"] * 100.0
+    df["relative_basis"] = df["basis"] / df["index_price"]
     days = df["days_to_expiry"].where(df["days_to_expiry"] > 0)
     # a fraction per year, like funding_rate_annualised: the two carries compare directly
-    df["basis_annualised"] = df["basis"] / df["index_price"] * 365.0 / days
+    df["basis_annualised"] = df["relative_basis"] * 365.0 / days
     return df
 
 
@@ -784,13 +917,13 @@ TERM_STRUCTURE = FrameSpec(
         col("pair", "str"),
         col("tag", "str"),
         col("expiry", "time"),
-        col("days_to_expiry", "float"),
-        col("mark_price", "float"),
-        col("index_price", "float"),
-        Col("basis", "float", None),
-        Col("basis_pct", "float", None),
-        Col("basis_annualised", "float", None),
-        col("funding_rate_annualised", "float"),
+        col("days_to_expiry", "float", unit="days"),
+        col("mark_price", "float", unit="quote"),
+        col("index_price", "float", unit="quote"),
+        Col("basis", "float", None, unit="quote"),
+        Col("relative_basis", "float", None, unit="fraction"),
+        Col("basis_annualised", "float", None, unit="fraction"),
+        col("funding_rate_annualised", "float", unit="fraction"),
     ),
     derive=_derive_term,
 )
@@ -831,8 +964,9 @@ def term_structure(
         days_to_expiry           float64             (expiry − now) in days; NaN for perpetuals
         mark_price, index_price  float64             quote currency
         basis                    float64             mark − index (quote currency)
-        basis_pct                float64             100 × basis / index (percent)
-        basis_annualised         float64             basis / index × 365 / days_to_expiry, a
+        relative_basis           float64             basis / index, a **fraction** (0.01 = 1 %;
+                                                     the ``premium`` of :func:`tickers`)
+        basis_annualised         float64             relative_basis × 365 / days_to_expiry, a
                                                      **fraction** per year (0.05 = 5 %); NaN for
                                                      perpetuals, which have no expiry (their carry
                                                      is funding_rate_annualised), and for expired
@@ -850,8 +984,8 @@ def term_structure(
     ...     {"symbol": "FI_XBTUSD_220930", "tag": "quarter", "pair": "XBT:USD",
     ...      "markPrice": 21200.0, "indexPrice": 21000.0}]}
     >>> ts = term_structure(tick)
-    >>> ts[["basis_pct", "days_to_expiry", "basis_annualised"]].round(4).to_dict("records")
-    [{'basis_pct': 0.9524, 'days_to_expiry': 105.1663, 'basis_annualised': 0.0331}]
+    >>> ts[["relative_basis", "days_to_expiry", "basis_annualised"]].round(4).to_dict("records")
+    [{'relative_basis': 0.0095, 'days_to_expiry': 105.1663, 'basis_annualised': 0.0331}]
     """
     tick = tickers(tickers_body)
     stamp = to_timestamp(now) if now is not None else server_time(tickers_body)

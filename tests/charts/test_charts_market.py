@@ -256,7 +256,8 @@ def test_term_structure_basis_and_annualised(kf: Any) -> None:
     fig = charts.term_structure_chart(term)
     basis = by_name(fig, "basis")
     assert list(basis.x) == list(term["symbol"])
-    np.testing.assert_allclose(np.asarray(basis.y, dtype=float), term["basis_pct"].to_numpy())
+    np.testing.assert_allclose(np.asarray(basis.y, dtype=float),
+                               term["relative_basis"].to_numpy() * 100.0)  # % axis
     assert term.index.tolist() == list(range(len(term)))  # filtered to XBT, then renumbered
     dated = term[term["basis_annualised"].notna()]
     annual = by_name(fig, "annualised basis")
@@ -284,7 +285,8 @@ def test_tickers_overview_scatter_and_bars(kf: Any) -> None:
     scatter = by_name(fig, "24h change vs volume")
     assert list(scatter.text) == list(markets.index)
     np.testing.assert_allclose(np.asarray(scatter.x, dtype=float), markets["volume_quote"])
-    np.testing.assert_allclose(np.asarray(scatter.y, dtype=float), markets["change24h"])
+    np.testing.assert_allclose(np.asarray(scatter.y, dtype=float),
+                               markets["change24h"] * 100.0)  # a fraction drawn in %
     hover = scatter.hovertemplate
     for word in ("mark", "24h change", "24h volume", "open interest", "funding", "spread"):
         assert word in hover

@@ -120,7 +120,7 @@ EMPTY_CASES: list[tuple[Callable[..., Any], Any]] = [
     (charts.book_heatmap, []),
     (charts.book_heatmap, [pd.DataFrame(columns=["side", "price", "size"])]),
     (charts.funding_chart, pd.DataFrame(columns=["relative_funding_rate"])),
-    (charts.term_structure_chart, pd.DataFrame(columns=["symbol", "basis_pct"])),
+    (charts.term_structure_chart, pd.DataFrame(columns=["symbol", "relative_basis"])),
     (charts.tickers_overview, pd.DataFrame(columns=["mark_price"])),
     (charts.tickers_overview, pd.DataFrame({"mark_price": [np.nan]}, index=["in_xbtusd"])),
     (charts.trades_chart, pd.DataFrame(columns=["price", "size", "side"])),

@@ -48,7 +48,7 @@ def test_accounts(example: Callable[..., Any]) -> None:
         ["cash", "XBT"],
         ["cash", "XRP"],
         ["fi_xbtusd", "XBT"],
-        ["flex", "-"],
+        ["flex", "USD"],  # the summary row's amounts are USD
         ["flex", "XBT"],
         ["flex", "USD"],
         ["flex", "EUR"],
@@ -322,5 +322,9 @@ def test_positions_have_one_unrealized_pnl_column() -> None:
     tick = {"result": "success", "tickers": [{"symbol": "PF_XBTUSD", "markPrice": "110"}]}
     df = frames.positions(pos, tick)
     assert df["unrealized_pnl"].tolist() == [20.0, 3.0]
-    assert [c for c in df.columns if "pnl" in c and "unreali" in c] == ["unrealized_pnl"]
+    assert [c for c in df.columns if "pnl" in c and "unreali" in c] == [
+        "unrealized_pnl",
+        "unrealized_pnl_usd",
+    ]
+    assert df["unrealized_pnl_usd"].tolist() == [20.0, 3.0]  # linear: already USD
     assert frames.positions(pos)["unrealized_pnl"].tolist() == [7.0, 3.0]

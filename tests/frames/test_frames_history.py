@@ -492,7 +492,7 @@ LOG_BODY = {
             "realized_funding": None,
             "realized_pnl": None,
             "trade_price": None,
-            "conversion_spread_percentage": 0,
+            "conversion_spread_pct": 0,
         },
         {
             "asset": "usd",
@@ -534,7 +534,7 @@ LOG_DTYPES = {
     "mark_price": "float64",
     "trade_price": "float64",
     "new_average_entry_price": "float64",
-    "conversion_spread_percentage": "float64",
+    "conversion_spread_pct": "float64",
 }
 
 

@@ -106,9 +106,11 @@ TICKER_DTYPES = {
     "high24h": "float64",
     "low24h": "float64",
     "change24h": "float64",
+    "currency": "str",
     "funding_rate": "float64",
     "funding_rate_prediction": "float64",
-    "funding_rate_relative": "float64",
+    "relative_funding_rate": "float64",
+    "relative_funding_rate_prediction": "float64",
     "funding_rate_annualised": "float64",
     "suspended": "bool",
     "post_only": "bool",
@@ -152,20 +154,23 @@ def test_tickers(example: Callable[..., Any]) -> None:
     assert pi["spread"] == pytest.approx(49289 - 8634)
     assert pi["spread_bps"] == pytest.approx((49289 - 8634) / ((8634 + 49289) / 2) * 1e4)
     assert pi["premium"] == pytest.approx(30209.9 / 21087.8 - 1)
-    # inverse: relative = absolute × mark (reference §7.5)
+    # inverse: relative = absolute × index, the index the exchange fixes the rate with
     assert pi["funding_rate"] == pytest.approx(1.18588737106e-07, rel=1e-12)
-    assert pi["funding_rate_relative"] == pytest.approx(1.18588737106e-07 * 30209.9)
-    assert pi["funding_rate_annualised"] == pytest.approx(1.18588737106e-07 * 30209.9 * 8760)
+    assert pi["relative_funding_rate"] == pytest.approx(1.18588737106e-07 * 21087.8)
+    assert pi["funding_rate_annualised"] == pytest.approx(1.18588737106e-07 * 21087.8 * 8760)
+    assert pi["currency"] == "XBT"
     assert pi["last_time"] == pd.Timestamp("2022-06-17T10:46:35.705Z")
     # dated contract: no ask, no funding
     fi = df.loc["FI_XBTUSD_211231"]
     assert np.isnan(fi["ask"])
     assert np.isnan(fi["mid"])
-    assert np.isnan(fi["funding_rate_relative"])
+    assert np.isnan(fi["relative_funding_rate"])
+    assert fi["currency"] == "XBT"
     # index tickers: NaN for what they lack, flags False
     idx = df.loc["in_xbtusd"]
     assert idx["last"] == 21088.0
     assert np.isnan(idx["mark_price"])
+    assert pd.isna(idx["currency"])
     assert pd.isna(idx["tag"])
     assert not idx["suspended"]
     assert df.attrs["server_time"] == pd.Timestamp("2022-06-17T11:00:31.335Z")
@@ -176,26 +181,33 @@ def test_ticker_single_symbol_body(example: Callable[..., Any]) -> None:
     assert list(df.index) == ["pi_xbtusd"]
     assert_dtypes(df, TICKER_DTYPES)
     # lower-case symbols are still recognised as inverse
-    assert df.loc["pi_xbtusd", "funding_rate_relative"] == pytest.approx(
-        1.18588737106e-07 * 30209.9
+    assert df.loc["pi_xbtusd", "relative_funding_rate"] == pytest.approx(
+        1.18588737106e-07 * 21087.8
     )
 
 
 def test_tickers_doge_linear_funding_matches_reference() -> None:
     body = {"result": "success", "serverTime": "2026-02-08T17:33:58.322Z", "tickers": [DOGE]}
     row = frames.tickers(body).loc["PF_DOGEUSD"]
-    # reference §7.5 / ccxt: -0.000000742689179664 / 0.09624183255 = -7.7169e-06
-    assert row["funding_rate_relative"] == pytest.approx(-7.716906047878e-06, rel=1e-9)
-    assert row["funding_rate_prediction_relative"] == pytest.approx(
-        -0.000000253089377012 / 0.09624183255, rel=1e-12
+    # reference §7.5: linear relative = absolute / price. ccxt divides by the mark
+    # (-7.7169e-06); the exchange fixes the rate with the index, so do we
+    assert row["relative_funding_rate"] == pytest.approx(
+        -0.000000742689179664 / 0.096257, rel=1e-12
     )
-    assert row["funding_rate_annualised"] == pytest.approx(-7.716906047878e-06 * 8760, rel=1e-9)
+    assert row["relative_funding_rate"] == pytest.approx(-7.7169e-06, rel=2e-4)
+    assert row["relative_funding_rate_prediction"] == pytest.approx(
+        -0.000000253089377012 / 0.096257, rel=1e-12
+    )
+    assert row["funding_rate_annualised"] == pytest.approx(
+        -0.000000742689179664 / 0.096257 * 8760, rel=1e-12
+    )
+    assert row["currency"] == "USD"
     assert row["mid"] == pytest.approx(0.0962435)
     assert row["spread"] == pytest.approx(0.000019)
     assert row["spread_bps"] == pytest.approx(1.97415929, rel=1e-6)
     assert row["premium"] == pytest.approx(0.09624183255 / 0.096257 - 1)
     assert row["open_interest"] == 23062948.0
-    assert row["change24h"] == -1.31
+    assert row["change24h"] == pytest.approx(-0.0131)  # sent as percent: -1.31
     assert row["last_time"] == pd.Timestamp("2026-02-08T17:32:13.922599Z")
 
 
@@ -244,6 +256,7 @@ BOOK_DTYPES = {
     "size": "float64",
     "cum_size": "float64",
     "cum_notional": "float64",
+    "currency": "str",
 }
 
 
@@ -271,6 +284,7 @@ def test_orderbook(example: Callable[..., Any]) -> None:
             40186 * 5.0183 + 40190 * 0.4183,
         ]
     )
+    assert (df["currency"] == "USD").all()
     assert df.attrs["symbol"] == "PF_XBTUSD"
     assert df.attrs["mid"] == 40182.0
     assert df.attrs["spread"] == 8.0
@@ -495,23 +509,49 @@ def test_candles_empty_has_full_schema() -> None:
 
 
 def test_funding_rates(example: Callable[..., Any]) -> None:
-    df = frames.funding_rates(example("historical_funding_rates.kraken-doc.json"))
+    df = frames.funding_rates(example("historical_funding_rates.kraken-doc.json"), "PI_XBTUSD")
     assert df.index.name == "time"
     assert str(df.index.dtype) == UTC
     assert_dtypes(
         df,
         {
+            "period_end": UTC,
+            "period_hours": "float64",
             "funding_rate": "float64",
             "relative_funding_rate": "float64",
             "funding_rate_annualised": "float64",
+            "currency": "str",
         },
     )
     assert df.index[1] == pd.Timestamp("2022-06-28T04:00:00Z")
     assert df["funding_rate"].iloc[0] == pytest.approx(-8.15861558e-10, rel=1e-12)
     assert df["relative_funding_rate"].iloc[0] == pytest.approx(-1.6898883333333e-05, rel=1e-12)
+    # the spec's example is 2022 history, funded every 4 hours: 2,190 periods a year
+    assert df["period_hours"].tolist() == [4.0, 4.0, 4.0]
+    assert df["period_end"].iloc[0] == pd.Timestamp("2022-06-28T04:00:00Z")
     assert df["funding_rate_annualised"].iloc[0] == pytest.approx(
-        -1.6898883333333e-05 * 24 * 365, rel=1e-12
+        -1.6898883333333e-05 * 365 * 24 / 4, rel=1e-12
     )
+    assert (df["currency"] == "XBT").all()
+
+
+def test_funding_period_read_from_the_data() -> None:
+    hours = ["00", "04", "08", "09", "10", "12", "13"]  # 4-hourly, then hourly with 11:00 missing
+    body = {
+        "rates": [
+            {"timestamp": f"2023-01-01T{h}:00:00Z", "fundingRate": 1.0, "relativeFundingRate": 1e-5}
+            for h in hours
+        ]
+    }
+    df = frames.funding_rates(body, "PF_XBTUSD")
+    assert df["period_hours"].tolist() == [4.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert df["funding_rate_annualised"].tolist() == pytest.approx(
+        [1e-5 * 2190] * 2 + [1e-5 * 8760] * 5
+    )
+    assert df["period_end"].iloc[-1] == pd.Timestamp("2023-01-01T14:00:00Z")
+    lone = frames.funding_rates({"rates": body["rates"][:1]})
+    assert lone["period_hours"].tolist() == [1.0]
+    assert lone["currency"].isna().all()  # no symbol given
 
 
 def test_funding_rates_empty(raw_example: Callable[..., Any]) -> None:
@@ -534,13 +574,14 @@ def test_fee_schedules(example: Callable[..., Any]) -> None:
             "usd_volume": "float64",
             "maker_fee": "float64",
             "taker_fee": "float64",
-            "maker_fee_rate": "float64",
-            "taker_fee_rate": "float64",
         },
     )
     first = df.iloc[0]
     assert first["name"] == "PGTMainFees"
-    assert first["maker_fee_rate"] == pytest.approx(0.0002)
+    # sent as percent (0.02 = 2 bp), kept as fractions
+    assert first["maker_fee"] == pytest.approx(0.0002)
+    assert first["taker_fee"] == pytest.approx(0.0005)
+    assert df.iloc[7]["taker_fee"] == pytest.approx(0.0001)
     assert df["tier"].tolist()[:3] == [0, 1, 2]
     assert df.iloc[7]["usd_volume"] == 100000000.0
 
@@ -593,7 +634,7 @@ def test_term_structure_by_hand(maybe_strings: Callable[[Any], Any]) -> None:
             "mark_price": "float64",
             "index_price": "float64",
             "basis": "float64",
-            "basis_pct": "float64",
+            "relative_basis": "float64",
             "basis_annualised": "float64",
         },
     )
@@ -601,12 +642,12 @@ def test_term_structure_by_hand(maybe_strings: Callable[[Any], Any]) -> None:
     assert pd.isna(perp["expiry"])
     assert np.isnan(perp["basis_annualised"])
     assert perp["basis"] == 50.0
-    assert perp["funding_rate_annualised"] == pytest.approx(0.5 / 100050.0 * 8760)
+    assert perp["funding_rate_annualised"] == pytest.approx(0.5 / 100000.0 * 8760)
     days = (pd.Timestamp("2026-09-25T15:00Z") - pd.Timestamp("2026-06-01T00:00Z")).total_seconds()
     days /= 86400
     assert dated["days_to_expiry"] == pytest.approx(days)
     assert dated["basis"] == 1000.0
-    assert dated["basis_pct"] == pytest.approx(1.0)
+    assert dated["relative_basis"] == pytest.approx(0.01)  # a fraction: 1 %
     assert dated["basis_annualised"] == pytest.approx(0.01 * 365 / days)  # a fraction per year
     # without instruments: the symbol's date at 16:00 London (15:00Z in summer)
     approx_expiry = frames.term_structure(tick, now="2026-06-01T00:00:00Z").iloc[1]["expiry"]
