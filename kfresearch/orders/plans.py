@@ -197,6 +197,8 @@ def plan_place(
             )
         if attempt > 0:
             result = replace(result, resolved=True)
+        if rules is not None and rules.size_step is not None:
+            result = replace(result, filled=rules.snap_size(result.filled, down=False))
         return _accept(result, _SEND, body)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -9,6 +9,7 @@ import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -70,7 +71,9 @@ class OrderResult:
     symbol, side, order_type : str or None
     size, filled : float
         Contracts; ``filled`` is the size executed so far (by this request's
-        events, or the order's state when the result comes from a lookup).
+        events, or the order's state when the result comes from a lookup),
+        summed exactly and on the contract's step, so a complete fill has
+        ``filled == size``.
     limit_price, stop_price : float or None
         USD.
     reduce_only : bool
@@ -129,10 +132,20 @@ class OrderResult:
 
     @property
     def avg_fill_price(self) -> float:
-        """Size-weighted price of :attr:`fills` (NaN without fills)."""
+        """The average price of :attr:`fills`, the one PnL is computed from (NaN without fills).
+
+        Linear contracts: ``Σ price × size / Σ size``. Inverse contracts
+        (``PI_``/``FI_``, whose coin value is ``size / price``):
+        ``Σ size / Σ (size / price)``, the harmonic mean the exchange's
+        entry price uses (reference §7.3).
+        """
         fills = self.fills
-        total = sum(size for _, size in fills)
-        return sum(p * s for p, s in fills) / total if total else math.nan
+        total = math.fsum(size for _, size in fills)
+        if not total:
+            return math.nan
+        if _is_inverse(self.symbol):
+            return total / math.fsum(s / p for p, s in fills)
+        return math.fsum(p * s for p, s in fills) / total
 
     def outcome(self, price_format: Callable[[float], str] = _plain) -> str:
         """What happened to the order, in one sentence, read from the exchange's events.
@@ -247,6 +260,15 @@ class OrderResult:
         return head + self.to_frame().to_html()
 
 
+def _is_inverse(symbol: str | None) -> bool:
+    return bool(symbol) and str(symbol).upper().startswith(("PI_", "FI_"))
+
+
+def _exact_sum(values: Sequence[float]) -> float:
+    """Sum sizes as the decimals they were sent as: ``9 + 9 + 9`` is ``27.0``, not ``27.000…04``."""
+    return float(sum((Decimal(repr(float(v))) for v in values), Decimal(0)))
+
+
 def _order_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
     for key in ("new", "order", "orderTrigger", "orderPriorExecution", "old"):
         value = event.get(key)
@@ -271,10 +293,12 @@ def _result_from_status(
             order = found
             if str(event.get("type", "")).upper() in {"EDIT", "PLACE"}:
                 break
-    filled_events = sum(
-        _float(e.get("amount")) or 0.0
-        for e in events
-        if str(e.get("type", "")).upper() == "EXECUTION"
+    filled_events = _exact_sum(
+        [
+            _float(e.get("amount")) or 0.0
+            for e in events
+            if str(e.get("type", "")).upper() == "EXECUTION"
+        ]
     )
     filled = max(filled_events, _float(order.get("filled")) or 0.0)
     if action == "send":
@@ -396,7 +420,7 @@ def _result_from_fills(rows: Sequence[Mapping[str, Any]]) -> OrderResult:
         }
         for r in rows
     )
-    filled = sum(_float(r.get("size")) or 0.0 for r in rows)
+    filled = _exact_sum([_float(r.get("size")) or 0.0 for r in rows])
     return OrderResult(
         action="send",
         status="placed",
