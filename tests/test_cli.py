@@ -108,11 +108,17 @@ def test_numbers_print_by_column(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["book", "PF_XBTUSD", "--env", "sim", "--depth", "5"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
-    for _, _, _, price, size, cum_size, cum_notional in rows:
+    for _, _, _, price, size, cum_size, cum_notional, currency in rows:
         assert re.fullmatch(r"\d{2},\d{3}", price), price  # PF_XBTUSD's tick is 1
         assert re.fullmatch(r"\d+\.\d{1,4}|\d+", size), size
         assert re.fullmatch(r"[\d,]+(\.\d{1,4})?", cum_size), cum_size  # no float noise
         assert re.fullmatch(r"[\d,]+\.\d\d", cum_notional), cum_notional  # USD to the cent
+        assert currency == "USD"
+    assert main(["book", "PI_XBTUSD", "--env", "sim", "--depth", "5"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    for *_, cum_notional, currency in rows:
+        assert re.fullmatch(r"\d+\.\d{8}", cum_notional), cum_notional  # coin to the satoshi
+        assert currency == "XBT"
 
 
 def test_trades_instruments_and_funding(

@@ -26,7 +26,7 @@ SIZE_COLUMNS = frozenset({
     "abs_size", "contract_size", "cum_size", "filled_size", "impact_mid_size",
     "max_position_size", "open_interest", "size", "unfilled_size", "vol24h", "volume",
 })
-#: Amounts in USD: shown to the cent.
+#: Amounts: shown to the cent in USD, to the satoshi in a coin (a row's ``currency``).
 MONEY_COLUMNS = frozenset({"cum_notional", "notional", "usd_value", "volume_quote"})
 
 
@@ -46,7 +46,8 @@ def render(frame: pd.DataFrame, ticks: Mapping[str, float] | float | None = None
     -------
     str
         What ``print`` shows: prices with the tick's decimals (``86,224.5``),
-        sizes as exact decimals (``119,270,123.4``), USD amounts to the cent,
+        sizes as exact decimals (``119,270,123.4``), USD amounts to the cent
+        (coin amounts, in a frame whose ``currency`` says so, to 8 decimals),
         other floats with six significant digits, all with thousands separators.
 
     Examples
@@ -62,6 +63,8 @@ def render(frame: pd.DataFrame, ticks: Mapping[str, float] | float | None = None
         return frame.to_string()
     out = frame.copy()
     row_ticks = _row_ticks(frame, ticks)
+    currencies = (frame["currency"].fillna("USD").tolist() if "currency" in frame.columns
+                  else ["USD"] * len(frame))
     for name in frame.columns:
         column = frame[name]
         if not pd.api.types.is_float_dtype(column.dtype):
@@ -71,7 +74,8 @@ def render(frame: pd.DataFrame, ticks: Mapping[str, float] | float | None = None
         elif name in SIZE_COLUMNS:
             out[name] = [_size(v) for v in column]
         elif name in MONEY_COLUMNS:
-            out[name] = [_fixed(v, 2) for v in column]
+            out[name] = [_fixed(v, 2 if c == "USD" else 8)
+                         for v, c in zip(column, currencies, strict=True)]
         else:
             out[name] = [_general(v) for v in column]
     return out.to_string()

@@ -281,9 +281,10 @@ class PositionsPanel(_Panel):
 
     def _row(self, row: pd.Series) -> list[str]:
         symbol = str(row.name)
-        tick, step, base = self._contract(symbol)
-        # inverse contracts settle in their base coin, linear ones in USD (reference §7.3)
-        pnl_currency = base if bool(row.get("is_inverse")) else "USD"
+        tick, step, _ = self._contract(symbol)
+        # the frame names the settlement currency (USD linear, the base coin inverse)
+        currency = row.get("currency")
+        pnl_currency = currency if isinstance(currency, str) else ""
         return [
             symbol,
             size_text(row.get("size"), step),
