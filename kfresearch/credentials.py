@@ -5,9 +5,14 @@ Resolution order (design.md): explicit arguments > ``KFRESEARCH_API_KEY`` /
 ``sim`` and ``demo`` environments provision their own local key pairs, so they
 need none of these.
 
+Secrets may be given as ``str`` or as ``bytes`` of ASCII text; anything else
+is refused with a :class:`~kfresearch.errors.CredentialsError` that names the
+type, never the value. The public key prints shortened (``'my-k…'``) even in
+``pprint(vars(creds))``; ``str(creds.key)`` gives it whole.
+
 Example
 -------
->>> creds = Credentials("my-key", Secret("c2VjcmV0"))
+>>> creds = Credentials("my-key", Secret(b"c2VjcmV0"))
 >>> creds
 Credentials(key='my-k…', secret=Secret('********'))
 """
@@ -24,7 +29,7 @@ from dotenv import dotenv_values
 
 from kfresearch.errors import CredentialsError
 
-__all__ = ["Credentials", "Secret", "as_secret", "load_credentials", "mask"]
+__all__ = ["ApiKey", "Credentials", "Secret", "as_secret", "load_credentials", "mask"]
 
 KEY_VAR = "KFRESEARCH_API_KEY"
 SECRET_VAR = "KFRESEARCH_API_SECRET"  # noqa: S105 - a variable name, not a secret
@@ -37,21 +42,58 @@ def mask(value: str | None) -> str:
     return value[:4] + "…"
 
 
+class ApiKey(str):
+    """A public API key: a ``str`` whose repr is shortened (``'my-k…'``), so that
+    ``pprint``, reprs of containers and verbose tracebacks do not print it whole."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask(str(self)))
+
+
 class Secret:
     """An API secret whose repr, str and format are always masked.
 
     Held in this type so that reprs, logs and verbose tracebacks (which print
     every local variable) never show it. Only :meth:`reveal` and
     :meth:`key_bytes` give the value, for signing.
+
+    ``value`` is ``str`` or ``bytes`` of ASCII text. Any other value is kept
+    as a problem, not raised here: the error comes from :meth:`reveal` or
+    :meth:`key_bytes`, from frames that hold only this masked object, so a
+    traceback with locals never shows the raw value.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_problem", "_value")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str | bytes) -> None:
+        self._problem = ""
+        if isinstance(value, bytes | bytearray):
+            try:
+                value = bytes(value).decode("ascii")
+            except UnicodeDecodeError:
+                value, self._problem = "", "bytes that are not ASCII text"
+        if not isinstance(value, str):
+            value, self._problem = "", f"a value of type {type(value).__name__}"
         self._value = value.strip()
 
+    def _check(self) -> None:
+        if self._problem:
+            raise CredentialsError(
+                f"the API secret must be base64 text (a str, or bytes of ASCII text); got "
+                f"{self._problem}. Copy it again from the API keys page."
+            )
+
     def reveal(self) -> str:
-        """The secret text. Use only to sign."""
+        """The secret text. Use only to sign.
+
+        Raises
+        ------
+        CredentialsError
+            The secret was given as something other than text.
+        """
+        self._check()
         return self._value
 
     def key_bytes(self) -> bytes:
@@ -62,6 +104,7 @@ class Secret:
         CredentialsError
             When the secret is not valid base64.
         """
+        self._check()
         try:
             return base64.b64decode(self._value, validate=True)
         except (binascii.Error, ValueError):
@@ -80,7 +123,11 @@ class Secret:
         return repr(self)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return (
+            isinstance(other, Secret)
+            and other._value == self._value
+            and other._problem == self._problem
+        )
 
     def __hash__(self) -> int:
         return hash(self._value)
@@ -98,8 +145,11 @@ class Credentials:
     secret: Secret
 
     def __post_init__(self) -> None:
+        if not isinstance(self.key, str):
+            raise CredentialsError(f"the API key must be text, got a {type(self.key).__name__}")
         if not self.key.strip():
             raise CredentialsError("the API key is empty")
+        object.__setattr__(self, "key", ApiKey(self.key.strip()))
         self.secret.key_bytes()  # reject a malformed secret now, not at the first request
 
     def __repr__(self) -> str:
@@ -108,18 +158,19 @@ class Credentials:
     __str__ = __repr__
 
 
-def as_secret(value: str | Secret | None) -> Secret | None:
-    """Wrap a secret given as text at once, so no stack frame keeps it in clear.
+def as_secret(value: str | bytes | Secret | None) -> Secret | None:
+    """Wrap a secret given as text or bytes at once, so no stack frame keeps it in clear.
 
     Verbose tracebacks print every frame's locals: entry points rebind their
-    ``secret`` argument with this before doing anything else.
+    ``secret`` argument with this before doing anything else. Never raises
+    (a value of the wrong type raises later, from a masked :class:`Secret`).
     """
-    return Secret(value) if isinstance(value, str) else value
+    return value if value is None or isinstance(value, Secret) else Secret(value)
 
 
 def load_credentials(
     key: str | None = None,
-    secret: str | Secret | None = None,
+    secret: str | bytes | Secret | None = None,
     *,
     cwd: Path | None = None,
     use_environment: bool = True,

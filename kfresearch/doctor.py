@@ -11,6 +11,9 @@ Example
 >>> report = kfresearch.connect("sim").doctor()
 >>> report.ok
 True
+
+The checks are a plan (:mod:`kfresearch.plans`): ``await AsyncClient(...).doctor()``
+runs the same ones.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Literal
 
+from kfresearch.endpoints import ACCOUNTS, CHECK_KEY, INSTRUMENTS_STATUS
 from kfresearch.environments import RETIRED_DEMO_URL, V3_DECOMMISSION_DATE
 from kfresearch.errors import AuthenticationError, KFError
+from kfresearch.plans import Call, Plan
 
 if TYPE_CHECKING:
-    from kfresearch.client import Client
+    from kfresearch.environments import Environment
 
-__all__ = ["Check", "Report", "run_doctor"]
+__all__ = ["Check", "DoctorReport", "plan_doctor"]
 
 Status = Literal["ok", "warn", "fail", "info"]
 _MAX_SKEW_S = 5.0
@@ -40,7 +45,7 @@ class Check:
 
 
 @dataclass
-class Report:
+class DoctorReport:
     """The doctor's findings; ``ok`` is False when any check failed."""
 
     env: str
@@ -70,15 +75,14 @@ def _server_time(body: object) -> datetime | None:
     return None
 
 
-def run_doctor(client: Client) -> Report:
-    """Run every check against ``client``'s environment; never raises for a failed check."""
-    env = client.env
-    report = Report(env.name, env.base_url)
+def plan_doctor(env: Environment, has_credentials: bool) -> Plan[DoctorReport]:
+    """Every check against ``env``; never raises for a failed check (it is reported)."""
+    report = DoctorReport(env.name, env.base_url)
     report.add("environment", "info", _describe(env.name, env.in_process))
 
     started = time.monotonic()
     try:
-        body = client.request("GET", "/derivatives/api/v3/instruments/status")
+        body = (yield [Call(INSTRUMENTS_STATUS)])[0]
     except KFError as exc:
         report.add("host", "fail", f"{env.base_url} did not answer usefully: {exc}")
         return report
@@ -100,7 +104,7 @@ def run_doctor(client: Client) -> Report:
         status: Status = "ok" if abs(skew) < _MAX_SKEW_S else "warn"
         report.add("clock", status, f"local clock is {skew:+.2f} s from the server's")
 
-    _check_credentials(client, report)
+    yield from _check_credentials(env, has_credentials, report)
 
     if env.name == "live":
         days = (date.fromisoformat(V3_DECOMMISSION_DATE) - datetime.now(UTC).date()).days
@@ -131,17 +135,19 @@ def _describe(name: str, in_process: bool) -> str:
     return f"{name} ({where}); {risk}"
 
 
-def _check_credentials(client: Client, report: Report) -> None:
-    if not client.has_credentials:
+def _check_credentials(
+    env: Environment, has_credentials: bool, report: DoctorReport
+) -> Plan[None]:
+    if not has_credentials:
         report.add(
             "credentials",
-            "warn" if client.env.real_money else "info",
+            "warn" if env.real_money else "info",
             "none found: public data works; set KFRESEARCH_API_KEY and KFRESEARCH_API_SECRET "
-            f"for private calls ({client.env.keys_help})",
+            f"for private calls ({env.keys_help})",
         )
         return
     try:
-        details = client.request("GET", "/api/auth/v1/api-keys/v3/check", private=True)
+        details = (yield [Call(CHECK_KEY)])[0]
     except AuthenticationError:
         report.add(
             "credentials",
@@ -162,7 +168,7 @@ def _check_credentials(client: Client, report: Report) -> None:
         fields = ", ".join(sorted(details)) if isinstance(details, dict) else type(details).__name__
         report.add("credentials", "ok", f"accepted; key details: {fields}")
     try:
-        client.request("GET", "/derivatives/api/v3/accounts", private=True)
+        yield [Call(ACCOUNTS)]
         report.add("private read", "ok", "accounts endpoint answered")
     except KFError as exc:
         report.add("private read", "fail", str(exc))

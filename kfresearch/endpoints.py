@@ -4,13 +4,20 @@ An :class:`Endpoint` says what the transport needs to know to send a request
 well: method, absolute path (``{name}`` placeholders), whether it must be
 signed, which rate-limit pool it draws from and at what cost, and whether it is
 safe to repeat after a timeout. The transport never special-cases a name.
+Each endpoint is a module constant (``SENDORDER``, ``INSTRUMENTS``, …): code
+names endpoints by constant, never by string; :data:`ENDPOINTS` maps names
+for lookups.
+
+Every method but GET/HEAD changes the account (orders, settings), unless
+the table says it only reads (``POST /orders/status``): that one rule decides
+the live trading gate, for the client's methods and the escape hatch alike.
 
 :func:`encode_params` is the one encoder of parameters: the same text is sent
 and signed (reference §2.4).
 
 Example
 -------
->>> ENDPOINTS["fills"].cost_of({"lastFillTime": "2026-01-01T00:00:00Z"})
+>>> FILLS.cost_of({"lastFillTime": "2026-01-01T00:00:00Z"})
 25
 >>> encode_params({"symbol": "PF_XBTUSD", "reduceOnly": True, "size": 0.0001})
 'symbol=PF_XBTUSD&reduceOnly=true&size=0.0001'
@@ -25,9 +32,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from kfresearch.errors import ValidationError
+
 __all__ = ["ENDPOINTS", "Endpoint", "Params", "encode_params", "find_endpoint"]
 
 Params = Mapping[str, Any]
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 Cost = int | Callable[[Params], int]
 
 
@@ -67,8 +77,8 @@ class Endpoint:
     idempotent : bool
         Safe to send again after a timeout or a 5xx. Order-changing requests
         are not: their outcome is resolved by client order id instead.
-    trading : bool
-        Changes orders; on ``live`` it needs the trading opt-in.
+    reads_only : bool
+        A non-GET request that changes nothing (``POST /orders/status``).
     raw : bool
         A successful answer is handed over as bytes: large pages that
         :mod:`kfresearch.frames` decodes faster from bytes than from dicts.
@@ -80,8 +90,14 @@ class Endpoint:
     private: bool = False
     cost: Cost = 0
     idempotent: bool = True
-    trading: bool = False
+    reads_only: bool = False
     raw: bool = False
+
+    @property
+    def changes_account(self) -> bool:
+        """Every method but GET/HEAD changes orders or settings (unless ``reads_only``):
+        on ``live`` such a call needs the trading opt-in."""
+        return self.method not in SAFE_METHODS and not self.reads_only
 
     @property
     def pool(self) -> str | None:
@@ -110,111 +126,132 @@ class Endpoint:
 _V3 = "/derivatives/api/v3"
 _HIST = "/api/history/v3"
 
+# -- public market data (cost nothing, reference §6) ------------------------------------
+INSTRUMENTS = Endpoint("instruments", "GET", f"{_V3}/instruments")
+INSTRUMENTS_STATUS = Endpoint("instruments_status", "GET", f"{_V3}/instruments/status")
+INSTRUMENT_STATUS = Endpoint("instrument_status", "GET", f"{_V3}/instruments/{{symbol}}/status")
+TICKERS = Endpoint("tickers", "GET", f"{_V3}/tickers")
+TICKER = Endpoint("ticker", "GET", f"{_V3}/tickers/{{symbol}}")
+ORDERBOOK = Endpoint("orderbook", "GET", f"{_V3}/orderbook")
+RECENT_TRADES = Endpoint("recent_trades", "GET", f"{_V3}/history")
+FEESCHEDULES = Endpoint("feeschedules", "GET", f"{_V3}/feeschedules")
+HISTORICAL_FUNDING_RATES = Endpoint(
+    "historical_funding_rates", "GET", "/derivatives/api/v4/historicalfundingrates"
+)
+CANDLES = Endpoint(
+    "candles", "GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}", raw=True
+)
+MARKET_EXECUTIONS = Endpoint(
+    "market_executions", "GET", f"{_HIST}/market/{{symbol}}/executions", raw=True
+)
+# -- private account data ------------------------------------------------------------------
+ACCOUNTS = Endpoint("accounts", "GET", f"{_V3}/accounts", private=True, cost=2)
+OPENPOSITIONS = Endpoint("openpositions", "GET", f"{_V3}/openpositions", private=True, cost=2)
+OPENORDERS = Endpoint("openorders", "GET", f"{_V3}/openorders", private=True, cost=2)
+FILLS = Endpoint(
+    "fills",
+    "GET",
+    f"{_V3}/fills",
+    private=True,
+    cost=lambda p: 25 if p.get("lastFillTime") else 2,
+)
+# a POST that only reads: the one non-GET endpoint that changes nothing
+ORDER_STATUS = Endpoint(
+    "order_status", "POST", f"{_V3}/orders/status", private=True, cost=1, reads_only=True
+)
+LEVERAGEPREFERENCES = Endpoint(
+    "leveragepreferences", "GET", f"{_V3}/leveragepreferences", private=True, cost=2
+)
+SET_LEVERAGEPREFERENCES = Endpoint(
+    "set_leveragepreferences",
+    "PUT",
+    f"{_V3}/leveragepreferences",
+    private=True,
+    cost=10,
+    idempotent=True,  # setting the same preference twice has the same effect
+)
+PNLPREFERENCES = Endpoint("pnlpreferences", "GET", f"{_V3}/pnlpreferences", private=True, cost=2)
+SET_PNLPREFERENCES = Endpoint(
+    "set_pnlpreferences", "PUT", f"{_V3}/pnlpreferences", private=True, cost=10, idempotent=True
+)
+FEESCHEDULE_VOLUMES = Endpoint(
+    "feeschedule_volumes", "GET", f"{_V3}/feeschedules/volumes", private=True, cost=2
+)
+NOTIFICATIONS = Endpoint("notifications", "GET", f"{_V3}/notifications", private=True, cost=2)
+# -- order management: never re-sent blind ---------------------------------------------
+SENDORDER = Endpoint(
+    "sendorder", "POST", f"{_V3}/sendorder", private=True, cost=10, idempotent=False
+)
+EDITORDER = Endpoint(
+    "editorder", "POST", f"{_V3}/editorder", private=True, cost=10, idempotent=False
+)
+CANCELORDER = Endpoint(
+    "cancelorder", "POST", f"{_V3}/cancelorder", private=True, cost=10, idempotent=False
+)
+CANCELALLORDERS = Endpoint(
+    "cancelallorders", "POST", f"{_V3}/cancelallorders", private=True, cost=25, idempotent=False
+)
+# Re-arming the dead man's switch with the same timeout has the same effect twice.
+CANCELALLORDERSAFTER = Endpoint(
+    "cancelallordersafter", "POST", f"{_V3}/cancelallordersafter", private=True, cost=25
+)
+BATCHORDER = Endpoint(
+    "batchorder", "POST", f"{_V3}/batchorder", private=True, cost=_batch_cost, idempotent=False
+)
+# -- private history (separate pool) ---------------------------------------------------
+HISTORY_EXECUTIONS = Endpoint(
+    "history_executions", "GET", f"{_HIST}/executions", private=True, cost=1
+)
+HISTORY_ORDERS = Endpoint("history_orders", "GET", f"{_HIST}/orders", private=True, cost=1)
+HISTORY_TRIGGERS = Endpoint("history_triggers", "GET", f"{_HIST}/triggers", private=True, cost=1)
+HISTORY_POSITIONS = Endpoint(
+    "history_positions", "GET", f"{_HIST}/positions", private=True, cost=1
+)
+ACCOUNT_LOG = Endpoint(
+    "account_log", "GET", f"{_HIST}/account-log", private=True, cost=_account_log_cost
+)
+# -- key check (auth service, no pool documented) ---------------------------------------
+CHECK_KEY = Endpoint("check_key", "GET", "/api/auth/v1/api-keys/v3/check", private=True)
+
 _TABLE: tuple[Endpoint, ...] = (
-    # public market data (cost nothing, reference §6)
-    Endpoint("instruments", "GET", f"{_V3}/instruments"),
-    Endpoint("instruments_status", "GET", f"{_V3}/instruments/status"),
-    Endpoint("instrument_status", "GET", f"{_V3}/instruments/{{symbol}}/status"),
-    Endpoint("tickers", "GET", f"{_V3}/tickers"),
-    Endpoint("ticker", "GET", f"{_V3}/tickers/{{symbol}}"),
-    Endpoint("orderbook", "GET", f"{_V3}/orderbook"),
-    Endpoint("recent_trades", "GET", f"{_V3}/history"),
-    Endpoint("feeschedules", "GET", f"{_V3}/feeschedules"),
-    Endpoint("historical_funding_rates", "GET", "/derivatives/api/v4/historicalfundingrates"),
-    Endpoint("candles", "GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}", raw=True),
-    Endpoint("market_executions", "GET", f"{_HIST}/market/{{symbol}}/executions", raw=True),
-    # private account data
-    Endpoint("accounts", "GET", f"{_V3}/accounts", private=True, cost=2),
-    Endpoint("openpositions", "GET", f"{_V3}/openpositions", private=True, cost=2),
-    Endpoint("openorders", "GET", f"{_V3}/openorders", private=True, cost=2),
-    Endpoint(
-        "fills",
-        "GET",
-        f"{_V3}/fills",
-        private=True,
-        cost=lambda p: 25 if p.get("lastFillTime") else 2,
-    ),
-    Endpoint("order_status", "POST", f"{_V3}/orders/status", private=True, cost=1),
-    Endpoint("leveragepreferences", "GET", f"{_V3}/leveragepreferences", private=True, cost=2),
-    Endpoint(
-        "set_leveragepreferences",
-        "PUT",
-        f"{_V3}/leveragepreferences",
-        private=True,
-        cost=10,
-        idempotent=True,
-    ),
-    Endpoint("pnlpreferences", "GET", f"{_V3}/pnlpreferences", private=True, cost=2),
-    Endpoint("set_pnlpreferences", "PUT", f"{_V3}/pnlpreferences", private=True, cost=10),
-    Endpoint("feeschedule_volumes", "GET", f"{_V3}/feeschedules/volumes", private=True, cost=2),
-    Endpoint("notifications", "GET", f"{_V3}/notifications", private=True, cost=2),
-    # order management: never re-sent blind
-    Endpoint(
-        "sendorder",
-        "POST",
-        f"{_V3}/sendorder",
-        private=True,
-        cost=10,
-        idempotent=False,
-        trading=True,
-    ),
-    Endpoint(
-        "editorder",
-        "POST",
-        f"{_V3}/editorder",
-        private=True,
-        cost=10,
-        idempotent=False,
-        trading=True,
-    ),
-    Endpoint(
-        "cancelorder",
-        "POST",
-        f"{_V3}/cancelorder",
-        private=True,
-        cost=10,
-        idempotent=False,
-        trading=True,
-    ),
-    Endpoint(
-        "cancelallorders",
-        "POST",
-        f"{_V3}/cancelallorders",
-        private=True,
-        cost=25,
-        idempotent=False,
-        trading=True,
-    ),
-    # Re-arming the dead man's switch with the same timeout has the same effect twice.
-    Endpoint(
-        "cancelallordersafter",
-        "POST",
-        f"{_V3}/cancelallordersafter",
-        private=True,
-        cost=25,
-        idempotent=True,
-        trading=True,
-    ),
-    Endpoint(
-        "batchorder",
-        "POST",
-        f"{_V3}/batchorder",
-        private=True,
-        cost=_batch_cost,
-        idempotent=False,
-        trading=True,
-    ),
-    # private history (separate pool)
-    Endpoint("history_executions", "GET", f"{_HIST}/executions", private=True, cost=1),
-    Endpoint("history_orders", "GET", f"{_HIST}/orders", private=True, cost=1),
-    Endpoint("history_triggers", "GET", f"{_HIST}/triggers", private=True, cost=1),
-    Endpoint("history_positions", "GET", f"{_HIST}/positions", private=True, cost=1),
-    Endpoint("account_log", "GET", f"{_HIST}/account-log", private=True, cost=_account_log_cost),
-    # key check (auth service, no pool documented)
-    Endpoint("check_key", "GET", "/api/auth/v1/api-keys/v3/check", private=True),
+    INSTRUMENTS,
+    INSTRUMENTS_STATUS,
+    INSTRUMENT_STATUS,
+    TICKERS,
+    TICKER,
+    ORDERBOOK,
+    RECENT_TRADES,
+    FEESCHEDULES,
+    HISTORICAL_FUNDING_RATES,
+    CANDLES,
+    MARKET_EXECUTIONS,
+    ACCOUNTS,
+    OPENPOSITIONS,
+    OPENORDERS,
+    FILLS,
+    ORDER_STATUS,
+    LEVERAGEPREFERENCES,
+    SET_LEVERAGEPREFERENCES,
+    PNLPREFERENCES,
+    SET_PNLPREFERENCES,
+    FEESCHEDULE_VOLUMES,
+    NOTIFICATIONS,
+    SENDORDER,
+    EDITORDER,
+    CANCELORDER,
+    CANCELALLORDERS,
+    CANCELALLORDERSAFTER,
+    BATCHORDER,
+    HISTORY_EXECUTIONS,
+    HISTORY_ORDERS,
+    HISTORY_TRIGGERS,
+    HISTORY_POSITIONS,
+    ACCOUNT_LOG,
+    CHECK_KEY,
 )
 
 ENDPOINTS: dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in _TABLE}
+"""Every endpoint of the table by its ``name``."""
 
 _PATTERNS = [
     (endpoint, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(endpoint.path)) + "$"))
@@ -226,13 +263,30 @@ def find_endpoint(method: str, path: str, *, private: bool = False) -> Endpoint:
     """The table's endpoint for ``method path``, or an ad-hoc one for paths not in it.
 
     An unknown path is described conservatively: only GET is safe to repeat,
-    and a private unknown call on ``/derivatives`` is charged 10 units.
+    any other method counts as changing the account (gated on ``live``), and
+    a private unknown call is charged 10 units (2 for GET).
+
+    Raises
+    ------
+    ValidationError
+        ``path`` is an account-changing endpoint of the table called with a
+        method the table does not list for it (``GET /sendorder``): refused
+        before anything is sent.
     """
     method = method.upper()
-    for endpoint, pattern in _PATTERNS:
-        if endpoint.method == method and pattern.match(path):
+    known = [endpoint for endpoint, pattern in _PATTERNS if pattern.match(path)]
+    for endpoint in known:
+        if endpoint.method == method:
             return endpoint
-    safe = method in {"GET", "HEAD"}
+    if any(endpoint.changes_account for endpoint in known):
+        methods = " or ".join(sorted({endpoint.method for endpoint in known}))
+        raise ValidationError(
+            "method",
+            method,
+            f"{path} takes {methods}, not {method}; nothing was sent. Use the client's "
+            "methods (kf.place_order, kf.cancel_order, …) or the documented method.",
+        )
+    safe = method in SAFE_METHODS
     return Endpoint(
         f"{method} {path}",
         method,
@@ -240,7 +294,6 @@ def find_endpoint(method: str, path: str, *, private: bool = False) -> Endpoint:
         private=private,
         cost=(2 if safe else 10) if private else 0,
         idempotent=safe,
-        trading=private and not safe,
     )
 
 

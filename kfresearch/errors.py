@@ -10,7 +10,7 @@
     ├── LiveTradingDisabledError      an order-changing call on ``live`` without the opt-in
     ├── TransportError                the request did not get a usable answer
     │   ├── NetworkError              connect/read failure, dropped connection
-    │   │   └── TimeoutError          the request timed out
+    │   │   └── RequestTimeoutError   the request timed out (also a builtin TimeoutError)
     │   ├── OutcomeUnknownError       an order-changing request may or may not have been
     │   │                             processed: resolve it by client order id, never resend
     │   └── DecodeError               the server answered something that is not the API's JSON
@@ -36,6 +36,7 @@ a secret: requests are described with their keys masked.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 __all__ = [
@@ -56,8 +57,8 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTimeoutError",
     "ServerError",
-    "TimeoutError",
     "TransportError",
     "ValidationError",
 ]
@@ -103,8 +104,8 @@ class NetworkError(TransportError):
     """Connecting, sending or reading failed."""
 
 
-class TimeoutError(NetworkError):  # shadows the builtin on purpose: kfresearch.TimeoutError
-    """The request timed out."""
+class RequestTimeoutError(NetworkError, builtins.TimeoutError):
+    """The request timed out; ``except TimeoutError`` (the builtin) catches it too."""
 
 
 class OutcomeUnknownError(TransportError):

@@ -1,12 +1,10 @@
-"""What each Client method asks the exchange, as plans that do no I/O.
+"""The plans of the client's market and account methods (see :mod:`kfresearch.plans`).
 
-A *plan* is a generator: it validates the arguments (raising
-:class:`~kfresearch.errors.ValidationError` before anything is sent), yields
-batches of :class:`Call` (requests that may run concurrently), receives their
-decoded bodies, and returns the DataFrame. :class:`~kfresearch.Client` runs a
-batch one call after another; :class:`~kfresearch.AsyncClient` runs it with
-``asyncio.gather`` (within the rate budget the transport enforces). So both
-clients share every decision, and pagination is written once.
+Each plan validates its arguments before the first request, reads the
+instruments only when the client holds none fresh enough, pages where the
+exchange pages, and returns the DataFrame of :mod:`kfresearch.frames`.
+Both clients run the same plans, so every decision (and pagination) is
+written once.
 
 If a call fails half-way through a download, the plan attaches the rows
 fetched so far to the exception as ``partial`` and lets it propagate.
@@ -14,33 +12,44 @@ fetched so far to the exception as ``partial`` and lets it propagate.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
-from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pandas as pd
 
 from kfresearch import frames
+from kfresearch.contracts import check_name, check_symbol, index_pair, kind, split_symbol
+from kfresearch.endpoints import (
+    ACCOUNT_LOG,
+    CANDLES,
+    FILLS,
+    HISTORICAL_FUNDING_RATES,
+    INSTRUMENTS,
+    MARKET_EXECUTIONS,
+    ORDERBOOK,
+    TICKERS,
+    Endpoint,
+)
 from kfresearch.errors import KFError, ValidationError
-from kfresearch.frames._decode import candles_more, page_token
-from kfresearch.timeparse import to_epoch_ms
+from kfresearch.frames.pages import candles_more, page_token
+from kfresearch.plans import Call, Plan
+from kfresearch.timeparse import TimeLike, time_argument
 
 __all__ = [
     "CANDLE_PAGE",
     "RESOLUTIONS",
-    "Call",
-    "Plan",
+    "TICK_TYPES",
     "Progress",
     "between",
-    "check_symbol",
     "plan_account_log",
     "plan_candles",
     "plan_fills",
+    "plan_funding_rates",
     "plan_history",
-    "plan_single",
+    "plan_orderbook",
+    "plan_term_structure",
     "plan_trades",
     "resolve_symbol",
     "time_range",
@@ -61,19 +70,8 @@ RESOLUTIONS: dict[str, int] = {
 TICK_TYPES = ("trade", "mark", "spot")
 CANDLE_PAGE = 2000  # candles per charts answer (reference §4.6)
 HISTORY_PAGE = 1000  # elements per history answer we ask for
+FILLS_PAGE = 100  # the fills endpoint answers at most 100 fills (reference §4.19)
 CONCURRENCY = 4  # pages an async download keeps in flight
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request: a name in :data:`kfresearch.endpoints.ENDPOINTS` and its parameters."""
-
-    endpoint: str
-    params: dict[str, Any] = field(default_factory=dict)
-    path_params: dict[str, str] = field(default_factory=dict)
-
-
-Plan = Generator[list[Call], list[Any], pd.DataFrame]
 
 
 class Progress:
@@ -108,40 +106,30 @@ class Progress:
             self._bar.close()
 
 
-def check_symbol(symbol: Any, known: Iterable[str], field_name: str = "symbol") -> str:
-    """``symbol`` in the exchange's spelling; unknown ones raise with the closest valid ones.
+# --------------------------------------------------------------------------- arguments
 
-    >>> check_symbol("pf_xbtusd", ["PF_XBTUSD", "PI_XBTUSD"])
-    'PF_XBTUSD'
-    """
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise ValidationError(field_name, symbol, f"{field_name} must be a symbol like 'PF_XBTUSD'")
-    upper = {name.upper(): name for name in known}
-    wanted = symbol.strip().upper()
-    if wanted in upper:
-        return upper[wanted]
-    close = difflib.get_close_matches(wanted, list(upper), n=3, cutoff=0.5)
-    hint = (
-        f"did you mean {', '.join(upper[c] for c in close)}?" if close else "see kf.instruments()"
-    )
-    raise ValidationError(field_name, symbol, f"unknown {field_name} {symbol!r}: {hint}")
+
+def instruments_of(instruments_body: Any) -> Generator[list[Call], list[Any], Any]:
+    """The instruments body: ``instruments_body`` when the client holds it, else read."""
+    if instruments_body is None:
+        instruments_body = (yield [Call(INSTRUMENTS)])[0]
+    return instruments_body
+
+
+def _rows(instruments_body: Any) -> list[dict[str, Any]]:
+    return [r for r in (instruments_body or {}).get("instruments", []) if "symbol" in r]
 
 
 def resolve_symbol(
     symbol: Any, instruments_body: Any, field_name: str = "symbol"
 ) -> Generator[list[Call], list[Any], str]:
-    """Check ``symbol`` against the instruments (fetched once per client when not cached)."""
-    body = instruments_body
-    if body is None:
-        body = (yield [Call("instruments")])[0]
-    return check_symbol(symbol, [i["symbol"] for i in body.get("instruments", [])], field_name)
+    """Check ``symbol`` against the instruments (read when the client holds none)."""
+    body = yield from instruments_of(instruments_body)
+    return check_symbol(symbol, [str(r["symbol"]) for r in _rows(body)], field_name)
 
 
 def _ms(name: str, value: Any, now_ms: int) -> int:
-    try:
-        return to_epoch_ms(value, now=now_ms)
-    except ValueError as exc:
-        raise ValidationError(name, value, f"{name}: {exc}") from None
+    return int(time_argument(name, value, now=now_ms).value // 1_000_000)
 
 
 def between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
@@ -151,7 +139,9 @@ def between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
     return frame[(frame.index >= start) & (frame.index < end)]
 
 
-def time_range(since: Any, until: Any, now_ms: int, *, default_since: Any) -> tuple[int, int]:
+def time_range(
+    since: TimeLike | None, until: TimeLike | None, now_ms: int, *, default_since: Any
+) -> tuple[int, int]:
     """Validated ``[since, until)`` in epoch ms; ``until`` defaults to now, included."""
     start = _ms("since", since if since is not None else default_since, now_ms)
     end = _ms("until", until, now_ms) if until is not None else now_ms + 1
@@ -165,15 +155,9 @@ def time_range(since: Any, until: Any, now_ms: int, *, default_since: Any) -> tu
     return start, end
 
 
-def plan_single(calls: Sequence[Call], build: Callable[..., pd.DataFrame]) -> Plan:
-    """Send ``calls`` together and build the frame from their bodies, in order."""
-    bodies = yield list(calls)
-    return build(*bodies)
-
-
 def _guarded(
     pages: list[Any], build: Callable[[list[Any]], pd.DataFrame], batch: list[Call]
-) -> Plan:
+) -> Generator[list[Call], list[Any], None]:
     """Yield ``batch``; on failure attach the frame of ``pages`` so far to the error."""
     try:
         bodies = yield batch
@@ -181,23 +165,72 @@ def _guarded(
         exc.partial = build(pages)
         raise
     pages.extend(bodies)
-    return pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- market data
+
+
+def plan_orderbook(symbol: str, depth: int | None, instruments_body: Any) -> Plan[pd.DataFrame]:
+    """The book of ``symbol`` (see :func:`kfresearch.frames.orderbook`)."""
+    if depth is not None and (
+        isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
+    ):
+        raise ValidationError("depth", depth, "depth must be a positive whole number of levels")
+    name = yield from resolve_symbol(symbol, instruments_body)
+    body = (yield [Call(ORDERBOOK, {"symbol": name})])[0]
+    return frames.orderbook(body, symbol=name, depth=depth)
+
+
+def _index_source(index: str, tick_type: str, instruments_body: Any) -> str:
+    """The contract whose ``spot`` candles are the index ``index`` (``in_xbtusd``): the
+    perpetual on the same pair, linear first."""
+    if kind(index) != "index" or not index.lower().startswith("in_"):
+        raise ValidationError(
+            "symbol",
+            index,
+            f"{index} is a once-a-day reference rate: the charts service has no candles for it; "
+            f"use the real-time index 'in_{index[3:].lower()}' or kf.tickers()",
+        )
+    if tick_type not in ("trade", "spot"):
+        raise ValidationError(
+            "tick_type",
+            tick_type,
+            f"{index} is an index: it has no {tick_type} price, only its own value "
+            "(tick_type='spot')",
+        )
+    pair = index_pair(index)
+    perpetuals = [
+        str(r["symbol"])
+        for r in _rows(instruments_body)
+        if not r.get("lastTradingTime")
+        and (parts := split_symbol(r["symbol"])) is not None
+        and parts.base + parts.quote == pair
+        and kind(r["symbol"]) in ("linear", "inverse")
+    ]
+    if not perpetuals:
+        raise ValidationError(
+            "symbol", index, f"no perpetual contract on {pair} lists the index {index}"
+        )
+    return sorted(perpetuals, key=lambda s: (kind(s) != "linear", s))[0]
 
 
 def plan_candles(
     symbol: str,
     resolution: str,
-    since: Any,
-    until: Any,
+    since: TimeLike | None,
+    until: TimeLike | None,
     tick_type: str,
     now_ms: int,
     progress: bool,
-) -> Plan:
+    instruments_body: Any,
+) -> Plan[pd.DataFrame]:
     """Candles in ``[since, until)``: 2,000-candle windows, fetched ``CONCURRENCY`` at a time.
 
     A window whose answer says ``more_candles`` (a server with smaller pages)
     is continued from its last candle. The result is continuous and sorted
-    with one row per bucket.
+    with one row per bucket. An index (``in_xbtusd``) gives the ``spot``
+    candles of the perpetual on its pair (the charts service keys the index
+    series by contract, reference §4.6).
     """
     resolution = str(resolution).lower()
     if resolution not in RESOLUTIONS:
@@ -212,14 +245,20 @@ def plan_candles(
         )
     step = RESOLUTIONS[resolution]
     start, end = time_range(since, until, now_ms, default_since=now_ms - CANDLE_PAGE * step)
+    body = yield from instruments_of(instruments_body)
+    if kind(symbol) == "index":
+        label = symbol.strip().lower()
+        name, tick_type = _index_source(label, tick_type, body), "spot"
+    else:
+        name = label = check_symbol(symbol, [str(r["symbol"]) for r in _rows(body)])
     first = start // step * step
     windows = [(t, min(t + CANDLE_PAGE * step, end)) for t in range(first, end, CANDLE_PAGE * step)]
-    bar = Progress(progress, f"{symbol} {resolution} candles", total=len(windows))
-    path = {"tick_type": tick_type, "symbol": symbol, "resolution": resolution}
+    bar = Progress(progress, f"{label} {resolution} candles", total=len(windows))
+    path = {"tick_type": tick_type, "symbol": name, "resolution": resolution}
 
     def call(a: int, b: int) -> Call:
         # ``to`` is inclusive and in seconds: stop one second before the next window
-        return Call("candles", {"from": a // 1000, "to": (b - 1) // 1000}, path)
+        return Call(CANDLES, {"from": a // 1000, "to": (b - 1) // 1000}, path)
 
     pages: list[Any] = []
     pending = [call(a, b) for a, b in windows]
@@ -228,25 +267,29 @@ def plan_candles(
             batch, pending = pending[:CONCURRENCY], pending[CONCURRENCY:]
             before = len(pages)
             yield from _guarded(pages, frames.candles, batch)
-            for sent, body in zip(batch, pages[before:], strict=True):
-                more, last = candles_more(body)
+            for sent, page in zip(batch, pages[before:], strict=True):
+                more, last = candles_more(page)
                 if more and last is not None:
                     nxt = last + step
                     if nxt // 1000 <= sent.params["to"]:
                         pending.insert(
-                            0, Call("candles", {"from": nxt // 1000, "to": sent.params["to"]}, path)
+                            0, Call(CANDLES, {"from": nxt // 1000, "to": sent.params["to"]}, path)
                         )
             bar.update(len(batch))
     finally:
         bar.close()
-    return between(frames.candles(pages), first, end)
+    frame = between(frames.candles(pages), first, end)
+    frame.attrs.update(symbol=label, resolution=resolution, tick_type=tick_type)
+    if label != name:
+        frame.attrs["source_symbol"] = name
+    return frame
 
 
 def plan_history(
-    endpoint: str,
+    endpoint: Endpoint,
     build: Callable[..., pd.DataFrame],
-    since: Any,
-    until: Any,
+    since: TimeLike | None,
+    until: TimeLike | None,
     now_ms: int,
     progress: bool,
     *,
@@ -254,7 +297,7 @@ def plan_history(
     extra: dict[str, Any] | None = None,
     default_since: str = "1d",
     label: str = "history",
-) -> Plan:
+) -> Plan[pd.DataFrame]:
     """Every element of an event-store endpoint in ``[since, until)``, oldest first.
 
     Pages follow ``continuationToken`` (same ``sort``) until there is none.
@@ -279,22 +322,94 @@ def plan_history(
     return build(pages)
 
 
-def plan_trades(symbol: str, since: Any, until: Any, now_ms: int, progress: bool) -> Plan:
+def plan_trades(
+    symbol: str,
+    since: TimeLike | None,
+    until: TimeLike | None,
+    now_ms: int,
+    progress: bool,
+    instruments_body: Any,
+) -> Plan[pd.DataFrame]:
     """Public executions of ``symbol`` in ``[since, until)`` from the market history."""
-    return plan_history(
-        "market_executions",
+    time_range(since, until, now_ms, default_since="1h")
+    name = yield from resolve_symbol(symbol, instruments_body)
+    frame = yield from plan_history(
+        MARKET_EXECUTIONS,
         frames.trades,
         since,
         until,
         now_ms,
         progress,
-        path_params={"symbol": symbol},
+        path_params={"symbol": name},
         default_since="1h",
-        label=f"{symbol} trades",
+        label=f"{name} trades",
     )
+    frame.attrs["symbol"] = name
+    return frame
 
 
-def plan_account_log(since: Any, until: Any, now_ms: int, progress: bool, info: str | None) -> Plan:
+def plan_funding_rates(
+    symbol: str,
+    since: TimeLike | None,
+    until: TimeLike | None,
+    now_ms: int,
+    instruments_body: Any,
+) -> Plan[pd.DataFrame]:
+    """Hourly funding of a perpetual in ``[since, until)``; dated futures have none."""
+    start, end = time_range(since, until, now_ms, default_since="30d")
+    if kind(symbol) == "index":
+        raise ValidationError(
+            "symbol", symbol, f"{symbol} is an index: only perpetual contracts pay funding"
+        )
+    body = yield from instruments_of(instruments_body)
+    name = check_symbol(symbol, [str(r["symbol"]) for r in _rows(body)])
+    row = next(r for r in _rows(body) if str(r["symbol"]) == name)
+    if row.get("lastTradingTime"):
+        parts = split_symbol(name)
+        perpetual = f"PF_{parts.base}{parts.quote}" if parts else "a PF_ perpetual"
+        raise ValidationError(
+            "symbol",
+            symbol,
+            f"{name} is a dated future: dated futures pay no funding (their carry is the "
+            f"basis, see kf.term_structure()); funding rates are for perpetuals such as "
+            f"{perpetual}",
+        )
+    body = (yield [Call(HISTORICAL_FUNDING_RATES, {"symbol": name})])[0]
+    frame = between(frames.funding_rates(body, symbol=name), start, end)
+    frame.attrs["symbol"] = name
+    return frame
+
+
+def plan_term_structure(base: str, now_ms: int) -> Plan[pd.DataFrame]:
+    """The perpetual and dated contracts of ``base`` (``"XBT"``; ``"BTC"`` means XBT)."""
+    if not isinstance(base, str) or not base.strip():
+        raise ValidationError("base", base, "base must be a currency code like 'XBT' or 'ETH'")
+    tickers, instruments = yield [Call(TICKERS), Call(INSTRUMENTS)]
+    frame = frames.term_structure(tickers, instruments, now=now_ms)
+    bases = {
+        parts.base
+        for symbol in frame["symbol"]
+        if (parts := split_symbol(symbol)) is not None and kind(symbol) in ("linear", "inverse")
+    }
+    wanted = base.strip().upper()
+    code = check_name("XBT" if wanted == "BTC" else wanted, bases, "base", "'XBT' or 'ETH'")
+    keep = [
+        (parts := split_symbol(symbol)) is not None and parts.base == code
+        for symbol in frame["symbol"]
+    ]
+    return frame[keep].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- account data
+
+
+def plan_account_log(
+    since: TimeLike | None,
+    until: TimeLike | None,
+    now_ms: int,
+    progress: bool,
+    info: str | None,
+) -> Plan[pd.DataFrame]:
     """Account-log entries in ``[since, until)``, paged by entry id (reference §4.25)."""
     start, end = time_range(since, until, now_ms, default_since="30d")
     params: dict[str, Any] = {"since": start, "before": end, "sort": "asc", "count": HISTORY_PAGE}
@@ -304,7 +419,7 @@ def plan_account_log(since: Any, until: Any, now_ms: int, progress: bool, info: 
     pages: list[Any] = []
     try:
         while True:
-            yield from _guarded(pages, frames.account_log, [Call("account_log", dict(params))])
+            yield from _guarded(pages, frames.account_log, [Call(ACCOUNT_LOG, dict(params))])
             bar.update()
             logs = pages[-1].get("logs") or []
             if len(logs) < HISTORY_PAGE:
@@ -315,16 +430,13 @@ def plan_account_log(since: Any, until: Any, now_ms: int, progress: bool, info: 
     return frames.account_log(pages)
 
 
-FILLS_PAGE = 100  # the fills endpoint answers at most 100 fills (reference §4.19)
-
-
-def plan_fills(since: Any, now_ms: int, progress: bool) -> Plan:
+def plan_fills(since: TimeLike | None, now_ms: int, progress: bool) -> Plan[pd.DataFrame]:
     """Fills since ``since`` (default: the last 100), newest pages first via ``lastFillTime``."""
+    start = _ms("since", since, now_ms) if since is not None else None
     pages: list[Any] = []
-    yield from _guarded(pages, frames.fills, [Call("fills")])
-    if since is None:
+    yield from _guarded(pages, frames.fills, [Call(FILLS)])
+    if start is None:
         return frames.fills(pages)
-    start = _ms("since", since, now_ms)
     bar = Progress(progress, "fills")
     try:
         while True:
@@ -335,7 +447,7 @@ def plan_fills(since: Any, now_ms: int, progress: bool) -> Plan:
             if oldest.value // 1_000_000 <= start:
                 break
             last = oldest.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            yield from _guarded(pages, frames.fills, [Call("fills", {"lastFillTime": last})])
+            yield from _guarded(pages, frames.fills, [Call(FILLS, {"lastFillTime": last})])
             bar.update()
     finally:
         bar.close()

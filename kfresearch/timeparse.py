@@ -20,6 +20,12 @@ int/float or digit string  epoch **milliseconds**; values below 10¹¹ are epoch
 =========================  =====================================================
 
 Everything else raises :class:`ValueError` naming the accepted forms.
+
+:data:`TimeLike` names these forms for type hints. Client arguments
+(``since=``, ``until=``, ``process_before=``) go through :func:`time_argument`,
+which also refuses negative epoch numbers and times before Kraken Futures
+existed (:data:`EARLIEST`), with a :class:`~kfresearch.errors.ValidationError`.
+Durations (``sim.advance("60s")``) go through :func:`to_timedelta`.
 """
 
 from __future__ import annotations
@@ -27,12 +33,32 @@ from __future__ import annotations
 import datetime as dt
 import re
 from numbers import Real
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_epoch_ms", "to_timestamp"]
+from kfresearch.errors import ValidationError
+
+__all__ = [
+    "EARLIEST",
+    "TimeLike",
+    "time_argument",
+    "to_epoch_ms",
+    "to_timedelta",
+    "to_timestamp",
+]
+
+TimeLike: TypeAlias = (
+    dt.datetime | dt.date | dt.timedelta | pd.Timestamp | pd.Timedelta | np.datetime64 | str | float
+)
+"""A time as the client's arguments take it: a datetime/Timestamp (naive = UTC), a date,
+an ISO-8601 string, a relative string (``"30d"``: that long ago), a timedelta (that long
+ago) or epoch milliseconds (below 1e11: seconds). See :func:`to_timestamp`."""
+
+EARLIEST = pd.Timestamp("2015-01-01", tz="UTC")
+"""No Kraken Futures (then Crypto Facilities) data is older than this: earlier times in
+arguments are mistakes (a negative epoch, a typo in the year)."""
 
 SECONDS_THRESHOLD = 100_000_000_000
 """Epoch numbers below this are seconds, at or above it milliseconds."""
@@ -162,3 +188,88 @@ def to_epoch_ms(value: Any, now: Any = None) -> int:
     """
     stamp = to_timestamp(value, now=now)
     return int(stamp.value // 1_000_000)
+
+
+def time_argument(name: str, value: Any, *, now: Any = None) -> pd.Timestamp:
+    """``value`` of the argument ``name`` as a UTC Timestamp, checked for plausibility.
+
+    Raises
+    ------
+    ValidationError
+        ``value`` is not a time, is a negative epoch number, or lies before
+        :data:`EARLIEST`; the message names the argument and what to write.
+
+    Examples
+    --------
+    >>> time_argument("since", "2024-05-01")
+    Timestamp('2024-05-01 00:00:00+0000', tz='UTC')
+    >>> time_argument("since", -5)
+    Traceback (most recent call last):
+    ...
+    kfresearch.errors.ValidationError: since -5 is a negative epoch time; for "5 days ago" write since='5d' (or '5h', '5m')
+    """  # noqa: E501
+    number = _number(value)
+    if number is not None and number < 0:
+        amount = f"{abs(number):g}"
+        raise ValidationError(
+            name,
+            value,
+            f"{name} {value!r} is a negative epoch time; for \"{amount} days ago\" write "
+            f"{name}='{amount}d' (or '{amount}h', '{amount}m')",
+        )
+    try:
+        stamp = to_timestamp(value, now=now)
+    except ValueError as exc:
+        raise ValidationError(name, value, f"{name}: {exc}") from None
+    if stamp < EARLIEST:
+        raise ValidationError(
+            name,
+            value,
+            f"{name} {stamp.isoformat()} is before Kraken Futures existed (its data starts "
+            f"in {EARLIEST.year}); check the year, or give a relative time like '30d'",
+        )
+    return stamp
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a number when it is an epoch number (or a string of digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Real | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
+        return float(value.strip())
+    return None
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$")
+
+
+def to_timedelta(value: Any) -> pd.Timedelta:
+    """A duration: ``"250ms"``, ``"60s"``, ``"15m"``, ``"6h"``, ``"2d"``, ``"1w"`` or a
+    timedelta/Timedelta. Negative durations are refused.
+
+    Raises
+    ------
+    ValueError
+        Anything else (numbers too: say the unit).
+
+    Examples
+    --------
+    >>> to_timedelta("90s"), to_timedelta("1.5h")
+    (Timedelta('0 days 00:01:30'), Timedelta('0 days 01:30:00'))
+    """
+    if isinstance(value, pd.Timedelta | dt.timedelta | np.timedelta64):
+        delta = pd.Timedelta(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value.strip().lower())):
+        amount, unit = float(match.group(1)), match.group(2)
+        seconds = amount / 1000 if unit == "ms" else amount * _UNIT_SECONDS[unit]
+        delta = pd.Timedelta(seconds=seconds)
+    else:
+        raise ValueError(
+            f"cannot read a duration from {value!r}: give '250ms', '60s', '15m', '6h', '2d', "
+            "'1w' or a datetime.timedelta"
+        )
+    if delta < pd.Timedelta(0):
+        raise ValueError(f"a duration must not be negative, got {value!r}")
+    return delta

@@ -1,9 +1,12 @@
-"""Order methods of :class:`~kfresearch.Client` and :class:`~kfresearch.AsyncClient`.
+"""The order methods of both clients, each declared once (see :mod:`kfresearch.operations`).
 
-Thin shells: every decision (validation, parameters, rejection checks, the
-lookup that resolves an unknown outcome) is a plan in :mod:`kfresearch.orders`;
-the mixins here only drive those plans with the client's ``_call`` (blocking
-or awaitable) and check the live gate first.
+Thin declarations: every decision (validation, parameters, rejection checks,
+the lookup that resolves an unknown outcome) is a plan in
+:mod:`kfresearch.orders.plans`; each declaration checks the live gate and
+returns its plan, and :class:`~kfresearch.Client` / :class:`~kfresearch.AsyncClient`
+run it. The dead man's switch helpers (:class:`DeadMansSwitch`, a thread;
+:class:`AsyncDeadMansSwitch`, a task) are the one place the two clients differ
+by design.
 
 Safety rules (design.md, "Orders are dangerous")
 ------------------------------------------------
@@ -14,8 +17,8 @@ Safety rules (design.md, "Orders are dangerous")
   :meth:`kfresearch.transport.Core.check_allowed`.
 * Every new order carries a client order id; after a timeout the order is
   looked up by it before anything else is decided (:mod:`kfresearch.orders`).
-* The dead man's switch (:meth:`TradingMixin.keep_alive`) cancels every order
-  if the notebook stops re-arming it.
+* The dead man's switch (``keep_alive``) cancels every order if the notebook
+  stops re-arming it.
 
 Example
 -------
@@ -29,138 +32,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 import pandas as pd
 
-from kfresearch import orders
-from kfresearch.endpoints import ENDPOINTS, Params
-from kfresearch.errors import KFError
-from kfresearch.orders import (
-    BatchResult,
-    CancelAllResult,
-    Edit,
-    Instruction,
-    OrderContext,
-    OrderPreview,
-    OrderResult,
-    Send,
-    SwitchStatus,
-    TradePlan,
+from kfresearch.clientstate import ClientState
+from kfresearch.endpoints import (
+    BATCHORDER,
+    CANCELALLORDERS,
+    CANCELALLORDERSAFTER,
+    CANCELORDER,
+    EDITORDER,
+    SENDORDER,
 )
-from kfresearch.queries import Call
+from kfresearch.errors import KFError, ValidationError
+from kfresearch.operations import operation
+from kfresearch.orders.plans import (
+    plan_batch,
+    plan_cancel,
+    plan_cancel_all,
+    plan_cancel_all_after,
+    plan_edit,
+    plan_order_status,
+    plan_place,
+)
+from kfresearch.orders.preview import OrderContext, OrderPreview, plan_context, plan_preview
+from kfresearch.orders.requests import Edit, Instruction, Send, Trailing
+from kfresearch.orders.results import BatchResult, CancelAllResult, OrderResult, SwitchStatus
 
 if TYPE_CHECKING:
-    from kfresearch.environments import Environment
-    from kfresearch.sim.exchange import SimExchange
-    from kfresearch.transport import Core
+    from kfresearch.plans import Plan
+    from kfresearch.timeparse import TimeLike
 
-__all__ = ["AsyncDeadMansSwitch", "AsyncTradingMixin", "DeadMansSwitch", "TradingMixin"]
+__all__ = [
+    "SWITCH_INTERVAL",
+    "SWITCH_TIMEOUT",
+    "AsyncDeadMansSwitch",
+    "DeadMansSwitch",
+    "OrderMethods",
+]
 
 log = logging.getLogger("kfresearch.trading")
-T = TypeVar("T")
 
 #: Kraken's advice for the dead man's switch (reference §4.16): 60 s, re-armed every 15–20 s.
 SWITCH_TIMEOUT = 60
 SWITCH_INTERVAL = 15.0
 
-# Reproducible client order ids for the seeded in-process simulator (so notebook
-# outputs repeat); one id stream per exchange, shared by all its clients.
-_ID_STREAMS: weakref.WeakKeyDictionary[Any, random.Random] = weakref.WeakKeyDictionary()
-_ID_LOCK = threading.Lock()
 
+class OrderMethods(ClientState):
+    """The order methods of :class:`~kfresearch.Client` and :class:`~kfresearch.AsyncClient`."""
 
-class _TradingShared:
-    """What both mixins share: the gate, client order ids and the plans' arguments (no I/O)."""
-
-    if TYPE_CHECKING:
-        env: Environment
-        _core: Core
-        _instruments_cache: Any
-        _sim: SimExchange | None
-
-        def _remember(self, calls: list[Call], bodies: list[Any]) -> None: ...
-
-    def _gate(self, endpoint: str) -> None:
-        """The live gate, checked before a trading plan sends anything (even its reads)."""
-        self._core.check_allowed(ENDPOINTS[endpoint])
-
-    def _new_client_order_id(self) -> str:
-        sim = self._sim
-        if sim is None or self.env.name != "sim":
-            return orders.new_client_order_id()
-        with _ID_LOCK:
-            stream = _ID_STREAMS.get(sim)
-            if stream is None:
-                stream = random.Random(f"kfresearch-client-order-ids-{sim.seed}")  # noqa: S311
-                _ID_STREAMS[sim] = stream
-            return orders.new_client_order_id(stream.getrandbits)
-
-    def _p_place(
-        self,
-        symbol: str,
-        side: str,
-        size: Any,
-        order_type: str,
-        limit_price: Any,
-        stop_price: Any,
-        trigger_signal: str | None,
-        reduce_only: bool,
-        post_only: bool,
-        trailing: Any,
-        client_order_id: str | None,
-        process_before: Any,
-        validate: bool,
-    ) -> TradePlan[OrderResult]:
-        intent = Send(
-            symbol,
-            side,
-            size,
-            order_type,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            trigger_signal=trigger_signal,
-            reduce_only=reduce_only,
-            post_only=post_only,
-            trailing=trailing,
-            client_order_id=client_order_id,
-            process_before=process_before,
-        )
-        return orders.plan_place(
-            intent,
-            instruments_body=self._instruments_cache,
-            client_order_id=client_order_id or self._new_client_order_id(),
-            validate=validate,
-        )
-
-    def _p_batch(self, items: Sequence[Instruction], validate: bool) -> TradePlan[BatchResult]:
-        return orders.plan_batch(
-            list(items),
-            instruments_body=self._instruments_cache,
-            new_client_order_id=self._new_client_order_id,
-            validate=validate,
-        )
-
-
-class TradingMixin(_TradingShared):
-    """Order methods of the blocking :class:`~kfresearch.Client`."""
-
-    if TYPE_CHECKING:
-
-        def _call(self, name: str, params: Params | None = None, **path_params: str) -> Any: ...
-
-        def _drive(self, plan: TradePlan[T]) -> T: ...
-
-    def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
-        """Check the gate, then run a trading plan with the client's plan driver."""
-        if gate is not None:
-            self._gate(gate)
-        return self._drive(plan)
-
+    @operation
     def place_order(
         self,
         symbol: str,
@@ -172,12 +96,12 @@ class TradingMixin(_TradingShared):
         trigger_signal: str | None = None,
         reduce_only: bool = False,
         post_only: bool = False,
-        trailing: Any = None,
+        trailing: str | Trailing | None = None,
         client_order_id: str | None = None,
         *,
-        process_before: Any = None,
+        process_before: TimeLike | None = None,
         validate: bool = True,
-    ) -> OrderResult:
+    ) -> Plan[OrderResult]:
         """Place one order; checked against the contract's rules before it is sent.
 
         Parameters
@@ -201,6 +125,7 @@ class TradingMixin(_TradingShared):
             What the trigger watches (stop orders only).
         reduce_only, post_only : bool
             Only reduce a position; post-only limit (never takes liquidity).
+            ``True`` or ``False`` only (``"no"`` is refused, not read as true).
         trailing : str or Trailing, optional
             Trailing-stop distance, ``"1%"`` or ``"250 usd"`` (trailing_stop only).
         client_order_id : str, optional
@@ -230,6 +155,13 @@ class TradingMixin(_TradingShared):
         OutcomeUnknownError
             No answer and the order could not be found or ruled out.
 
+        Notes
+        -----
+        One request (``sendorder``, 10 rate units) for a market order once the
+        client holds the instruments (read at most once a minute); a limit
+        order also reads its ticker (public, no rate units) for the price
+        collar.
+
         Examples
         --------
         >>> kf = kfresearch.connect("sim")                                    # doctest: +SKIP
@@ -239,14 +171,29 @@ class TradingMixin(_TradingShared):
         ValidationError: limit_price 70000.3 is off the 1.0 tick for PF_XBTUSD; nearest valid:
         70000 or 70001
         """
-        return self._trade(
-            self._p_place(
-                symbol, side, size, order_type, limit_price, stop_price, trigger_signal,
-                reduce_only, post_only, trailing, client_order_id, process_before, validate,
-            ),
-            gate="sendorder",
+        self._gate(SENDORDER)
+        intent = Send(
+            symbol,
+            side,
+            size,
+            order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trigger_signal=trigger_signal,
+            reduce_only=reduce_only,
+            post_only=post_only,
+            trailing=trailing,
+            client_order_id=client_order_id,
+            process_before=process_before,
+        )
+        return plan_place(
+            intent,
+            instruments_body=self._instruments_body(),
+            client_order_id=client_order_id or self._new_client_order_id(),
+            validate=validate,
         )
 
+    @operation
     def edit_order(
         self,
         order_id: str | None = None,
@@ -255,10 +202,10 @@ class TradingMixin(_TradingShared):
         size: float | None = None,
         limit_price: float | None = None,
         stop_price: float | None = None,
-        trailing: Any = None,
+        trailing: str | Trailing | None = None,
         qty_mode: str | None = None,
         validate: bool = True,
-    ) -> OrderResult:
+    ) -> Plan[OrderResult]:
         """Change an open order's size (contracts) or prices (USD); None keeps a field.
 
         ``qty_mode="relative"`` (the exchange's default) makes ``size`` the new
@@ -268,13 +215,14 @@ class TradingMixin(_TradingShared):
 
         >>> kf.edit_order(result.order_id, limit_price=70500)                 # doctest: +SKIP
         """
+        self._gate(EDITORDER)
         edit = Edit(order_id, client_order_id, size, limit_price, stop_price, trailing, qty_mode)
-        plan = orders.plan_edit(edit, instruments_body=self._instruments_cache, validate=validate)
-        return self._trade(plan, gate="editorder")
+        return plan_edit(edit, instruments_body=self._instruments_body(), validate=validate)
 
+    @operation
     def cancel_order(
         self, order_id: str | None = None, *, client_order_id: str | None = None
-    ) -> OrderResult:
+    ) -> Plan[OrderResult]:
         """Cancel one open order by ``order_id`` or ``client_order_id``.
 
         Raises :class:`OrderRejected` with status ``notFound`` (not open) or
@@ -283,118 +231,75 @@ class TradingMixin(_TradingShared):
         >>> kf.cancel_order(result.order_id).status                          # doctest: +SKIP
         'cancelled'
         """
-        return self._trade(orders.plan_cancel(order_id, client_order_id), gate="cancelorder")
+        self._gate(CANCELORDER)
+        return plan_cancel(order_id, client_order_id)
 
-    def cancel_all(self, symbol: str | None = None) -> CancelAllResult:
+    @operation
+    def cancel_all(self, symbol: str | None = None) -> Plan[CancelAllResult]:
         """Cancel every open order, or only those of ``symbol``.
 
         >>> kf.cancel_all()                                                   # doctest: +SKIP
         <CancelAllResult cancelled 2 orders (all)>
         """
-        plan = orders.plan_cancel_all(symbol, instruments_body=self._instruments_cache)
-        return self._trade(plan, gate="cancelallorders")
+        self._gate(CANCELALLORDERS)
+        return plan_cancel_all(symbol, instruments_body=self._instruments_body())
 
-    def cancel_all_after(self, seconds: int) -> SwitchStatus:
+    @operation
+    def cancel_all_after(self, seconds: int) -> Plan[SwitchStatus]:
         """Arm the dead man's switch: cancel everything in ``seconds`` unless re-armed (0 disarms).
 
-        See :meth:`keep_alive` for a helper that keeps it armed in the background.
+        See ``keep_alive`` for a helper that keeps it armed in the background.
 
         >>> kf.cancel_all_after(60)                                           # doctest: +SKIP
         <SwitchStatus armed: cancels all orders at 2026-11-01T00:01:00Z>
         """
-        return self._trade(orders.plan_cancel_all_after(seconds), gate="cancelallordersafter")
+        self._gate(CANCELALLORDERSAFTER)
+        return plan_cancel_all_after(seconds)
 
-    def keep_alive(
-        self,
-        timeout: int = SWITCH_TIMEOUT,
-        interval: float = SWITCH_INTERVAL,
-        *,
-        start: bool = True,
-    ) -> DeadMansSwitch:
-        """Keep the dead man's switch armed from a background thread while the notebook runs.
-
-        Arms it now for ``timeout`` seconds (errors such as the live gate
-        surface here), then re-arms it every ``interval`` seconds. If the
-        kernel dies or hangs, the exchange cancels every order ``timeout``
-        seconds after the last re-arm. ``.stop()`` (or leaving a ``with``
-        block) stops re-arming and disarms it.
-
-        Examples
-        --------
-        >>> with kf.keep_alive():                                             # doctest: +SKIP
-        ...     run_strategy(kf)
-        """
-        switch = DeadMansSwitch(self.cancel_all_after, timeout=timeout, interval=interval)
-        if start:
-            switch.start()
-        return switch
-
-    def batch(self, items: Sequence[Instruction], *, validate: bool = True) -> BatchResult:
+    @operation
+    def batch(self, items: Sequence[Instruction], *, validate: bool = True) -> Plan[BatchResult]:
         """Send, edit and cancel several orders in one request (cost 9 + number of items).
 
-        ``items`` are :class:`kfresearch.orders.Send`, ``Edit`` and ``Cancel``.
-        Each new order is validated like :meth:`place_order` and gets a client
+        ``items`` are :class:`kfresearch.Send`, ``Edit`` and ``Cancel``.
+        Each new order is validated like ``place_order`` and gets a client
         order id. A rejected item does not raise; see ``.rejected`` and
         ``.raise_for_status()``.
 
-        >>> from kfresearch.orders import Send, Cancel
+        >>> from kfresearch import Send, Cancel
         >>> kf.batch([Send("PF_XBTUSD", "buy", 0.001, limit_price=70000),
         ...           Cancel(order_id)])                                      # doctest: +SKIP
         """
-        return self._trade(self._p_batch(items, validate), gate="batchorder")
+        self._gate(BATCHORDER)
+        return plan_batch(
+            list(items),
+            instruments_body=self._instruments_body(),
+            new_client_order_id=self._new_client_order_id,
+            validate=validate,
+        )
 
+    @operation
     def order_status(
         self,
         ids: str | Sequence[str] | None = None,
         *,
         client_order_ids: str | Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Open orders, or orders closed in the last 5 s, by order id and/or client order id.
+    ) -> Plan[pd.DataFrame]:
+        """Open orders, or orders closed in the last 5 s, by order id and/or client order id;
+        with no ids, every open order.
 
-        See :func:`kfresearch.orders.status_frame` for the columns.
+        See :func:`kfresearch.orders.results.status_frame` for the columns.
+
+        >>> kf.order_status().loc[:, ["symbol", "status", "filled"]]          # doctest: +SKIP
         """
-        return self._trade(orders.plan_order_status(ids, client_order_ids))
+        return plan_order_status(ids, client_order_ids)
 
-    def order_context(self, symbol: str) -> OrderContext:
+    @operation
+    def order_context(self, symbol: str) -> Plan[OrderContext]:
         """Rules, bid/ask/mark, position, available margin and fee rates of ``symbol``."""
-        return self._trade(orders.plan_context(symbol, self._instruments_cache))
+        return plan_context(symbol, self._instruments_body())
 
+    @operation
     def preview_order(
-        self,
-        symbol: str,
-        side: str,
-        size: float,
-        order_type: str = "lmt",
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        **options: Any,
-    ) -> OrderPreview:
-        """What :meth:`place_order` with these arguments would do: notional, margin, fee,
-        distance from mark, resulting position, and the validation errors. Sends no order.
-        """
-        intent = Send(symbol, side, size, order_type, limit_price, stop_price, **options)
-        return orders.preview(intent, self.order_context(symbol))
-
-
-class AsyncTradingMixin(_TradingShared):
-    """Order methods of :class:`~kfresearch.AsyncClient`: the awaitable twins of
-    :class:`TradingMixin` (same arguments, same results)."""
-
-    if TYPE_CHECKING:
-
-        async def _call(
-            self, name: str, params: Params | None = None, **path_params: str
-        ) -> Any: ...
-
-        async def _drive(self, plan: TradePlan[T]) -> T: ...
-
-    async def _trade(self, plan: TradePlan[T], gate: str | None = None) -> T:
-        """Check the gate, then run a trading plan with the client's (concurrent) driver."""
-        if gate is not None:
-            self._gate(gate)
-        return await self._drive(plan)
-
-    async def place_order(
         self,
         symbol: str,
         side: str,
@@ -405,106 +310,37 @@ class AsyncTradingMixin(_TradingShared):
         trigger_signal: str | None = None,
         reduce_only: bool = False,
         post_only: bool = False,
-        trailing: Any = None,
+        trailing: str | Trailing | None = None,
         client_order_id: str | None = None,
         *,
-        process_before: Any = None,
-        validate: bool = True,
-    ) -> OrderResult:
-        """Async twin of :meth:`TradingMixin.place_order`."""
-        return await self._trade(
-            self._p_place(
-                symbol, side, size, order_type, limit_price, stop_price, trigger_signal,
-                reduce_only, post_only, trailing, client_order_id, process_before, validate,
-            ),
-            gate="sendorder",
-        )
+        process_before: TimeLike | None = None,
+    ) -> Plan[OrderPreview]:
+        """What ``place_order`` with these arguments would do: notional, margin, fee,
+        distance from mark, resulting position, and the validation errors. Sends no order.
 
-    async def edit_order(
-        self,
-        order_id: str | None = None,
-        *,
-        client_order_id: str | None = None,
-        size: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        trailing: Any = None,
-        qty_mode: str | None = None,
-        validate: bool = True,
-    ) -> OrderResult:
-        """Async twin of :meth:`TradingMixin.edit_order`."""
-        edit = Edit(order_id, client_order_id, size, limit_price, stop_price, trailing, qty_mode)
-        plan = orders.plan_edit(edit, instruments_body=self._instruments_cache, validate=validate)
-        return await self._trade(plan, gate="editorder")
-
-    async def cancel_order(
-        self, order_id: str | None = None, *, client_order_id: str | None = None
-    ) -> OrderResult:
-        """Async twin of :meth:`TradingMixin.cancel_order`."""
-        return await self._trade(orders.plan_cancel(order_id, client_order_id), gate="cancelorder")
-
-    async def cancel_all(self, symbol: str | None = None) -> CancelAllResult:
-        """Async twin of :meth:`TradingMixin.cancel_all`."""
-        plan = orders.plan_cancel_all(symbol, instruments_body=self._instruments_cache)
-        return await self._trade(plan, gate="cancelallorders")
-
-    async def cancel_all_after(self, seconds: int) -> SwitchStatus:
-        """Async twin of :meth:`TradingMixin.cancel_all_after`."""
-        plan = orders.plan_cancel_all_after(seconds)
-        return await self._trade(plan, gate="cancelallordersafter")
-
-    async def keep_alive(
-        self,
-        timeout: int = SWITCH_TIMEOUT,  # noqa: ASYNC109 - the switch's timeout, not ours
-        interval: float = SWITCH_INTERVAL,
-    ) -> AsyncDeadMansSwitch:
-        """Arm the dead man's switch now and keep it armed from a task on the running loop.
-
-        >>> async with await kf.keep_alive():                                 # doctest: +SKIP
-        ...     await run_strategy(kf)
+        >>> kf.preview_order("PF_XBTUSD", "buy", 0.01, "mkt").notional_usd    # doctest: +SKIP
         """
-        switch = AsyncDeadMansSwitch(self.cancel_all_after, timeout=timeout, interval=interval)
-        await switch.start()
-        return switch
-
-    async def batch(self, items: Sequence[Instruction], *, validate: bool = True) -> BatchResult:
-        """Async twin of :meth:`TradingMixin.batch`."""
-        return await self._trade(self._p_batch(items, validate), gate="batchorder")
-
-    async def order_status(
-        self,
-        ids: str | Sequence[str] | None = None,
-        *,
-        client_order_ids: str | Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """Async twin of :meth:`TradingMixin.order_status`."""
-        return await self._trade(orders.plan_order_status(ids, client_order_ids))
-
-    async def order_context(self, symbol: str) -> OrderContext:
-        """Async twin of :meth:`TradingMixin.order_context`."""
-        return await self._trade(orders.plan_context(symbol, self._instruments_cache))
-
-    async def preview_order(
-        self,
-        symbol: str,
-        side: str,
-        size: float,
-        order_type: str = "lmt",
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        **options: Any,
-    ) -> OrderPreview:
-        """Async twin of :meth:`TradingMixin.preview_order`."""
-        intent = Send(symbol, side, size, order_type, limit_price, stop_price, **options)
-        return orders.preview(intent, await self.order_context(symbol))
+        intent = Send(
+            symbol,
+            side,
+            size,
+            order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trigger_signal=trigger_signal,
+            reduce_only=reduce_only,
+            post_only=post_only,
+            trailing=trailing,
+            client_order_id=client_order_id,
+            process_before=process_before,
+        )
+        return plan_preview(intent, self._instruments_body())
 
 
 # --------------------------------------------------------------------------- dead man's switch
 
 
 def _check_switch(timeout: Any, interval: Any) -> None:
-    from kfresearch.errors import ValidationError
-
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ValidationError("timeout", timeout, "timeout must be a positive whole number of "
                               "seconds (Kraken recommends 60)")
@@ -518,7 +354,7 @@ def _check_switch(timeout: Any, interval: Any) -> None:
 class DeadMansSwitch:
     """Re-arms ``cancel_all_after(timeout)`` every ``interval`` seconds from a daemon thread.
 
-    Made by :meth:`TradingMixin.keep_alive`. A failed re-arm is logged and
+    Made by :meth:`kfresearch.Client.keep_alive`. A failed re-arm is logged and
     kept in :attr:`last_error`; the thread tries again at the next interval
     (the exchange-side deadline still protects you). :meth:`stop` ends the
     thread and disarms the switch.

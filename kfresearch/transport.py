@@ -2,7 +2,7 @@
 
 The logic lives in :meth:`Core.exchange`, a generator that *describes* I/O
 instead of doing it: it yields :class:`Sleep` (wait this long) and
-:class:`Send` (send this request) and receives the response or the exception.
+:class:`Transmit` (send this request) and receives the response or the exception.
 :func:`run_sync` and :func:`run_async` are the only places that block or
 await, so the blocking :class:`~kfresearch.Client` and the
 :class:`~kfresearch.AsyncClient` share every decision.
@@ -50,16 +50,16 @@ from kfresearch.errors import (
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
-    TimeoutError,
 )
 from kfresearch.ratelimit import RateLimiter
 
 __all__ = [
     "Core",
     "RetryPolicy",
-    "Send",
     "Sleep",
+    "Transmit",
     "interpret",
     "masked_headers",
     "run_async",
@@ -233,16 +233,20 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Sleep:
+    """Wait ``seconds`` (a rate-limit pool refills, or a retry backs off)."""
+
     seconds: float
 
 
 @dataclass(frozen=True)
-class Send:
+class Transmit:
+    """Send ``request`` (signed with ``auth``) and hand back the response or the httpx error."""
+
     request: httpx.Request
     auth: httpx.Auth | None  # None for public endpoints: they are sent unsigned
 
 
-Step = Generator[Sleep | Send, Any, Any]
+Step = Generator[Sleep | Transmit, Any, Any]
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -294,9 +298,9 @@ class Core:
         The live gate comes first: a user without keys who tries a live order
         should learn about the gate, not only about the keys.
         """
-        if endpoint.trading and self.env.real_money and not self.allow_trading:
+        if endpoint.changes_account and self.env.real_money and not self.allow_trading:
             raise LiveTradingDisabledError(
-                f"{endpoint.describe()} changes orders on LIVE (real money) and live trading "
+                f"{endpoint.describe()} changes the account on LIVE (real money) and live trading "
                 "is not enabled, so nothing was sent. To trade for real, connect with "
                 "kfresearch.connect(env='live', allow_trading=True) or set "
                 "KFRESEARCH_ALLOW_LIVE_TRADING=1; to practise, use env='demo' or env='sim'."
@@ -324,7 +328,7 @@ class Core:
                 log.debug("%s waits %.3fs for the %s rate-limit pool", where, wait, endpoint.pool)
                 yield Sleep(wait)
             request = self.build_request(endpoint, params, path_params)
-            outcome = yield Send(request, self.auth if endpoint.private else None)
+            outcome = yield Transmit(request, self.auth if endpoint.private else None)
             last = attempt + 1 == self.retry.max_attempts
             if isinstance(outcome, httpx.Response):
                 _log_response(outcome)
@@ -349,7 +353,7 @@ class Core:
                     raise self._unknown(endpoint, params, type(outcome).__name__) from outcome
                 if last:
                     kind = (
-                        TimeoutError
+                        RequestTimeoutError
                         if isinstance(outcome, httpx.TimeoutException)
                         else NetworkError
                     )

@@ -129,7 +129,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "time) gives a sequence of snapshots; the heatmap shows where liquidity sits."
         ),
         code(
-            "snapshots = []\nfor _ in range(30):\n    kf.sim.advance(60_000)\n    snapshots.append(kf.orderbook(\"PF_XBTUSD\", depth=20))\n"
+            "snapshots = []\nfor _ in range(30):\n    kf.sim.advance(\"1m\")\n    snapshots.append(kf.orderbook(\"PF_XBTUSD\", depth=20))\n"
             "charts.book_heatmap(snapshots)"
         ),
     ],
@@ -203,7 +203,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "`(1/entry − 1/mark) × contracts` in XBT. So `unrealized_pnl` is in each row's `currency`; "
             "`unrealized_pnl_usd` converts it at the mark, and that is the column to sum."
         ),
-        code("kf.sim.advance(6 * 3_600_000)\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"currency\", \"unrealized_pnl\", \"unrealized_pnl_usd\", \"unrealized_funding\"]]"),
+        code("kf.sim.advance(\"6h\")\npositions = kf.positions()\npositions[[\"side\", \"size\", \"entry_price\", \"mark_price\", \"notional\", \"currency\", \"unrealized_pnl\", \"unrealized_pnl_usd\", \"unrealized_funding\"]]"),
         code("round(float(positions[\"unrealized_pnl_usd\"].sum()), 2)"),
         code("charts.positions_chart(positions)"),
         md("## Fills and the account log\n\nFills say what traded, in the order it executed; the account log says what every trade, fee and funding payment did to each balance, in that balance's `currency` (USD for the linear contract, XBT for the inverse one). The `…_usd` columns convert at the mark of the time."),
@@ -315,7 +315,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "    return float(positions[\"size\"].get(\"PF_XBTUSD\", 0.0))\n\n"
             "steps = []\n"
             "for step in range(4):\n"
-            "    kf.sim.advance(3_600_000)\n"
+            "    kf.sim.advance(\"1h\")\n"
             "    want, have = target(kf), held(kf)\n"
             "    if round(want - have, 4):\n"
             "        side = \"buy\" if want > have else \"sell\"\n"

@@ -7,7 +7,6 @@ the title format are decided here and nowhere else.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,12 +30,8 @@ __all__ = [
     "frame_symbol",
     "is_empty",
     "no_data_figure",
-    "price_unit",
     "resolution_label",
     "rgba",
-    "settlement_unit",
-    "size_unit",
-    "split_symbol",
 ]
 
 COLORS: dict[str, str] = {
@@ -106,58 +101,6 @@ def rgba(color: str, alpha: float) -> str:
     code = color.lstrip("#")
     r, g, b = (int(code[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha:g})"
-
-
-# --------------------------------------------------------------------------- symbols, units
-
-_LINEAR = ("PF", "FF")
-_INVERSE = ("PI", "FI")
-_QUOTES = ("USDT", "USDC", "USD", "EUR", "GBP", "XBT")
-_SYMBOL = re.compile(r"^(?P<prefix>[A-Z]{2})_(?P<pair>[A-Z0-9]+?)(?:_\d{6})?$")
-
-
-def split_symbol(symbol: str | None) -> tuple[str, str, str] | None:
-    """``PF_XBTUSD`` → ``("PF", "XBT", "USD")``; None when the symbol does not tell."""
-    if not symbol:
-        return None
-    match = _SYMBOL.match(symbol.upper())
-    if match is None:
-        return None
-    pair = match["pair"]
-    for quote in _QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return match["prefix"], pair[: -len(quote)], quote
-    return None
-
-
-def price_unit(symbol: str | None) -> str:
-    """The quote currency of a contract (``"USD"`` unless the symbol says otherwise)."""
-    parts = split_symbol(symbol)
-    return parts[2] if parts else "USD"
-
-
-def size_unit(symbol: str | None) -> str:
-    """What one contract is: the base coin for linear (PF_/FF_, ``"XBT"``), ``"USD"`` for
-    inverse (PI_/FI_), else ``"contracts"``."""
-    parts = split_symbol(symbol)
-    if parts is None:
-        return "contracts"
-    prefix, base, quote = parts
-    if prefix in _LINEAR:
-        return base
-    if prefix in _INVERSE:
-        return quote
-    return "contracts"
-
-
-def settlement_unit(symbol: str | None) -> str:
-    """The currency of PnL and absolute funding: the base coin for inverse (PI_/FI_,
-    ``"XBT"``), the quote for linear (``"USD"``), ``""`` when the symbol does not tell."""
-    parts = split_symbol(symbol)
-    if parts is None:
-        return ""
-    prefix, base, quote = parts
-    return base if prefix in _INVERSE else quote
 
 
 # --------------------------------------------------------------------------- frames → titles

@@ -18,11 +18,9 @@ from kfresearch.charts._style import (
     finite,
     is_empty,
     no_data_figure,
-    price_unit,
     rgba,
-    settlement_unit,
-    size_unit,
 )
+from kfresearch.contracts import price_unit, settlement_currency, size_unit
 
 __all__ = ["equity_chart", "positions_chart"]
 
@@ -114,7 +112,7 @@ def equity_chart(
     --------
     >>> _ = kf.request("POST", "/derivatives/api/v3/sendorder", {"orderType": "mkt",
     ...                "symbol": "PF_XBTUSD", "side": "buy", "size": 0.1})
-    >>> _ = kf.sim.advance(3_600_000)                       # an hour: funding is paid
+    >>> _ = kf.sim.advance("1h")                            # an hour: funding is paid
     >>> pos = kf.positions()   # USD PnL: leave out inverse positions (PnL in coin)
     >>> upnl = pos.loc[~pos["is_inverse"], "unrealized_pnl"].sum()
     >>> fig = equity_chart(kf.account_log(), unrealised=upnl)
@@ -290,7 +288,7 @@ def positions_chart(
              for s, sz in zip(frame["side"] if "side" in frame.columns else [None] * n, size,
                               strict=True)]
     units = [size_unit(s) for s in symbols]
-    pnl_units = [settlement_unit(s) for s in symbols]
+    pnl_units = [settlement_currency(s) for s in symbols]
     prices = [price_unit(s) for s in symbols]
     held = [f"{side} {abs(sz):g} {u}" if np.isfinite(sz) else side
             for side, sz, u in zip(sides, size, units, strict=True)]

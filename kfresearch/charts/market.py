@@ -29,12 +29,10 @@ from kfresearch.charts._style import (
     frame_symbol,
     is_empty,
     no_data_figure,
-    price_unit,
     resolution_label,
     rgba,
-    settlement_unit,
-    size_unit,
 )
+from kfresearch.contracts import HOURS_PER_YEAR, kinds, price_unit, settlement_currency, size_unit
 
 __all__ = [
     "book_heatmap",
@@ -47,7 +45,6 @@ __all__ = [
 ]
 
 TIME_AXIS = "time (UTC)"
-HOURS_PER_YEAR = 24 * 365
 SCATTERGL_ABOVE = 10_000
 """Scatter traces with more points than this use WebGL (``Scattergl``)."""
 
@@ -410,7 +407,7 @@ def book_heatmap(
     >>> books = []
     >>> for _ in range(30):
     ...     books.append(kf.orderbook("PF_XBTUSD", depth=25))
-    ...     _ = kf.sim.advance(60_000)          # or: wait a minute on a real market
+    ...     _ = kf.sim.advance("1m")            # or: wait a minute on a real market
     >>> fig = book_heatmap(books)
     >>> fig.data[0].type
     'heatmap'
@@ -511,7 +508,7 @@ def funding_chart(
     absolute = finite(funding["funding_rate"]) if "funding_rate" in funding.columns \
         else np.full(len(rel), np.nan)
     period = resolution_label(funding.index) or "period"
-    abs_unit = settlement_unit(symbol)
+    abs_unit = settlement_currency(symbol)
     per_contract = f"{abs_unit} per contract" if abs_unit else "per contract"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.55, 0.45], specs=[[{"secondary_y": True}], [{}]])
@@ -702,7 +699,7 @@ def tickers_overview(
     mark, volume = column("mark_price"), column("volume_quote")
     funding, spread, oi = column("funding_rate_annualised") * 100.0, column("spread_bps"), \
         column("open_interest")
-    inverse = np.asarray([str(s).upper().startswith(("PI_", "FI_")) for s in labels])
+    inverse = kinds(labels) == "inverse"
     oi_usd = np.where(inverse, oi, oi * mark)
     scale = np.sqrt(np.where(np.isfinite(oi_usd) & (oi_usd > 0), oi_usd, 0.0))
     top = scale.max() if len(scale) and scale.max() > 0 else 1.0

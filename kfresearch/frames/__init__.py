@@ -51,14 +51,13 @@ Units (one convention for every frame)
   the **end** of the period, so the two join on ``period_end``.
 
 Each frame's schema is data (``FrameSpec`` objects in the area modules),
-applied by one builder in :mod:`kfresearch.frames._core`; every numeric
-column declares its unit there (``Col.unit``, from ``_core.UNITS``), and a
+applied by one builder in :mod:`kfresearch.frames.core`; every numeric
+column declares its unit there (``Col.unit``, from ``core.UNITS``), and a
 test holds every frame to the rules above.
 """
 
 from __future__ import annotations
 
-from kfresearch.frames._core import combine_pages, to_snake
 from kfresearch.frames.account import (
     accounts,
     fills,
@@ -67,6 +66,7 @@ from kfresearch.frames.account import (
     pnl_preferences,
     positions,
 )
+from kfresearch.frames.core import combine_pages, to_snake
 from kfresearch.frames.history import (
     account_log,
     executions,

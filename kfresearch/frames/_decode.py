@@ -4,7 +4,7 @@ Decoding JSON into Python dicts dominates the cost of a big download (100,000
 executions are ~80 MB of text). For the three large shapes (history
 executions, chart candles, the order book) this module decodes only the
 documented fields, converting decimal strings to floats and epoch-ms strings to
-ints while parsing (``strict=False``), and hands :func:`~kfresearch.frames._core.build`
+ints while parsing (``strict=False``), and hands :func:`~kfresearch.frames.core.build`
 column-wise records like the generic path's, with the numeric columns
 already float64/int64 arrays.
 
@@ -25,15 +25,13 @@ import msgspec
 import numpy as np
 import orjson
 
-from kfresearch.frames._core import Flat
+from kfresearch.frames.core import Flat
 
 __all__ = [
-    "candles_more",
     "decode_candles",
     "decode_executions",
     "decode_orderbook",
     "is_raw",
-    "page_token",
     "raw_pages",
     "to_body",
 ]
@@ -109,22 +107,7 @@ class _BookBody(msgspec.Struct, gc=False):
     serverTime: str | None = None
 
 
-class _Token(msgspec.Struct):
-    continuationToken: str | None = None
-
-
-class _Time(msgspec.Struct):
-    time: int
-
-
-class _CandleTimes(msgspec.Struct):
-    candles: list[_Time]
-    more_candles: bool = False
-
-
 _EXECUTIONS = msgspec.json.Decoder(_ExecutionsPage, strict=False)
-_TOKEN = msgspec.json.Decoder(_Token)
-_CANDLE_TIMES = msgspec.json.Decoder(_CandleTimes, strict=False)
 _CANDLES = msgspec.json.Decoder(_CandlesPage, strict=False)
 _BOOK = msgspec.json.Decoder(_BookBody, strict=False)
 _MISS = (msgspec.ValidationError, msgspec.DecodeError)
@@ -146,22 +129,6 @@ def raw_pages(body_or_pages: Any) -> list[bytes]:
     if isinstance(body_or_pages, bytes | bytearray | memoryview):
         return [bytes(body_or_pages)]
     return [bytes(page) for page in body_or_pages]
-
-
-def page_token(page: Any) -> str | None:
-    """``continuationToken`` of a history page (bytes or decoded), skimming the rest."""
-    if isinstance(page, bytes):
-        return _TOKEN.decode(page).continuationToken
-    return page.get("continuationToken") if isinstance(page, dict) else None
-
-
-def candles_more(page: Any) -> tuple[bool, int | None]:
-    """(``more_candles``, time of the last candle in ms) of a charts answer."""
-    if isinstance(page, bytes):
-        times = _CANDLE_TIMES.decode(page)
-        return times.more_candles, times.candles[-1].time if times.candles else None
-    rows = page.get("candles") or []
-    return bool(page.get("more_candles")), int(rows[-1]["time"]) if rows else None
 
 
 def to_body(raw: bytes) -> Any:

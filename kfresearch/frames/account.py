@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kfresearch.frames._core import (
+from kfresearch.contracts import kinds, settlement_currencies
+from kfresearch.frames.core import (
+    STR_DTYPE,
     Col,
     FrameSpec,
     as_pages,
@@ -19,12 +21,7 @@ from kfresearch.frames._core import (
     pages_attrs,
     payload,
 )
-from kfresearch.frames.market import (
-    _INVERSE_PREFIXES,
-    _prefix,
-    _settlement_currency,
-    tickers,
-)
+from kfresearch.frames.market import tickers
 
 __all__ = [
     "accounts",
@@ -188,8 +185,8 @@ def _derive_positions(df: pd.DataFrame) -> pd.DataFrame:
     absolute = df["size"].abs()
     df["abs_size"] = absolute
     df["size"] = np.where(short, -absolute, absolute)
-    df["is_inverse"] = _prefix(df["symbol"]).isin(_INVERSE_PREFIXES).astype(bool)
-    df["currency"] = _settlement_currency(df["symbol"]).array
+    df["is_inverse"] = kinds(df["symbol"]) == "inverse"
+    df["currency"] = pd.array(settlement_currencies(df["symbol"]), dtype=STR_DTYPE)
     for name in ("mark_price", "notional", "unrealized_pnl_usd", "unrealized_funding_usd"):
         df[name] = np.nan  # filled from tickers
     return df

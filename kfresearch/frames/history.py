@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kfresearch.frames._core import (
+from kfresearch.contracts import settlement_currencies
+from kfresearch.frames.core import (
     STR_DTYPE,
     Col,
     Flat,
@@ -31,7 +32,6 @@ from kfresearch.frames._core import (
     pages_attrs,
     payload,
 )
-from kfresearch.frames.market import _settlement_currency
 
 __all__ = ["account_log", "executions", "order_history", "positions_history"]
 
@@ -294,7 +294,7 @@ def _usd_factor(currency: pd.Series, price: pd.Series) -> np.ndarray[Any, Any]:
 
 
 def _derive_executions(df: pd.DataFrame) -> pd.DataFrame:
-    df["currency"] = _settlement_currency(df["symbol"]).array
+    df["currency"] = pd.array(settlement_currencies(df["symbol"]), dtype=STR_DTYPE)
     df["fee_usd"] = df["fee"] * _usd_factor(df["currency"], df["mark_price"])
     return df
 
@@ -571,7 +571,7 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
 # --------------------------------------------------------------------------- positions history
 
 def _derive_positions_history(df: pd.DataFrame) -> pd.DataFrame:
-    df["currency"] = _settlement_currency(df["symbol"]).array
+    df["currency"] = pd.array(settlement_currencies(df["symbol"]), dtype=STR_DTYPE)
     price = df["execution_price"].fillna(df["settlement_price"])
     factor = _usd_factor(df["currency"], price)
     # a fee without its currency is in the settlement currency, like the PnL;

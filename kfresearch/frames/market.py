@@ -13,7 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kfresearch.frames._core import (
+from kfresearch.contracts import HOURS_PER_YEAR, kinds, settlement_currencies
+from kfresearch.frames._decode import (
+    decode_candles,
+    decode_executions,
+    decode_orderbook,
+    is_raw,
+    raw_pages,
+    to_body,
+)
+from kfresearch.frames.core import (
     STR_DTYPE,
     TIME_DTYPE,
     Col,
@@ -34,14 +43,6 @@ from kfresearch.frames._core import (
     server_time,
     to_float,
 )
-from kfresearch.frames._decode import (
-    decode_candles,
-    decode_executions,
-    decode_orderbook,
-    is_raw,
-    raw_pages,
-    to_body,
-)
 from kfresearch.timeparse import to_timestamp
 
 __all__ = [
@@ -55,34 +56,6 @@ __all__ = [
     "trades",
 ]
 
-HOURS_PER_YEAR = 24 * 365
-"""Funding periods per year: perpetuals fund every hour (reference §7.5)."""
-
-_LINEAR_PREFIXES = ("PF_", "FF_")
-_INVERSE_PREFIXES = ("PI_", "FI_")
-_INDEX_PREFIXES = ("IN_", "RR_")
-
-
-def _prefix(symbols: pd.Series) -> pd.Series:
-    return symbols.str.upper().str[:3]
-
-
-def _settlement_currency(symbols: pd.Series) -> pd.Series:
-    """The currency a contract's PnL, fees and funding are paid in (reference §7.1).
-
-    USD for linear ``PF_``/``FF_`` contracts; the base coin for inverse
-    ``PI_``/``FI_`` ones (``PI_XBTUSD`` → ``XBT``); NaN for anything else.
-    """
-    upper = symbols.astype("str").str.upper()
-    prefix = upper.str[:3]
-    base = upper.str[3:].str.extract(r"^([A-Z0-9]+?)USD", expand=False)
-    out = pd.Series(np.nan, index=symbols.index, dtype=STR_DTYPE)
-    out = out.mask(prefix.isin(_LINEAR_PREFIXES).to_numpy(dtype=bool), "USD")
-    inverse = prefix.isin(_INVERSE_PREFIXES).to_numpy(dtype=bool)
-    result: pd.Series = out.mask(inverse, base.where(inverse)).astype(STR_DTYPE)
-    return result
-
-
 def _relative_funding(absolute: pd.Series, index: pd.Series, symbols: pd.Series) -> pd.Series:
     """Absolute funding → relative (fraction per period), by contract type (reference §7.5).
 
@@ -90,9 +63,8 @@ def _relative_funding(absolute: pd.Series, index: pd.Series, symbols: pd.Series)
     index at the start of the period: linear ``absolute = relative × index``,
     inverse ``absolute = relative / index``.
     """
-    prefix = _prefix(symbols)
-    linear = prefix.isin(_LINEAR_PREFIXES).to_numpy()
-    inverse = prefix.isin(_INVERSE_PREFIXES).to_numpy()
+    kind = kinds(symbols)
+    linear, inverse = kind == "linear", kind == "inverse"
     a = absolute.to_numpy(dtype=np.float64)
     m = index.to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -104,9 +76,9 @@ def _relative_funding(absolute: pd.Series, index: pd.Series, symbols: pd.Series)
 
 
 def _derive_instruments(df: pd.DataFrame) -> pd.DataFrame:
-    is_index = df["type"].str.contains("index", case=False, na=False) | _prefix(
-        df["symbol"]
-    ).isin(_INDEX_PREFIXES)
+    is_index = df["type"].str.contains("index", case=False, na=False) | (
+        kinds(df["symbol"]) == "index"
+    )
     df["is_perpetual"] = (df["last_trading_time"].isna() & ~is_index).astype(bool)
     return df
 
@@ -216,7 +188,7 @@ def _derive_tickers(df: pd.DataFrame) -> pd.DataFrame:
     df["spread_bps"] = df["spread"] / df["mid"] * 1e4
     df["premium"] = df["mark_price"] / df["index_price"] - 1.0
     df["change24h"] = df["change24h"] / 100.0  # the exchange sends percent (reference §4.3)
-    df["currency"] = _settlement_currency(df["symbol"]).array
+    df["currency"] = pd.array(settlement_currencies(df["symbol"]), dtype=STR_DTYPE)
     _funding_columns(df, df["index_price"], df["symbol"])
     return df
 
@@ -463,10 +435,7 @@ def orderbook(
     bids = _book_side(book.get("bids"), descending=True, depth=depth)
     asks = _book_side(book.get("asks"), descending=False, depth=depth)
     n_bid, n_ask = len(bids), len(asks)
-    currency = None
-    if symbol is not None:
-        currency = _settlement_currency(pd.Series([symbol])).iloc[0]
-        currency = None if pd.isna(currency) else str(currency)
+    currency = settlement_currencies([symbol])[0] if symbol is not None else None
     inverse = currency is not None and currency != "USD"
 
     def notional(side: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -815,10 +784,9 @@ def funding_rates(body_or_pages: Any, symbol: str | None = None) -> pd.DataFrame
     for page in pages:
         records.extend(payload(page, "rates", name="funding_rates"))
     flat = flatten(records)
-    if symbol is not None and records:
-        currency = _settlement_currency(pd.Series([symbol])).iloc[0]
-        if not pd.isna(currency):
-            flat["currency"] = [str(currency)] * len(records)
+    currency = settlement_currencies([symbol])[0] if symbol is not None else None
+    if currency is not None and records:
+        flat["currency"] = [currency] * len(records)
     return build(FUNDING_RATES, flat, len(records), attrs=pages_attrs(pages))
 
 
@@ -991,7 +959,7 @@ def term_structure(
     stamp = to_timestamp(now) if now is not None else server_time(tickers_body)
     if stamp is None:
         stamp = pd.Timestamp.now(tz="UTC")
-    tick = tick[~_prefix(pd.Series(tick.index, index=tick.index)).isin(_INDEX_PREFIXES)]
+    tick = tick[kinds(tick.index) != "index"]
     tick = tick[tick["tag"].notna() | tick["mark_price"].notna()]
     symbols = pd.Series(tick.index.astype(str), index=tick.index)
     expiry = _expiry_from_symbols(symbols)

@@ -1,12 +1,18 @@
 """Orders, the pure part: validation, wire parameters, results, explanations, resolution.
 
 Nothing here sends a request. Each order-changing call of the client is a
-*plan* (like :mod:`kfresearch.queries`): a generator that validates its
-arguments, yields batches of :class:`~kfresearch.queries.Call`, receives the
-decoded bodies (or, thrown into it, the error a call raised) and returns a
-typed result. :class:`~kfresearch.Client` and :class:`~kfresearch.AsyncClient`
-only drive the plans (:mod:`kfresearch.trading`), so the two share every
-decision.
+*plan* (:mod:`kfresearch.plans`): a generator that validates its arguments,
+yields batches of :class:`~kfresearch.plans.Call`, receives the decoded bodies
+(or, thrown into it, the error a call raised) and returns a typed result
+(:mod:`kfresearch.orders.plans`). :class:`~kfresearch.Client` and
+:class:`~kfresearch.AsyncClient` only drive the plans (their methods are
+declared once, in :mod:`kfresearch.trading`), so the two share every decision.
+
+The package exports the types (instructions, rules, results); the functions
+live in its modules: :mod:`~kfresearch.orders.requests` (``check_send``,
+``send_params``), :mod:`~kfresearch.orders.preview` (``preview``),
+:mod:`~kfresearch.orders.statuses` (``explain``, ``EXPLANATIONS``),
+:mod:`~kfresearch.orders.results` (``status_frame``).
 
 Validation (before anything is sent)
 ------------------------------------
@@ -14,8 +20,10 @@ From the instrument's rules (``GET /instruments``, reference §4.1, §7.6):
 price on the ``tickSize`` grid, size a positive multiple of the contract step
 ``10**-contractValueTradePrecision`` (which is also the minimum), resulting
 position within ``maxPositionSize``, limit price within the exchange's price
-collar around the mark (:data:`PRICE_COLLAR`), and the prices each order type
-needs (reference §4.12). Each error is a
+collar around the mark (``statuses.PRICE_COLLAR``), and the prices each order
+type needs (:mod:`kfresearch.contracts`, reference §4.12). Only what a check
+needs is read: a market order is sent without any read once the client holds
+the instruments (see :func:`~kfresearch.orders.plans.plan_validated_send`). Each error is a
 :class:`~kfresearch.errors.ValidationError` naming the field, the value and
 what would be valid::
 
@@ -25,7 +33,7 @@ Rejections
 ----------
 The exchange answers a rejected order with ``result: success`` and a status
 (reference §4.12–§4.18, §5.1). :func:`explain` turns every documented status
-into plain words with what to do next (:data:`EXPLANATIONS`); the result
+into plain words with what to do next (``statuses.EXPLANATIONS``); the result
 builders raise :class:`~kfresearch.errors.OrderRejected` for them.
 
 Idempotency
@@ -40,6 +48,7 @@ exchange itself refuses a second copy (``clientOrderIdAlreadyExist``).
 
 Example
 -------
+>>> from kfresearch.orders.requests import check_send
 >>> rules = InstrumentRules.from_instrument({"symbol": "PF_XBTUSD", "tickSize": 1,
 ...     "contractValueTradePrecision": 4, "maxPositionSize": 1000000, "tradeable": True})
 >>> [str(e) for e in check_send(Send("PF_XBTUSD", "buy", 0.001, limit_price=88000.3), rules)]
@@ -48,60 +57,12 @@ Example
 
 from __future__ import annotations
 
-from kfresearch.orders.plans import (
-    plan_batch,
-    plan_cancel,
-    plan_cancel_all,
-    plan_cancel_all_after,
-    plan_edit,
-    plan_lookup,
-    plan_order_status,
-    plan_place,
-)
-from kfresearch.orders.preview import (
-    OrderContext,
-    OrderPreview,
-    plan_context,
-    preview,
-)
-from kfresearch.orders.requests import (
-    Cancel,
-    Edit,
-    Instruction,
-    Send,
-    Trailing,
-    check_edit,
-    check_send,
-    send_params,
-)
-from kfresearch.orders.results import (
-    BatchResult,
-    CancelAllResult,
-    OrderResult,
-    SwitchStatus,
-    status_frame,
-)
-from kfresearch.orders.rules import (
-    InstrumentRules,
-    new_client_order_id,
-    rules_for,
-)
-from kfresearch.orders.statuses import (
-    EXPLANATIONS,
-    LIMIT_TYPES,
-    ORDER_TYPES,
-    PRICE_COLLAR,
-    TRIGGER_TYPES,
-    TradePlan,
-    explain,
-)
+from kfresearch.orders.preview import OrderContext, OrderPreview
+from kfresearch.orders.requests import Cancel, Edit, Instruction, Send, Trailing
+from kfresearch.orders.results import BatchResult, CancelAllResult, OrderResult, SwitchStatus
+from kfresearch.orders.rules import InstrumentRules
 
 __all__ = [
-    "EXPLANATIONS",
-    "LIMIT_TYPES",
-    "ORDER_TYPES",
-    "PRICE_COLLAR",
-    "TRIGGER_TYPES",
     "BatchResult",
     "Cancel",
     "CancelAllResult",
@@ -113,23 +74,5 @@ __all__ = [
     "OrderResult",
     "Send",
     "SwitchStatus",
-    "TradePlan",
     "Trailing",
-    "check_edit",
-    "check_send",
-    "explain",
-    "new_client_order_id",
-    "plan_batch",
-    "plan_cancel",
-    "plan_cancel_all",
-    "plan_cancel_all_after",
-    "plan_context",
-    "plan_edit",
-    "plan_lookup",
-    "plan_order_status",
-    "plan_place",
-    "preview",
-    "rules_for",
-    "send_params",
-    "status_frame",
 ]

@@ -12,61 +12,72 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from kfresearch.errors import KFError, OutcomeUnknownError, ValidationError
+from kfresearch.contracts import LIMIT_TYPES
+from kfresearch.endpoints import (
+    BATCHORDER,
+    CANCELALLORDERS,
+    CANCELALLORDERSAFTER,
+    CANCELORDER,
+    EDITORDER,
+    FILLS,
+    INSTRUMENTS,
+    OPENORDERS,
+    OPENPOSITIONS,
+    ORDER_STATUS,
+    SENDORDER,
+    TICKER,
+)
+from kfresearch.errors import DecodeError, KFError, OutcomeUnknownError, ValidationError
 from kfresearch.orders.preview import (
-    _position_of,
-    _ticker_prices,
+    position_of,
+    ticker_prices,
 )
 from kfresearch.orders.requests import (
     Cancel,
     Edit,
     Instruction,
     Send,
-    _cancel_params,
-    _edit_params,
-    _raise_first,
-    _shape_errors,
+    cancel_params,
     check_edit,
     check_send,
+    edit_params,
+    raise_first,
     send_params,
+    shape_errors,
 )
 from kfresearch.orders.results import (
     BatchResult,
     CancelAllResult,
     OrderResult,
     SwitchStatus,
-    _accept,
-    _payload,
-    _result_from_fills,
-    _result_from_lookup,
-    _result_from_status,
+    accept,
+    payload,
+    result_from_fills,
+    result_from_lookup,
+    result_from_status,
     status_frame,
 )
 from kfresearch.orders.rules import (
     InstrumentRules,
-    _float,
-    _time,
+    as_float,
+    parse_time,
     rules_for,
 )
-from kfresearch.orders.statuses import (
-    _LOOKUP_RESENDS,
-    LIMIT_TYPES,
-    TradePlan,
-)
-from kfresearch.queries import Call
+from kfresearch.orders.statuses import LOOKUP_RESENDS
+from kfresearch.plans import Call, Plan
 
 # --------------------------------------------------------------------------- plans
 
-_SEND = "POST /derivatives/api/v3/sendorder"
-_EDIT = "POST /derivatives/api/v3/editorder"
-_CANCEL = "POST /derivatives/api/v3/cancelorder"
-_CANCEL_ALL = "POST /derivatives/api/v3/cancelallorders"
-_BATCH = "POST /derivatives/api/v3/batchorder"
+_SEND = SENDORDER.describe()
+_EDIT = EDITORDER.describe()
+_CANCEL = CANCELORDER.describe()
+_CANCEL_ALL = CANCELALLORDERS.describe()
+_BATCH = BATCHORDER.describe()
 
 
 def plan_lookup(
     order_id: str | None = None, client_order_id: str | None = None
-) -> TradePlan[OrderResult | None]:
+) -> Plan[OrderResult | None]:
     """Find one order by id or client id: ``orders/status``, then open orders, then fills.
 
     Returns None when none of them knows it (not processed, or closed more
@@ -79,24 +90,24 @@ def plan_lookup(
         return bool(client_order_id and row_cli == client_order_id)
 
     params = {"orderIds": [order_id]} if order_id else {"cliOrdIds": [client_order_id]}
-    status = (yield [Call("order_status", params)])[0]
+    status = (yield [Call(ORDER_STATUS, params)])[0]
     for entry in (status or {}).get("orders") or []:
         order = entry.get("order") or {}
         if same(order.get("orderId"), order.get("cliOrdId")):
-            return _result_from_lookup(entry, source="status")
-    open_orders = (yield [Call("openorders")])[0]
+            return result_from_lookup(entry, source="status")
+    open_orders = (yield [Call(OPENORDERS)])[0]
     for row in (open_orders or {}).get("openOrders") or []:
         if same(row.get("order_id"), row.get("cliOrdId")):
-            return _result_from_lookup(row, source="open")
-    fills = (yield [Call("fills")])[0]
+            return result_from_lookup(row, source="open")
+    fills = (yield [Call(FILLS)])[0]
     rows = (fills or {}).get("fills") or []
     mine = [r for r in rows if same(r.get("order_id"), r.get("cliOrdId"))]
-    return _result_from_fills(mine) if mine else None
+    return result_from_fills(mine) if mine else None
 
 
 def _lookup_or_unknown(
     order_id: str | None, client_order_id: str | None, cause: BaseException | None
-) -> TradePlan[OrderResult | None]:
+) -> Plan[OrderResult | None]:
     try:
         return (yield from plan_lookup(order_id, client_order_id))
     except KFError as err:
@@ -115,29 +126,44 @@ def _lookup_or_unknown(
 
 def plan_validated_send(
     order: Send, instruments_body: Any
-) -> TradePlan[tuple[Send, InstrumentRules]]:
-    """Check ``order`` (shape, then the contract's rules with mark and position); raise the first
-    problem as a :class:`ValidationError`, else return the normalised order and its rules."""
+) -> Plan[tuple[Send, InstrumentRules]]:
+    """Check ``order`` (shape, then the contract's rules); raise the first problem as a
+    :class:`ValidationError`, else return the normalised order and its rules.
+
+    Reads only what a check needs: the instruments when the client holds none,
+    the ticker's mark for a limit order (the price collar), and the position
+    only when the order alone exceeds the maximum position (it may still
+    reduce a short). A market order needs no read at all. A position that is
+    already near its maximum is left to the exchange, whose
+    ``maxPositionViolation`` is explained like every rejection.
+    """
     order = order.normalised()
-    _raise_first(_shape_errors(order))
+    raise_first(shape_errors(order))
     if instruments_body is None:
-        instruments_body = (yield [Call("instruments")])[0]
+        instruments_body = (yield [Call(INSTRUMENTS)])[0]
     rules = rules_for(instruments_body, order.symbol)
     calls = []
     if order.order_type in LIMIT_TYPES:
-        calls.append(Call("ticker", path_params={"symbol": rules.symbol}))
-    if not order.reduce_only and rules.max_position_size is not None:
-        calls.append(Call("openpositions"))
+        calls.append(Call(TICKER, path_params={"symbol": rules.symbol}))
+    if _needs_position(order, rules):
+        calls.append(Call(OPENPOSITIONS))
     bodies = (yield calls) if calls else []
     mark: float | None = None
     position: float | None = None
     for call, body in zip(calls, bodies, strict=True):
-        if call.endpoint == "ticker":
-            mark = _ticker_prices(body)["mark"]
+        if call.endpoint is TICKER:
+            mark = ticker_prices(body)["mark"]
         else:
-            position = _position_of(body, rules.symbol)
-    _raise_first(check_send(order, rules, mark=mark, position=position))
+            position = position_of(body, rules.symbol)
+    raise_first(check_send(order, rules, mark=mark, position=position))
     return replace(order, symbol=rules.symbol), rules
+
+
+def _needs_position(order: Send, rules: InstrumentRules) -> bool:
+    """True when the maximum-position check cannot be decided without the position."""
+    size = as_float(order.size)
+    limit = rules.max_position_size
+    return not order.reduce_only and size is not None and limit is not None and size > limit
 
 
 def plan_place(
@@ -146,7 +172,7 @@ def plan_place(
     instruments_body: Any,
     client_order_id: str,
     validate: bool = True,
-) -> TradePlan[OrderResult]:
+) -> Plan[OrderResult]:
     """Validate, send and, if the outcome is unknown, resolve one new order.
 
     Raises
@@ -165,14 +191,14 @@ def plan_place(
     else:
         order = order.normalised()
     params = send_params(order, client_order_id, rules)
-    for attempt in range(_LOOKUP_RESENDS + 1):
+    for attempt in range(LOOKUP_RESENDS + 1):
         try:
-            body = (yield [Call("sendorder", params)])[0]
+            body = (yield [Call(SENDORDER, params)])[0]
         except OutcomeUnknownError as exc:
             found = yield from _lookup_or_unknown(None, client_order_id, exc)
             if found is not None:
-                return _accept(replace(found, order_type=order.order_type), _SEND, None)
-            if attempt < _LOOKUP_RESENDS:
+                return accept(replace(found, order_type=order.order_type), _SEND, None)
+            if attempt < LOOKUP_RESENDS:
                 continue  # never processed: send again, same client order id
             raise OutcomeUnknownError(
                 f"{_SEND}: no answer, and the order with client order id {client_order_id!r} "
@@ -182,12 +208,12 @@ def plan_place(
                 endpoint=_SEND,
                 client_order_id=client_order_id,
             ) from exc
-        result = _result_from_status("send", _payload(body, "sendStatus", _SEND), order)
+        result = result_from_status("send", payload(body, "sendStatus", _SEND), order)
         if attempt > 0 and result.status == "clientOrderIdAlreadyExist":
             # the first copy did arrive after all: find it
             found = yield from _lookup_or_unknown(None, client_order_id, None)
             if found is not None:
-                return _accept(replace(found, order_type=order.order_type), _SEND, body)
+                return accept(replace(found, order_type=order.order_type), _SEND, body)
             raise OutcomeUnknownError(
                 f"{_SEND}: the client order id {client_order_id!r} is taken, so the first "
                 "request was processed, but the order is not open and has no recent fills "
@@ -199,15 +225,15 @@ def plan_place(
             result = replace(result, resolved=True)
         if rules is not None and rules.size_step is not None:
             result = replace(result, filled=rules.snap_size(result.filled, down=False))
-        return _accept(result, _SEND, body)
+        return accept(result, _SEND, body)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def plan_edit(
     edit: Edit, *, instruments_body: Any, validate: bool = True
-) -> TradePlan[OrderResult]:
+) -> Plan[OrderResult]:
     """Validate and send an edit; an unknown outcome is resolved by comparing the order's state."""
-    _raise_first(check_edit(edit))
+    raise_first(check_edit(edit))
     rules: InstrumentRules | None = None
     if validate and any(v is not None for v in (edit.size, edit.limit_price, edit.stop_price)):
         lookup = (
@@ -215,22 +241,22 @@ def plan_edit(
             if edit.order_id
             else {"cliOrdIds": [edit.client_order_id]}
         )
-        status = (yield [Call("order_status", lookup)])[0]
+        status = (yield [Call(ORDER_STATUS, lookup)])[0]
         entries = (status or {}).get("orders") or []
         if entries:  # not found: send anyway, the exchange answers orderForEditNotFound
             order = entries[0].get("order") or {}
             if instruments_body is None:
-                instruments_body = (yield [Call("instruments")])[0]
+                instruments_body = (yield [Call(INSTRUMENTS)])[0]
             rules = rules_for(instruments_body, str(order.get("symbol")))
             resting = order.get("type") == "ORDER" and edit.limit_price is not None
             mark = None
             if resting:
-                ticker = (yield [Call("ticker", path_params={"symbol": rules.symbol})])[0]
-                mark = _ticker_prices(ticker)["mark"]
-            _raise_first(check_edit(edit, rules, side=order.get("side"), mark=mark, collar=resting))
-    params = _edit_params(edit, rules, batch=False)
+                ticker = (yield [Call(TICKER, path_params={"symbol": rules.symbol})])[0]
+                mark = ticker_prices(ticker)["mark"]
+            raise_first(check_edit(edit, rules, side=order.get("side"), mark=mark, collar=resting))
+    params = edit_params(edit, rules, batch=False)
     try:
-        body = (yield [Call("editorder", params)])[0]
+        body = (yield [Call(EDITORDER, params)])[0]
     except OutcomeUnknownError as exc:
         found = yield from _lookup_or_unknown(edit.order_id, edit.client_order_id, exc)
         wanted = {"limit_price": params.get("limitPrice"), "stop_price": params.get("stopPrice")}
@@ -252,49 +278,49 @@ def plan_edit(
             endpoint=_EDIT,
             client_order_id=edit.client_order_id,
         ) from exc
-    return _accept(_result_from_status("edit", _payload(body, "editStatus", _EDIT)), _EDIT, body)
+    return accept(result_from_status("edit", payload(body, "editStatus", _EDIT)), _EDIT, body)
 
 
 def plan_cancel(
     order_id: str | None = None, client_order_id: str | None = None
-) -> TradePlan[OrderResult]:
+) -> Plan[OrderResult]:
     """Cancel one order; after an unknown outcome, look it up and cancel again if still open."""
-    params = _cancel_params(order_id, client_order_id)
+    params = cancel_params(order_id, client_order_id)
     for attempt in range(2):
         try:
-            body = (yield [Call("cancelorder", params)])[0]
+            body = (yield [Call(CANCELORDER, params)])[0]
         except OutcomeUnknownError as exc:
             found = yield from _lookup_or_unknown(order_id, client_order_id, exc)
             if found is not None and found.status == "placed" and attempt == 0:
                 continue  # still open: a second cancel is harmless
             if found is not None and found.status != "placed":
                 result = replace(found, action="cancel")
-                return _accept(result, _CANCEL, None)
+                return accept(result, _CANCEL, None)
             raise OutcomeUnknownError(
                 f"{_CANCEL}: no answer, and the order is no longer open or recent (cancelled by "
                 "this request or earlier, or filled). Check kf.fills() and kf.order_history().",
                 endpoint=_CANCEL,
                 client_order_id=client_order_id,
             ) from exc
-        result = _result_from_status("cancel", _payload(body, "cancelStatus", _CANCEL))
-        return _accept(replace(result, resolved=attempt > 0), _CANCEL, body)
+        result = result_from_status("cancel", payload(body, "cancelStatus", _CANCEL))
+        return accept(replace(result, resolved=attempt > 0), _CANCEL, body)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def plan_cancel_all(symbol: str | None, *, instruments_body: Any) -> TradePlan[CancelAllResult]:
+def plan_cancel_all(symbol: str | None, *, instruments_body: Any) -> Plan[CancelAllResult]:
     """Cancel every open order (of ``symbol``); after an unknown outcome, send once more."""
     params: dict[str, Any] = {}
     if symbol is not None:
         if instruments_body is None:
-            instruments_body = (yield [Call("instruments")])[0]
+            instruments_body = (yield [Call(INSTRUMENTS)])[0]
         params["symbol"] = rules_for(instruments_body, symbol).symbol
     resolved = False
     try:
-        body = (yield [Call("cancelallorders", params)])[0]
+        body = (yield [Call(CANCELALLORDERS, params)])[0]
     except OutcomeUnknownError:
         resolved = True  # cancelling everything twice cannot add an order
-        body = (yield [Call("cancelallorders", params)])[0]
-    status = _payload(body, "cancelStatus", _CANCEL_ALL)
+        body = (yield [Call(CANCELALLORDERS, params)])[0]
+    status = payload(body, "cancelStatus", _CANCEL_ALL)
     cancelled = tuple(
         (str(row.get("order_id")), row.get("cliOrdId"))
         for row in status.get("cancelledOrders") or []
@@ -303,12 +329,12 @@ def plan_cancel_all(symbol: str | None, *, instruments_body: Any) -> TradePlan[C
         status=str(status.get("status")),
         cancel_only=str(status.get("cancelOnly") or params.get("symbol") or "all"),
         cancelled=cancelled,
-        received_time=_time(status.get("receivedTime")),
+        received_time=parse_time(status.get("receivedTime")),
         resolved=resolved,
     )
 
 
-def plan_cancel_all_after(seconds: Any) -> TradePlan[SwitchStatus]:
+def plan_cancel_all_after(seconds: Any) -> Plan[SwitchStatus]:
     """Arm the dead man's switch for ``seconds`` (0 disarms)."""
     if (
         isinstance(seconds, bool)
@@ -321,18 +347,19 @@ def plan_cancel_all_after(seconds: Any) -> TradePlan[SwitchStatus]:
             f"seconds must be a whole number from 0 (disarm) to {2**32 - 1}, got {seconds!r}; "
             "Kraken recommends 60, re-armed every 15–20 s (kf.keep_alive() does that)",
         )
-    body = (yield [Call("cancelallordersafter", {"timeout": int(seconds)})])[0]
+    body = (yield [Call(CANCELALLORDERSAFTER, {"timeout": int(seconds)})])[0]
     status = (body or {}).get("status") or {}
     return SwitchStatus(
-        current_time=_time(status.get("currentTime")),
-        trigger_time=_time(status.get("triggerTime")),
+        current_time=parse_time(status.get("currentTime")),
+        trigger_time=parse_time(status.get("triggerTime")),
     )
 
 
 def plan_order_status(
     order_ids: Iterable[str] | str | None, client_order_ids: Iterable[str] | str | None
-) -> TradePlan[pd.DataFrame]:
-    """``orders/status`` of the given ids as a frame (:func:`status_frame`)."""
+) -> Plan[pd.DataFrame]:
+    """``orders/status`` of the given ids as a frame (:func:`status_frame`); with neither
+    ``order_ids`` nor ``client_order_ids``, of every open order (two requests)."""
 
     def listed(name: str, value: Iterable[str] | str | None) -> list[str]:
         items = [value] if isinstance(value, str) else list(value or [])
@@ -341,14 +368,20 @@ def plan_order_status(
         return items
 
     ids, clis = listed("ids", order_ids), listed("client_order_ids", client_order_ids)
-    if not ids and not clis:
-        raise ValidationError("ids", None, "give order ids (ids=) or client_order_ids=")
+    if order_ids is None and client_order_ids is None:
+        # no ids: every open order (the endpoint itself answers only for ids it is given)
+        open_orders = (yield [Call(OPENORDERS)])[0]
+        ids = [str(r["order_id"]) for r in (open_orders or {}).get("openOrders") or []]
+        if not ids:
+            return status_frame({"orders": []})
+    elif not ids and not clis:
+        raise ValidationError("ids", order_ids, "give order ids (ids=) or client_order_ids=")
     params: dict[str, Any] = {}
     if ids:
         params["orderIds"] = ids
     if clis:
         params["cliOrdIds"] = clis
-    body = (yield [Call("order_status", params)])[0]
+    body = (yield [Call(ORDER_STATUS, params)])[0]
     return status_frame(body)
 
 
@@ -360,8 +393,8 @@ def _batch_item(
         params.pop("processBefore", None)
         return {"order": "send", "order_tag": str(index), **params}
     if isinstance(item, Edit):
-        return {"order": "edit", **_edit_params(item, rules, batch=True)}
-    return {"order": "cancel", **_cancel_params(item.order_id, item.client_order_id)}
+        return {"order": "edit", **edit_params(item, rules, batch=True)}
+    return {"order": "cancel", **cancel_params(item.order_id, item.client_order_id)}
 
 
 def plan_batch(
@@ -370,7 +403,7 @@ def plan_batch(
     instruments_body: Any,
     new_client_order_id: Callable[[], str],
     validate: bool = True,
-) -> TradePlan[BatchResult]:
+) -> Plan[BatchResult]:
     """Validate and send a batch of send/edit/cancel instructions (reference §4.18).
 
     New orders get client order ids; an unknown outcome is resolved per
@@ -396,35 +429,39 @@ def plan_batch(
     if validate:
         for i, item in enumerate(items):
             if isinstance(item, Send):
-                _raise_first([_renamed(e, i) for e in _shape_errors(item.normalised())])
+                raise_first([_renamed(e, i) for e in shape_errors(item.normalised())])
             elif isinstance(item, Edit):
-                _raise_first([_renamed(e, i) for e in check_edit(item)])
+                raise_first([_renamed(e, i) for e in check_edit(item)])
             else:
-                _cancel_params(item.order_id, item.client_order_id)
+                cancel_params(item.order_id, item.client_order_id)
     rules_by_symbol: dict[str, InstrumentRules] = {}
     if validate and sends:
         if instruments_body is None:
-            instruments_body = (yield [Call("instruments")])[0]
+            instruments_body = (yield [Call(INSTRUMENTS)])[0]
         for send in sends:
             rules = rules_for(instruments_body, send.symbol)
             rules_by_symbol[send.symbol] = rules
         symbols = sorted({r.symbol for r in rules_by_symbol.values()})
-        bodies = yield [Call("ticker", path_params={"symbol": s}) for s in symbols] + [
-            Call("openpositions")
+        # marks for the price collar of limit orders; the position for the batch's sum
+        priced = sorted(
+            {rules_by_symbol[s.symbol].symbol for s in sends if s.order_type in LIMIT_TYPES}
+        )
+        bodies = yield [Call(TICKER, path_params={"symbol": s}) for s in priced] + [
+            Call(OPENPOSITIONS)
         ]
-        marks = {s: _ticker_prices(b)["mark"] for s, b in zip(symbols, bodies, strict=False)}
-        positions = {s: _position_of(bodies[-1], s) for s in symbols}
+        marks = {s: ticker_prices(b)["mark"] for s, b in zip(priced, bodies[:-1], strict=True)}
+        positions = {s: position_of(bodies[-1], s) for s in symbols}
         for i, item in enumerate(items):
             if not isinstance(item, Send):
                 continue
             send = item.normalised()
             rules = rules_by_symbol[send.symbol]
             errors = check_send(
-                send, rules, mark=marks[rules.symbol], position=positions[rules.symbol]
+                send, rules, mark=marks.get(rules.symbol), position=positions[rules.symbol]
             )
-            _raise_first([_renamed(e, i) for e in errors])
+            raise_first([_renamed(e, i) for e in errors])
             if not send.reduce_only and send.side in {"buy", "sell"}:
-                positions[rules.symbol] += send.sign * (_float(send.size) or 0.0)
+                positions[rules.symbol] += send.sign * (as_float(send.size) or 0.0)
     payload = [
         _batch_item(
             i,
@@ -436,13 +473,11 @@ def plan_batch(
     ]
     params = {"json": orjson.dumps({"batchOrder": payload}).decode()}
     try:
-        body = (yield [Call("batchorder", params)])[0]
+        body = (yield [Call(BATCHORDER, params)])[0]
     except OutcomeUnknownError as exc:
         return (yield from _resolve_batch(items, clis, exc))
     statuses = body.get("batchStatus") if isinstance(body, Mapping) else None
     if not isinstance(statuses, list):
-        from kfresearch.errors import DecodeError
-
         raise DecodeError(f"{_BATCH}: the answer has no 'batchStatus' list", endpoint=_BATCH)
     return BatchResult(tuple(_match_batch(items, clis, statuses)))
 
@@ -486,13 +521,13 @@ def _match_batch(
         intent = (
             replace(item.normalised(), client_order_id=clis[i]) if isinstance(item, Send) else None
         )
-        out.append(_result_from_status(action, match, intent))
+        out.append(result_from_status(action, match, intent))
     return out
 
 
 def _resolve_batch(
     items: Sequence[Instruction], clis: Sequence[str | None], cause: OutcomeUnknownError
-) -> TradePlan[BatchResult]:
+) -> Plan[BatchResult]:
     results: list[OrderResult] = []
     unknown: list[int] = []
     for i, item in enumerate(items):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kfresearch.endpoints import ACCOUNTS, FEESCHEDULES, INSTRUMENTS, OPENPOSITIONS, TICKER
 from kfresearch.errors import ValidationError
 from kfresearch.orders.requests import (
     Send,
@@ -17,15 +18,14 @@ from kfresearch.orders.requests import (
 )
 from kfresearch.orders.rules import (
     InstrumentRules,
-    _float,
+    as_float,
     rules_for,
 )
 from kfresearch.orders.statuses import (
     DEFAULT_MAKER_FEE,
     DEFAULT_TAKER_FEE,
-    TradePlan,
 )
-from kfresearch.queries import Call
+from kfresearch.plans import Call, Plan
 
 # --------------------------------------------------------------------------- context, preview
 
@@ -134,9 +134,9 @@ def preview(order: Send, context: OrderContext) -> OrderPreview:
     order = order.normalised()
     rules = context.rules
     errors = tuple(check_send(order, rules, mark=context.mark, position=context.position))
-    size = _float(order.size) or 0.0
+    size = as_float(order.size) or 0.0
     sign = order.sign if order.side in {"buy", "sell"} else 0
-    limit, stop = _float(order.limit_price), _float(order.stop_price)
+    limit, stop = as_float(order.limit_price), as_float(order.stop_price)
     market_side = context.ask if sign > 0 else context.bid
     price = limit if limit is not None else stop if stop is not None else market_side
     if price is None:
@@ -177,23 +177,23 @@ def preview(order: Send, context: OrderContext) -> OrderPreview:
     )
 
 
-def _ticker_prices(body: Any) -> dict[str, float | None]:
+def ticker_prices(body: Any) -> dict[str, float | None]:
     ticker = body.get("ticker") if isinstance(body, Mapping) else None
     ticker = ticker if isinstance(ticker, Mapping) else {}
     return {
-        "bid": _float(ticker.get("bid")),
-        "ask": _float(ticker.get("ask")),
-        "mark": _float(ticker.get("markPrice")),
-        "last": _float(ticker.get("last")),
+        "bid": as_float(ticker.get("bid")),
+        "ask": as_float(ticker.get("ask")),
+        "mark": as_float(ticker.get("markPrice")),
+        "last": as_float(ticker.get("last")),
     }
 
 
-def _position_of(body: Any, symbol: str) -> float:
+def position_of(body: Any, symbol: str) -> float:
     """Signed position in ``symbol`` from an ``openpositions`` body (contracts, + long)."""
     total = 0.0
     for row in (body or {}).get("openPositions") or []:
         if str(row.get("symbol", "")).upper() == symbol.upper():
-            size = _float(row.get("size")) or 0.0
+            size = as_float(row.get("size")) or 0.0
             total += -abs(size) if str(row.get("side", "")).lower() == "short" else abs(size)
     return total
 
@@ -202,8 +202,8 @@ def _available_margin(body: Any, rules: InstrumentRules) -> float | None:
     wallets = (body or {}).get("accounts") or {}
     if rules.inverse:
         wallet = wallets.get(f"fi_{rules.base.lower()}usd") or {}
-        return _float((wallet.get("auxiliary") or {}).get("af"))
-    return _float((wallets.get("flex") or {}).get("availableMargin"))
+        return as_float((wallet.get("auxiliary") or {}).get("af"))
+    return as_float((wallets.get("flex") or {}).get("availableMargin"))
 
 
 def _fee_rates(body: Any, uid: str | None) -> tuple[float, float]:
@@ -211,29 +211,36 @@ def _fee_rates(body: Any, uid: str | None) -> tuple[float, float]:
         if uid is None or schedule.get("uid") == uid:
             tiers = schedule.get("tiers") or []
             if tiers:
-                maker, taker = _float(tiers[0].get("makerFee")), _float(tiers[0].get("takerFee"))
+                maker = as_float(tiers[0].get("makerFee"))
+                taker = as_float(tiers[0].get("takerFee"))
                 if maker is not None and taker is not None:
                     return maker / 100.0, taker / 100.0  # percent on the wire
     return DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
 
 
-def plan_context(symbol: str, instruments_body: Any) -> TradePlan[OrderContext]:
+def plan_context(symbol: str, instruments_body: Any) -> Plan[OrderContext]:
     """Rules, prices, position, available margin and fee rates of ``symbol``."""
     if instruments_body is None:
-        instruments_body = (yield [Call("instruments")])[0]
+        instruments_body = (yield [Call(INSTRUMENTS)])[0]
     rules = rules_for(instruments_body, symbol)
     ticker, positions, accounts, fees = yield [
-        Call("ticker", path_params={"symbol": rules.symbol}),
-        Call("openpositions"),
-        Call("accounts"),
-        Call("feeschedules"),
+        Call(TICKER, path_params={"symbol": rules.symbol}),
+        Call(OPENPOSITIONS),
+        Call(ACCOUNTS),
+        Call(FEESCHEDULES),
     ]
     maker, taker = _fee_rates(fees, rules.fee_schedule_uid)
     return OrderContext(
         rules=rules,
-        **_ticker_prices(ticker),
-        position=_position_of(positions, rules.symbol),
+        **ticker_prices(ticker),
+        position=position_of(positions, rules.symbol),
         available_margin=_available_margin(accounts, rules),
         maker_fee_rate=maker,
         taker_fee_rate=taker,
     )
+
+
+def plan_preview(order: Send, instruments_body: Any) -> Plan[OrderPreview]:
+    """The context of ``order``'s contract, then :func:`preview` (sends no order)."""
+    context = yield from plan_context(order.symbol, instruments_body)
+    return preview(order, context)

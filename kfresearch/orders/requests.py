@@ -10,29 +10,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
+from kfresearch.contracts import (
+    LIMIT_TYPES,
+    ORDER_TYPES,
+    TRIGGER_TYPES,
+    decimals,
+    order_prices,
+    takes_stop_price,
+)
 from kfresearch.errors import ValidationError
 from kfresearch.orders.rules import (
     InstrumentRules,
-    _decimals,
-    _float,
-    _iso_ms,
-    _neighbours,
-    _number,
-    _on_grid,
-    _plain,
-    _step_text,
+    as_float,
+    iso_ms,
+    neighbours,
+    on_grid,
+    plain,
+    positive_number,
+    step_text,
 )
 from kfresearch.orders.statuses import (
-    _SIGNAL_ALIASES,
-    _TYPE_ALIASES,
-    LIMIT_TYPES,
     MAX_CLIENT_ORDER_ID,
-    ORDER_TYPES,
     PRICE_COLLAR,
+    SIGNAL_ALIASES,
     SIGNALS,
     TRAILING_PERCENT_RANGE,
-    TRIGGER_TYPES,
+    TYPE_ALIASES,
 )
+from kfresearch.timeparse import time_argument
 
 # --------------------------------------------------------------------------- requests
 
@@ -83,9 +90,9 @@ class Trailing:
 
     def __str__(self) -> str:
         return (
-            f"{_plain(self.deviation)}%"
+            f"{plain(self.deviation)}%"
             if self.unit == "percent"
-            else (f"{_plain(self.deviation)} USD")
+            else (f"{plain(self.deviation)} USD")
         )
 
 
@@ -112,16 +119,27 @@ class Send:
     client_order_id: str | None = None
     process_before: Any = None
 
+    def __post_init__(self) -> None:
+        # a truthy string such as "no" must not become reduceOnly=true on the wire
+        for name in ("reduce_only", "post_only"):
+            value = getattr(self, name)
+            if isinstance(value, np.bool_):
+                object.__setattr__(self, name, bool(value))
+            elif not isinstance(value, bool):
+                raise ValidationError(
+                    name, value, f"{name} must be True or False, got {value!r}"
+                )
+
     def normalised(self) -> Send:
         """Canonical spellings: type aliases, lower-case side, ``post_only`` → ``post``."""
         kind = str(self.order_type).strip().lower()
-        kind = _TYPE_ALIASES.get(kind, kind)
+        kind = TYPE_ALIASES.get(kind, kind)
         if self.post_only and kind == "lmt":
             kind = "post"
         signal = self.trigger_signal
         if isinstance(signal, str):
             signal = signal.strip().lower()
-            signal = _SIGNAL_ALIASES.get(signal, signal)
+            signal = SIGNAL_ALIASES.get(signal, signal)
         return replace(
             self,
             symbol=str(self.symbol).strip(),
@@ -156,7 +174,7 @@ class Cancel:
     client_order_id: str | None = None
 
 
-def _shape_errors(order: Send) -> list[ValidationError]:
+def shape_errors(order: Send) -> list[ValidationError]:
     """Checks that need no instrument rules: side, type, numbers, prices per type."""
     errors: list[ValidationError] = []
     if order.side not in {"buy", "sell"}:
@@ -174,12 +192,13 @@ def _shape_errors(order: Send) -> list[ValidationError]:
             )
         )
         return errors
-    _number("size", order.size, errors, "contracts")
+    positive_number("size", order.size, errors, "contracts")
     if order.size is None:
         errors.append(ValidationError("size", None, "size is required (contracts)"))
-    limit = _number("limit_price", order.limit_price, errors, "USD")
-    stop = _number("stop_price", order.stop_price, errors, "USD, the trigger price")
-    if kind in LIMIT_TYPES and order.limit_price is None:
+    limit = positive_number("limit_price", order.limit_price, errors, "USD")
+    stop = positive_number("stop_price", order.stop_price, errors, "USD, the trigger price")
+    prices = order_prices(kind)
+    if prices.limit_price == "required" and order.limit_price is None:
         errors.append(
             ValidationError(
                 "limit_price",
@@ -197,7 +216,7 @@ def _shape_errors(order: Send) -> list[ValidationError]:
                 "once with 1% price protection); use order_type='lmt' to set a price",
             )
         )
-    if kind in {"stp", "take_profit"} and order.stop_price is None:
+    if prices.stop_price == "required" and order.stop_price is None:
         errors.append(
             ValidationError(
                 "stop_price",
@@ -205,16 +224,17 @@ def _shape_errors(order: Send) -> list[ValidationError]:
                 f"stop_price (the trigger price) is required for order_type {kind!r}",
             )
         )
-    if kind not in TRIGGER_TYPES and order.stop_price is not None:
+    stoppable = sorted(t for t in ORDER_TYPES if takes_stop_price(t))
+    if kind != "trailing_stop" and not takes_stop_price(kind) and order.stop_price is not None:
         errors.append(
             ValidationError(
                 "stop_price",
                 order.stop_price,
-                f"stop_price is only for stp, take_profit orders, not {kind!r}; "
+                f"stop_price is only for {', '.join(stoppable)} orders, not {kind!r}; "
                 "use order_type='stp' for a stop",
             )
         )
-    if kind == "trailing_stop":
+    if prices.trailing == "required":
         if limit is not None or stop is not None:
             name = "limit_price" if order.limit_price is not None else "stop_price"
             errors.append(
@@ -262,6 +282,11 @@ def _shape_errors(order: Send) -> list[ValidationError]:
             )
         )
     errors.extend(_client_id_errors(order.client_order_id))
+    if order.process_before is not None:
+        try:
+            time_argument("process_before", order.process_before)
+        except ValidationError as exc:
+            errors.append(exc)
     return errors
 
 
@@ -295,8 +320,8 @@ def _trailing_errors(value: Any, *, required: bool) -> list[ValidationError]:
             ValidationError(
                 "trailing",
                 value,
-                f"trailing deviation {_plain(trailing.deviation)}% is outside "
-                f"{_plain(low)}–{_plain(high)}%",
+                f"trailing deviation {plain(trailing.deviation)}% is outside "
+                f"{plain(low)}–{plain(high)}%",
             )
         ]
     if trailing.deviation <= 0:
@@ -326,14 +351,14 @@ def _client_id_errors(client_order_id: Any) -> list[ValidationError]:
 
 
 def _price_errors(name: str, price: float | None, rules: InstrumentRules) -> list[ValidationError]:
-    if price is None or rules.tick_size is None or _on_grid(price, rules.tick_size):
+    if price is None or rules.tick_size is None or on_grid(price, rules.tick_size):
         return []
-    low, high = _neighbours(price, rules.tick_size)
+    low, high = neighbours(price, rules.tick_size)
     return [
         ValidationError(
             name,
             price,
-            f"{name} {_plain(price)} is off the {_step_text(rules.tick_size)} tick for "
+            f"{name} {plain(price)} is off the {step_text(rules.tick_size)} tick for "
             f"{rules.symbol}; nearest valid: {rules.format_price(low)} or "
             f"{rules.format_price(high)}",
         )
@@ -349,18 +374,18 @@ def _size_errors(size: float | None, rules: InstrumentRules) -> list[ValidationE
             ValidationError(
                 "size",
                 size,
-                f"size {_plain(size)} is below the minimum {_plain(step)} for {rules.symbol}; "
-                f"the smallest order is {_plain(step)} contracts",
+                f"size {plain(size)} is below the minimum {plain(step)} for {rules.symbol}; "
+                f"the smallest order is {plain(step)} contracts",
             )
         ]
-    if not _on_grid(size, step):
-        low, high = _neighbours(size, step)
+    if not on_grid(size, step):
+        low, high = neighbours(size, step)
         return [
             ValidationError(
                 "size",
                 size,
-                f"size {_plain(size)} is not a multiple of the {_plain(step)} contract step for "
-                f"{rules.symbol}; nearest valid: {_plain(low)} or {_plain(high)}",
+                f"size {plain(size)} is not a multiple of the {plain(step)} contract step for "
+                f"{rules.symbol}; nearest valid: {plain(low)} or {plain(high)}",
             )
         ]
     return []
@@ -377,7 +402,7 @@ def _collar_errors(
         return []
     edge = mark * (1 + sign * PRICE_COLLAR)
     if rules.tick_size is not None:
-        places = _decimals(rules.tick_size)
+        places = decimals(rules.tick_size)
         units = edge / rules.tick_size
         edge = round(
             (math.floor(units + 1e-9) if sign > 0 else math.ceil(units - 1e-9)) * rules.tick_size,
@@ -388,7 +413,7 @@ def _collar_errors(
         ValidationError(
             "limit_price",
             price,
-            f"limit_price {_plain(price)} is {abs(reach) * 100:.1f}% {way} the mark "
+            f"limit_price {plain(price)} is {abs(reach) * 100:.1f}% {way} the mark "
             f"{rules.format_price(mark)} for {rules.symbol}: a {side} limit more than "
             f"{PRICE_COLLAR * 100:.0f}% {way} the mark is rejected (outsidePriceCollar); the "
             f"{bound} accepted price is {rules.format_price(edge)}",
@@ -412,9 +437,9 @@ def _position_errors(
         ValidationError(
             "size",
             size,
-            f"size {_plain(size)} would take the {rules.symbol} position from "
-            f"{_plain(current)} to {_plain(after)}, beyond the maximum position size "
-            f"{_plain(limit)}; at most {_plain(rules.snap_size(room))} more can be {verb}",
+            f"size {plain(size)} would take the {rules.symbol} position from "
+            f"{plain(current)} to {plain(after)}, beyond the maximum position size "
+            f"{plain(limit)}; at most {plain(rules.snap_size(room))} more can be {verb}",
         )
     ]
 
@@ -445,7 +470,7 @@ def check_send(
     ['stop_price']
     """
     order = order.normalised()
-    errors = _shape_errors(order)
+    errors = shape_errors(order)
     if rules is None or any(e.field in {"side", "order_type"} for e in errors):
         return errors
     bad = {e.field for e in errors}
@@ -459,9 +484,9 @@ def check_send(
                 "kf.instruments().tradeable is True",
             ),
         )
-    size = _float(order.size) if "size" not in bad else None
-    limit = _float(order.limit_price) if "limit_price" not in bad else None
-    stop = _float(order.stop_price) if "stop_price" not in bad else None
+    size = as_float(order.size) if "size" not in bad else None
+    limit = as_float(order.limit_price) if "limit_price" not in bad else None
+    stop = as_float(order.stop_price) if "stop_price" not in bad else None
     errors += _size_errors(size, rules)
     errors += _price_errors("limit_price", limit, rules)
     errors += _price_errors("stop_price", stop, rules)
@@ -496,9 +521,9 @@ def check_edit(
                 "size", None, "nothing to change: give size, limit_price, stop_price or trailing"
             )
         )
-    size = _number("size", edit.size, errors, "contracts")
-    limit = _number("limit_price", edit.limit_price, errors, "USD")
-    stop = _number("stop_price", edit.stop_price, errors, "USD")
+    size = positive_number("size", edit.size, errors, "contracts")
+    limit = positive_number("limit_price", edit.limit_price, errors, "USD")
+    stop = positive_number("stop_price", edit.stop_price, errors, "USD")
     errors += _trailing_errors(edit.trailing, required=False)
     if edit.qty_mode is not None and str(edit.qty_mode).lower() not in {"relative", "absolute"}:
         errors.append(
@@ -518,17 +543,17 @@ def check_edit(
     return errors
 
 
-def _raise_first(errors: Sequence[ValidationError]) -> None:
+def raise_first(errors: Sequence[ValidationError]) -> None:
     if errors:
         raise errors[0]
 
 
 def _clean(value: Any, step: float | None) -> float | None:
     """``value`` as a float without float dust (``0.30000000000000004`` → ``0.3``)."""
-    number = _float(value)
-    if number is None or step is None or not _on_grid(number, step):
+    number = as_float(value)
+    if number is None or step is None or not on_grid(number, step):
         return number
-    return round(round(number / step) * step, _decimals(step))
+    return round(round(number / step) * step, decimals(step))
 
 
 def send_params(
@@ -549,11 +574,11 @@ def send_params(
         "orderType": order.order_type,
         "symbol": symbol,
         "side": order.side,
-        "size": _clean(order.size, size_step) if _float(order.size) is not None else order.size,
+        "size": _clean(order.size, size_step) if as_float(order.size) is not None else order.size,
     }
     for name, value in (("limitPrice", order.limit_price), ("stopPrice", order.stop_price)):
         if value is not None:
-            params[name] = _clean(value, tick) if _float(value) is not None else value
+            params[name] = _clean(value, tick) if as_float(value) is not None else value
     if order.trigger_signal is not None and order.order_type in TRIGGER_TYPES:
         params["triggerSignal"] = order.trigger_signal
     if order.reduce_only:
@@ -563,11 +588,11 @@ def send_params(
     if client_order_id is not None:
         params["cliOrdId"] = client_order_id
     if order.process_before is not None:
-        params["processBefore"] = _iso_ms(order.process_before)
+        params["processBefore"] = iso_ms(order.process_before)
     return params
 
 
-def _edit_params(edit: Edit, rules: InstrumentRules | None, *, batch: bool) -> dict[str, Any]:
+def edit_params(edit: Edit, rules: InstrumentRules | None, *, batch: bool) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if edit.order_id:
         params["order_id" if batch else "orderId"] = edit.order_id
@@ -588,7 +613,7 @@ def _edit_params(edit: Edit, rules: InstrumentRules | None, *, batch: bool) -> d
     return params
 
 
-def _cancel_params(order_id: str | None, client_order_id: str | None) -> dict[str, Any]:
+def cancel_params(order_id: str | None, client_order_id: str | None) -> dict[str, Any]:
     if order_id:
         return {"order_id": order_id}
     if client_order_id:

@@ -14,20 +14,21 @@ from typing import Any
 
 import pandas as pd
 
+from kfresearch.contracts import is_inverse
 from kfresearch.errors import OrderRejected
-from kfresearch.frames._core import Col, FrameSpec, build, col, flatten
+from kfresearch.frames.core import Col, FrameSpec, build, col, flatten
 from kfresearch.orders.requests import (
     Send,
 )
 from kfresearch.orders.rules import (
-    _float,
-    _plain,
-    _time,
+    as_float,
+    parse_time,
+    plain,
 )
 from kfresearch.orders.statuses import (
-    _ERROR_STATUS,
-    _LIFE_STATUS,
-    _OK,
+    ERROR_STATUS,
+    LIFE_STATUS,
+    OK_STATUSES,
     explain,
 )
 
@@ -113,7 +114,7 @@ class OrderResult:
     @property
     def ok(self) -> bool:
         """The exchange accepted the request (no rejection status)."""
-        return self.status in _OK.get(self.action, frozenset())
+        return self.status in OK_STATUSES.get(self.action, frozenset())
 
     @property
     def explanation(self) -> str:
@@ -125,7 +126,7 @@ class OrderResult:
         out: list[tuple[float, float]] = []
         for event in self.events:
             if str(event.get("type", "")).upper() == "EXECUTION":
-                price, amount = _float(event.get("price")), _float(event.get("amount"))
+                price, amount = as_float(event.get("price")), as_float(event.get("amount"))
                 if price is not None and amount is not None:
                     out.append((price, amount))
         return out
@@ -143,11 +144,11 @@ class OrderResult:
         total = math.fsum(size for _, size in fills)
         if not total:
             return math.nan
-        if _is_inverse(self.symbol):
+        if is_inverse(self.symbol):
             return total / math.fsum(s / p for p, s in fills)
         return math.fsum(p * s for p, s in fills) / total
 
-    def outcome(self, price_format: Callable[[float], str] = _plain) -> str:
+    def outcome(self, price_format: Callable[[float], str] = plain) -> str:
         """What happened to the order, in one sentence, read from the exchange's events.
 
         ``placed`` alone does not say whether an order rests, filled or waits for
@@ -178,7 +179,7 @@ class OrderResult:
         filled, size = self.filled, self.size
         at = f" at {price_format(self.avg_fill_price)}" if self.fills else ""
         if filled > 0 and not (math.isfinite(size) and size - filled > 1e-12):
-            return f"Filled {_plain(filled)}{at}."
+            return f"Filled {plain(filled)}{at}."
         trigger = next(
             (
                 e["orderTrigger"]
@@ -189,17 +190,17 @@ class OrderResult:
         )
         if trigger is not None and not filled:
             signal = str(trigger.get("triggerSignal") or "mark_price").replace("_", " ")
-            level = _float(trigger.get("triggerPrice"))
+            level = as_float(trigger.get("triggerPrice"))
             level_text = price_format(level) if level is not None else "its level"
             return f"Waiting for its trigger: {signal} at {level_text}."
         rests = "PLACE" in kinds and self.status != "cancelled"
         limit = f" at {price_format(self.limit_price)}" if self.limit_price is not None else ""
         if filled > 0:
-            rest = _plain(round(size - filled, 12))
+            rest = plain(round(size - filled, 12))
             then = (
                 f"{rest} rests on the book{limit}" if rests else f"the other {rest} was cancelled"
             )
-            return f"Partly filled: {_plain(filled)} of {_plain(size)}{at}; {then}."
+            return f"Partly filled: {plain(filled)} of {plain(size)}{at}; {then}."
         if rests:
             return f"Resting on the book{limit}; nothing filled yet."
         return self.explanation
@@ -233,7 +234,7 @@ class OrderResult:
             p
             for p in (
                 self.side,
-                _plain(self.size) if math.isfinite(self.size) else None,
+                plain(self.size) if math.isfinite(self.size) else None,
                 self.symbol,
                 self.order_type,
             )
@@ -241,11 +242,11 @@ class OrderResult:
         )
         price = ""
         if self.limit_price is not None and self.order_type != "mkt":
-            price = f" @ {_plain(self.limit_price)}"
-        stop = f" stop {_plain(self.stop_price)}" if self.stop_price is not None else ""
-        text = f"{self.status}: {what}{price}{stop}, filled {_plain(self.filled)}"
+            price = f" @ {plain(self.limit_price)}"
+        stop = f" stop {plain(self.stop_price)}" if self.stop_price is not None else ""
+        text = f"{self.status}: {what}{price}{stop}, filled {plain(self.filled)}"
         if self.fills:
-            text += f" @ {_plain(round(self.avg_fill_price, 8))}"
+            text += f" @ {plain(round(self.avg_fill_price, 8))}"
         return text + (" (resolved by lookup)" if self.resolved else "")
 
     def __repr__(self) -> str:
@@ -258,10 +259,6 @@ class OrderResult:
             f"{html.escape(self.outcome())}</div>"
         )
         return head + self.to_frame().to_html()
-
-
-def _is_inverse(symbol: str | None) -> bool:
-    return bool(symbol) and str(symbol).upper().startswith(("PI_", "FI_"))
 
 
 def _exact_sum(values: Sequence[float]) -> float:
@@ -277,7 +274,7 @@ def _order_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def _result_from_status(
+def result_from_status(
     action: str,
     payload: Mapping[str, Any],
     intent: Send | None = None,
@@ -295,22 +292,22 @@ def _result_from_status(
                 break
     filled_events = _exact_sum(
         [
-            _float(e.get("amount")) or 0.0
+            as_float(e.get("amount")) or 0.0
             for e in events
             if str(e.get("type", "")).upper() == "EXECUTION"
         ]
     )
-    filled = max(filled_events, _float(order.get("filled")) or 0.0)
+    filled = max(filled_events, as_float(order.get("filled")) or 0.0)
     if action == "send":
-        filled = filled_events or (_float(order.get("filled")) or 0.0)
-    size = _float(order.get("quantity"))
+        filled = filled_events or (as_float(order.get("filled")) or 0.0)
+    size = as_float(order.get("quantity"))
     if size is None and intent is not None:
-        size = _float(intent.size)
-    limit = _float(order.get("limitPrice"))
-    stop = _float(order.get("triggerPrice")) or _float(order.get("stopPrice"))
+        size = as_float(intent.size)
+    limit = as_float(order.get("limitPrice"))
+    stop = as_float(order.get("triggerPrice")) or as_float(order.get("stopPrice"))
     if intent is not None:
-        limit = limit if limit is not None else _float(intent.limit_price)
-        stop = stop if stop is not None else _float(intent.stop_price)
+        limit = limit if limit is not None else as_float(intent.limit_price)
+        stop = stop if stop is not None else as_float(intent.stop_price)
     order_id = (
         payload.get("order_id")
         or payload.get("orderId")
@@ -333,7 +330,7 @@ def _result_from_status(
         limit_price=limit,
         stop_price=stop,
         reduce_only=bool(order.get("reduceOnly", intent.reduce_only if intent else False)),
-        received_time=_time(payload.get("receivedTime") or payload.get("dateTimeReceived")),
+        received_time=parse_time(payload.get("receivedTime") or payload.get("dateTimeReceived")),
         events=events,
         resolved=resolved,
     )
@@ -345,14 +342,14 @@ def _rejected(result: OrderResult, endpoint: str, body: Any) -> OrderRejected:
     )
 
 
-def _accept(result: OrderResult, endpoint: str, body: Any) -> OrderResult:
+def accept(result: OrderResult, endpoint: str, body: Any) -> OrderResult:
     """``result``, or :class:`OrderRejected` when its status is a rejection."""
     if not result.ok:
         raise _rejected(result, endpoint, body)
     return result
 
 
-def _payload(body: Any, key: str, endpoint: str) -> Mapping[str, Any]:
+def payload(body: Any, key: str, endpoint: str) -> Mapping[str, Any]:
     found = body.get(key) if isinstance(body, Mapping) else None
     if not isinstance(found, Mapping):
         from kfresearch.errors import DecodeError
@@ -361,15 +358,15 @@ def _payload(body: Any, key: str, endpoint: str) -> Mapping[str, Any]:
     return found
 
 
-def _result_from_lookup(row: Mapping[str, Any], *, source: str) -> OrderResult:
+def result_from_lookup(row: Mapping[str, Any], *, source: str) -> OrderResult:
     """An order found by lookup: an ``orders/status`` entry, an open order, or its fills."""
     if source == "status":
         order = row.get("order") or {}
         life = str(row.get("status") or "")
-        status = _LIFE_STATUS.get(life, life.lower() or "unknown")
+        status = LIFE_STATUS.get(life, life.lower() or "unknown")
         if life == "REJECTED":
             error = str(row.get("error") or "")
-            status = _ERROR_STATUS.get(error, error or "rejected")
+            status = ERROR_STATUS.get(error, error or "rejected")
         trigger = order.get("priceTriggerOptions") or {}
         kind = "trigger" if order.get("type") == "TRIGGER_ORDER" else None
         return OrderResult(
@@ -380,16 +377,16 @@ def _result_from_lookup(row: Mapping[str, Any], *, source: str) -> OrderResult:
             symbol=order.get("symbol"),
             side=order.get("side"),
             order_type=kind,
-            size=_float(order.get("quantity")) or math.nan,
-            filled=_float(order.get("filled")) or 0.0,
-            limit_price=_float(order.get("limitPrice")),
-            stop_price=_float(trigger.get("triggerPrice")) if trigger else None,
+            size=as_float(order.get("quantity")) or math.nan,
+            filled=as_float(order.get("filled")) or 0.0,
+            limit_price=as_float(order.get("limitPrice")),
+            stop_price=as_float(trigger.get("triggerPrice")) if trigger else None,
             reduce_only=bool(order.get("reduceOnly", False)),
-            received_time=_time(order.get("timestamp")),
+            received_time=parse_time(order.get("timestamp")),
             resolved=True,
         )
     if source == "open":
-        filled = _float(row.get("filledSize")) or 0.0
+        filled = as_float(row.get("filledSize")) or 0.0
         return OrderResult(
             action="send",
             status="placed",
@@ -398,18 +395,18 @@ def _result_from_lookup(row: Mapping[str, Any], *, source: str) -> OrderResult:
             symbol=row.get("symbol"),
             side=row.get("side"),
             order_type=row.get("orderType"),
-            size=filled + (_float(row.get("unfilledSize")) or 0.0),
+            size=filled + (as_float(row.get("unfilledSize")) or 0.0),
             filled=filled,
-            limit_price=_float(row.get("limitPrice")),
-            stop_price=_float(row.get("stopPrice")),
+            limit_price=as_float(row.get("limitPrice")),
+            stop_price=as_float(row.get("stopPrice")),
             reduce_only=bool(row.get("reduceOnly", False)),
-            received_time=_time(row.get("receivedTime")),
+            received_time=parse_time(row.get("receivedTime")),
             resolved=True,
         )
     raise ValueError(f"unknown lookup source {source!r}")
 
 
-def _result_from_fills(rows: Sequence[Mapping[str, Any]]) -> OrderResult:
+def result_from_fills(rows: Sequence[Mapping[str, Any]]) -> OrderResult:
     first = rows[0]
     events = tuple(
         {
@@ -420,7 +417,7 @@ def _result_from_fills(rows: Sequence[Mapping[str, Any]]) -> OrderResult:
         }
         for r in rows
     )
-    filled = _exact_sum([_float(r.get("size")) or 0.0 for r in rows])
+    filled = _exact_sum([as_float(r.get("size")) or 0.0 for r in rows])
     return OrderResult(
         action="send",
         status="placed",
@@ -430,7 +427,7 @@ def _result_from_fills(rows: Sequence[Mapping[str, Any]]) -> OrderResult:
         side=first.get("side"),
         size=filled,
         filled=filled,
-        received_time=_time(min(str(r.get("fillTime") or "") for r in rows) or None),
+        received_time=parse_time(min(str(r.get("fillTime") or "") for r in rows) or None),
         events=events,
         resolved=True,
     )

@@ -15,14 +15,14 @@ from typing import Any
 
 import pandas as pd
 
+from kfresearch.contracts import check_symbol, decimals, is_inverse
 from kfresearch.errors import ValidationError
-from kfresearch.queries import check_symbol
-from kfresearch.timeparse import to_timestamp
+from kfresearch.timeparse import time_argument, to_timestamp
 
 # --------------------------------------------------------------------------- numbers
 
 
-def _plain(value: float) -> str:
+def plain(value: float) -> str:
     """``88000.0`` → ``'88000'``, ``1e-06`` → ``'0.000001'``: numbers as people write them."""
     if not math.isfinite(value):
         return repr(value)
@@ -30,30 +30,25 @@ def _plain(value: float) -> str:
     return "0" if text in {"-0", "0"} else text
 
 
-def _step_text(step: float) -> str:
+def step_text(step: float) -> str:
     """A grid step as in the error messages: ``1.0``, ``0.5``, ``0.0001``, ``100``."""
     text = format(Decimal(repr(float(step))), "f")
     return text
 
 
-def _decimals(step: float) -> int:
-    exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _on_grid(value: float, step: float) -> bool:
+def on_grid(value: float, step: float) -> bool:
     units = value / step
     return abs(units - round(units)) < 1e-7
 
 
-def _neighbours(value: float, step: float) -> tuple[float, float]:
+def neighbours(value: float, step: float) -> tuple[float, float]:
     """The grid values just below and above ``value`` (both ``value`` when it is on the grid)."""
-    places = _decimals(step)
+    places = decimals(step)
     low = math.floor(value / step + 1e-9) * step
     return round(low, places), round(low + step, places)
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
     """A float from a number or a decimal string; None for null, ``""`` or junk."""
     if value is None or isinstance(value, bool):
         return None
@@ -64,7 +59,9 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _number(field_name: str, value: Any, errors: list[ValidationError], what: str) -> float | None:
+def positive_number(
+    field_name: str, value: Any, errors: list[ValidationError], what: str
+) -> float | None:
     """``value`` as a positive finite float, else an error naming ``field_name``."""
     if value is None:
         return None
@@ -94,12 +91,13 @@ def _number(field_name: str, value: Any, errors: list[ValidationError], what: st
     return number
 
 
-def _iso_ms(value: Any) -> str:
-    stamp = to_timestamp(value)
+def iso_ms(value: Any, name: str = "process_before") -> str:
+    """``value`` (any :data:`~kfresearch.timeparse.TimeLike`) as ISO-8601 with milliseconds."""
+    stamp = time_argument(name, value)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
-def _time(value: Any) -> pd.Timestamp | None:
+def parse_time(value: Any) -> pd.Timestamp | None:
     if value in (None, "", "0"):
         return None
     try:
@@ -183,31 +181,28 @@ class InstrumentRules:
         """Rules from one ``instruments[]`` element (numbers or decimal strings)."""
         symbol = str(raw["symbol"])
         precision = raw.get("contractValueTradePrecision")
-        digits = _float(precision)
+        digits = as_float(precision)
         step = 10.0 ** -int(digits) if digits is not None else None
-        tick = _float(raw.get("tickSize"))
-        inverse = str(raw.get("type", "")).lower() == "futures_inverse" or symbol.upper()[:3] in {
-            "PI_",
-            "FI_",
-        }
+        tick = as_float(raw.get("tickSize"))
+        inverse = str(raw.get("type", "")).lower() == "futures_inverse" or is_inverse(symbol)
         base = str(raw.get("base") or "")
         if not base:
             core = symbol.split("_")[1] if "_" in symbol else symbol
             base = core[:-3] if core.upper().endswith("USD") else core
         levels: list[tuple[float, float]] = []
         for tier in raw.get("marginLevels") or raw.get("retailMarginLevels") or []:
-            start = _float(tier.get("numNonContractUnits", tier.get("contracts"))) or 0.0
-            rate = _float(tier.get("initialMargin"))
+            start = as_float(tier.get("numNonContractUnits", tier.get("contracts"))) or 0.0
+            rate = as_float(tier.get("initialMargin"))
             if rate is not None:
                 levels.append((start, rate))
         return cls(
             symbol=symbol,
             tick_size=tick if tick and tick > 0 else None,
             size_step=step,
-            max_position_size=_float(raw.get("maxPositionSize")),
+            max_position_size=as_float(raw.get("maxPositionSize")),
             tradeable=bool(raw.get("tradeable", True)),
             post_only_market=bool(raw.get("postOnly", False)),
-            contract_size=_float(raw.get("contractSize")) or 1.0,
+            contract_size=as_float(raw.get("contractSize")) or 1.0,
             inverse=inverse,
             base=base.upper(),
             margin_levels=tuple(sorted(levels)),
@@ -223,7 +218,7 @@ class InstrumentRules:
         """``price`` rounded to the nearest tick (unchanged without a tick size)."""
         if self.tick_size is None:
             return price
-        return round(round(price / self.tick_size) * self.tick_size, _decimals(self.tick_size))
+        return round(round(price / self.tick_size) * self.tick_size, decimals(self.tick_size))
 
     def snap_size(self, size: float, *, down: bool = True) -> float:
         """``size`` on the contract step (rounded down by default: never more than asked)."""
@@ -231,15 +226,15 @@ class InstrumentRules:
             return size
         units = size / self.size_step
         whole = math.floor(units + 1e-9) if down else round(units)
-        return round(whole * self.size_step, _decimals(self.size_step))
+        return round(whole * self.size_step, decimals(self.size_step))
 
     def format_price(self, price: float) -> str:
         if self.tick_size is None:
-            return _plain(price)
-        return f"{price:.{_decimals(self.tick_size)}f}"
+            return plain(price)
+        return f"{price:.{decimals(self.tick_size)}f}"
 
     def format_size(self, size: float) -> str:
-        return _plain(size)
+        return plain(size)
 
     def notional_usd(self, size: float, price: float) -> float:
         """USD value of ``|size|`` contracts at ``price``."""

@@ -1,23 +1,13 @@
-"""Order types, signals, limits and the exchange's statuses in plain words.
+"""Order type aliases, signals, limits and the exchange's statuses in plain words.
+
+Which prices each order type takes is said in :mod:`kfresearch.contracts`.
 
 Part of :mod:`kfresearch.orders` (see its docstring for the rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, TypeVar
-
-from kfresearch.queries import Call
-
-T = TypeVar("T")
-#: A trading plan: yields batches of calls, receives their bodies, returns a ``T``.
-TradePlan = Generator[list[Call], list[Any], T]
-
-LIMIT_TYPES = frozenset({"lmt", "post", "ioc", "fok"})
-TRIGGER_TYPES = frozenset({"stp", "take_profit", "trailing_stop"})
-ORDER_TYPES = ("lmt", "post", "ioc", "fok", "mkt", "stp", "take_profit", "trailing_stop")
-_TYPE_ALIASES = {
+TYPE_ALIASES = {
     "limit": "lmt",
     "market": "mkt",
     "stop": "stp",
@@ -30,7 +20,7 @@ _TYPE_ALIASES = {
     "post-only": "post",
 }
 SIGNALS = ("mark", "index", "last")
-_SIGNAL_ALIASES = {"spot": "index", "mark_price": "mark", "last_price": "last"}
+SIGNAL_ALIASES = {"spot": "index", "mark_price": "mark", "last_price": "last"}
 #: Aggressive limit orders more than this far through the mark are rejected by the
 #: exchange (``outsidePriceCollar``, reference §7.6). The exchange does not publish
 #: its collar; this is the simulator's, used as a sanity check before sending.
@@ -42,7 +32,7 @@ TRAILING_PERCENT_RANGE = (0.1, 50.0)
 #: Fee rates used when the fee schedule is unknown (tier 0 of Kraken's schedule).
 DEFAULT_MAKER_FEE = 0.0002
 DEFAULT_TAKER_FEE = 0.0005
-_LOOKUP_RESENDS = 1  # sends with the same client order id after a lookup found nothing
+LOOKUP_RESENDS = 1  # sends with the same client order id after a lookup found nothing
 
 # --------------------------------------------------------------------------- statuses
 
@@ -117,13 +107,13 @@ _CANCEL_EXPLANATIONS = {
     "notFound": "No open order has this id: it was already cancelled, has filled, or never "
     "existed; check kf.open_orders() and kf.fills().",
 }
-_OK: dict[str, frozenset[str]] = {
+OK_STATUSES: dict[str, frozenset[str]] = {
     "send": frozenset({"placed", "partiallyFilled", "filled", "cancelled"}),
     "edit": frozenset({"edited"}),
     "cancel": frozenset({"cancelled"}),
 }
 # orders/status ``error`` (the engine's OrderError, reference §5.2) -> v3 status.
-_ERROR_STATUS = {
+ERROR_STATUS = {
     "MARKET_SUSPENDED": "marketSuspended",
     "MARKET_NOT_FOUND": "marketInactive",
     "INVALID_PRICE": "invalidPrice",
@@ -146,7 +136,7 @@ _ERROR_STATUS = {
     "ORDER_LIMIT_EXCEEDED": "tooManyOrders",
     "FIXED_LEVERAGE_TOO_HIGH": "fixedLeverageTooHigh",
 }
-_LIFE_STATUS = {
+LIFE_STATUS = {
     "ENTERED_BOOK": "placed",
     "TRIGGER_PLACED": "placed",
     "FULLY_EXECUTED": "filled",

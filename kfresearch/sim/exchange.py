@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, unquote_plus
 
@@ -36,11 +37,13 @@ import orjson
 
 from kfresearch.auth import rest_signature
 from kfresearch.credentials import Credentials
+from kfresearch.errors import ValidationError
 from kfresearch.ratelimit import POOLS, TokenBucket
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.faults import Fault, Faults
 from kfresearch.sim.keys import SimKey, provisioned_keys
 from kfresearch.sim.routing import ROUTES, Context, Route, SimError, iso
+from kfresearch.timeparse import to_timedelta
 
 __all__ = ["SimExchange", "SimResponse", "default_exchange"]
 
@@ -168,9 +171,28 @@ class SimExchange:
         with self._lock:
             return work()
 
-    def advance(self, ms: int | float) -> int:
-        """Move a fixed clock forward and let the market and engine catch up."""
-        now = self.clock.advance(ms)
+    def advance(self, duration: str | timedelta | int | float) -> int:
+        """Move a fixed clock forward by ``duration`` and let the market and engine catch up.
+
+        Parameters
+        ----------
+        duration : str, timedelta, or int
+            ``"60s"``, ``"15m"``, ``"6h"``, ``"250ms"``, a ``timedelta``; or
+            milliseconds as a number of at least 1,000 (``60_000``). A number
+            below 1,000 other than 0 is refused: ``advance(60)`` reads as
+            60 seconds to a person and 60 ms to the clock, so say ``"60s"``.
+
+        Returns
+        -------
+        int
+            The new time, epoch milliseconds.
+
+        Examples
+        --------
+        >>> kf.sim.advance("1h")                                             # doctest: +SKIP
+        1793509200000
+        """
+        now = self.clock.advance(_duration_ms(duration))
         with self._lock:
             self.engine.advance(now)
         return now
@@ -366,3 +388,20 @@ def default_exchange(name: str = "sim") -> SimExchange:
         if name not in _DEFAULTS:
             _DEFAULTS[name] = SimExchange(clock=SimClock("real") if name == "demo" else None)
         return _DEFAULTS[name]
+
+
+def _duration_ms(duration: Any) -> int:
+    """``duration`` (see :meth:`SimExchange.advance`) in whole milliseconds."""
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        if duration < 0 or 0 < duration < 1000:
+            raise ValidationError(
+                "duration",
+                duration,
+                f"advance({duration!r}) is ambiguous or negative: give a duration such as "
+                f"'{duration:g}s' or '{duration:g}ms', or milliseconds of at least 1,000",
+            )
+        return int(duration)
+    try:
+        return int(to_timedelta(duration).value // 1_000_000)
+    except ValueError as exc:
+        raise ValidationError("duration", duration, str(exc)) from None

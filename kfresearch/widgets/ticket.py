@@ -5,7 +5,9 @@ The ticket holds its state in widget values (and the ``side`` trait), asks the
 :meth:`~kfresearch.Client.order_context`; the order:
 :meth:`~kfresearch.Client.place_order`) and never signs or sends HTTP itself.
 The preview and the inline field errors come from the same functions the API
-uses (:func:`kfresearch.orders.preview`, :func:`kfresearch.orders.check_send`),
+uses (:func:`kfresearch.orders.preview.preview`,
+:func:`kfresearch.orders.requests.check_send`; the prices each order type takes
+come from :mod:`kfresearch.contracts`),
 computed locally on every change, so typing sends no request.
 
 Example
@@ -28,9 +30,22 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
-from kfresearch import orders
+from kfresearch.contracts import (
+    TRIGGER_TYPES,
+    takes_limit_price,
+    takes_stop_price,
+)
 from kfresearch.errors import OrderRejected, ValidationError
-from kfresearch.orders import OrderContext, OrderResult, Send, Trailing
+from kfresearch.orders import (
+    InstrumentRules,
+    OrderContext,
+    OrderPreview,
+    OrderResult,
+    Send,
+    Trailing,
+)
+from kfresearch.orders.preview import preview
+from kfresearch.orders.requests import check_send
 from kfresearch.widgets import _events
 from kfresearch.widgets._common import (
     Refresher,
@@ -72,8 +87,8 @@ _FIELDS = (
     "post_only",
     "client_order_id",
 )
-_USES_LIMIT = {"lmt", "ioc", "fok", "stp", "take_profit"}
-_USES_STOP = {"stp", "take_profit"}
+_USES_LIMIT = {kind for _, kind in ORDER_TYPES if takes_limit_price(kind)}
+_USES_STOP = {kind for _, kind in ORDER_TYPES if takes_stop_price(kind)}
 
 
 def _row_layout() -> widgets.Layout:
@@ -267,7 +282,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
 
     # -- state ----------------------------------------------------------------------
     @property
-    def rules(self) -> orders.InstrumentRules | None:
+    def rules(self) -> InstrumentRules | None:
         return self.context.rules if self.context is not None else None
 
     def order(self) -> Send:
@@ -286,7 +301,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
             order_type=kind,
             limit_price=limit,
             stop_price=stop,
-            trigger_signal=str(self.trigger_signal.value) if kind in orders.TRIGGER_TYPES
+            trigger_signal=str(self.trigger_signal.value) if kind in TRIGGER_TYPES
             else None,
             reduce_only=bool(self.reduce_only.value),
             post_only=bool(self.post_only.value) and kind == "lmt",
@@ -528,7 +543,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         show(self.limit_row, kind in _USES_LIMIT)
         show(self.stop_row, kind in _USES_STOP)
         show(self.trailing_row, kind == "trailing_stop")
-        show(self.trigger_row, kind in orders.TRIGGER_TYPES)
+        show(self.trigger_row, kind in TRIGGER_TYPES)
         self.limit_price.description = "Worst price" if kind in _USES_STOP else "Limit"
         self.post_only.disabled = kind != "lmt"
 
@@ -536,10 +551,10 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         """Recompute the preview and the field errors (local: sends nothing)."""
         order = self.order()
         if self.context is None:
-            errors = orders.check_send(order)
+            errors = check_send(order)
             self.preview_html.value = note_html("no market data (see the error above)")
         else:
-            view = orders.preview(order, self.context)
+            view = preview(order, self.context)
             errors = list(view.errors)
             self.preview_html.value = self._preview_html(view)
         first: dict[str, str] = {}
@@ -555,7 +570,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
             else:
                 box.value = ""
 
-    def _preview_html(self, view: orders.OrderPreview) -> str:
+    def _preview_html(self, view: OrderPreview) -> str:
         """The market, then the estimates; for an order that cannot be sent, the first
         problem in place of the estimates (numbers for an invalid order mislead)."""
         ctx = view.context
@@ -591,9 +606,9 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         self._cancel_confirmation()
         order = self.order()
         errors = (
-            orders.check_send(order, self.context.rules, mark=self.context.mark,
+            check_send(order, self.context.rules, mark=self.context.mark,
                               position=self.context.position)
-            if self.context is not None else orders.check_send(order)
+            if self.context is not None else check_send(order)
         )
         self._update()
         if errors or self.context is None:
@@ -706,7 +721,7 @@ def _close_tree(widget: Any) -> None:
     widget.close()
 
 
-def _price(rules: orders.InstrumentRules, value: float | None) -> str:
+def _price(rules: InstrumentRules, value: float | None) -> str:
     return price_text(value, rules.tick_size)
 
 

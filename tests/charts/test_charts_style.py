@@ -52,26 +52,6 @@ def test_no_data_figure_says_no_data_and_what_was_expected() -> None:
     assert fig.layout.template.layout.colorway == charts.TEMPLATE.layout.colorway
 
 
-@pytest.mark.parametrize(
-    ("symbol", "price", "size", "settles"),
-    [
-        ("PF_XBTUSD", "USD", "XBT", "USD"),
-        ("pf_ethusd", "USD", "ETH", "USD"),
-        ("FF_XBTUSD_261225", "USD", "XBT", "USD"),
-        ("PI_XBTUSD", "USD", "USD", "XBT"),
-        ("FI_XBTUSD_261127", "USD", "USD", "XBT"),
-        ("in_xbtusd", "USD", "contracts", "USD"),
-        ("WHATEVER", "USD", "contracts", ""),
-        (None, "USD", "contracts", ""),
-    ],
-)
-def test_units_follow_the_symbol(symbol: str | None, price: str, size: str,
-                                 settles: str) -> None:
-    assert _style.price_unit(symbol) == price
-    assert _style.size_unit(symbol) == size
-    assert _style.settlement_unit(symbol) == settles
-
-
 def test_chart_title_uses_attrs_and_overrides() -> None:
     frame = pd.DataFrame({"x": [1.0]})
     frame.attrs.update(env="sim", symbol="PF_XBTUSD")

@@ -21,10 +21,26 @@ def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert kfresearch.__all__ == sorted(kfresearch.__all__)
     public = {
         name
-        for name, value in vars(kfresearch).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
+        for name in dir(kfresearch)
+        if not name.startswith("_") and not inspect.ismodule(getattr(kfresearch, name))
     }
     assert set(kfresearch.__all__) - {"__version__"} == public
+    for name in kfresearch.__all__:  # every lazy name resolves to its object
+        assert getattr(kfresearch, name) is not None
+    assert "TimeoutError" not in kfresearch.__all__  # never shadow the builtin
+
+
+def test_result_types_are_exported_at_the_top_level() -> None:
+    from kfresearch import orders, trading
+
+    for name in ("BatchResult", "OrderPreview", "CancelAllResult", "SwitchStatus",
+                 "OrderContext", "OrderResult", "InstrumentRules"):
+        assert getattr(kfresearch, name) is getattr(orders, name)
+    assert kfresearch.DeadMansSwitch is trading.DeadMansSwitch
+    assert set(orders.__all__) == {
+        "BatchResult", "Cancel", "CancelAllResult", "Edit", "Instruction", "InstrumentRules",
+        "OrderContext", "OrderPreview", "OrderResult", "Send", "SwitchStatus", "Trailing",
+    }
 
 
 def test_environment_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,3 +92,40 @@ def test_sim_key_failure_traceback_is_clean(make_exchange: Any) -> None:
         assert _leaks(_verbose(exc)) == []
     else:  # pragma: no cover
         pytest.fail("an unknown key must be rejected")
+
+
+def test_a_secret_given_as_bytes_works_and_stays_masked() -> None:
+    client = kfresearch.Client("live", key=KEY, secret=SECRET.encode())
+    assert client.has_credentials
+    assert client._core.credentials is not None
+    assert client._core.credentials.secret.reveal() == SECRET
+    assert _leaks(repr(client)) == []
+    assert _leaks(repr(client._core.credentials)) == []
+
+
+@pytest.mark.parametrize("bad", [b"\xff\xfe" + SECRET.encode(), 987654321, ["a", "list"]])
+def test_a_secret_of_the_wrong_type_is_refused_without_showing_it(bad: Any) -> None:
+    with pytest.raises(kfresearch.CredentialsError, match="must be base64 text") as caught:
+        kfresearch.Client("live", key=KEY, secret=bad)
+    # the frames of kfresearch only (this test's own frame holds ``bad``, of course)
+    inner = caught.value.with_traceback(caught.value.__traceback__.tb_next)  # type: ignore[union-attr]
+    shown = str(inner) + _verbose(inner)
+    assert SECRET not in shown
+    assert "987654321" not in shown
+    assert "'list'" not in shown
+    assert not isinstance(caught.value, AttributeError)
+
+
+def test_pprint_of_credentials_masks_the_key() -> None:
+    import dataclasses
+    import pprint
+
+    from kfresearch.credentials import Credentials, Secret
+
+    creds = Credentials(KEY, Secret(SECRET))
+    for text in (pprint.pformat(creds), pprint.pformat(vars(creds)),
+                 pprint.pformat([creds, {"k": creds.key}]), repr(creds.key)):
+        assert _leaks(text) == [], text
+        assert "PUBL…" in text
+    assert str(creds.key) == KEY  # the whole key is still there for signing
+    assert dataclasses.fields(creds)[0].name == "key"

@@ -9,7 +9,15 @@ import httpx
 import pytest
 
 import kfresearch
-from kfresearch.endpoints import ENDPOINTS
+from kfresearch.endpoints import (
+    BATCHORDER,
+    CANCELALLORDERS,
+    CANCELORDER,
+    EDITORDER,
+    ENDPOINTS,
+    SENDORDER,
+    SET_LEVERAGEPREFERENCES,
+)
 from kfresearch.errors import (
     APIError,
     AuthenticationError,
@@ -24,6 +32,7 @@ from kfresearch.errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    ValidationError,
 )
 from kfresearch.ratelimit import RateLimiter
 from kfresearch.sim.faults import Fault
@@ -250,17 +259,54 @@ def test_live_order_without_opt_in_sends_nothing() -> None:
     sent: list[httpx.Request] = []
     transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json={}))
     live = kfresearch.Client("live", key="k", secret=SECRET, transport=transport)
-    for name in ("sendorder", "editorder", "cancelorder", "cancelallorders", "batchorder"):
+    for endpoint in (SENDORDER, EDITORDER, CANCELORDER, CANCELALLORDERS, BATCHORDER):
         with pytest.raises(LiveTradingDisabledError, match="allow_trading=True"):
-            live._call(name, {"symbol": "PF_XBTUSD"})
-    with pytest.raises(LiveTradingDisabledError):
-        live.request("POST", "/derivatives/api/v3/sendorder")
+            live.request(endpoint.method, endpoint.path, {"symbol": "PF_XBTUSD"}, private=True)
     assert sent == []
     allowed = kfresearch.Client(
         "live", key="k", secret=SECRET, transport=transport, allow_trading=True
     )
-    allowed._call("sendorder", {"symbol": "PF_XBTUSD"})
+    allowed.request("POST", SENDORDER.path, {"symbol": "PF_XBTUSD"}, private=True)
     assert len(sent) == 1
+
+
+def test_every_account_changing_call_is_gated_on_live() -> None:
+    """The gate follows the endpoint table (method + path), not a list of order paths:
+    PUT /leveragepreferences went out without allow_trading before."""
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json={}))
+    live = kfresearch.Client("live", key="k", secret=SECRET, transport=transport)
+    changing = [e for e in ENDPOINTS.values() if e.changes_account]
+    assert {e.name for e in changing} >= {
+        "set_leveragepreferences", "set_pnlpreferences", "sendorder", "cancelallordersafter"
+    }
+    assert all(e.method != "GET" for e in changing)
+    assert [e.name for e in ENDPOINTS.values() if e.method != "GET" and not e.changes_account] \
+        == ["order_status"]  # the one POST that only reads
+    for endpoint in changing:
+        path = endpoint.url_path({"symbol": "PF_XBTUSD"})
+        with pytest.raises(LiveTradingDisabledError):
+            live.request(endpoint.method, path, {"symbol": "PF_XBTUSD"}, private=True)
+    # an unknown path with a method that may change something is gated too
+    with pytest.raises(LiveTradingDisabledError):
+        live.request("DELETE", "/derivatives/api/v3/something-new", private=True)
+    assert sent == []
+    live.request("POST", "/derivatives/api/v3/orders/status", {"orderIds": ["x"]}, private=True)
+    assert len(sent) == 1  # reading order status is not gated
+
+
+def test_the_escape_hatch_refuses_order_paths_with_the_wrong_method() -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json={}))
+    for env, allow in (("live", False), ("live", True), ("sim", False)):
+        kf = kfresearch.Client(env, key="k", secret=SECRET, transport=transport,
+                               allow_trading=allow)
+        for method, path in (("GET", SENDORDER.path), ("DELETE", CANCELORDER.path),
+                             ("POST", SET_LEVERAGEPREFERENCES.path)):
+            with pytest.raises(ValidationError, match=r"takes (POST|GET or PUT), not") as info:
+                kf.request(method, path, {"symbol": "PF_XBTUSD"}, private=True)
+            assert info.value.field == "method"
+    assert sent == []
 
 
 def test_live_opt_in_by_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,9 @@ import pytest
 
 import kfresearch.frames as frames
 import kfresearch.timeparse as timeparse
-from kfresearch.frames import _core, account, history, market
-from kfresearch.frames._core import Col, FrameSpec, build, flatten, to_snake, to_time
+from kfresearch.frames import account, history, market
+from kfresearch.frames import core as _core
+from kfresearch.frames.core import Col, FrameSpec, build, flatten, to_snake, to_time
 
 UTC = "datetime64[ns, UTC]"
 

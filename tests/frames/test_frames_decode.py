@@ -8,6 +8,7 @@ import pytest
 
 from kfresearch import frames
 from kfresearch.frames import _decode
+from kfresearch.frames.pages import candles_more, page_token
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 
@@ -28,7 +29,7 @@ def test_executions_bytes_equal_the_generic_frame(exchange: SimExchange) -> None
             "/api/history/v3/market/PF_ETHUSD/executions?count=300&sort=asc&since=1793400000000",
         )
     ]
-    token = _decode.page_token(pages[0])
+    token = page_token(pages[0])
     assert token
     pages.append(
         _get(
@@ -41,14 +42,14 @@ def test_executions_bytes_equal_the_generic_frame(exchange: SimExchange) -> None
     generic = frames.trades([orjson.loads(p) for p in pages])
     pd.testing.assert_frame_equal(fast, generic)
     assert len(fast) == 600
-    assert fast.attrs["continuation_token"] == _decode.page_token(pages[-1])
+    assert fast.attrs["continuation_token"] == page_token(pages[-1])
 
 
 def test_candles_and_book_bytes_equal_the_generic_frames(exchange: SimExchange) -> None:
     raw = _get(exchange, "/api/charts/v1/trade/PF_XBTUSD/5m?from=1793300000")
     assert _decode.decode_candles(raw) is not None
     pd.testing.assert_frame_equal(frames.candles(raw), frames.candles(orjson.loads(raw)))
-    assert _decode.candles_more(raw) == _decode.candles_more(orjson.loads(raw))
+    assert candles_more(raw) == candles_more(orjson.loads(raw))
     book = _get(exchange, "/derivatives/api/v3/orderbook?symbol=PF_XBTUSD")
     assert _decode.decode_orderbook(book) is not None
     pd.testing.assert_frame_equal(frames.orderbook(book), frames.orderbook(orjson.loads(book)))

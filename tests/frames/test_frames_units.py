@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import kfresearch
 from kfresearch import frames
-from kfresearch.frames._core import UNITS, FrameSpec
+from kfresearch.frames.core import UNITS, FrameSpec
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 

@@ -347,8 +347,12 @@ def test_order_status(kf: kfresearch.Client) -> None:
     assert frame.loc[a.order_id, "status"] == "ENTERED_BOOK"
     assert frame.loc[b.order_id, "status"] == "TRIGGER_PLACED"
     assert frame.loc[b.order_id, "trigger_price"] == 60000.0
+    # no ids: every open order, as the docstring says (it raised before)
+    everything = kf.order_status()
+    assert set(everything.index) == {a.order_id, b.order_id}
+    assert set(everything.index) == set(kf.open_orders().index)
     with pytest.raises(ValidationError, match="give order ids"):
-        kf.order_status()
+        kf.order_status([])
 
 
 def test_preview_and_context(kf: kfresearch.Client) -> None:

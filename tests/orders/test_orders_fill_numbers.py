@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import kfresearch
-from kfresearch.orders.results import _result_from_fills, _result_from_status
+from kfresearch.orders.results import result_from_fills, result_from_status
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 
@@ -20,11 +20,11 @@ def _executions(*fills: tuple[float, float]) -> dict[str, Any]:
 def test_filled_is_the_exact_sum_of_the_executions() -> None:
     # 0.1 + 9.2 + 0.7 is 9.999999999999998 in floats
     assert 0.1 + 9.2 + 0.7 != 10.0
-    result = _result_from_status("send", _executions((100.0, 0.1), (101.0, 9.2), (102.0, 0.7)))
+    result = result_from_status("send", _executions((100.0, 0.1), (101.0, 9.2), (102.0, 0.7)))
     assert result.filled == 10.0
     rows = [{"fill_id": str(i), "order_id": "o1", "size": s, "price": 1.0, "fillTime": "2026"}
             for i, s in enumerate((0.1, 0.2))]
-    assert _result_from_fills(rows).filled == 0.3
+    assert result_from_fills(rows).filled == 0.3
 
 
 def test_inverse_average_is_contracts_over_coin() -> None:
@@ -34,7 +34,7 @@ def test_inverse_average_is_contracts_over_coin() -> None:
     price is 10,000 / 0.41666… = 24,000, not the size-weighted 25,000.
     """
     body = _executions((20_000.0, 5_000.0), (30_000.0, 5_000.0))
-    inverse = _result_from_status("send", {**body, "orderEvents": body["orderEvents"]})
+    inverse = result_from_status("send", {**body, "orderEvents": body["orderEvents"]})
     inverse = type(inverse)(**{**inverse.__dict__, "symbol": "PI_XBTUSD"})
     assert inverse.avg_fill_price == pytest.approx(24_000.0, abs=1e-9)
     linear = type(inverse)(**{**inverse.__dict__, "symbol": "PF_XBTUSD"})

@@ -9,9 +9,10 @@ import pytest
 
 import kfresearch
 from kfresearch.errors import OrderRejected, OutcomeUnknownError
-from kfresearch.orders import Cancel, Send, plan_cancel, plan_edit, plan_place
+from kfresearch.orders import Cancel, Send
 from kfresearch.orders import Edit as EditOrder
-from kfresearch.queries import Call
+from kfresearch.orders.plans import plan_cancel, plan_edit, plan_place
+from kfresearch.plans import Call
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import Fault
 
@@ -134,7 +135,7 @@ class Driver:
 
     @property
     def last(self) -> list[str]:
-        return [c.endpoint for c in self.calls]
+        return [c.endpoint.name for c in self.calls]
 
 
 def unknown() -> OutcomeUnknownError:

@@ -11,22 +11,13 @@ import pandas as pd
 import pytest
 
 from kfresearch.errors import OrderRejected, ValidationError
-from kfresearch.orders import (
-    EXPLANATIONS,
-    InstrumentRules,
-    OrderContext,
-    OrderResult,
-    Send,
-    Trailing,
-    check_edit,
-    check_send,
-    explain,
-    preview,
-    rules_for,
-    send_params,
-    status_frame,
-)
 from kfresearch.orders import Edit as EditOrder
+from kfresearch.orders import InstrumentRules, OrderContext, OrderResult, Send, Trailing
+from kfresearch.orders.preview import preview
+from kfresearch.orders.requests import check_edit, check_send, send_params
+from kfresearch.orders.results import accept, result_from_status, status_frame
+from kfresearch.orders.rules import rules_for
+from kfresearch.orders.statuses import EXPLANATIONS, explain
 
 XBT = InstrumentRules.from_instrument(
     {
@@ -246,40 +237,39 @@ def test_every_documented_status_is_explained() -> None:
 
 
 def test_result_from_the_reference_examples(examples: Any) -> None:
-    from kfresearch.orders.results import _result_from_status
 
     doc = examples("sendorder")["examples"]
-    placed = _result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
+    placed = result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
     assert (placed.ok, placed.order_id, placed.size, placed.limit_price) == (
         True, "179f9af8-e45e-469d-b3e9-2fd4675cb7d0", 10000.0, 9400.0)
-    executed = _result_from_status("send", doc["ExecutedOrderExample"]["sendStatus"])
+    executed = result_from_status("send", doc["ExecutedOrderExample"]["sendStatus"])
     assert executed.filled == 10
     assert executed.avg_fill_price == 7244.5
-    rejected = _result_from_status("send", doc["RejectedOrderExample"]["sendStatus"])
+    rejected = result_from_status("send", doc["RejectedOrderExample"]["sendStatus"])
     assert not rejected.ok
     assert rejected.status == "iocWouldNotExecute"
-    edit = _result_from_status("edit", examples("editorder")["examples"]["EditOrderExample"][
+    edit = result_from_status("edit", examples("editorder")["examples"]["EditOrderExample"][
         "editStatus"])
     assert (edit.ok, edit.size, edit.limit_price) == (True, 1501.0, 7200.0)
-    cancel = _result_from_status("cancel", examples("cancelorder")["examples"][
+    cancel = result_from_status("cancel", examples("cancelorder")["examples"][
         "CancelOrderExample"]["cancelStatus"])
     assert (cancel.ok, cancel.client_order_id) == (True, "1234568")
 
 
 def test_outcome_says_what_happened_from_the_events(examples: Any) -> None:
-    from kfresearch.orders.results import _result_from_status
+    from kfresearch.orders.results import result_from_status
 
     doc = examples("sendorder")["examples"]
     # all three are "placed" or a rejection; the events tell them apart
-    placed = _result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
+    placed = result_from_status("send", doc["PlacedOrderExample"]["sendStatus"])
     assert placed.outcome() == "Resting on the book at 9400; nothing filled yet."
-    executed = _result_from_status("send", doc["ExecutedOrderExample"]["sendStatus"])
+    executed = result_from_status("send", doc["ExecutedOrderExample"]["sendStatus"])
     assert executed.outcome() == "Filled 10 at 7244.5."
     assert executed.outcome(lambda p: f"{p:,.2f} USD") == "Filled 10 at 7,244.50 USD."
-    rejected = _result_from_status("send", doc["RejectedOrderExample"]["sendStatus"])
+    rejected = result_from_status("send", doc["RejectedOrderExample"]["sendStatus"])
     assert rejected.outcome() == rejected.explanation
     assert "placed" not in placed.outcome()
-    partial = _result_from_status("send", {
+    partial = result_from_status("send", {
         "status": "placed",
         "orderEvents": [
             {"type": "EXECUTION", "price": 100.0, "amount": 2},
@@ -287,7 +277,7 @@ def test_outcome_says_what_happened_from_the_events(examples: Any) -> None:
         ],
     })
     assert partial.outcome() == "Partly filled: 2 of 5 at 100; 3 rests on the book at 100."
-    trigger = _result_from_status("send", {
+    trigger = result_from_status("send", {
         "status": "placed",
         "orderEvents": [{"type": "PLACE", "orderTrigger": {
             "quantity": 1, "triggerPrice": 60000, "triggerSignal": "last_price"}}],
@@ -370,11 +360,10 @@ def test_preview_estimates() -> None:
 
 
 def test_rejected_raises_with_status_and_explanation() -> None:
-    from kfresearch.orders.results import _accept
 
     result = OrderResult("send", "postWouldExecute")
     with pytest.raises(OrderRejected) as info:
-        _accept(result, "POST /derivatives/api/v3/sendorder", {})
+        accept(result, "POST /derivatives/api/v3/sendorder", {})
     assert info.value.status == "postWouldExecute"
     assert "buy below the best ask" in info.value.explanation
     assert "postWouldExecute" in str(info.value)
