@@ -24,8 +24,6 @@ Live: :class:`LiveFigure` (a FigureWidget redrawn by a helper). Export:
 plotly is imported here, not by ``import kfresearch``.
 """
 
-from __future__ import annotations
-
 from kfresearch.charts._style import COLORS, TEMPLATE, no_data_figure
 from kfresearch.charts.account import equity_chart, positions_chart
 from kfresearch.charts.export import find_chromium, save_image
@@ -57,3 +55,8 @@ __all__ = [
     "tickers_overview",
     "trades_chart",
 ]
+
+
+def __dir__() -> list[str]:
+    """The chart API (and the module's dunders), not the submodules it comes from."""
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})

@@ -23,7 +23,6 @@ __all__ = [
     "SIZE_FMT",
     "TEMPLATE",
     "TEMPLATE_NAME",
-    "aligned_ranges",
     "base_figure",
     "chart_title",
     "finite",
@@ -213,50 +212,6 @@ def no_data_figure(title: str, expected: str) -> go.Figure:
     fig.add_annotation(text=f"expected {expected}", x=0.5, y=0.38, xref="paper", yref="paper",
                        showarrow=False, font={"size": 13, "color": COLORS["neutral"]})
     return fig
-
-
-def aligned_ranges(
-    left: Any, right: Any, *, pad: float = 0.08
-) -> tuple[list[float], list[float]]:
-    """Ranges for a primary and a secondary y axis that both include zero at the same height.
-
-    Parameters
-    ----------
-    left, right : array-like
-        The values drawn on each axis (NaN ignored).
-    pad : float
-        Extra room beyond the data, as a fraction of each span.
-
-    Examples
-    --------
-    >>> aligned_ranges([1.0, 2.0], [-1.0, 4.0], pad=0.0)
-    ([-0.5, 2.0], [-1.0, 4.0])
-    """
-    spans: list[list[float]] = []
-    for values in (left, right):
-        data = finite(values)
-        data = data[np.isfinite(data)]
-        lo = min(0.0, float(data.min())) if len(data) else 0.0
-        hi = max(0.0, float(data.max())) if len(data) else 1.0
-        if hi == lo:
-            hi = lo + 1.0
-        width = hi - lo
-        spans.append([lo - pad * width if lo < 0 else lo, hi + pad * width if hi > 0 else hi])
-    fractions = [-lo / (hi - lo) for lo, hi in spans]
-    if fractions[0] == fractions[1]:
-        return spans[0], spans[1]
-    target = max(fractions)
-    if target >= 1.0:
-        target = min(fractions)
-    if not 0.0 < target < 1.0:
-        target = 0.5
-    for span, fraction in zip(spans, fractions, strict=True):
-        lo, hi = span
-        if fraction < target:
-            span[0] = -target * hi / (1.0 - target)
-        elif fraction > target:
-            span[1] = -lo * (1.0 - target) / target
-    return spans[0], spans[1]
 
 
 def finite(values: Any) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -10,9 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from kfresearch.charts._layout import WIDTHS, text_size
 from kfresearch.charts._style import (
     COLORS,
     PRICE_FMT,
+    TEMPLATE,
     base_figure,
     chart_title,
     finite,
@@ -313,9 +315,11 @@ def positions_chart(
                       "<extra></extra>",
     ))
     in_profit = np.where(np.isfinite(upnl), upnl >= 0, np.sign(size) * mark_pct >= 0)
+    lo, hi = _x_range(mark_pct, liq_pct, text)
+    positions_ = _text_positions(mark_pct, liq_pct, text, (lo, hi))
     fig.add_trace(go.Scatter(
         x=mark_pct, y=symbols, mode="markers+text", name="mark", text=text,
-        textposition="top center", textfont={"size": 11}, cliponaxis=False,
+        textposition=positions_, textfont={"size": PNL_FONT}, cliponaxis=False,
         customdata=np.column_stack([mark, np.asarray(prices, dtype=object),
                                     np.asarray(held, dtype=object)]).astype(object),
         marker={"size": 13, "color": np.where(in_profit, COLORS["buy"], COLORS["sell"]),
@@ -334,12 +338,7 @@ def positions_chart(
                            "%{customdata[1]} (%{x:+.2f} % from entry)<extra></extra>"),
         ))
     fig.add_vline(x=0.0, line={"color": rgba(COLORS["neutral"], 0.5), "width": 1})
-    span = np.concatenate([[0.0], mark_pct, liq_pct])
-    span = span[np.isfinite(span)]
-    lo, hi = float(span.min()), float(span.max())
-    margin = max(0.25 * (hi - lo), 0.5)
-    fig.update_xaxes(title_text="price vs entry (%)", zeroline=False,
-                     range=[lo - margin, hi + margin])
+    fig.update_xaxes(title_text="price vs entry (%)", zeroline=False, range=[lo, hi])
     fig.update_yaxes(title_text="", type="category", autorange="reversed",
                      tickvals=symbols,
                      ticktext=[f"<b>{sym}</b><br>{h}" for sym, h in zip(symbols, held,
@@ -349,6 +348,55 @@ def positions_chart(
 
 
 _FIAT = ("USD", "EUR", "GBP", "USDT", "USDC", "")
+PNL_FONT = 11
+"""Font size of the uPnL labels."""
+MARK_RADIUS = 6.5
+"""Half the mark marker's size (13 px), where its label starts."""
+
+
+def _plot_width() -> float:
+    """Pixels of the x axis at the narrowest width labels are laid out for."""
+    margin = TEMPLATE.layout.margin
+    return float(WIDTHS[0] - margin.l - margin.r)
+
+
+def _x_range(mark_pct: Any, liq_pct: Any, text: list[str]) -> tuple[float, float]:
+    """The x range (% from entry): every marker inside, and room beside each mark for
+    its uPnL label on the side away from the entry."""
+    span = np.concatenate([[0.0], mark_pct, liq_pct])
+    span = span[np.isfinite(span)]
+    lo, hi = float(span.min()), float(span.max())
+    margin = max(0.25 * (hi - lo), 0.5)
+    lo, hi = lo - margin, hi + margin
+    pixels = _plot_width()
+    for _ in range(3):  # widening one side moves the other labels: settle it
+        for m, label in zip(mark_pct, text, strict=True):
+            if not (np.isfinite(m) and label):
+                continue
+            share = (text_size(label, PNL_FONT)[0] + MARK_RADIUS + 6) / pixels
+            if m >= 0:
+                hi = max(hi, (m - share * lo) / (1 - share))
+            else:
+                lo = min(lo, (m - share * hi) / (1 - share))
+    return lo, hi
+
+
+def _text_positions(mark_pct: Any, liq_pct: Any, text: list[str],
+                    x_range: tuple[float, float]) -> list[str]:
+    """Each uPnL label beside its mark on the side away from the entry (x = 0), so it
+    never covers the entry marker; above-and-away when the liquidation marker would
+    sit under it."""
+    lo, hi = x_range
+    per_pixel = (hi - lo) / _plot_width()
+    out = []
+    for m, q, label in zip(mark_pct, liq_pct, text, strict=True):
+        right = not np.isfinite(m) or m >= 0
+        reach = (text_size(label, PNL_FONT)[0] + MARK_RADIUS + 6) * per_pixel
+        covered = np.isfinite(q) and np.isfinite(m) and (
+            m <= q <= m + reach if right else m - reach <= q <= m)
+        side = "right" if right else "left"
+        out.append(f"top {side}" if covered else f"middle {side}")
+    return out
 
 
 def _pnl_text(pnl: float, unit: str) -> str:

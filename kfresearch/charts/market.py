@@ -8,6 +8,7 @@ figure of :func:`kfresearch.charts.no_data_figure`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,13 +17,21 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from kfresearch.charts._layout import (
+    WIDTHS,
+    dodge,
+    place_labels,
+    plot_area,
+    round_axes,
+    text_size,
+)
 from kfresearch.charts._style import (
     COLORS,
     COLORWAY,
     HEAT_SCALE,
     PRICE_FMT,
     SIZE_FMT,
-    aligned_ranges,
+    TEMPLATE,
     base_figure,
     chart_title,
     finite,
@@ -176,15 +185,25 @@ def candles_chart(
         fig.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
     else:
         fig.update_xaxes(title_text=TIME_AXIS)
-    fig.update_yaxes(title_text=f"price ({price})", **where)
+    # The price axis is the candles' range: far resting orders and old fills must not
+    # flatten the candles (far orders get edge labels instead).
+    y_range = _padded(finite(candles["low"]), finite(candles["high"]))
+    fig.update_yaxes(title_text=f"price ({price})", range=list(y_range), **where)
     _add_fills(fig, _for_symbol(fills, symbol), where, price, unit)
-    _add_orders(fig, _for_symbol(orders, symbol), where, price, unit)
+    _add_orders(fig, _for_symbol(orders, symbol), where, y_range, price, unit)
     fig.update_xaxes(rangeslider_visible=False)
     if rangeslider:
         bottom = {"row": 2, "col": 1} if has_volume else {}
         fig.update_xaxes(rangeslider={"visible": True, "thickness": 0.06}, **bottom)
     fig.update_layout(hovermode="x unified" if len(candles) <= 2000 else "closest")
     return fig
+
+
+def _padded(low: Any, high: Any, pad: float = 0.05) -> tuple[float, float]:
+    """``[min(low), max(high)]`` widened by ``pad`` of its span on each side."""
+    lo, hi = float(np.nanmin(low)), float(np.nanmax(high))
+    span = hi - lo if hi > lo else max(abs(hi) * 0.01, 1.0)
+    return lo - pad * span, hi + pad * span
 
 
 def _add_fills(fig: Any, fills: pd.DataFrame | None, where: dict[str, int], price: str,
@@ -209,14 +228,23 @@ def _add_fills(fig: Any, fills: pd.DataFrame | None, where: dict[str, int], pric
         )
 
 
-def _add_orders(fig: Any, orders: pd.DataFrame | None, where: dict[str, int], price: str,
-                unit: str) -> None:
+ORDER_FONT = 10
+"""Font size of the open-order labels in the right margin."""
+
+
+def _add_orders(fig: Any, orders: pd.DataFrame | None, where: dict[str, int],
+                y_range: tuple[float, float], price: str, unit: str) -> None:
+    """Open orders: a dashed line per order inside ``y_range``, a label per order in the
+    right margin (never over the candles), and for orders beyond the range a label at
+    the top or bottom edge with an arrow, so they do not stretch the price axis."""
     if orders is None:
         return
     limit = finite(orders["limit_price"]) if "limit_price" in orders.columns else None
     stop = finite(orders["stop_price"]) if "stop_price" in orders.columns else None
     sizes = (finite(orders["unfilled_size"]) if "unfilled_size" in orders.columns
              else np.full(len(orders), np.nan))
+    low, high = y_range
+    labels: list[tuple[float, str, str, str]] = []  # (level, text, colour, order id)
     for i, order_id in enumerate(orders.index):
         level = np.nan
         if limit is not None and np.isfinite(limit[i]):
@@ -230,15 +258,35 @@ def _add_orders(fig: Any, orders: pd.DataFrame | None, where: dict[str, int], pr
         kind = row.get("order_type")
         amount = f" {sizes[i]:g} {unit}" if np.isfinite(sizes[i]) else ""
         suffix = f" ({kind})" if isinstance(kind, str) and kind else ""
-        label = f"{side}{amount} @ {level:,.8g}{suffix}"
-        fig.add_hline(
-            y=float(level), name=str(order_id),
-            line={"color": COLORS.get(side, COLORS["neutral"]), "dash": "dash", "width": 1.2},
-            annotation={"text": label, "font": {"size": 10,
-                                                "color": COLORS.get(side, COLORS["neutral"])}},
-            annotation_position="top left",
-            **where,
+        text = f"{side}{amount} @ {level:,.8g}{suffix}"
+        color = COLORS.get(side, COLORS["neutral"])
+        if level > high:
+            text = f"▲ {text}"
+        elif level < low:
+            text = f"▼ {text}"
+        else:
+            fig.add_hline(y=float(level), name=str(order_id),
+                          line={"color": color, "dash": "dash", "width": 1.2}, **where)
+        labels.append((float(level), text, color, str(order_id)))
+    if not labels:
+        return
+    # One label per order at its price (far orders at the edge they lie beyond), moved
+    # apart vertically where they would overlap; the area's height does not depend on
+    # the figure's width, so this holds at any width.
+    area = plot_area(fig, WIDTHS[0])
+    height = text_size("0", ORDER_FONT)[1]
+    wanted = [area.y(min(max(level, low), high)) for level, *_ in labels]
+    centres = dodge(wanted, height, area.bottom, area.top)
+    for (_, text, color, order_id), centre in zip(labels, centres, strict=True):
+        y = low + (centre - area.bottom) / (area.top - area.bottom) * (high - low)
+        fig.add_annotation(
+            text=text, name=order_id, x=1.0, xref="x domain", xanchor="left", xshift=4,
+            y=y, yref="y", yanchor="middle", showarrow=False,
+            font={"size": ORDER_FONT, "color": color},
         )
+    widest = max(text_size(text, ORDER_FONT)[0] for _, text, _, _ in labels)
+    right = max(float(fig.layout.margin.r or TEMPLATE.layout.margin.r), widest + 12.0)
+    fig.update_layout(margin={"r": math.ceil(right)})
 
 
 # --------------------------------------------------------------------------- depth
@@ -480,9 +528,10 @@ def funding_chart(
     -------
     plotly.graph_objects.Figure
         Row 1: ``funding per period`` bars in % (green when positive: longs
-        pay shorts; red when negative), hover in bps and % per year too; the
-        right axis is the left one annualised (× periods per year, 24 × 365
-        for hourly funding), with the ``annualised, 24-period mean`` line. Row 2: ``paid by a long,
+        pay shorts; red when negative) on the left axis, hover in bps and %
+        per year too (× periods per year, 24 × 365 for hourly funding); the
+        ``annualised, 24-period mean`` line on the right axis. Both axes have
+        round ticks on the same gridlines, zero aligned. Row 2: ``paid by a long,
         cumulative`` — the running sum of the relative rate in % of notional
         (a constant-notional long; negative means it was paid), hover with the
         absolute amount per contract.
@@ -538,12 +587,13 @@ def funding_chart(
         hovertemplate=("a long paid %{y:.4f} % of notional<br>"
                        f"= %{{customdata:.6g}} {per_contract}<extra></extra>"),
     ), row=2, col=1)
-    # The right axis is the left one × periods per year: a bar reads on either.
-    left, _ = aligned_ranges(np.concatenate([rel * 100.0, smooth / per_year]), [])
-    fig.update_yaxes(title_text=f"funding (% per {period})", range=left, row=1, col=1,
-                     secondary_y=False)
+    # Round ticks on both axes, on shared gridlines with zero aligned: bars read on the
+    # left, the annualised mean on the right (each bar's annualised value is in its hover).
+    left, right = round_axes(rel * 100.0, smooth)
+    fig.update_yaxes(title_text=f"funding (% per {period})", row=1, col=1,
+                     secondary_y=False, **left)
     fig.update_yaxes(title_text="annualised (% per year)", row=1, col=1, secondary_y=True,
-                     range=[left[0] * per_year, left[1] * per_year], showgrid=False)
+                     showgrid=False, **right)
     fig.update_yaxes(title_text="long paid, cumulative (% of notional)", row=2, col=1)
     fig.update_xaxes(title_text=TIME_AXIS, row=2, col=1)
     fig.update_layout(hovermode="x unified", bargap=0.1)
@@ -631,12 +681,11 @@ def term_structure_chart(term: pd.DataFrame | None, *, title: str | None = None)
             mode="markers", marker={"color": COLORWAY[2], "size": 11, "symbol": "diamond"},
             hovertemplate="%{x}<br>funding %{y:.2f} % per year<extra></extra>",
         ), secondary_y=True)
-    left, right = aligned_ranges(basis, np.concatenate([annual[dated], funding[perp]]),
-                                 pad=0.15)
+    left, right = round_axes(basis, np.concatenate([annual[dated], funding[perp]]), pad=0.15)
     fig.update_xaxes(title_text="contract (perpetuals first, then by expiry)", type="category")
-    fig.update_yaxes(title_text="basis, mark vs index (%)", range=left, secondary_y=False)
-    fig.update_yaxes(title_text="annualised (% per year)", range=right, secondary_y=True,
-                     showgrid=False)
+    fig.update_yaxes(title_text="basis, mark vs index (%)", secondary_y=False, **left)
+    fig.update_yaxes(title_text="annualised (% per year)", secondary_y=True, showgrid=False,
+                     **right)
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -712,7 +761,7 @@ def tickers_overview(
     base_figure(fig, title=name, height=720)
     custom = np.column_stack([mark, volume, oi_usd, funding, spread])
     fig.add_trace(go.Scatter(
-        x=volume, y=change, mode="markers+text", text=labels, textposition="top center",
+        x=volume, y=change, mode="markers", text=labels,
         name="24h change vs volume", customdata=custom, showlegend=False,
         marker={"size": marker_size, "color": np.where(change >= 0, COLORS["buy"],
                                                        COLORS["sell"]),
@@ -739,11 +788,49 @@ def tickers_overview(
     ), row=2, col=2)
     fig.update_xaxes(title_text="24h volume (USD, log scale)", type="log", row=1, col=1)
     fig.update_yaxes(title_text="24h change (%)", row=1, col=1)
+    _label_points(fig, labels, volume, change, marker_size / 2.0)
     fig.update_yaxes(title_text="funding (% per year)", row=2, col=1)
     fig.update_yaxes(title_text="spread (bps)", row=2, col=2)
     fig.update_xaxes(tickangle=-45, row=2)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+POINT_FONT = 11
+"""Font size of the contract labels of the market overview."""
+
+
+def _label_points(fig: Any, labels: Any, x: Any, y: Any, radii: Any) -> None:
+    """Name each marker of the overview's scatter (log x) with an annotation placed
+    clear of the other labels and markers at every width of ``WIDTHS``; a label
+    that had to move away from its marker gets a thin leader line."""
+    drawn = np.flatnonzero(np.isfinite(x) & (x > 0) & np.isfinite(y))
+    if not len(drawn):
+        return
+    log_x = np.log10(x[drawn])
+    # fixed ranges, so that label positions can be worked out in pixels
+    x_lo, x_hi = float(log_x.min()), float(log_x.max())
+    x_pad = max(0.12 * (x_hi - x_lo), 0.3)
+    y_lo, y_hi = float(np.min(y[drawn])), float(np.max(y[drawn]))
+    y_pad = max(0.15 * (y_hi - y_lo), 0.5)
+    fig.update_xaxes(range=[x_lo - x_pad, x_hi + x_pad], row=1, col=1)
+    fig.update_yaxes(range=[y_lo - y_pad, y_hi + y_pad], row=1, col=1)
+    areas = [plot_area(fig, width) for width in WIDTHS]
+    points = [(float(x[i]), float(y[i])) for i in drawn]
+    sizes = [text_size(str(labels[i]), POINT_FONT) for i in drawn]
+    radius = [float(radii[i]) for i in drawn]
+    offsets = place_labels(areas, points, radius, sizes)
+    for k, i in enumerate(drawn):
+        (ox, oy), (w, h), r = offsets[k], sizes[k], radius[k]
+        adjacent = abs(ox) <= w / 2 + r + 3 and abs(oy) <= h / 2 + r + 3
+        common = {"text": str(labels[i]), "name": str(labels[i]), "x": float(log_x[k]),
+                  "y": float(y[i]), "xref": "x", "yref": "y",
+                  "font": {"size": POINT_FONT, "color": COLORS["ink"]}}
+        if adjacent:
+            fig.add_annotation(**common, showarrow=False, xshift=ox, yshift=oy)
+        else:  # plotly's ay grows downwards
+            fig.add_annotation(**common, showarrow=True, ax=ox, ay=-oy, arrowhead=0,
+                               arrowwidth=0.8, arrowcolor=COLORS["neutral"], standoff=r)
 
 
 # --------------------------------------------------------------------------- trades

@@ -81,7 +81,8 @@ def test_options_are_kept_and_can_change(kf: Any) -> None:
 
 def test_order_lines_follow_the_orders(kf: Any) -> None:
     candles = kf.candles("PF_XBTUSD", "1h", since="1d", progress=False)
-    orders = pd.DataFrame({"symbol": ["PF_XBTUSD"], "side": ["buy"], "limit_price": [70000.0],
+    near = float(candles["low"].min())  # on the chart: drawn as a line
+    orders = pd.DataFrame({"symbol": ["PF_XBTUSD"], "side": ["buy"], "limit_price": [near],
                            "unfilled_size": [0.1], "order_type": ["lmt"]},
                           index=pd.Index(["o1"], name="order_id"))
     live = charts.LiveFigure(charts.candles_chart, candles, orders=orders)

@@ -49,6 +49,26 @@ def by_name(fig: Any, name: str) -> Any:
     return found[0]
 
 
+def assert_round_twin_axes(left: Any, right: Any, left_values: Any, right_values: Any) -> None:
+    """Both axes tick at round steps (1, 2, 2.5, 5 × 10^k) from 0, over the same number of
+    intervals with zero on the same gridline, and hold their data."""
+    shape = []
+    for axis, values in ((left, left_values), (right, right_values)):
+        step = axis.dtick
+        mantissa = step / 10 ** np.floor(np.log10(step))
+        assert round(mantissa, 9) in {1.0, 2.0, 2.5, 5.0}, step
+        assert axis.tick0 == 0
+        low, high = (v / step for v in axis.range)
+        assert low == pytest.approx(round(low)), axis.range
+        assert high == pytest.approx(round(high)), axis.range
+        shape.append((round(high - low), round(-low)))
+        data = np.asarray(values, dtype=float)
+        data = data[np.isfinite(data)]
+        assert axis.range[0] <= data.min()
+        assert data.max() <= axis.range[1]
+    assert shape[0] == shape[1]  # same gridlines, zero on the same one
+
+
 def times(values: Any) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
 
@@ -98,8 +118,11 @@ def test_candles_fill_markers_sit_at_fill_times_and_prices(traded: dict[str, Any
 
 
 def test_candles_order_lines_at_limit_prices_of_this_symbol(traded: dict[str, Any]) -> None:
-    orders = traded["orders"]
-    fig = charts.candles_chart(traded["candles"], orders=orders, symbol="PF_XBTUSD")
+    candles = traded["candles"]
+    orders = traded["orders"].copy()
+    # resting inside the candles' range (the fixture's 70,000 lies far below them)
+    orders["limit_price"] = float(candles["low"].min()) + 10.0
+    fig = charts.candles_chart(candles, orders=orders, symbol="PF_XBTUSD")
     mine = orders[orders["symbol"] == "PF_XBTUSD"]
     lines = [s for s in fig.layout.shapes if s.name in set(orders.index)]
     assert {s.name for s in lines} == set(mine.index)
@@ -239,9 +262,7 @@ def test_funding_per_period_annualised_and_paid_by_a_long(kf: Any) -> None:
     paid = by_name(fig, "paid by a long, cumulative")
     assert paid.y[-1] == pytest.approx(rel.sum() * 100.0)
     assert paid.customdata[-1] == pytest.approx(funding["funding_rate"].sum())
-    left, right = fig.layout.yaxis.range, fig.layout.yaxis2.range
-    assert right[0] == pytest.approx(left[0] * 8760)
-    assert right[1] == pytest.approx(left[1] * 8760)
+    assert_round_twin_axes(fig.layout.yaxis, fig.layout.yaxis2, bars.y, mean.y)
     assert fig.layout.yaxis.title.text == "funding (% per 1h)"
     assert fig.layout.yaxis2.title.text == "annualised (% per year)"
     assert fig.layout.title.text == "PF_XBTUSD · funding · sim"
@@ -269,8 +290,8 @@ def test_term_structure_basis_and_annualised(kf: Any) -> None:
     np.testing.assert_allclose(np.asarray(perp.y, dtype=float),
                                perps["funding_rate_annualised"].to_numpy() * 100.0)
     assert annual.yaxis == perp.yaxis == "y2"
-    left, right = fig.layout.yaxis.range, fig.layout.yaxis2.range
-    assert -left[0] / (left[1] - left[0]) == pytest.approx(-right[0] / (right[1] - right[0]))
+    assert_round_twin_axes(fig.layout.yaxis, fig.layout.yaxis2, basis.y,
+                           [*annual.y, *perp.y])
     assert fig.layout.title.text == "XBT · term structure · sim"
     assert fig.layout.yaxis.title.text == "basis, mark vs index (%)"
 

@@ -17,9 +17,7 @@ from kfresearch.errors import ConfigurationError
 
 
 def test_all_is_sorted_and_names_the_public_api() -> None:
-    public = {n for n in dir(charts) if not n.startswith("_")} - {
-        "annotations", "account", "export", "live", "market",
-    }
+    public = {n for n in dir(charts) if not n.startswith("_")}
     assert sorted(charts.__all__, key=lambda n: (not n.isupper(), not n[0].isupper(), n)) \
         == list(charts.__all__)
     assert set(charts.__all__) == public
@@ -73,21 +71,6 @@ def test_resolution_label_from_index_spacing(freq: str, label: str) -> None:
     assert _style.resolution_label(index) == label
     assert _style.resolution_label(index, {"resolution": "15m"}) == "15m"
     assert _style.resolution_label(index[:1]) is None
-
-
-@pytest.mark.parametrize(
-    ("left", "right"),
-    [([1.0, 2.0], [-1.0, 4.0]), ([-1.0, 2.0], [-3.0, 1.0]), ([0.5, 0.7], [-10.0, 3.0]),
-     ([1.0, 2.0], [3.0, 4.0])],
-)
-def test_aligned_ranges_put_zero_at_the_same_height(left: list[float],
-                                                    right: list[float]) -> None:
-    a, b = _style.aligned_ranges(left, right)
-    assert a[0] <= min([*left, 0.0])
-    assert a[1] >= max(left)
-    assert b[0] <= min([*right, 0.0])
-    assert b[1] >= max(right)
-    assert -a[0] / (a[1] - a[0]) == pytest.approx(-b[0] / (b[1] - b[0]))
 
 
 def test_rgba() -> None:
