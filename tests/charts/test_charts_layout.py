@@ -130,7 +130,8 @@ def test_overview_labels_do_not_overlap(kf: Any) -> None:
 def test_overview_labels_stay_apart_when_contracts_crowd() -> None:
     symbols = [f"PF_C{i}USD" for i in range(8)]
     tickers = pd.DataFrame(
-        {"mark_price": 1.0, "change24h": [0.10, 0.11, 0.12, 0.10, 0.11, 0.12, 0.1, 0.11],
+        {"mark_price": 1.0, "change24h": [0.0010, 0.0011, 0.0012, 0.0010, 0.0011, 0.0012, 0.001,
+                                          0.0011],  # fractions: 0.10 % to 0.12 %
          "volume_quote": [1e6, 1.02e6, 1.04e6, 1.01e6, 1.03e6, 1.05e6, 1.06e6, 1.07e6],
          "open_interest": 1.0, "funding_rate_annualised": 0.1, "spread_bps": 1.0},
         index=pd.Index(symbols, name="symbol"))
