@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from kfresearch.contracts import currency_decimals, decimals
+
 __all__ = ["MONEY_COLUMNS", "PRICE_COLUMNS", "SIZE_COLUMNS", "render"]
 
 #: Quote-currency prices: shown with the decimals of the contract's tick.
@@ -74,7 +76,7 @@ def render(frame: pd.DataFrame, ticks: Mapping[str, float] | float | None = None
         elif name in SIZE_COLUMNS:
             out[name] = [_size(v) for v in column]
         elif name in MONEY_COLUMNS:
-            out[name] = [_fixed(v, 2 if c == "USD" else 8)
+            out[name] = [_fixed(v, currency_decimals(str(c)))
                          for v, c in zip(column, currencies, strict=True)]
         else:
             out[name] = [_general(v) for v in column]
@@ -94,11 +96,6 @@ def _missing(value: float) -> bool:
     return value is None or math.isnan(value)
 
 
-def _tick_decimals(tick: float) -> int:
-    text = np.format_float_positional(tick, trim="-")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
 def _fixed(value: float, decimals: int) -> str:
     return "" if _missing(value) else f"{value:,.{decimals}f}"
 
@@ -106,7 +103,7 @@ def _fixed(value: float, decimals: int) -> str:
 def _price(value: float, tick: float | None) -> str:
     if tick is None or not tick > 0:
         return _size(value)
-    return _fixed(value, _tick_decimals(tick))
+    return _fixed(value, decimals(tick))
 
 
 def _size(value: float) -> str:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from kfresearch.contracts import currency_decimals, decimals
 from kfresearch.environments import Environment
 from kfresearch.errors import KFError
 
@@ -95,19 +96,13 @@ def fmt(value: float | None, digits: int = 2, *, sign: bool = False) -> str:
     return f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
 
 
-def _step_decimals(step: float) -> int:
-    """Decimals of a tick or size step: ``0.01`` → 2, ``0.5`` → 1, ``1`` → 0."""
-    text = f"{step:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
 def price_text(value: float | None, tick: float | None, unit: str = "USD") -> str:
     """A price on the contract's tick with its unit: ``2647.3404`` at tick 0.01 →
     ``'2,647.34 USD'``; no tick: as many decimals as the value has, up to 8."""
     if value is None or math.isnan(value):
         return "–"
     if tick:
-        body = f"{value:,.{_step_decimals(tick)}f}"
+        body = f"{value:,.{decimals(tick)}f}"
     else:
         body = f"{value:,.8f}".rstrip("0").rstrip(".")
     return f"{body} {unit}".rstrip()
@@ -118,7 +113,7 @@ def amount_text(value: float | None, currency: str, *, sign: bool = False) -> st
     (``'0.00012979 XBT'``)."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{fmt(value, 2 if currency == 'USD' else 8, sign=sign)} {currency}"
+    return f"{fmt(value, currency_decimals(currency), sign=sign)} {currency}"
 
 
 def size_text(value: float | None, step: float | None = None) -> str:
@@ -126,7 +121,7 @@ def size_text(value: float | None, step: float | None = None) -> str:
     ``0.5`` at step 0.001 → ``'0.5'`` (no trailing zeros)."""
     if value is None or math.isnan(value):
         return "–"
-    places = _step_decimals(step) if step else 8
+    places = decimals(step) if step else 8
     text = f"{value:,.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 

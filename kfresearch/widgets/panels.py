@@ -106,18 +106,18 @@ class _Panel(widgets.VBox):  # type: ignore[misc]
     def _header_buttons(self) -> list[widgets.Widget]:
         return []
 
-    def _contract(self, symbol: str) -> tuple[float | None, float | None, str]:
-        """``(tick size, size step, base currency)`` of ``symbol`` for formatting; the
-        instruments are read once, and again only for a symbol they lack."""
+    def _contract(self, symbol: str) -> tuple[float | None, float | None]:
+        """``(tick size, size step)`` of ``symbol`` for formatting; the instruments are
+        read once, and again only for a symbol they lack."""
         if self._instruments is None or symbol not in self._instruments.index:
             self._instruments = self.client.instruments()
         if symbol not in self._instruments.index:
-            return None, None, ""
+            return None, None
         row = self._instruments.loc[symbol]
         tick = _positive(row.get("tick_size"))
         precision = _positive(row.get("contract_value_trade_precision"))
         step = 10.0 ** -precision if precision is not None else 1.0
-        return tick, step, str(row.get("base") or "")
+        return tick, step
 
     def _show_error(self, error: BaseException) -> None:
         self.status.value = error_html(describe_error(error))
@@ -209,7 +209,7 @@ class OrdersPanel(_Panel):
 
     def _row(self, row: pd.Series) -> list[str]:
         symbol = str(row.get("symbol"))
-        tick, step, _ = self._contract(symbol)
+        tick, step = self._contract(symbol)
         size = float(row.get("filled_size", 0) or 0) + float(row.get("unfilled_size", 0) or 0)
         return [
             symbol,
@@ -281,7 +281,7 @@ class PositionsPanel(_Panel):
 
     def _row(self, row: pd.Series) -> list[str]:
         symbol = str(row.name)
-        tick, step, _ = self._contract(symbol)
+        tick, step = self._contract(symbol)
         # the frame names the settlement currency (USD linear, the base coin inverse)
         currency = row.get("currency")
         pnl_currency = currency if isinstance(currency, str) else ""
