@@ -71,6 +71,7 @@ class Fill:
     time_ms: int
     fill_type: str  # maker | taker | takerAfterEdit | liquidation
     fee: float
+    fee_rate: float  # fraction of notional charged (the account's tier when it filled)
     fee_currency: str
     order_type: str  # the filled order's effective type (lmt, ioc, mkt …)
     remaining: float  # the order's unfilled size after this fill

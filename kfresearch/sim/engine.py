@@ -16,7 +16,8 @@ deadlines), and only symbols with open orders or positions are looked at:
    against the book at the step's end;
 4. at an hour boundary accrued funding is realised into the wallet;
 5. dated contracts settle at their last trading time at the index price;
-6. accounts whose margin equity fell below maintenance margin are liquidated;
+6. margin pools (a wallet's cross positions, or one isolated position) whose
+   equity fell below their maintenance margin are liquidated;
 7. dead man's switches whose deadline passed cancel every order.
 
 Everything the engine does at a step is stamped with the step's end time.
@@ -44,7 +45,7 @@ from typing import Any
 
 from kfresearch.sim import history_bodies, margin, private_feeds
 from kfresearch.sim.accounts import Account, Fill, Position, page_history, select_log
-from kfresearch.sim.instruments import InstrumentSpec
+from kfresearch.sim.instruments import FEE_TIERS, InstrumentSpec
 from kfresearch.sim.interfaces import Level, Market, Signal
 from kfresearch.sim.margin import HOUR_MS, FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.orders import (
@@ -60,6 +61,8 @@ from kfresearch.sim.routing import dec, iso
 __all__ = ["Engine", "Listener"]
 
 Listener = Callable[[str, str, dict[str, Any]], None]
+Pool = tuple[str, str | None]
+"""A margin pool: (wallet, the isolated contract, or None for the wallet's cross margin)."""
 
 MINUTE_MS = 60_000
 PRICE_COLLAR = 0.10  # aggressive limit orders may not reach more than 10 % past the mark
@@ -67,6 +70,7 @@ MARKET_PROTECTION = 0.01  # "mkt" is an IOC limited to 1 % past the best price (
 MAX_CLI_ORD_ID = 100
 SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
 STATUS_WINDOW_MS = 5_000  # orders/status also lists orders closed this recently
+FEE_WINDOW_MS = 30 * 24 * HOUR_MS  # fee tiers follow the 30-day traded volume (reference §4.22)
 # Collateral haircuts of the flex wallet (reference §7.4 example: about 2 % on XBT).
 HAIRCUTS = {"USD": 0.0, "USDC": 0.0, "USDT": 0.0, "XBT": 0.02, "ETH": 0.02}
 
@@ -130,8 +134,11 @@ class Engine:
         self._specs: dict[str, InstrumentSpec] = {}
         self._funding: dict[tuple[str, int], float] = {}
         self._dirty: set[str] = set()
-        # (account, wallet) -> (band key, low mark, high mark): see _remember_safe_band.
-        self._safe_bands: dict[tuple[str, str], tuple[tuple[Any, ...], float, float]] = {}
+        # (account, wallet, isolated symbol) -> (band key, low mark, high mark):
+        # see _remember_safe_band.
+        self._safe_bands: dict[
+            tuple[str, str, str | None], tuple[tuple[Any, ...], float, float]
+        ] = {}
 
     # ------------------------------------------------------------------ basics
 
@@ -575,7 +582,8 @@ class Engine:
     ) -> dict[str, Any]:
         """Execute ``quantity`` of ``order`` at ``price``; the EXECUTION event."""
         prior, prior_history = order.v3(), order.history(acc.uid)
-        rate = margin.MAKER_FEE if fill_type == "maker" else margin.TAKER_FEE
+        tier = self.fee_tier(acc, spec.fee_schedule_uid, now)
+        rate = tier.maker if fill_type == "maker" else tier.taker
         if fill_type == "liquidation" and spec.is_inverse:
             rate = 0.0  # "liquidation fee … not applicable for inverse futures" (history spec)
         fee = margin.fee(spec, quantity, price, rate)
@@ -596,6 +604,7 @@ class Engine:
             time_ms=now,
             fill_type=fill_type,
             fee=fee,
+            fee_rate=rate,
             fee_currency=spec.settlement_currency,
             order_type=order.effective_type,
             remaining=order.unfilled,
@@ -905,37 +914,66 @@ class Engine:
         self._dirty.add(acc.account_id)
 
     def _liquidate_underwater(self, t: int) -> None:
-        """Close every position of a wallet whose equity fell below its maintenance margin."""
-        for acc in self.accounts.values():
-            for wallet in sorted({self.known_spec(s).margin_account for s in acc.positions}):
-                if self._inside_safe_band(acc, wallet, t):
-                    continue
-                equity, maintenance = self._equity_and_maintenance(acc, wallet, t)
-                if equity < maintenance:
-                    self._liquidate(acc, wallet, t)
-                else:
-                    self._remember_safe_band(acc, wallet, t)
+        """Close the positions of every margin pool whose equity fell below its maintenance.
 
-    def _band_key(self, acc: Account, wallet: str, t: int) -> tuple[Any, ...] | None:
-        """What a safe band depends on; None when the wallet holds more than one position."""
-        held = [
-            p for p in acc.positions.values() if self.known_spec(p.symbol).margin_account == wallet
-        ]
+        A pool is a wallet's cross-margined positions, or one isolated
+        position (see :meth:`_equity_and_maintenance`).
+        """
+        for acc in self.accounts.values():
+            for pool in self._pools(acc):
+                if not self._pool_symbols(acc, pool) or self._inside_safe_band(acc, pool, t):
+                    continue
+                equity, maintenance = self._equity_and_maintenance(acc, pool, t)
+                if equity < maintenance:
+                    self._liquidate(acc, pool, t)
+                else:
+                    self._remember_safe_band(acc, pool, t)
+
+    def _is_isolated(self, acc: Account, symbol: str) -> bool:
+        """Margined alone: a multi-collateral contract with a leverage preference (§4.21)."""
+        return symbol in acc.leverage and not self.known_spec(symbol).is_inverse
+
+    def _pools(self, acc: Account) -> list[Pool]:
+        pools = {
+            (self.known_spec(s).margin_account, s if self._is_isolated(acc, s) else None)
+            for s in acc.positions
+        }
+        return sorted(pools, key=lambda pool: (pool[0], pool[1] or ""))
+
+    def _pool_symbols(self, acc: Account, pool: Pool) -> list[str]:
+        wallet, isolated = pool
+        if isolated is not None:
+            return [isolated] if isolated in acc.positions else []
+        return sorted(
+            s
+            for s in acc.positions
+            if self.known_spec(s).margin_account == wallet and not self._is_isolated(acc, s)
+        )
+
+    def _band_key(self, acc: Account, pool: Pool, t: int) -> tuple[Any, ...] | None:
+        """What a safe band depends on; None when the pool holds more than one position."""
+        held = self._pool_symbols(acc, pool)
         if len(held) != 1:
             return None
-        position = held[0]
+        wallet = pool[0]
+        # the cross pool's equity also depends on the isolated positions' allocated margin
+        positions = tuple(
+            (p.symbol, p.size, p.entry, acc.leverage.get(p.symbol))
+            for p in sorted(acc.positions.values(), key=lambda p: p.symbol)
+            if self.known_spec(p.symbol).margin_account == wallet
+        )
         balances = tuple(sorted(acc.wallets.get(wallet, {}).items()))
-        return (t // HOUR_MS, position.symbol, position.size, position.entry, balances)
+        return (t // HOUR_MS, held[0], positions, balances)
 
-    def _inside_safe_band(self, acc: Account, wallet: str, t: int) -> bool:
-        band = self._safe_bands.get((acc.account_id, wallet))
-        if band is None or band[0] != self._band_key(acc, wallet, t):
+    def _inside_safe_band(self, acc: Account, pool: Pool, t: int) -> bool:
+        band = self._safe_bands.get((acc.account_id, *pool))
+        if band is None or band[0] != self._band_key(acc, pool, t):
             return False
         symbol = band[0][1]
         return band[1] <= self.market.mark_price(symbol, t) <= band[2]
 
-    def _remember_safe_band(self, acc: Account, wallet: str, t: int) -> None:
-        """Mark prices around the current one where this one-position wallet cannot be liquidated.
+    def _remember_safe_band(self, acc: Account, pool: Pool, t: int) -> None:
+        """Mark prices around the current one where this one-position pool cannot be liquidated.
 
         For a single position, equity minus maintenance margin is monotonic in
         the mark (linear: slope ``s(1 - rate)``; inverse: ``-(s + c)/P``), so
@@ -943,9 +981,9 @@ class Engine:
         funding is held back because the band lives until the hour ends (or
         until the wallet changes, which changes the key).
         """
-        key = self._band_key(acc, wallet, t)
+        key = self._band_key(acc, pool, t)
         if key is None:
-            self._safe_bands.pop((acc.account_id, wallet), None)
+            self._safe_bands.pop((acc.account_id, *pool), None)
             return
         position = acc.positions[key[1]]
         spec = self.known_spec(position.symbol)
@@ -955,7 +993,7 @@ class Engine:
             if spec.is_perpetual
             else 0.0
         )
-        base = self._equity_and_maintenance(acc, wallet, t)[0] - margin.unrealized_pnl(
+        base = self._equity_and_maintenance(acc, pool, t)[0] - margin.unrealized_pnl(
             spec, position.size, position.entry, mark
         )
         low, high = mark * (1 - SAFE_BAND), mark * (1 + SAFE_BAND)
@@ -964,19 +1002,45 @@ class Engine:
                 spec, position.size, position.entry, edge, position.unrealized_funding
             )
             if base + risk.pnl - funding <= risk.maintenance_margin:
-                self._safe_bands.pop((acc.account_id, wallet), None)
+                self._safe_bands.pop((acc.account_id, *pool), None)
                 return
-        self._safe_bands[acc.account_id, wallet] = (key, low, high)
+        self._safe_bands[(acc.account_id, *pool)] = (key, low, high)
 
-    def _equity_and_maintenance(self, acc: Account, wallet: str, t: int) -> tuple[float, float]:
-        if wallet == "flex":
-            flex = self.flex_summary(acc, t)
-            return flex.margin_equity, flex.maintenance_margin
-        single = self.wallet_summary(acc, wallet, t)
-        return single.portfolio_value, single.maintenance_margin
+    def _equity_and_maintenance(self, acc: Account, pool: Pool, t: int) -> tuple[float, float]:
+        """Equity and maintenance margin of a margin pool, in the wallet's currency.
 
-    def _liquidate(self, acc: Account, wallet: str, t: int) -> None:
-        symbols = sorted(s for s in acc.positions if self.known_spec(s).margin_account == wallet)
+        Isolated position (multi-collateral, with a leverage preference): its
+        allocated margin, ``|size| x entry / max_leverage`` USD (the initial
+        margin it was opened with), plus its unrealised PnL and funding. Its
+        loss is capped by what was allocated: it is liquidated alone.
+        The flex wallet's cross pool: the wallet's margin equity less what the
+        isolated positions hold (their allocated margin and PnL). A
+        single-collateral wallet: its portfolio value. Reference §4.21 says
+        only that a leverage preference makes a contract isolated; how the
+        exchange sizes the allocated margin is not documented.
+        """
+        wallet, isolated = pool
+        if wallet != "flex":
+            single = self.wallet_summary(acc, wallet, t)
+            return single.portfolio_value, single.maintenance_margin
+        flex = self.flex_summary(acc, t)
+        alone = [r for r in flex.risks if r.size and self._is_isolated(acc, r.spec.symbol)]
+        if isolated is not None:
+            risk = next(r for r in alone if r.spec.symbol == isolated)
+            return self._isolated_equity(acc, risk), risk.maintenance_margin
+        held = math.fsum(self._isolated_equity(acc, r) for r in alone)
+        maintenance = flex.maintenance_margin - math.fsum(r.maintenance_margin for r in alone)
+        return flex.margin_equity - held, maintenance
+
+    @staticmethod
+    def _isolated_equity(acc: Account, risk: PositionRisk) -> float:
+        position = acc.positions[risk.spec.symbol]
+        allocated = abs(position.size) * risk.spec.contract_size * position.entry
+        allocated /= acc.leverage[risk.spec.symbol]
+        return allocated + risk.pnl + risk.unrealized_funding
+
+    def _liquidate(self, acc: Account, pool: Pool, t: int) -> None:
+        symbols = self._pool_symbols(acc, pool)
         for order in [o for o in acc.open_orders.values() if o.symbol in symbols]:
             # Not from the reference: the update reason of orders cancelled by a liquidation.
             self._close(acc, order, t, "cancelled", "NOT_ENOUGH_MARGIN")
@@ -1402,17 +1466,30 @@ class Engine:
         return rows
 
     def fee_volumes(self, account_id: str, now_ms: int) -> dict[str, float]:
-        """30-day traded USD notional per fee schedule uid."""
+        """30-day traded USD notional per fee schedule uid (fills in ``(now - 30 d, now]``)."""
         self.advance(now_ms)
         acc = self.account(account_id, now_ms)
-        volumes: dict[str, float] = {}
-        for fill in acc.fills:
-            if fill.time_ms > now_ms - 30 * 24 * HOUR_MS:
+        return self._volumes(acc, now_ms + 1)
+
+    def _volumes(self, acc: Account, end_ms: int) -> dict[str, float]:
+        """USD notional traded per fee schedule in the 30 days before ``end_ms`` (excluded)."""
+        parts: dict[str, list[float]] = {}
+        for fill in reversed(acc.fills):  # fills are kept in time order: stop at the window
+            if fill.time_ms <= end_ms - 1 - FEE_WINDOW_MS:
+                break
+            if fill.time_ms < end_ms:
                 spec = self.known_spec(fill.symbol)
-                volumes[spec.fee_schedule_uid] = volumes.get(
-                    spec.fee_schedule_uid, 0.0
-                ) + margin.notional_usd(spec, fill.quantity, fill.price)
-        return volumes
+                parts.setdefault(spec.fee_schedule_uid, []).append(
+                    margin.notional_usd(spec, fill.quantity, fill.price)
+                )
+        return {uid: math.fsum(values) for uid, values in parts.items()}
+
+    def fee_tier(self, acc: Account, schedule_uid: str, now_ms: int) -> margin.FeeTier:
+        """The account's fee tier at ``now_ms``: its 30-day volume on the schedule before
+        ``now_ms``, so every fill of one instant (a market order walking the book) pays
+        the same rates."""
+        volume = self._volumes(acc, now_ms).get(schedule_uid, 0.0)
+        return margin.fee_tier(volume, FEE_TIERS)
 
     def history(
         self,

@@ -170,7 +170,7 @@ def execution(
         "positionSize": dec(position),
         "feeCalculationInfo": [
             {
-                "percentageFee": dec(100 * (margin.MAKER_FEE if maker else margin.TAKER_FEE)),
+                "percentageFee": dec(100 * fill.fee_rate),
                 "userFeeDiscountApplied": None,
                 "marketShareRebateCredited": None,
             }

@@ -26,11 +26,13 @@ __all__ = [
     "HOUR_MS",
     "MAKER_FEE",
     "TAKER_FEE",
+    "FeeTier",
     "FlexSummary",
     "PositionRisk",
     "WalletSummary",
     "apply_trade",
     "fee",
+    "fee_tier",
     "flex_summary",
     "funding_accrual",
     "notional_usd",
@@ -42,9 +44,33 @@ __all__ = [
     "wallet_summary",
 ]
 
-MAKER_FEE = 0.0002  # 0.02 % of notional
-TAKER_FEE = 0.0005  # 0.05 % of notional
+MAKER_FEE = 0.0002  # 0.02 % of notional: the first tier's maker rate
+TAKER_FEE = 0.0005  # 0.05 % of notional: the first tier's taker rate
 HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class FeeTier:
+    """The fee tier a 30-day USD volume falls in; rates are fractions of notional."""
+
+    index: int
+    maker: float
+    taker: float
+
+
+def fee_tier(volume_usd: float, tiers: Sequence[tuple[float, float, float]]) -> FeeTier:
+    """The tier of ``volume_usd`` in ``tiers`` (``(from volume, maker %, taker %)`` as
+    ``/feeschedules`` publishes them, ascending): the last tier whose volume is reached.
+
+    >>> fee_tier(250_000.0, ((0.0, 0.02, 0.05), (100_000.0, 0.015, 0.04)))
+    FeeTier(index=1, maker=0.00015, taker=0.0004)
+    """
+    chosen = 0
+    for i, (lower, _, _) in enumerate(tiers):
+        if volume_usd >= lower:
+            chosen = i
+    _, maker, taker = tiers[chosen]
+    return FeeTier(chosen, maker / 100.0, taker / 100.0)
 
 
 def round_size(spec: InstrumentSpec, size: float) -> float:

@@ -802,7 +802,8 @@ def test_linear_liquidation_closes_at_the_mark_below_maintenance() -> None:
     assert acc.positions == {}
     last = acc.fills[-1]
     assert (last.fill_type, last.price, last.time_ms) == ("liquidation", 47_000.0, T0 + 30 * MIN)
-    liquidation_fee = 30 * 47_000 * 0.0005
+    # the opening 1.5M USD traded puts the account in the third tier (from 1M: taker 0.03 %)
+    liquidation_fee = 30 * 47_000 * 0.0003
     funding = -30 * 2.0 * 0.5  # half an hour of funding at 2 USD per contract-hour
     expected = 100_000 - fee - 90_000 - liquidation_fee + funding
     assert acc.wallets["flex"]["USD"] == approx(expected)
