@@ -32,7 +32,6 @@ from kfresearch.clientstate import DEFAULT_TIMEOUT, ClientState
 from kfresearch.credentials import Secret, as_secret
 from kfresearch.doctor import DoctorReport, plan_doctor
 from kfresearch.endpoints import (
-    ACCOUNTS,
     HISTORY_EXECUTIONS,
     HISTORY_ORDERS,
     INSTRUMENTS,
@@ -47,6 +46,7 @@ from kfresearch.operations import Awaiting, Blocking, operation
 from kfresearch.plans import Call, Plan, drive, drive_async, plan_single
 from kfresearch.queries import (
     plan_account_log,
+    plan_accounts,
     plan_candles,
     plan_fills,
     plan_funding_rates,
@@ -174,8 +174,10 @@ class DataMethods(ClientState):
     # -- account (private) ------------------------------------------------------------
     @operation
     def accounts(self) -> Plan[pd.DataFrame]:
-        """One row per wallet, and per currency of the multi-collateral wallet."""
-        return plan_single([Call(ACCOUNTS)], frames.accounts)
+        """One row per wallet, and per currency of the multi-collateral wallet, with each
+        margin wallet's fee tier and maker/taker rates (fractions); see
+        :func:`kfresearch.frames.accounts`."""
+        return plan_accounts(self._instruments_body())
 
     @operation
     def positions(self) -> Plan[pd.DataFrame]:

@@ -23,7 +23,10 @@ from kfresearch import frames
 from kfresearch.contracts import check_name, check_symbol, index_pair, kind, split_symbol
 from kfresearch.endpoints import (
     ACCOUNT_LOG,
+    ACCOUNTS,
     CANDLES,
+    FEESCHEDULE_VOLUMES,
+    FEESCHEDULES,
     FILLS,
     HISTORICAL_FUNDING_RATES,
     INSTRUMENTS,
@@ -32,7 +35,7 @@ from kfresearch.endpoints import (
     TICKERS,
     Endpoint,
 )
-from kfresearch.errors import KFError, ValidationError
+from kfresearch.errors import APIError, KFError, ValidationError
 from kfresearch.frames.pages import candles_more, page_token
 from kfresearch.plans import Call, Plan
 from kfresearch.timeparse import TimeLike, time_argument
@@ -44,6 +47,7 @@ __all__ = [
     "Progress",
     "between",
     "plan_account_log",
+    "plan_accounts",
     "plan_candles",
     "plan_fills",
     "plan_funding_rates",
@@ -401,6 +405,23 @@ def plan_term_structure(base: str, now_ms: int) -> Plan[pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------- account data
+
+
+def plan_accounts(instruments_body: Any) -> Plan[pd.DataFrame]:
+    """Wallets, with each margin wallet's fee tier and maker/taker rates.
+
+    The fee schedule endpoints are deprecated (reference §0): when they do not
+    answer, the wallets come without fee rates (NaN) rather than not at all.
+    """
+    calls = [Call(ACCOUNTS), Call(FEESCHEDULES), Call(FEESCHEDULE_VOLUMES)]
+    if instruments_body is None:
+        calls.append(Call(INSTRUMENTS))
+    try:
+        bodies = yield calls
+    except APIError:
+        return frames.accounts((yield [Call(ACCOUNTS)])[0])
+    instruments = bodies[3] if len(bodies) > 3 else instruments_body
+    return frames.accounts(bodies[0], bodies[1], bodies[2], instruments)
 
 
 def plan_account_log(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kfresearch.contracts import kinds, settlement_currencies
+from kfresearch.contracts import kinds, settlement_currencies, settlement_currency
 from kfresearch.frames.core import (
     STR_DTYPE,
     Col,
@@ -21,7 +21,7 @@ from kfresearch.frames.core import (
     pages_attrs,
     payload,
 )
-from kfresearch.frames.market import tickers
+from kfresearch.frames.market import fee_schedules, tickers
 
 __all__ = [
     "accounts",
@@ -34,6 +34,12 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- accounts
+
+def _no_fees_yet(df: pd.DataFrame) -> pd.DataFrame:
+    for name in ("fee_schedule_uid", "fee_volume_usd", "fee_tier", "maker_fee", "taker_fee"):
+        df[name] = np.nan  # filled by accounts() from the fee schedules, when given
+    return df
+
 
 ACCOUNTS = FrameSpec(
     name="accounts",
@@ -70,8 +76,14 @@ ACCOUNTS = FrameSpec(
         Col("trigger_estimate_tt", "float", "triggerEstimates.tt", unit="quote"),
         col("balances", "object"),
         col("portfolioMarginBreakdown", "object"),
+        Col("fee_schedule_uid", "str", None),
+        Col("fee_volume_usd", "float", None, unit="usd"),
+        Col("fee_tier", "Int", None),
+        Col("maker_fee", "float", None, unit="fraction"),
+        Col("taker_fee", "float", None, unit="fraction"),
     ),
     stop=frozenset({"balances", "portfolioMarginBreakdown", "isolated", "cross"}),
+    derive=_no_fees_yet,
 )
 
 
@@ -99,7 +111,75 @@ def _account_rows(name: str, wallet: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [row]
 
 
-def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
+def _wallet_of(symbol: str) -> str | None:
+    """The margin wallet a contract trades in: ``flex`` (linear), ``fi_<base>usd`` (inverse)."""
+    currency = settlement_currency(symbol)
+    if not currency:
+        return None
+    return "flex" if currency == "USD" else f"fi_{currency.lower()}usd"
+
+
+def _wallet_schedules(
+    schedules: pd.DataFrame, instruments_body: Mapping[str, Any] | None
+) -> dict[str, str] | str | None:
+    """Fee schedule uid by wallet (from the instruments' ``feeScheduleUid``); the one
+    schedule's uid when there is only one; None when it cannot be told."""
+    uids = list(dict.fromkeys(schedules["uid"].dropna().tolist()))
+    by_wallet: dict[str, str] = {}
+    listed = payload(instruments_body or {}, "instruments", name="accounts", required=False)
+    for inst in listed or []:
+        uid, symbol = inst.get("feeScheduleUid"), inst.get("symbol")
+        wallet = _wallet_of(str(symbol)) if symbol else None
+        if uid and wallet:  # a perpetual's schedule wins over its dated siblings'
+            if wallet not in by_wallet or str(symbol).upper().startswith("P"):
+                by_wallet[wallet] = str(uid)
+    if by_wallet:
+        return by_wallet
+    return uids[0] if len(uids) == 1 else None
+
+
+def _add_fees(
+    frame: pd.DataFrame,
+    fee_schedules_body: Mapping[str, Any],
+    fee_volumes_body: Mapping[str, Any] | None,
+    instruments_body: Mapping[str, Any] | None,
+) -> None:
+    """Fill the fee columns of the margin wallets' rows (the flex summary, each fi_… wallet)."""
+    schedules = fee_schedules(fee_schedules_body).sort_values(["uid", "usd_volume"])
+    volumes = payload(fee_volumes_body or {}, "volumesByFeeSchedule", name="accounts",
+                      required=False) or {}
+    mapping = _wallet_schedules(schedules, instruments_body)
+    margin_wallet = frame["type"].isin(["marginAccount", "multiCollateralMarginAccount"])
+    margin_wallet &= frame["quantity"].isna() | (frame["account"] != "flex")
+    rows: dict[str, list[Any]] = {k: [] for k in ("uid", "volume", "tier", "maker", "taker")}
+    for account, wanted in zip(frame["account"], margin_wallet, strict=True):
+        uid = mapping.get(str(account)) if isinstance(mapping, dict) else mapping
+        tiers = schedules[schedules["uid"] == uid]
+        if not wanted or uid is None or tiers.empty:
+            for values in rows.values():
+                values.append(None)
+            continue
+        volume = float(volumes.get(uid, 0.0))
+        reached = tiers[tiers["usd_volume"] <= volume]
+        tier = reached.iloc[-1] if len(reached) else tiers.iloc[0]
+        for key, value in zip(rows, (uid, volume, tier["tier"], tier["maker_fee"],
+                                     tier["taker_fee"]), strict=True):
+            rows[key].append(value)
+    frame["fee_schedule_uid"] = pd.array(rows["uid"], dtype=STR_DTYPE)
+    frame["fee_volume_usd"] = pd.array(rows["volume"], dtype="Float64").to_numpy(np.float64,
+                                                                               na_value=np.nan)
+    frame["fee_tier"] = pd.array(rows["tier"], dtype="Int64")
+    for key in ("maker", "taker"):
+        frame[f"{key}_fee"] = pd.array(rows[key], dtype="Float64").to_numpy(np.float64,
+                                                                             na_value=np.nan)
+
+
+def accounts(
+    body: Mapping[str, Any],
+    fee_schedules_body: Mapping[str, Any] | None = None,
+    fee_volumes_body: Mapping[str, Any] | None = None,
+    instruments_body: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Wallets from ``GET /derivatives/api/v3/accounts`` as tidy rows.
 
     Rows: one per currency of the ``cash`` wallet; one per single-collateral
@@ -108,6 +188,19 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
     fields, all in USD, so ``currency`` is ``USD``; ``quantity`` NaN) plus
     one row per collateral currency. A field a wallet does not have is NaN.
     Every amount is in the row's ``currency`` unless its column says USD.
+
+    Parameters
+    ----------
+    body : dict
+        Body of ``GET /accounts``.
+    fee_schedules_body : dict, optional
+        Body of ``GET /feeschedules``: adds the margin wallets' fee tier and rates.
+    fee_volumes_body : dict, optional
+        Body of ``GET /feeschedules/volumes`` (the account's 30-day volumes);
+        without it the volume is taken as 0 (the first tier).
+    instruments_body : dict, optional
+        Body of ``GET /instruments``: which schedule each wallet's contracts
+        use (``feeScheduleUid``). Not needed when there is only one schedule.
 
     Returns
     -------
@@ -152,7 +245,19 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
         balances                     object   margin wallets: the raw ``balances`` dict
                                               (currencies and position sizes by contract)
         portfolio_margin_breakdown   object   flex (options), when sent
+        fee_schedule_uid             str      margin wallets (flex summary, fi_…): the fee
+                                              schedule of the contracts they margin
+        fee_volume_usd               float64  the account's 30-day USD volume on that schedule
+        fee_tier                     Int64    the tier that volume reaches (0 = first)
+        maker_fee, taker_fee         float64  the account's rates in that tier: **fractions**
+                                              of notional (0.0002 = 2 bp), what a fee model
+                                              should start from
         ===========================  =======  =====================================================
+
+        The fee columns are filled when ``fee_schedules_body`` is given (else
+        NaN), from ``/feeschedules``: Kraken says its values no longer match
+        the fees charged on the live exchange since 2026-06-22 (reference
+        §0); the simulator charges them.
 
         Fields the exchange adds later follow, snake_cased. ``attrs["server_time"]``.
 
@@ -173,8 +278,11 @@ def accounts(body: Mapping[str, Any]) -> pd.DataFrame:
     for name, wallet in wallets.items():
         if isinstance(wallet, Mapping):
             records.extend(_account_rows(str(name), wallet))
-    return build(ACCOUNTS, flatten(records, stop=ACCOUNTS.stop), len(records),
-                 attrs=pages_attrs([body]))
+    frame = build(ACCOUNTS, flatten(records, stop=ACCOUNTS.stop), len(records),
+                  attrs=pages_attrs([body]))
+    if fee_schedules_body is not None and len(frame):
+        _add_fees(frame, fee_schedules_body, fee_volumes_body, instruments_body)
+    return frame
 
 
 # --------------------------------------------------------------------------- positions

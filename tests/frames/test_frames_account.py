@@ -328,3 +328,29 @@ def test_positions_have_one_unrealized_pnl_column() -> None:
     ]
     assert df["unrealized_pnl_usd"].tolist() == [20.0, 3.0]  # linear: already USD
     assert frames.positions(pos)["unrealized_pnl"].tolist() == [7.0, 3.0]
+
+
+def test_accounts_effective_fee_rates_by_wallet(example: Callable[..., Any]) -> None:
+    """Each margin wallet gets its contracts' schedule at the tier its 30-day volume reaches."""
+    schedules = example("feeschedules.kraken-doc.json")
+    main, other = (s["uid"] for s in schedules["feeSchedules"][:2])
+    instruments = {"result": "success", "instruments": [
+        {"symbol": "PF_XBTUSD", "feeScheduleUid": main},
+        {"symbol": "FI_XBTUSD_180615", "feeScheduleUid": main},
+        {"symbol": "PI_XBTUSD", "feeScheduleUid": other},  # the perpetual's schedule wins
+    ]}
+    volumes = {"result": "success", "volumesByFeeSchedule": {main: 150_000.0}}
+    df = frames.accounts(example("accounts.kraken-doc.json"), schedules, volumes, instruments)
+    rows = df.set_index(["account", "currency"])
+    flex = rows.loc[("flex", "USD")].iloc[0]  # the summary row comes first
+    assert flex["fee_schedule_uid"] == main
+    assert (flex["fee_volume_usd"], flex["fee_tier"]) == (150_000.0, 1)
+    assert (flex["maker_fee"], flex["taker_fee"]) == (pytest.approx(0.00015), pytest.approx(0.0004))
+    fi = rows.loc[("fi_xbtusd", "XBT")]
+    assert fi["fee_schedule_uid"] == other
+    assert (fi["fee_volume_usd"], fi["fee_tier"]) == (0.0, 0)
+    assert (fi["maker_fee"], fi["taker_fee"]) == (pytest.approx(0.0002), pytest.approx(0.0005))
+    cash = df[df["account"] == "cash"]
+    assert cash["maker_fee"].isna().all()
+    assert cash["fee_tier"].isna().all()
+    assert frames.accounts(example("accounts.kraken-doc.json"))["maker_fee"].isna().all()
