@@ -14,6 +14,8 @@
     │   ├── OutcomeUnknownError       an order-changing request may or may not have been
     │   │                             processed: resolve it by client order id, never resend
     │   └── DecodeError               the server answered something that is not the API's JSON
+    ├── StoreError                    the local history store cannot be used as it is on disk
+    │   └── CorruptFileError          a stored file is truncated or unreadable: ``store.repair()``
     └── APIError                      the exchange answered with an error
         ├── AuthenticationError       wrong key or signature (``authenticationError``, HTTP 401)
         │   └── PermissionDeniedError the key may not do this (read-only key, HTTP 403)
@@ -25,6 +27,9 @@
         ├── InsufficientFundsError    ``insufficientFunds``, ``INSUFFICIENT_MARGIN``
         ├── ServerError               ``Server Error``, ``unknownError``, HTTP 5xx
         └── OrderRejected             a rejection status inside a success body (``status``)
+
+    DataGapWarning                    (a UserWarning) the exchange has no data for part of the
+                                      range asked for: the frame starts later than ``since``
 
 A download that fails half-way raises with ``partial``: a DataFrame of the
 rows fetched so far (None for other errors).
@@ -43,7 +48,9 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "ConfigurationError",
+    "CorruptFileError",
     "CredentialsError",
+    "DataGapWarning",
     "DecodeError",
     "InsufficientFundsError",
     "InvalidArgumentError",
@@ -59,6 +66,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
+    "StoreError",
     "TransportError",
     "ValidationError",
 ]
@@ -122,6 +130,30 @@ class OutcomeUnknownError(TransportError):
 
 class DecodeError(TransportError):
     """The server answered with something that is not the API's JSON."""
+
+
+class StoreError(KFError):
+    """The local history store (:mod:`kfresearch.store`) cannot be used as it is on disk."""
+
+
+class CorruptFileError(StoreError):
+    """A stored Parquet file is truncated, missing or unreadable.
+
+    The message names the file and the repair (``store.repair()`` or
+    ``kfresearch store repair DIR``), which re-fetches what the file held.
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataGapWarning(UserWarning):
+    """The exchange has no data for part of the range asked for; the frame says where it starts.
+
+    Warned once per call; ``frame.attrs["data_start"]`` holds the first time
+    with data (``NaT`` when there is none at all).
+    """
 
 
 class APIError(KFError):

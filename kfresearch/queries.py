@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -35,7 +36,7 @@ from kfresearch.endpoints import (
     TICKERS,
     Endpoint,
 )
-from kfresearch.errors import APIError, KFError, ValidationError
+from kfresearch.errors import APIError, DataGapWarning, KFError, ValidationError
 from kfresearch.frames.pages import candles_more, page_token
 from kfresearch.plans import Call, Plan
 from kfresearch.timeparse import TimeLike, time_argument
@@ -55,6 +56,7 @@ __all__ = [
     "plan_orderbook",
     "plan_term_structure",
     "plan_trades",
+    "report_late_start",
     "resolve_symbol",
     "time_range",
 ]
@@ -286,7 +288,44 @@ def plan_candles(
     frame.attrs.update(symbol=label, resolution=resolution, tick_type=tick_type)
     if label != name:
         frame.attrs["source_symbol"] = name
+    if since is not None:
+        report_late_start(frame, first, step, f"{label} {resolution} {tick_type} candles")
     return frame
+
+
+def report_late_start(frame: pd.DataFrame, start_ms: int, step_ms: int, what: str) -> None:
+    """Say so when a time series starts at least one ``step_ms`` after ``start_ms``.
+
+    The exchange keeps a limited depth of history: a frame asked for from
+    ``start_ms`` may begin later, or be empty. Then ``frame.attrs["data_start"]``
+    is set to the first time with data (``NaT`` for an empty frame) and a
+    :class:`~kfresearch.errors.DataGapWarning` names both times. A frame that
+    starts on time is left untouched.
+
+    >>> import pandas as pd, warnings
+    >>> f = pd.DataFrame({"x": [1.0]}, index=pd.DatetimeIndex(["2026-01-02"], tz="UTC"))
+    >>> with warnings.catch_warnings(record=True):
+    ...     report_late_start(f, 1767225600000, 60_000, "candles")  # from 2026-01-01
+    >>> f.attrs["data_start"]
+    Timestamp('2026-01-02 00:00:00+0000', tz='UTC')
+    """
+    first = frame.index[0] if len(frame) else pd.NaT
+    asked = pd.Timestamp(start_ms, unit="ms", tz="UTC")
+    if len(frame) and first < asked + pd.Timedelta(milliseconds=step_ms):
+        return
+    frame.attrs["data_start"] = first
+    where = (
+        f"its data starts at {first:%Y-%m-%d %H:%M} UTC"
+        if len(frame)
+        else "it has no data in the range"
+    )
+    warnings.warn(
+        DataGapWarning(
+            f"{what}: asked from {asked:%Y-%m-%d %H:%M} UTC (since), but {where}; "
+            "frame.attrs['data_start'] holds the first time with data"
+        ),
+        stacklevel=2,
+    )
 
 
 def plan_history(

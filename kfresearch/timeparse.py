@@ -13,6 +13,10 @@ ISO-8601 string            ``"2024-05-01"``, ``"2024-05-01T12:00:00.123456Z"``,
 relative string            ``"90s"``, ``"15m"``, ``"6h"``, ``"30d"``, ``"2w"``
                            (also ``"1.5h"``, ``"30d ago"``): ``now`` minus that;
                            ``"now"`` is ``now``
+calendar string            ``"3mo"``, ``"1y"`` (whole numbers): ``now`` minus
+                           that many calendar months or years, the day clipped
+                           to the month's end (``"1mo"`` before 31 March is
+                           28/29 February)
 ``timedelta``              ``now`` minus that
 int/float or digit string  epoch **milliseconds**; values below 10¹¹ are epoch
                            **seconds** (10¹¹ ms is 1973-03-03, 10¹¹ s is year
@@ -65,6 +69,7 @@ SECONDS_THRESHOLD = 100_000_000_000
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$")
+_CALENDAR = re.compile(r"^(\d+(?:\.\d+)?)\s*(mo|y)(?:\s+ago)?$")
 _DIGITS = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\S.*)?$")
 
@@ -127,6 +132,8 @@ def to_timestamp(value: Any, *, now: Any = None) -> pd.Timestamp:
     Timestamp('2024-05-01 06:00:00+0000', tz='UTC')
     >>> to_timestamp(1714564800000) == to_timestamp(1714564800)
     True
+    >>> to_timestamp("3mo", now="2024-05-31T12:00Z")
+    Timestamp('2024-02-29 12:00:00+0000', tz='UTC')
     """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a time: {value!r}. Accepted: {_ACCEPTED}")
@@ -146,7 +153,8 @@ def to_timestamp(value: Any, *, now: Any = None) -> pd.Timestamp:
 def _reference(now: Any) -> pd.Timestamp:
     if now is None:
         return pd.Timestamp.now(tz="UTC").as_unit("ns")
-    if isinstance(now, str) and (_RELATIVE.match(now.strip().lower()) or now.strip() == "now"):
+    lowered = now.strip().lower() if isinstance(now, str) else ""
+    if lowered and (_RELATIVE.match(lowered) or _CALENDAR.match(lowered) or lowered == "now"):
         raise ValueError(f"now must be an absolute time, got {now!r}")
     if isinstance(now, pd.Timedelta | dt.timedelta | np.timedelta64):
         raise ValueError(f"now must be an absolute time, got {now!r}")
@@ -164,6 +172,9 @@ def _parse_text(value: str, now: Any) -> pd.Timestamp:
     if match:
         amount, unit = float(match.group(1)), match.group(2)
         return _reference(now) - pd.Timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    match = _CALENDAR.match(lowered)
+    if match:
+        return _calendar(match.group(1), match.group(2), now, value)
     if _DIGITS.match(text):
         return _from_epoch(float(text) if "." in text else int(text))
     if not _ISO.match(text):
@@ -172,6 +183,19 @@ def _parse_text(value: str, now: Any) -> pd.Timestamp:
         return _utc(pd.Timestamp(text))
     except (ValueError, TypeError):
         raise ValueError(f"cannot read a time from {value!r}. Accepted: {_ACCEPTED}") from None
+
+
+def _calendar(amount: str, unit: str, now: Any, value: str) -> pd.Timestamp:
+    """``now`` minus whole calendar months or years (a month is not a fixed span)."""
+    if "." in amount:
+        whole = "months" if unit == "mo" else "years"
+        raise ValueError(
+            f"cannot read a time from {value!r}: {whole} must be whole numbers "
+            f"(a {whole[:-1]} has no fixed length); write days instead, e.g. '45d'"
+        )
+    count = int(amount)
+    offset = pd.DateOffset(months=count) if unit == "mo" else pd.DateOffset(years=count)
+    return _utc(_reference(now) - offset)
 
 
 def to_epoch_ms(value: Any, now: Any = None) -> int:

@@ -70,6 +70,7 @@ from kfresearch.sim.instruments import (
 from kfresearch.sim.interfaces import Level, Signal
 
 __all__ = [
+    "HISTORY_DAYS",
     "MINUTE_MS",
     "RESOLUTIONS",
     "STEP_MS",
@@ -93,6 +94,12 @@ NODES = DAY_MS // STEP_MS  # 17,280 nodes per UTC day
 MINUTES = DAY_MS // MINUTE_MS  # 1,440
 NODES_PER_MINUTE = MINUTE_MS // STEP_MS  # 12
 YEAR_MS = 365 * DAY_MS
+HISTORY_DAYS = 2 * 365 + 1
+"""Whole days of history the REST layer publishes by default: two years (a leap day included).
+
+Deep enough that downloads of months of 1-minute candles and trades can be
+tested offline; nothing is generated until it is asked for.
+"""
 
 RESOLUTIONS: dict[str, int] = {
     "1m": MINUTE_MS,
@@ -406,7 +413,9 @@ class SyntheticMarket:
         trade day of the busiest contract).
     """
 
-    def __init__(self, seed: int = 0, *, history_days: int = 90, cache_days: int = 64) -> None:
+    def __init__(
+        self, seed: int = 0, *, history_days: int = HISTORY_DAYS, cache_days: int = 64
+    ) -> None:
         self.seed = int(seed)
         self.history_days = int(history_days)
         self._lock = threading.RLock()

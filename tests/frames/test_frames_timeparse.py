@@ -114,3 +114,38 @@ def test_to_epoch_ms() -> None:
     assert to_epoch_ms("2024-05-01T12:00:00.000999Z") == MS  # floored
     assert to_epoch_ms("1969-12-31T23:59:59.9995Z") == -1
     assert isinstance(to_epoch_ms(MS), int)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3mo", "2024-02-01T12:00:00Z"),
+        ("1mo", "2024-04-01T12:00:00Z"),
+        ("12mo", "2023-05-01T12:00:00Z"),
+        ("1y", "2023-05-01T12:00:00Z"),
+        ("2y ago", "2022-05-01T12:00:00Z"),
+        (" 6 MO ", "2023-11-01T12:00:00Z"),
+    ],
+)
+def test_calendar_months_and_years(value: str, expected: str) -> None:
+    assert to_timestamp(value, now=NOW) == pd.Timestamp(expected)
+
+
+def test_calendar_month_clips_to_the_month_end() -> None:
+    assert to_timestamp("1mo", now="2024-03-31T00:00Z") == pd.Timestamp("2024-02-29T00:00Z")
+    assert to_timestamp("1y", now="2024-02-29T00:00Z") == pd.Timestamp("2023-02-28T00:00Z")
+
+
+def test_minutes_are_not_months() -> None:
+    assert to_timestamp("1m", now=NOW) == NOW - pd.Timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("value", ["1.5mo", "0.5y"])
+def test_fractional_months_and_years_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="whole numbers"):
+        to_timestamp(value, now=NOW)
+
+
+def test_calendar_string_is_not_an_absolute_now() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        to_timestamp("1d", now="3mo")

@@ -395,3 +395,34 @@ def test_open_interest_and_24h_statistics(market: SyntheticMarket) -> None:
     assert stats.last_time_ms == trades.time_ms[-1]
     assert stats.open == market.last_price("PF_ADAUSD", NOW - DAY_MS)
     assert stats.change_pct == pytest.approx((stats.last / stats.open - 1) * 100)
+
+
+def test_two_years_of_minute_candles_and_trades_are_published() -> None:
+    deep = SyntheticMarket(7)
+    start = deep.history_start_ms(NOW)
+    assert NOW - start == 731 * DAY_MS
+    spec = deep.instrument("PF_XBTUSD", NOW)
+    assert spec is not None
+    candles, more = deep.candles("PF_XBTUSD", "trade", "1m", NOW, from_ms=0, limit=3)
+    assert candles.time_ms.tolist() == [start, start + MINUTE_MS, start + 2 * MINUTE_MS]
+    assert more
+    trades = deep.trades("PF_XBTUSD", start, start + MINUTE_MS)
+    assert len(trades) > 0
+    assert trades.time_ms.min() >= start
+
+
+def test_deeper_history_leaves_every_answer_of_the_seed_unchanged() -> None:
+    shallow, deep = SyntheticMarket(7, history_days=90), SyntheticMarket(7)
+    for tick_type in ("trade", "mark", "spot"):
+        a, _ = shallow.candles("PF_ETHUSD", tick_type, "1h", NOW, from_ms=NOW - 3 * DAY_MS)
+        b, _ = deep.candles("PF_ETHUSD", tick_type, "1h", NOW, from_ms=NOW - 3 * DAY_MS)
+        for field in ("time_ms", "open", "high", "low", "close", "volume"):
+            assert np.array_equal(getattr(a, field), getattr(b, field))
+    t0 = NOW - 2 * DAY_MS
+    assert np.array_equal(
+        shallow.trades("PF_ETHUSD", t0, t0 + DAY_MS).price,
+        deep.trades("PF_ETHUSD", t0, t0 + DAY_MS).price,
+    )
+    assert shallow.funding_rates("PF_ETHUSD", t0, NOW)[2].tolist() == (
+        deep.funding_rates("PF_ETHUSD", t0, NOW)[2].tolist()
+    )
