@@ -11,6 +11,10 @@
                               [--csv FILE | --parquet FILE]
     kfresearch trades SYMBOL [--since 1h] [--until T] [--csv FILE | --parquet FILE]
     kfresearch funding SYMBOL [--since 30d] [--until T] [--csv FILE | --parquet FILE]
+    kfresearch download candles|trades|funding|account-log|fills|order-history [SYMBOL]
+                        [--since 30d] [--until T] [--resolution 1m] --to DIR
+    kfresearch store info|repair DIR
+    kfresearch record SYMBOL [--trades] [--book] --to DIR [--duration S] [--poll S] [--roll S]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
 
@@ -40,6 +44,7 @@ __all__ = ["GROUPS", "build_parser", "main"]
 GROUPS: tuple[str, ...] = (
     "doctor",
     "market",
+    "store",
     "sim",
 )
 

@@ -190,17 +190,17 @@ async def test_async_candles_fetch_concurrently_and_agree(exchange: SimExchange)
 
 def test_candles_before_the_history_say_where_the_data_starts(kf: kfresearch.Client) -> None:
     with pytest.warns(kfresearch.DataGapWarning, match="2024-10-31 00:00 UTC") as caught:
-        frame = kf.candles("PF_XBTUSD", "1d", since="3y", progress=False)
+        frame = kf.candles("PF_XBTUSD", "1d", since="3y", tick_type="mark", progress=False)
     assert len(caught) == 1
     assert frame.attrs["data_start"] == frame.index[0] == pd.Timestamp("2024-10-31", tz="UTC")
-    assert len(frame) == 731  # two years of history (a leap day included)
+    assert len(frame) == 732  # two years of days (a leap day included) and the open one
 
 
 def test_candles_that_start_on_time_carry_no_gap(kf: kfresearch.Client) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", kfresearch.DataGapWarning)
-        frame = kf.candles("PF_XBTUSD", "1d", since="1y", progress=False)
-        weeks = kf.candles("PF_XBTUSD", "1w", since="1y", progress=False)
+        frame = kf.candles("PF_XBTUSD", "1d", since="1y", tick_type="mark", progress=False)
+        weeks = kf.candles("PF_XBTUSD", "1w", since="1y", tick_type="spot", progress=False)
     assert "data_start" not in frame.attrs
     assert "data_start" not in weeks.attrs
     assert frame.index[0] == pd.Timestamp("2025-11-01", tz="UTC")

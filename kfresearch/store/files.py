@@ -1,0 +1,113 @@
+"""Parquet files of the store: written whole under a temporary name, read with checks.
+
+A file is written to a dot-named temporary file in its partition directory
+(every Parquet reader skips names starting with ``.`` or ``_``), then renamed
+over its final name: a killed process leaves either no file or a complete
+one, never a half file that reads as data. Data files are not fsynced (that
+cost 7 ms a file, most of a day of 1-minute candles); if the machine itself
+loses power, the size recorded in the manifest catches a short file on read,
+with :class:`~kfresearch.errors.CorruptFileError` naming it and the repair.
+Manifests, the commit points, are fsynced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kfresearch.errors import CorruptFileError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["REPAIR_HINT", "dumps", "read_table", "replace_text", "table_of", "write_table"]
+
+REPAIR_HINT = "run store.repair() (or `kfresearch store repair DIR`) to re-fetch it"
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    os.replace(tmp, path)
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _commit(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def table_of(frame: pd.DataFrame) -> pa.Table:
+    """The Arrow table of a time-indexed frame: ``time`` first, then the frame's columns."""
+    import pyarrow as pa
+
+    plain = frame.reset_index()
+    plain.attrs = {}  # attrs describe one answer, not the stored rows
+    return pa.Table.from_pandas(plain, preserve_index=False)
+
+
+def write_table(path: Path, table: pa.Table) -> int:
+    """Write ``table`` to ``path`` atomically; returns the file's size in bytes."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        _commit(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return path.stat().st_size
+
+
+def read_table(path: Path, expected: dict[str, Any]) -> pa.Table:
+    """Read one stored file, checking it against its manifest entry (``bytes``, ``rows``).
+
+    Raises
+    ------
+    CorruptFileError
+        The file is missing, has another size than when it was written, or
+        cannot be parsed; the message names it and the repair.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def corrupt(why: str) -> CorruptFileError:
+        return CorruptFileError(f"{path}: {why}; {REPAIR_HINT}", path=str(path))
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise corrupt("the file is missing") from None
+    if size != expected["bytes"]:
+        raise corrupt(f"the file has {size:,} bytes, {expected['bytes']:,} were written")
+    try:
+        # ParquetFile reads one file ~4x faster than read_table's dataset machinery
+        table = pq.ParquetFile(path).read()
+    except (pa.ArrowException, OSError) as exc:
+        raise corrupt(f"the file cannot be read ({exc})") from None
+    if table.num_rows != expected["rows"]:
+        raise corrupt(f"the file has {table.num_rows} rows, {expected['rows']} were written")
+    return table
+
+
+def dumps(value: Any) -> str:
+    """Stable, human-readable JSON (sorted keys) for the manifests."""
+    return json.dumps(value, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,77 @@
+"""Read stored rows back as the frames the client returns: only the files the range needs.
+
+The manifest lists every file with the range it holds, so a read opens the
+files of the days asked for and no others (partition pruning without listing
+directories), checks each against its manifest entry, and gives the kind's
+columns and dtypes back with a sorted UTC ``time`` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from kfresearch.queries import between
+from kfresearch.store.files import read_table
+from kfresearch.store.kinds import Kind
+from kfresearch.store.manifest import Series
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["conform", "iter_files", "read_series"]
+
+
+def conform(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the template's dtypes on the columns they share (extra columns kept)."""
+    changes = {
+        name: dtype
+        for name, dtype in template.dtypes.items()
+        if name in frame.columns and frame[name].dtype != dtype
+    }
+    out = frame.astype(changes) if changes else frame
+    if out.index.dtype != template.index.dtype:
+        out.index = out.index.astype(template.index.dtype)
+    out.index.name = template.index.name
+    return out
+
+
+def _frame(tables: list[pa.Table], kind: Kind) -> pd.DataFrame:
+    import pyarrow as pa
+
+    template = kind.template()
+    if not tables:
+        return template
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    frame = table.to_pandas().set_index("time")
+    return conform(frame, template)
+
+
+def read_series(series: Series, kind: Kind, start: int, end: int) -> pd.DataFrame:
+    """Stored rows of ``series`` with ``start <= time < end``, oldest first.
+
+    Raises
+    ------
+    CorruptFileError
+        A file the range needs is missing, truncated or unreadable.
+    """
+    manifest = series.load()
+    names = manifest.files_between(start, end)
+    tables = [read_table(series.path / name, manifest.files[name]) for name in names]
+    return between(_frame(tables, kind), start, end)
+
+
+def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``[start, end)`` one stored file (at most one UTC day) at a time, in time order.
+
+    Memory stays at one day whatever the range: what a replay of stored
+    history iterates over.
+    """
+    manifest = series.load()
+    for name in manifest.files_between(start, end):
+        table = read_table(series.path / name, manifest.files[name])
+        frame = between(_frame([table], kind), start, end)
+        if len(frame):
+            yield frame
