@@ -9,7 +9,8 @@ environments and credentials types, the order instructions (:class:`Send`,
 return (:class:`OrderResult`, :class:`BatchResult`, :class:`OrderPreview`, …),
 :data:`TimeLike`, the exception tree of :mod:`kfresearch.errors`; and the
 subpackages :mod:`kfresearch.frames`, :mod:`kfresearch.charts`,
-:mod:`kfresearch.widgets` and :mod:`kfresearch.sim`. Everything else is private.
+:mod:`kfresearch.widgets`, :mod:`kfresearch.sim` and :mod:`kfresearch.store`
+(the local history store). Everything else is private.
 
 ``import kfresearch`` loads only the exceptions: the client (httpx, pandas),
 the frames and the order code load on first use of a name that needs them

@@ -73,6 +73,7 @@ class Recorder:
         roll: float = 300.0,
         depth: int = 25,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kf = kf
         self.symbol = symbol
@@ -82,6 +83,7 @@ class Recorder:
         self.roll = roll
         self.depth = depth
         self.sleep = sleep
+        self.monotonic = monotonic
         self._book = Series(root, "book", {"symbol": symbol})
         self._tape = Series(root, "trades", {"symbol": symbol})
         self._buffer: list[pd.DataFrame] = []
@@ -123,17 +125,21 @@ class Recorder:
         self.summary.rolls += 1
 
     def run(self, duration: float | None = None) -> RecordSummary:
-        """Record until ``duration`` seconds of exchange time have passed (None: until Ctrl-C)."""
-        started = segment = self._now_ms()
-        last_roll = started
+        """Record for ``duration`` seconds (None: until Ctrl-C); returns what was kept.
+
+        Durations are measured on this machine's clock; the rows carry the
+        exchange's times.
+        """
+        segment = self._now_ms()
+        started = last_roll = self.monotonic()
         try:
-            while duration is None or self._now_ms() - started < duration * 1000:
+            while duration is None or self.monotonic() - started < duration:
                 if self.book:
                     self.snapshot()
-                now = self._now_ms()
-                if now - last_roll >= self.roll * 1000:
+                if self.monotonic() - last_roll >= self.roll:
+                    now = self._now_ms()
                     self.commit(segment, now + 1)
-                    segment, last_roll = now + 1, now
+                    segment, last_roll = now + 1, self.monotonic()
                 self.sleep(self.poll)
         except KeyboardInterrupt:
             pass
