@@ -66,12 +66,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_group_registers_through_the_table() -> None:
     from kfresearch import cli
 
-    assert cli.GROUPS == ("doctor", "market", "sim")
+    assert cli.GROUPS == ("doctor", "market", "store", "sim")
     for name in cli.GROUPS:
         module = importlib.import_module(f"kfresearch.cli.{name}")
         assert callable(module.register)
     parser = cli.build_parser()
-    for line in (["doctor"], ["tickers"], ["book", "X"], ["candles", "X"], ["sim", "keys"]):
+    lines = (
+        ["doctor"],
+        ["tickers"],
+        ["book", "X"],
+        ["candles", "X"],
+        ["download", "candles", "X", "--to", "d"],
+        ["store", "info", "d"],
+        ["record", "X", "--book", "--to", "d"],
+        ["sim", "keys"],
+    )
+    for line in lines:
         assert callable(parser.parse_args(line).run), line
 
 

@@ -329,6 +329,133 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         md("The paper account's log shows the fees and funding the backtest modelled:"),
         code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]].groupby(\"info\")[[\"fee\", \"realized_funding\"]].sum().round(4)"),
     ],
+    "10-history-store": [
+        md(
+            "# 10 · A local history store\n\n"
+            "One request returns at most 2,000 candles, and the exchange keeps a limited depth of "
+            "history (after 2027-03-01 the REST API may be gone altogether). `kfresearch.store.Store` "
+            "keeps what you download as Parquet files on disk: a call asks the exchange only for "
+            "what the store lacks, an interrupted download resumes where it stopped, DuckDB answers "
+            "SQL over it, and Polars, Dask or Spark read the same directory unchanged."
+        ),
+        code(
+            "import tempfile\nimport warnings\nfrom pathlib import Path\n\n"
+            "import kfresearch\nfrom kfresearch.store import Store\n\n"
+            "kf = kfresearch.connect(\"sim\")\n"
+            "data = Path(tempfile.mkdtemp()) / \"data\"  # any directory: Store(\"data/\", kf)\n"
+            "store = Store(data, kf)\nstore.root.name"
+        ),
+        md(
+            "## The same frame as `kf.candles`, kept for next time\n\n"
+            "`store.candles` takes the arguments of `kf.candles` and returns the same frame "
+            "(columns, dtypes, index, attrs). `store.last_summaries` says what was fetched, what "
+            "was already there, and the gaps where the exchange has no data."
+        ),
+        code(
+            "candles = store.candles(\"PF_XBTUSD\", \"1m\", since=\"30d\")\n"
+            "print(store.last_summaries[0])\ncandles.tail(3)"
+        ),
+        code(
+            "again = store.candles(\"PF_XBTUSD\", \"1m\", since=\"45d\")  # 15 more days: only those are fetched\n"
+            "print(store.last_summaries[0])\n"
+            "again.equals(kf.candles(\"PF_XBTUSD\", \"1m\", since=\"45d\", progress=False))"
+        ),
+        md(
+            "## Downloads that resume\n\n"
+            "`store.download` fetches without reading back (the CLI's `kfresearch download candles "
+            "PF_XBTUSD --resolution 1m --since 90d --to data/` does the same). Every day is "
+            "committed as it arrives, so a download stopped by Ctrl-C, a network error, a rate "
+            "limit or a killed process resumes where it stopped. Here the simulator fails the "
+            "fourth request on purpose:"
+        ),
+        code(
+            "from kfresearch.sim.faults import Fault\n\n"
+            "flaky = kfresearch.Client(\"sim\", sim=kf.sim, retry=kfresearch.client.RetryPolicy(max_attempts=1))\n"
+            "kf.sim.add_fault(Fault(\"status\", path=\"/trade/PF_ETHUSD/1m\", status=503, after=3))\n"
+            "try:\n"
+            "    Store(data, flaky).download(\"candles\", \"PF_ETHUSD\", since=\"10d\", resolution=\"1m\")\n"
+            "except kfresearch.ServerError as exc:\n"
+            "    print(type(exc).__name__, \"-\", exc.__notes__[0].replace(str(data), \"data\"))\n"
+            "kf.sim.faults.clear()"
+        ),
+        code(
+            "summary = store.download(\"candles\", \"PF_ETHUSD\", since=\"10d\", resolution=\"1m\")\n"
+            "print(summary)  # 3 days were kept: only the other 7 are fetched"
+        ),
+        code(
+            "for symbol in [\"PF_XBTUSD\", \"PF_ETHUSD\", \"PF_SOLUSD\"]:\n"
+            "    print(store.download(\"candles\", symbol, since=\"45d\", resolution=\"1m\"))"
+        ),
+        md(
+            "## Gaps are reported, not hidden\n\n"
+            "The simulator keeps two years of history, like a real exchange keeps a limited depth. "
+            "Asking for more gives the data there is, with `attrs[\"data_start\"]` and a "
+            "`DataGapWarning` (`kf.candles` does the same)."
+        ),
+        code(
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter(\"always\")\n"
+            "    daily = store.candles(\"PF_XBTUSD\", \"1d\", since=\"3y\", tick_type=\"spot\")\n"
+            "print(caught[0].message)\n"
+            "print(store.last_summaries[0])\n"
+            "daily.attrs[\"data_start\"]"
+        ),
+        md(
+            "## SQL with DuckDB\n\n"
+            "Each kind is a view (`candles`, `trades`, `funding_rates`, `account_log`, `fills`, "
+            "`order_history`, `book`); the partition keys `symbol`, `tick_type`, `resolution` and "
+            "`date` are columns. A filter on `date` reads only those days' files."
+        ),
+        code(
+            "store.sql(\"\"\"\n"
+            "    select symbol, count(*) as minutes, round(sum(volume), 2) as volume,\n"
+            "           round(max(high) / min(low) - 1, 4) as range\n"
+            "    from candles\n"
+            "    where resolution = '1m' and date >= DATE '2026-10-25'\n"
+            "    group by symbol order by symbol\n"
+            "\"\"\")"
+        ),
+        code(
+            "info = store.info()\n"
+            "info[[\"kind\", \"symbol\", \"tick_type\", \"resolution\", \"start\", \"end\", \"rows\", \"files\", \"gaps\"]]"
+        ),
+        md(
+            "## Read it with Polars (or Dask, or Spark)\n\n"
+            "The directory is a plain hive-partitioned Parquet dataset. Polars reads it lazily and "
+            "prunes the partitions it does not need; `dask.dataframe.read_parquet(\"data/candles\")` "
+            "and `spark.read.parquet(\"data/candles\")` read it the same way."
+        ),
+        code(
+            "import polars as pl\n\n"
+            "(\n"
+            "    pl.scan_parquet(data / \"candles\" / \"**\" / \"*.parquet\", hive_partitioning=True)\n"
+            "    .filter((pl.col(\"resolution\") == \"1m\") & (pl.col(\"date\") >= pl.date(2026, 10, 29)))\n"
+            "    .group_by(\"symbol\", \"date\")\n"
+            "    .agg(pl.len().alias(\"minutes\"), pl.col(\"close\").last().alias(\"close\"))\n"
+            "    .sort(\"symbol\", \"date\")\n"
+            "    .collect()\n"
+            ")"
+        ),
+        md(
+            "## A damaged file is named, and repaired\n\n"
+            "Every file's size and row count are in its series' manifest: a truncated file fails "
+            "loudly on read, naming itself and the repair."
+        ),
+        code(
+            "victim = sorted((data / \"candles\" / \"symbol=PF_SOLUSD\").rglob(\"*.parquet\"))[0]\n"
+            "victim.write_bytes(victim.read_bytes()[:-500])\n"
+            "try:\n"
+            "    store.candles(\"PF_SOLUSD\", \"1m\", since=\"45d\")\n"
+            "except kfresearch.CorruptFileError as exc:\n"
+            "    name, why = str(exc).replace(str(data), \"data\").split(\": \", 1)\n"
+            "    print(name, why.split(\"; \")[-1], sep=\"\\n\")"
+        ),
+        code(
+            "repaired = store.repair()\n"
+            "print(repaired[\"action\"].tolist())\n"
+            "store.candles(\"PF_SOLUSD\", \"1m\", since=\"45d\").shape"
+        ),
+    ],
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from kfresearch.queries import between
@@ -21,7 +22,20 @@ from kfresearch.store.manifest import Series
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["conform", "iter_files", "read_series"]
+__all__ = ["conform", "iter_files", "read_series", "renumber"]
+
+
+def renumber(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number ``seq`` 0, 1, 2… down a frame joined from several answers, as one answer would.
+
+    ``seq`` is a row's place in the answer it came in (the exchange's order
+    within a timestamp); stored rows are in ``(time, seq)`` order and answers
+    never overlap in time, so numbering the joined rows keeps that order.
+    """
+    if "seq" in frame.columns:
+        frame = frame.copy()
+        frame["seq"] = np.arange(len(frame), dtype=np.int64)
+    return frame
 
 
 def conform(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +74,7 @@ def read_series(series: Series, kind: Kind, start: int, end: int) -> pd.DataFram
     manifest = series.load()
     names = manifest.files_between(start, end)
     tables = [read_table(series.path / name, manifest.files[name]) for name in names]
-    return between(_frame(tables, kind), start, end)
+    return renumber(between(_frame(tables, kind), start, end))
 
 
 def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.DataFrame]:
@@ -72,6 +86,6 @@ def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.
     manifest = series.load()
     for name in manifest.files_between(start, end):
         table = read_table(series.path / name, manifest.files[name])
-        frame = between(_frame([table], kind), start, end)
+        frame = renumber(between(_frame([table], kind), start, end))
         if len(frame):
             yield frame

@@ -24,7 +24,7 @@ from kfresearch.store.download import ensure
 from kfresearch.store.files import dumps, read_table, replace_text
 from kfresearch.store.kinds import KINDS, Kind, kind_named
 from kfresearch.store.manifest import MANIFEST, Series
-from kfresearch.store.read import conform, iter_files, read_series
+from kfresearch.store.read import conform, iter_files, read_series, renumber
 from kfresearch.store.summary import Summary
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class Store:
         tail = kind.fetch(self._client(), keys, max(start, final), end)
         if not len(stored):
             return conform(tail, kind.template())
-        return conform(pd.concat([stored, tail]), kind.template())
+        return renumber(conform(pd.concat([stored, tail]), kind.template()))
 
     def _finish(self, frame: pd.DataFrame, **attrs: Any) -> pd.DataFrame:
         frame.attrs.clear()
