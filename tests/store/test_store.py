@@ -173,7 +173,10 @@ def test_ctrl_c_keeps_what_was_committed(
     monkeypatch.setattr(kfresearch.Client, "candles", real)
     assert store.info().loc[0, "rows"] == 2 * 1440
     assert store.download("candles", "PF_LTCUSD", since="4d", resolution="1m").batches == 2
-    assert len(store.read("candles", symbol="PF_LTCUSD", tick_type="trade", resolution="1m")) == 4 * 1440
+    assert (
+        len(store.read("candles", symbol="PF_LTCUSD", tick_type="trade", resolution="1m"))
+        == 4 * 1440
+    )
 
 
 def test_a_truncated_file_is_named_with_its_repair_and_repair_refetches_it(
@@ -190,7 +193,18 @@ def test_a_truncated_file_is_named_with_its_repair_and_repair_refetches_it(
     assert "store.repair()" in message
     assert caught.value.path == str(victim)
     # the other days still read; a read that does not need the file does not fail
-    assert len(store.read("candles", since="2026-10-31", symbol="PF_XRPUSD", tick_type="trade", resolution="1m")) == 1440
+    assert (
+        len(
+            store.read(
+                "candles",
+                since="2026-10-31",
+                symbol="PF_XRPUSD",
+                tick_type="trade",
+                resolution="1m",
+            )
+        )
+        == 1440
+    )
     done = store.repair()
     assert done["path"].tolist() == [str(victim)]
     assert done["action"].tolist() == ["re-fetched"]
@@ -198,7 +212,9 @@ def test_a_truncated_file_is_named_with_its_repair_and_repair_refetches_it(
     assert store.repair().empty
 
 
-def test_a_deleted_file_and_a_garbage_file_are_detected(tmp_path: Path, kf: kfresearch.Client) -> None:
+def test_a_deleted_file_and_a_garbage_file_are_detected(
+    tmp_path: Path, kf: kfresearch.Client
+) -> None:
     store = Store(tmp_path, kf, progress=False)
     store.download("candles", "PF_DOGEUSD", since="2d", resolution="1h")
     first, second = sorted((tmp_path / "candles").rglob("*.parquet"))
@@ -212,7 +228,9 @@ def test_a_deleted_file_and_a_garbage_file_are_detected(tmp_path: Path, kf: kfre
 
 
 def test_a_store_refuses_data_from_another_source(tmp_path: Path, kf: kfresearch.Client) -> None:
-    Store(tmp_path, kf, progress=False).download("candles", "PF_XBTUSD", since="1d", resolution="1h")
+    Store(tmp_path, kf, progress=False).download(
+        "candles", "PF_XBTUSD", since="1d", resolution="1h"
+    )
     other = kfresearch.Client("sim", sim=SimExchange(seed=1, clock=SimClock.fixed(NOW)))
     with pytest.raises(kfresearch.StoreError, match=r"seed 42.*seed 1"):
         Store(tmp_path, other)
@@ -240,10 +258,20 @@ def test_bad_arguments_are_refused_before_anything_is_sent(
     assert transport.paths("/api/charts") == []
 
 
-def test_iter_days_yields_the_stored_days_in_time_order(tmp_path: Path, kf: kfresearch.Client) -> None:
+def test_iter_days_yields_the_stored_days_in_time_order(
+    tmp_path: Path, kf: kfresearch.Client
+) -> None:
     store = Store(tmp_path, kf, progress=False)
     store.download("candles", "PF_ETHUSD", since="3d", resolution="1m")
-    days = list(store.iter_days("candles", since="2026-10-29T12:00Z", symbol="PF_ETHUSD", tick_type="trade", resolution="1m"))
+    days = list(
+        store.iter_days(
+            "candles",
+            since="2026-10-29T12:00Z",
+            symbol="PF_ETHUSD",
+            tick_type="trade",
+            resolution="1m",
+        )
+    )
     assert [len(d) for d in days] == [720, 1440, 1440]
     joined = pd.concat(days)
     assert joined.index.is_monotonic_increasing

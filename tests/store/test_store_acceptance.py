@@ -94,9 +94,7 @@ def _missing_days(root: Path, symbol: str) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def ninety_days(
-    tmp_path_factory: pytest.TempPathFactory, exchange: SimExchange
-) -> dict[str, Any]:
+def ninety_days(tmp_path_factory: pytest.TempPathFactory, exchange: SimExchange) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("store") / "data"
     script = root.parent / "child.py"
     script.write_text(CHILD.format(kill_after=KILL_AFTER, symbols=SYMBOLS, days=DAYS))
@@ -115,7 +113,9 @@ def ninety_days(
     transport = Recording(exchange)
     with kfresearch.Client("sim", sim=exchange, transport=transport) as kf:
         store = Store(root, kf, progress=False)
-        summaries = [store.download("candles", s, since=f"{DAYS}d", resolution="1m") for s in SYMBOLS]
+        summaries = [
+            store.download("candles", s, since=f"{DAYS}d", resolution="1m") for s in SYMBOLS
+        ]
     return {
         "root": root,
         "child": child,
@@ -137,9 +137,7 @@ def test_the_first_run_was_killed_half_way(ninety_days: dict[str, Any]) -> None:
 def test_the_second_run_fetched_only_the_missing_days(ninety_days: dict[str, Any]) -> None:
     requests: Recording = ninety_days["requests"]
     for symbol in SYMBOLS:
-        asked = [
-            int(url.params["from"]) * 1000 for url in requests.paths(f"/trade/{symbol}/1m")
-        ]
+        asked = [int(url.params["from"]) * 1000 for url in requests.paths(f"/trade/{symbol}/1m")]
         assert sorted(asked) == sorted(ninety_days["missing_before"][symbol])
     summaries = ninety_days["summaries"]
     fetched_days = sum(s.batches for s in summaries)
@@ -156,7 +154,9 @@ def test_exactly_one_row_per_minute_per_symbol(ninety_days: dict[str, Any]) -> N
         assert frame.index.is_monotonic_increasing
         assert (frame.index.to_series().diff().dropna() == pd.Timedelta(minutes=1)).all()
         assert frame.index[0] == pd.Timestamp(NOW) - pd.Timedelta(days=DAYS)
-    counts = store.sql("select symbol, count(*) as n, count(distinct time) as t from candles group by 1")
+    counts = store.sql(
+        "select symbol, count(*) as n, count(distinct time) as t from candles group by 1"
+    )
     assert sorted(counts["symbol"]) == sorted(SYMBOLS)
     assert (counts["n"] == DAYS * 1440).all()
     assert (counts["t"] == DAYS * 1440).all()

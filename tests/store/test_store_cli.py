@@ -24,11 +24,17 @@ def test_download_then_info_then_repair(tmp_path: Path, capsys: pytest.CaptureFi
     assert "candles symbol=PF_XBTUSD tick_type=trade resolution=1h: fetched 3 days (72 rows" in out
     assert main([*args, "--to", data, "--env", "sim"]) == 0
     assert "fetched 0 (0 rows in 0 batches), already there 3 days" in capsys.readouterr().out
-    assert main(["download", "funding", "PF_XBTUSD", "--since", "2d", "--to", data, "--env", "sim"]) == 0
+    assert (
+        main(["download", "funding", "PF_XBTUSD", "--since", "2d", "--to", data, "--env", "sim"])
+        == 0
+    )
     assert "funding_rates symbol=PF_XBTUSD: fetched 2 days (48 rows" in capsys.readouterr().out
     assert main(["download", "account-log", "--since", "1d", "--to", data, "--env", "sim"]) == 0
     assert "account_log: fetched" in capsys.readouterr().out
-    assert main(["download", "trades", "PF_XBTUSD", "--since", "10m", "--to", data, "--env", "sim"]) == 0
+    assert (
+        main(["download", "trades", "PF_XBTUSD", "--since", "10m", "--to", data, "--env", "sim"])
+        == 0
+    )
     assert "trades symbol=PF_XBTUSD: fetched 9 min" in capsys.readouterr().out
 
     assert main(["store", "info", data]) == 0

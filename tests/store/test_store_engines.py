@@ -52,7 +52,9 @@ def test_dask_on_a_two_worker_local_cluster_reads_the_store(data: Path) -> None:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         assert len(client.scheduler_info()["workers"]) == 2

@@ -25,7 +25,14 @@ def test_fifteen_minutes_of_recording_roll_every_five(tmp_path: Path) -> None:
         exchange.clock.advance(seconds * 1000)
 
     recorder = Recorder(
-        kf, tmp_path, "PF_ETHUSD", poll=10, roll=300, depth=5, sleep=sleep, monotonic=lambda: elapsed
+        kf,
+        tmp_path,
+        "PF_ETHUSD",
+        poll=10,
+        roll=300,
+        depth=5,
+        sleep=sleep,
+        monotonic=lambda: elapsed,
     )
     summary = recorder.run(duration=900)
     assert summary.snapshots == 90
@@ -47,7 +54,9 @@ def test_fifteen_minutes_of_recording_roll_every_five(tmp_path: Path) -> None:
     assert summary.trade_rows == len(tape) > 0
     assert tape.index.is_monotonic_increasing
     assert tape["uid"].is_unique
-    direct = kf.trades("PF_ETHUSD", since=NOW, until=tape.index[-1] + pd.Timedelta(1, "ms"), progress=False)
+    direct = kf.trades(
+        "PF_ETHUSD", since=NOW, until=tape.index[-1] + pd.Timedelta(1, "ms"), progress=False
+    )
     pd.testing.assert_frame_equal(tape, direct)
     # book snapshots are summed up by SQL like any kind
     per_side = store.sql("select side, count(*) as n from book group by 1 order by 1")
