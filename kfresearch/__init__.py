@@ -103,7 +103,7 @@ _LAZY: dict[str, str] = {
     "AsyncDeadMansSwitch": "kfresearch.trading",
     "DeadMansSwitch": "kfresearch.trading",
 }
-_SUBPACKAGES = ("charts", "frames", "orders", "sim", "widgets")
+_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "widgets")
 
 __all__ = [
     "APIError",

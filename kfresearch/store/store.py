@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from kfresearch.contracts import check_symbol
 from kfresearch.errors import CorruptFileError, StoreError, ValidationError
 from kfresearch.queries import (
     CANDLE_PAGE,
     RESOLUTIONS,
     TICK_TYPES,
-    check_symbol,
     report_late_start,
     time_range,
 )
@@ -202,8 +202,8 @@ class Store:
         )
         if since is not None:
             report_late_start(frame, first, step, f"{name} {resolution} {tick_type} candles")
-        # kf.candles puts data_start before the symbol; keep the same order
-        order = ["more_candles", "data_start", "symbol", "resolution", "tick_type", "env"]
+        # the order kf.candles gives them
+        order = ["more_candles", "symbol", "resolution", "tick_type", "data_start", "env"]
         ordered = {key: frame.attrs[key] for key in order if key in frame.attrs}
         frame.attrs.clear()
         frame.attrs.update(ordered)
