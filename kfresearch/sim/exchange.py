@@ -42,6 +42,7 @@ from kfresearch.ratelimit import POOLS, TokenBucket
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.faults import Fault, Faults
 from kfresearch.sim.keys import SimKey, provisioned_keys
+from kfresearch.sim.notifications import Notifications
 from kfresearch.sim.routing import ROUTES, Context, Route, SimError, iso
 from kfresearch.timeparse import to_timedelta
 
@@ -148,6 +149,7 @@ class SimExchange:
         self.engine = engine
         self.keys: dict[str, SimKey] = {k.credentials.key: k for k in provisioned_keys().values()}
         self.faults = faults or Faults(seed=self.seed)
+        self.notifications = Notifications()
         self._rate_clock = rate_clock
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._nonces: dict[str, _NonceBook] = {}

@@ -15,7 +15,15 @@ kind               effect
 ``drop_before``    the connection fails before the request is processed
 ``drop_after``     the request IS processed, then the connection drops
                    (the client sees a read timeout: the outcome is unknown)
+``ws_drop``        WebSocket: the connection closes instead of sending the
+                   matching message (path ``/ws/v1/<feed>``, e.g. ``/ws/v1/book``)
+``ws_skip``        WebSocket: the matching message is never sent, though its
+                   ``seq`` was used (a book delta skipped is a ``seq`` gap)
 =================  ============================================================
+
+HTTP requests only meet the HTTP kinds and WebSocket messages only the
+``ws_`` kinds (:data:`HTTP_KINDS`, :data:`WS_KINDS`), so a rule without a path
+never leaks from one to the other.
 
 Example
 -------
@@ -32,9 +40,22 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Fault", "FaultKind", "Faults"]
+__all__ = ["HTTP_KINDS", "WS_KINDS", "Fault", "FaultKind", "Faults"]
 
-FaultKind = Literal["latency", "status", "rate_limit", "malformed", "drop_before", "drop_after"]
+FaultKind = Literal[
+    "latency",
+    "status",
+    "rate_limit",
+    "malformed",
+    "drop_before",
+    "drop_after",
+    "ws_drop",
+    "ws_skip",
+]
+HTTP_KINDS: frozenset[str] = frozenset(
+    {"latency", "status", "rate_limit", "malformed", "drop_before", "drop_after"}
+)
+WS_KINDS: frozenset[str] = frozenset({"ws_drop", "ws_skip"})
 
 
 @dataclass
@@ -71,11 +92,12 @@ class Faults:
         with self._lock:
             self.rules.clear()
 
-    def pick(self, path: str) -> Fault | None:
-        """The fault that applies to this request, if any (consumes scheduled counts)."""
+    def pick(self, path: str, kinds: frozenset[str] = HTTP_KINDS) -> Fault | None:
+        """The fault of one of ``kinds`` that applies to this request or message, if any
+        (consumes scheduled counts)."""
         with self._lock:
             for fault in self.rules:
-                if not fault.matches(path) or fault.count == 0:
+                if fault.kind not in kinds or not fault.matches(path) or fault.count == 0:
                     continue
                 if fault.after > 0:
                     fault.after -= 1

@@ -1,17 +1,30 @@
-"""WebSocket v1 of the served simulator (reference §3): challenge auth, public and private feeds.
+"""WebSocket v1 of the simulator (reference §3): challenge auth, public and private feeds.
 
 One socket carries every feed, as on the exchange. Public feeds: ``book``
 (``book_snapshot`` then deltas with an increasing ``seq``; ``qty`` 0 removes a
 level), ``trade`` (``trade_snapshot`` then each trade), ``ticker`` (at most
 one per second), ``ticker_lite`` and ``heartbeat``. Private feeds
 (``open_orders``, ``open_orders_verbose``, ``open_positions``, ``fills``,
-``balances``) need the challenge: ``{"event":"challenge","api_key":…}`` gets a
-UUID; every private subscribe carries ``api_key``, ``original_challenge`` and
-``signed_challenge``.
+``balances``, ``account_log``, ``notifications_auth``) need the challenge:
+``{"event":"challenge","api_key":…}`` gets a UUID; every private subscribe
+carries ``api_key``, ``original_challenge`` and ``signed_challenge``.
 
 Public feeds are produced by sampling the market at each tick and sending
 what changed; private ones are pushed by the engine's listeners. Each tick
 also advances the engine, so resting orders fill while a client only listens.
+
+One :class:`FeedSession` serves one connection over any pair of "receive a
+text" / "send a text" functions: :func:`websocket_endpoint` runs it behind
+``kfresearch sim serve``, and :mod:`kfresearch.stream` runs it in-process
+(no sockets) for ``env="sim"``. A session handles one request or one tick at
+a time, so nothing of a feed follows its ``unsubscribed`` answer, and within a
+tick the heartbeat comes last: a client that sees the heartbeat stamped ``T``
+has everything the exchange published up to ``T``. Book deltas of a tick
+remove levels before adding any, so the book is never crossed between two
+messages.
+
+Test hooks: ``ws_drop`` and ``ws_skip`` faults (:mod:`kfresearch.sim.faults`)
+cut the connection or swallow a message (a ``seq`` gap) on the way out.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import contextlib
 import functools
 import hmac
 import random
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,19 +45,38 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kfresearch.auth import ws_challenge_signature
 from kfresearch.sim.exchange import SimExchange
+from kfresearch.sim.faults import WS_KINDS
 
-__all__ = ["PRIVATE_FEEDS", "PUBLIC_FEEDS", "websocket_endpoint"]
+__all__ = [
+    "PRIVATE_FEEDS",
+    "PUBLIC_FEEDS",
+    "FeedSession",
+    "SessionDropped",
+    "websocket_endpoint",
+]
 
 PUBLIC_FEEDS = frozenset({"book", "trade", "ticker", "ticker_lite", "heartbeat"})
-PRIVATE_FEEDS = frozenset(
+#: private feeds whose snapshot the engine builds (:mod:`kfresearch.sim.private_feeds`)
+ENGINE_FEEDS = frozenset(
     {"open_orders", "open_orders_verbose", "open_positions", "fills", "balances"}
 )
+#: private feeds this module builds from the account log and the notice board
+LOG_FEEDS = frozenset({"account_log", "notifications_auth"})
+PRIVATE_FEEDS = ENGINE_FEEDS | LOG_FEEDS
 TICK_SECONDS = 0.25
 HEARTBEAT_MS = 5_000
 TICKER_MS = 1_000
 BOOK_DEPTH = 25
+LOG_SNAPSHOT = 100  # account-log entries in the snapshot, newest first
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+
+Send = Callable[[str], Awaitable[None]]
+Receive = Callable[[], Awaitable[str | None]]
+
+
+class SessionDropped(Exception):
+    """A ``ws_drop`` fault fired: the connection is to be cut without a goodbye."""
 
 
 @dataclass
@@ -51,31 +84,109 @@ class _Subscription:
     feed: str
     product_id: str | None  # None only for the heartbeat feed
     last_ms: int = 0
+    seq: int = 0
+    book: tuple[dict[float, float], dict[float, float]] = field(default_factory=lambda: ({}, {}))
 
     @property
     def symbol(self) -> str:
         if self.product_id is None:
             raise ValueError(f"the {self.feed} feed has no product")
         return self.product_id
-    seq: int = 0
-    book: tuple[dict[float, float], dict[float, float]] = field(default_factory=lambda: ({}, {}))
 
 
-class _Session:
-    """One connection's state: its challenge, subscriptions and outgoing queue."""
+class FeedSession:
+    """One connection's state: its challenge, subscriptions and outgoing queue.
 
-    def __init__(
-        self, exchange: SimExchange, send: Callable[[dict[str, Any]], Awaitable[None]]
-    ) -> None:
+    Parameters
+    ----------
+    exchange : SimExchange
+    send : async callable
+        Sends one text frame to the client.
+    offload : bool
+        Compute each tick in a worker thread (a served simulator, whose HTTP
+        requests run in threads too); in-process sessions compute it inline.
+    """
+
+    def __init__(self, exchange: SimExchange, send: Send, *, offload: bool = True) -> None:
         self.exchange = exchange
-        self.send = send
+        self._send_text = send
+        self.offload = offload
         self.challenge: str | None = None
         self.account_id: str | None = None
         self.subs: dict[tuple[str, str | None], _Subscription] = {}
         self.private: set[str] = set()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._turn = asyncio.Lock()  # one request or one tick at a time
         self._rng = random.Random(exchange.seed)  # ids, not secrets
+        self._log_sent = 0  # id of the last account-log entry sent
+        self._notices_sent = 0
+        self._tick_ms = exchange.clock.now_ms()  # the time of the last tick
+
+    # -- the connection --------------------------------------------------------------
+    async def run(self, receive: Receive) -> None:
+        """Serve until ``receive`` returns None (the client left).
+
+        Raises
+        ------
+        SessionDropped
+            A ``ws_drop`` fault fired: the caller cuts the connection.
+        """
+        self.exchange.engine.listeners.append(self.on_engine_event)
+        tasks = {
+            asyncio.create_task(self._pump_forever()),
+            asyncio.create_task(self._receive_forever(receive)),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(ValueError):
+                self.exchange.engine.listeners.remove(self.on_engine_event)
+
+    async def _receive_forever(self, receive: Receive) -> None:
+        while (text := await receive()) is not None:
+            async with self._turn:
+                await self.on_message(text)
+
+    async def _pump_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            await self.pump()
+
+    async def pump(self) -> None:
+        """One tick: what changed in the market, the engine's events, then heartbeats."""
+        async with self._turn:
+            if self.offload:
+                batch = await asyncio.to_thread(self.exchange.run_locked, self.updates)
+            else:
+                batch = self.exchange.run_locked(self.updates)
+            for message in batch:
+                await self._deliver(message)
+            while not self.outbox.empty():
+                await self._deliver(self.outbox.get_nowait())
+            for message in self._heartbeats():
+                await self._deliver(message)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send an answer (never subject to faults)."""
+        await self._send_text(orjson.dumps(message).decode())
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        """Send a feed message, unless a ``ws_`` fault swallows it or cuts the connection."""
+        fault = self.exchange.faults.pick(f"/ws/v1/{message.get('feed', '')}", WS_KINDS)
+        if fault is not None and fault.kind == "ws_skip":
+            return
+        if fault is not None:
+            raise SessionDropped(f"ws_drop fault before a {message.get('feed')} message")
+        await self.send(message)
 
     # -- incoming -------------------------------------------------------------------
     async def on_message(self, text: str) -> None:
@@ -109,11 +220,10 @@ class _Session:
             if event == "subscribe":
                 self.private.add(feed)
                 await self.send(answer)
-                now = self.exchange.clock.now_ms()
-                snapshot = self.exchange.run_locked(
-                    lambda: self.exchange.engine.ws_snapshot(feed, account, now)
-                )
-                await self.send(snapshot)
+                for out in self.exchange.run_locked(
+                    functools.partial(self._private_snapshot, feed, account)
+                ):
+                    await self._deliver(out)
             else:
                 self.private.discard(feed)
                 await self.send(answer)
@@ -145,7 +255,7 @@ class _Session:
             sub = _Subscription(feed, key)
             self.subs[(feed, key)] = sub
             for out in self.exchange.run_locked(functools.partial(self._snapshot, sub)):
-                await self.send(out)
+                await self._deliver(out)
 
     def _verify(self, message: dict[str, Any]) -> str | None:
         key = self.exchange.keys.get(str(message.get("api_key", "")))
@@ -163,8 +273,43 @@ class _Session:
         wanted = feed in self.private or (
             feed == "open_orders" and "open_orders_verbose" in self.private
         )
-        if wanted:
+        if not wanted:
+            return
+        if threading.get_ident() == self._loop_thread:
+            # in-process, on the loop's own thread: queue it now, so a flush that
+            # follows in the same step sends it
+            self.outbox.put_nowait(message)
+        else:
             self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
+
+    # -- private feeds -----------------------------------------------------------------
+    def _private_snapshot(self, feed: str, account_id: str) -> list[dict[str, Any]]:
+        now = self.exchange.clock.now_ms()
+        if feed in ENGINE_FEEDS:
+            return [self.exchange.engine.ws_snapshot(feed, account_id, now)]
+        if feed == "account_log":
+            log = self.exchange.engine.account(account_id, now).log
+            self._log_sent = log[-1].id if log else 0
+            newest = [entry.json() for entry in reversed(log[-LOG_SNAPSHOT:])]
+            return [{"feed": "account_log_snapshot", "logs": newest}]
+        notices = self.exchange.notifications.since(0)
+        self._notices_sent = len(notices)
+        return [{"feed": "notifications_auth", "notifications": [n.ws() for n in notices]}]
+
+    def _log_updates(self, now: int) -> list[dict[str, Any]]:
+        """New account-log entries (one message each) and new notices since the last tick."""
+        out: list[dict[str, Any]] = []
+        if "account_log" in self.private and self.account_id is not None:
+            log = self.exchange.engine.account(self.account_id, now).log
+            for entry in log[self._log_sent :]:
+                out.append({"feed": "account_log", "new_entry": entry.json()})
+            self._log_sent = len(log)
+        if "notifications_auth" in self.private:
+            fresh = self.exchange.notifications.since(self._notices_sent)
+            if fresh:
+                self._notices_sent += len(fresh)
+                out.append({"feed": "notifications_auth", "notifications": [n.ws() for n in fresh]})
+        return out
 
     # -- public feeds ------------------------------------------------------------------
     def _snapshot(self, sub: _Subscription) -> list[dict[str, Any]]:
@@ -196,15 +341,12 @@ class _Session:
         """Everything that changed since the last tick (call with the exchange locked)."""
         now = self.exchange.clock.now_ms()
         self.exchange.engine.advance(now)
+        self._tick_ms = now
         out: list[dict[str, Any]] = []
         for sub in list(self.subs.values()):
-            if now <= sub.last_ms:
+            if now <= sub.last_ms or sub.feed == "heartbeat":
                 continue
-            if sub.feed == "heartbeat":
-                if now - sub.last_ms >= HEARTBEAT_MS:
-                    out.append({"feed": "heartbeat", "time": now})
-                    sub.last_ms = now
-            elif sub.feed == "book":
+            if sub.feed == "book":
                 out += self._book_deltas(sub, now)
             elif sub.feed == "trade":
                 out += self._trades(sub, sub.last_ms + 1, now + 1)
@@ -212,27 +354,40 @@ class _Session:
             elif now - sub.last_ms >= TICKER_MS:
                 out.append(self._ticker(sub.symbol, now, lite=sub.feed == "ticker_lite"))
                 sub.last_ms = now
-        return out
+        return out + self._log_updates(now)
+
+    def _heartbeats(self) -> list[dict[str, Any]]:
+        """The heartbeat of this tick, when one is due: always the tick's last message."""
+        now = self._tick_ms
+        sub = self.subs.get(("heartbeat", None))
+        if sub is None or now - sub.last_ms < HEARTBEAT_MS:
+            return []
+        sub.last_ms = now
+        return [{"feed": "heartbeat", "time": now}]
 
     def _book_deltas(self, sub: _Subscription, now: int) -> list[dict[str, Any]]:
         bids, asks = self.exchange.market.book(sub.symbol, now, BOOK_DEPTH)
-        out = []
+        removed: list[tuple[str, float, float]] = []
+        changed: list[tuple[str, float, float]] = []
         for side, old, new in (("buy", sub.book[0], dict(bids)), ("sell", sub.book[1], dict(asks))):
-            changed = {p: 0.0 for p in old if p not in new}
-            changed |= {p: q for p, q in new.items() if old.get(p) != q}
-            for price in sorted(changed):
-                sub.seq += 1
-                out.append(
-                    {
-                        "feed": "book",
-                        "product_id": sub.symbol,
-                        "side": side,
-                        "seq": sub.seq,
-                        "price": price,
-                        "qty": changed[price],
-                        "timestamp": now,
-                    }
-                )
+            removed += [(side, p, 0.0) for p in sorted(old) if p not in new]
+            changed += [(side, p, q) for p, q in sorted(new.items()) if old.get(p) != q]
+        out = []
+        # removals first: every intermediate book holds only prices of the new
+        # (uncrossed) book, so it is never crossed between two messages
+        for side, price, qty in removed + changed:
+            sub.seq += 1
+            out.append(
+                {
+                    "feed": "book",
+                    "product_id": sub.symbol,
+                    "side": side,
+                    "seq": sub.seq,
+                    "price": price,
+                    "qty": qty,
+                    "timestamp": now,
+                }
+            )
         sub.book = (dict(bids), dict(asks))
         sub.last_ms = now
         return out
@@ -314,31 +469,21 @@ def websocket_endpoint(exchange: SimExchange) -> Callable[[WebSocket], Awaitable
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
 
-        async def send(message: dict[str, Any]) -> None:
-            await websocket.send_text(orjson.dumps(message).decode())
+        async def receive() -> str | None:
+            try:
+                return await websocket.receive_text()
+            except WebSocketDisconnect:
+                return None
 
-        session = _Session(exchange, send)
-        exchange.engine.listeners.append(session.on_engine_event)
-
-        async def pump() -> None:
-            while True:
-                await asyncio.sleep(TICK_SECONDS)
-                for message in await asyncio.to_thread(exchange.run_locked, session.updates):
-                    await send(message)
-                while not session.outbox.empty():
-                    await send(session.outbox.get_nowait())
-
-        pumping = asyncio.create_task(pump())
+        session = FeedSession(exchange, websocket.send_text)
         try:
-            while True:
-                await session.on_message(await websocket.receive_text())
+            await session.run(receive)
+        except SessionDropped:
+            # 1012 "service restart": the server ends the connection, the client
+            # reconnects (the in-process transport drops it without a close frame)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close(code=1012)
         except WebSocketDisconnect:
             pass
-        finally:
-            pumping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await pumping
-            with contextlib.suppress(ValueError):
-                exchange.engine.listeners.remove(session.on_engine_event)
 
     return endpoint
