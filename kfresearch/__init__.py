@@ -9,8 +9,9 @@ environments and credentials types, the order instructions (:class:`Send`,
 return (:class:`OrderResult`, :class:`BatchResult`, :class:`OrderPreview`, …),
 :data:`TimeLike`, the exception tree of :mod:`kfresearch.errors`; and the
 subpackages :mod:`kfresearch.frames`, :mod:`kfresearch.charts`,
-:mod:`kfresearch.widgets`, :mod:`kfresearch.sim` and :mod:`kfresearch.store`
-(the local history store). Everything else is private.
+:mod:`kfresearch.widgets`, :mod:`kfresearch.stream` (live WebSocket data, made
+by ``kf.stream()``), :mod:`kfresearch.sim` and :mod:`kfresearch.store` (the local
+history store). Everything else is private.
 
 ``import kfresearch`` loads only the exceptions: the client (httpx, pandas),
 the frames and the order code load on first use of a name that needs them
@@ -45,6 +46,8 @@ from kfresearch.errors import (
     RequestTimeoutError,
     ServerError,
     StoreError,
+    StreamError,
+    SubscriptionError,
     TransportError,
     ValidationError,
 )
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from kfresearch import frames as frames
     from kfresearch import orders as orders
     from kfresearch import sim as sim
+    from kfresearch import stream as stream
     from kfresearch import widgets as widgets
     from kfresearch.client import AsyncClient, Client, connect
     from kfresearch.credentials import Credentials, Secret
@@ -103,7 +107,7 @@ _LAZY: dict[str, str] = {
     "AsyncDeadMansSwitch": "kfresearch.trading",
     "DeadMansSwitch": "kfresearch.trading",
 }
-_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "widgets")
+_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "stream", "widgets")
 
 __all__ = [
     "APIError",
@@ -146,6 +150,8 @@ __all__ = [
     "Send",
     "ServerError",
     "StoreError",
+    "StreamError",
+    "SubscriptionError",
     "SwitchStatus",
     "TimeLike",
     "Trailing",

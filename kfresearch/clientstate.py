@@ -27,6 +27,7 @@ from kfresearch.transport import Core, RetryPolicy
 if TYPE_CHECKING:
     from kfresearch.plans import Call
     from kfresearch.sim.exchange import SimExchange
+    from kfresearch.stream import Stream
 
 __all__ = ["ALLOW_LIVE_VAR", "DEFAULT_TIMEOUT", "INSTRUMENTS_FRESH_FOR", "ClientState"]
 
@@ -137,6 +138,28 @@ class ClientState:
         if self._sim is None:
             raise AttributeError(f"env {self.env.name!r} at {self.env.base_url} is not in-process")
         return self._sim
+
+    def stream(self, **options: Any) -> Stream:
+        """Live data over the WebSocket: ``s = kf.stream(); s.subscribe("book", ["PF_XBTUSD"])``.
+
+        The same for both clients: the stream uses the client's environment
+        and keys (``sim``/``demo`` are served in-process, with no socket).
+        Its waiting calls block in a script and are awaited in a notebook or
+        async code (see :mod:`kfresearch.stream`). ``options`` go to
+        :class:`kfresearch.stream.Stream` (``heartbeat``, ``keepalive``,
+        ``stale_after``, ``backoff``, ``timeout``, ``trades_maxlen`` …).
+
+        Examples
+        --------
+        >>> s = kf.stream()                                                  # doctest: +SKIP
+        >>> await s.subscribe("book", ["PF_XBTUSD"])                         # doctest: +SKIP
+        <Subscription book PF_XBTUSD: live>
+        >>> s.book("PF_XBTUSD").frame().equals(kf.orderbook("PF_XBTUSD", depth=25))  # doctest: +SKIP
+        True
+        """
+        from kfresearch.stream import Stream
+
+        return Stream(self.env, credentials=self._core.credentials, sim=self._sim, **options)
 
     @property
     def has_credentials(self) -> bool:

@@ -16,6 +16,10 @@
     │   └── DecodeError               the server answered something that is not the API's JSON
     ├── StoreError                    the local history store cannot be used as it is on disk
     │   └── CorruptFileError          a stored file is truncated or unreadable: ``store.repair()``
+    ├── StreamError                   the WebSocket stream cannot do what was asked (closed,
+    │   │                             no answer in time, a consumer fell behind)
+    │   └── SubscriptionError         the exchange refused a subscription (also an APIError:
+    │                                 ``feed``, ``products``, the exchange's text)
     └── APIError                      the exchange answered with an error
         ├── AuthenticationError       wrong key or signature (``authenticationError``, HTTP 401)
         │   └── PermissionDeniedError the key may not do this (read-only key, HTTP 403)
@@ -67,6 +71,8 @@ __all__ = [
     "RequestTimeoutError",
     "ServerError",
     "StoreError",
+    "StreamError",
+    "SubscriptionError",
     "TransportError",
     "ValidationError",
 ]
@@ -261,3 +267,40 @@ class OrderRejected(APIError):
         self.explanation = explanation
         kwargs.setdefault("hint", explanation or "The exchange rejected the order.")
         super().__init__(status, **kwargs)
+
+
+class StreamError(KFError):
+    """The WebSocket stream cannot do what was asked: it is closed, the exchange did not
+    answer in time, or a consumer fell behind the messages."""
+
+
+class SubscriptionError(StreamError, APIError):
+    """The exchange refused a WebSocket (un)subscription.
+
+    ``feed`` and ``products`` say which; ``error`` is the exchange's text
+    (``"Invalid product id"``, ``"subscribed_failed"`` …).
+    """
+
+    def __init__(
+        self,
+        error: str,
+        *,
+        feed: str,
+        products: tuple[str, ...] = (),
+        private: bool = False,
+    ) -> None:
+        self.feed = feed
+        self.products = products
+        what = f"{feed} {', '.join(products)}".strip()
+        if private:
+            hint = (
+                "Private feeds need a key pair of this environment, signed through the "
+                "challenge: check KFRESEARCH_API_KEY / KFRESEARCH_API_SECRET (sim and demo "
+                "provision their own) and run `kfresearch doctor`."
+            )
+        else:
+            hint = (
+                "Check the feed name and the symbols (`kf.instruments()` lists them; "
+                "dated contracts expire)."
+            )
+        APIError.__init__(self, error, endpoint=f"WebSocket subscribe {what}", hint=hint)
