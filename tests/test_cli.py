@@ -66,7 +66,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_group_registers_through_the_table() -> None:
     from kfresearch import cli
 
-    assert cli.GROUPS == ("doctor", "market", "store", "sim")
+    assert cli.GROUPS == ("doctor", "market", "store", "sim", "watch")
     for name in cli.GROUPS:
         module = importlib.import_module(f"kfresearch.cli.{name}")
         assert callable(module.register)
@@ -80,6 +80,7 @@ def test_every_group_registers_through_the_table() -> None:
         ["store", "info", "d"],
         ["record", "X", "--book", "--to", "d"],
         ["sim", "keys"],
+        ["watch", "book", "X"],
     )
     for line in lines:
         assert callable(parser.parse_args(line).run), line

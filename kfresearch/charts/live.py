@@ -1,7 +1,9 @@
 """Figures that update in place: a chart helper redrawn into one ``FigureWidget``.
 
-The stream (or a polling loop) calls :meth:`LiveFigure.update` with each new
-frame; the chart helper builds a fresh figure and its trace data and layout
+The stream's live charts (:mod:`kfresearch.stream.charts`: ``live_depth``,
+``live_candles``, ``live_heatmap``, ``live_tape``) — or a polling loop —
+call :meth:`LiveFigure.update` with each new frame, at most a few times a
+second; the chart helper builds a fresh figure and its trace data and layout
 are copied into the widget inside one ``batch_update()``, so the browser gets
 one message per update and the user's zoom survives (``uirevision``).
 """

@@ -430,7 +430,9 @@ def book_heatmap(
     ----------
     snapshots : sequence of DataFrame, mapping of time → DataFrame, or DataFrame
         Order book frames (:func:`kfresearch.frames.orderbook`, e.g. from
-        polling ``kf.orderbook`` or from the stream). In a sequence each
+        polling ``kf.orderbook`` or ``stream.book(symbol).frame()``;
+        :func:`kfresearch.stream.live_heatmap` redraws this chart from the
+        stream as the book moves). In a sequence each
         snapshot's time is its ``attrs["time"]`` or ``attrs["server_time"]``
         (snapshots are numbered 0, 1, … when those are missing or repeat);
         a mapping gives the times as keys; one long DataFrame needs a

@@ -17,6 +17,7 @@
     kfresearch record SYMBOL [--trades] [--book] --to DIR [--duration S] [--poll S] [--roll S]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
+    kfresearch watch book|trades|ticker SYMBOL [--depth N] [--rows N] [--interval S] [--count N]
 
 Every market command takes ``--env`` and ``--base-url``. Printed tables show
 prices on the contract's tick and sizes as exact decimals; files keep every
@@ -46,6 +47,7 @@ GROUPS: tuple[str, ...] = (
     "market",
     "store",
     "sim",
+    "watch",
 )
 
 

@@ -157,7 +157,7 @@ def backoff(
     --------
     >>> waits = backoff(1.0, 8.0, rng=random.Random(0))
     >>> [round(next(waits), 2) for _ in range(6)]
-    [0.92, 1.38, 2.21, 4.48, 6.94, 6.8]
+    [0.92, 1.76, 2.84, 5.04, 6.05, 5.62]
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     attempt = 0

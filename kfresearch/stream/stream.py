@@ -335,7 +335,9 @@ class Stream:
         self._closed_event = asyncio.Event()
         if self._heartbeat:
             self._subs.want("heartbeat", [None])
-        self._main = asyncio.get_running_loop().create_task(self._run(), name="kfresearch-stream")
+        self._main = asyncio.get_running_loop().create_task(
+            self._run(), name=f"kfresearch-stream-{id(self):x}"
+        )
 
     def close(self) -> Waitable:
         """Unsubscribe nothing, just stop: end every task, close the socket, end iterators.
@@ -427,6 +429,7 @@ class Stream:
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """A task of the stream (cancelled on close); on the loop's thread only."""
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(f"kfresearch-stream-{id(self):x}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_retrieve)
@@ -826,7 +829,11 @@ class Stream:
             private=request.feed in PRIVATE_FEEDS,
         )
         self._counts["subscription_errors"] += 1
-        log.warning("%s", failure)
+        # a script's blocking subscribe raises it; on a notebook's loop nobody may await
+        # the subscription, so say it where the notebook shows it
+        runner = self._runner
+        log.log(logging.INFO if runner is not None and runner.owns_thread else logging.WARNING,
+                "%s", failure)
         for key in keys:
             key.settle(failure)
         self._hub.error(failure)
