@@ -17,3 +17,21 @@ def test_quick_start_runs(capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(block.group(1), "README quick start", "exec"), namespace)  # noqa: S102
     assert "result: OK" in capsys.readouterr().out
     assert len(namespace["candles"]) > 700  # type: ignore[arg-type]
+
+
+def test_live_data_example_runs() -> None:
+    import asyncio
+    import textwrap
+
+    import kfresearch
+
+    block = re.search(r"## Live data \(WebSocket\)\n\n```python\n(.*?)```", README.read_text(),
+                      re.S)
+    assert block is not None
+    body = textwrap.indent(block.group(1), "    ")
+    source = f"async def example(kf):\n{body}    await s.close()\n    return s\n"
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README live data", "exec"), namespace)  # noqa: S102
+    stream = asyncio.run(namespace["example"](kfresearch.connect("sim")))  # type: ignore[operator]
+    assert stream.status == "closed"
+    assert stream.stats()["book_snapshots"] == 1

@@ -29,7 +29,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from functools import partial
+from functools import partial, update_wrapper
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -132,7 +132,11 @@ class LiveChart:
             self._timer = None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self._figure._repr_mimebundle_(**kwargs)
+        bundle = self._figure._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # the widget's own text holds random trace ids: a saved notebook keeps this instead
+            bundle["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         return (f"LiveChart({self._figure.chart_name} {self.symbol}, fps={self.fps:g}, "
@@ -157,8 +161,8 @@ def live_candles(
         return candles_from_trades(stream.trades(name), resolution)
 
     options.setdefault("overlays", ())
-    return LiveChart(stream, "trade", name, frame, partial(candles_chart, symbol=name), fps=fps,
-                     **options)
+    chart = update_wrapper(partial(candles_chart, symbol=name), candles_chart)
+    return LiveChart(stream, "trade", name, frame, chart, fps=fps, **options)
 
 
 def live_heatmap(
