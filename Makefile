@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.floor
+	$(BIN)/python -m bench.stream
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

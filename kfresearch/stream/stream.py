@@ -1028,11 +1028,13 @@ class Stream:
         >>> async for msg in s.messages("trade", "PF_XBTUSD"):          # doctest: +SKIP
         ...     print(msg.record["price"], msg.record["size"])
         """
-        runner = self._runner
+        def on_loop_thread() -> bool:
+            runner = self._runner or LoopRunner.current()
+            return runner is not None and runner.in_loop_thread()
+
         return MessageIterator(
             self._hub, feed_name(feed), symbol=symbol.upper() if symbol else None,
-            initial=initial, maxsize=maxsize,
-            loop_thread=lambda: runner is not None and runner.in_loop_thread(),
+            initial=initial, maxsize=maxsize, loop_thread=on_loop_thread,
         )
 
     # -- inspection --------------------------------------------------------------------

@@ -296,3 +296,28 @@ def test_stats_and_repr(kf: kfresearch.Client, s: Stream) -> None:
     assert stats["last_heartbeat"] == pd.Timestamp(kf.sim.clock.now_ms(), unit="ms", tz="UTC")
     assert repr(s) == "<kfresearch.Stream env='sim' (in-process) connected: book PF_XBTUSD live>"
     assert repr(s.sync()) == "<sync: done>"
+
+
+def test_the_async_client_makes_streams_too(ex: Any) -> None:
+    async def main() -> str:
+        async with kfresearch.AsyncClient("sim", sim=ex) as kf:
+            async with kf.stream() as s:
+                await s.subscribe("book", SYMBOL)
+                await s.subscribe("fills")
+                return repr(s)
+
+    assert asyncio.run(main()).endswith("connected: book PF_XBTUSD live, fills live>")
+
+
+def test_the_exchanges_greeting_is_understood(kf: kfresearch.Client, s: Stream) -> None:
+    s.subscribe("book", SYMBOL)
+    runner = s._runner
+    assert runner is not None
+
+    async def greet() -> None:
+        s._handle('{"event":"info","version":1}')
+        s._handle('{"event":"alert","message":"Bad websocket message"}')
+
+    runner.call(greet(), timeout=5)
+    assert s.stats()["server_version"] == 1
+    assert "Bad websocket message" in str(s.errors[-1])

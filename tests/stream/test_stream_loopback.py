@@ -210,3 +210,34 @@ def test_a_bad_key_fails_private_feeds_with_a_clear_error(served: Served) -> Non
     other = kfresearch.Client("sim", base_url=served.url, key="not-a-key", secret=secret)
     with other.stream() as s, pytest.raises(SubscriptionError, match="KFRESEARCH_API_KEY"):
         s.subscribe("fills")
+
+
+def test_nothing_to_connect_to_is_a_clear_error_not_a_hang() -> None:
+    import socket
+
+    import kfresearch
+    from kfresearch.errors import StreamError
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kf = kfresearch.Client("sim", base_url=f"http://127.0.0.1:{port}")
+    with kf.stream(backoff=(0.02, 0.1), timeout=1.0) as s:
+        with pytest.raises(StreamError, match=f"127.0.0.1:{port}") as caught:
+            s.subscribe("book", "PF_XBTUSD")
+        assert "last error" in str(caught.value)
+        assert s.stats()["connect_failures"] >= 3  # it kept trying, backing off
+        assert s.status in {"connecting", "reconnecting"}
+
+
+def test_a_silent_connection_is_replaced(served: Served) -> None:
+    kf = served.client()
+    # the exchange's clock stands still, so after the snapshots nothing more comes
+    with kf.stream(stale_after=0.3, backoff=(0.02, 0.05)) as s:
+        s.subscribe("book", ["PF_XBTUSD"])
+        wait_until(lambda: s.stats()["stale_disconnects"] >= 1, what="the watchdog")
+        wait_until(lambda: resubscribed(s, connects=s.stats()["connects"]) and
+                   s.stats()["connects"] >= 2, what="the new connection")
+        now = served.exchange.clock.now_ms()  # it stands still: every snapshot is this book
+        bids, _ = served.exchange.market.book("PF_XBTUSD", now, 25)
+        assert s.book("PF_XBTUSD").levels()[0].tolist() == [list(b) for b in bids]
