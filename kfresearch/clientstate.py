@@ -154,7 +154,8 @@ class ClientState:
         >>> s = kf.stream()                                                  # doctest: +SKIP
         >>> await s.subscribe("book", ["PF_XBTUSD"])                         # doctest: +SKIP
         <Subscription book PF_XBTUSD: live>
-        >>> s.book("PF_XBTUSD").frame().equals(kf.orderbook("PF_XBTUSD", depth=25))  # doctest: +SKIP
+        >>> s.book("PF_XBTUSD").frame().equals(                              # doctest: +SKIP
+        ...     kf.orderbook("PF_XBTUSD", depth=25))
         True
         """
         from kfresearch.stream import Stream

@@ -101,7 +101,8 @@ def test_frame_is_kf_orderbooks_frame() -> None:
     got = book.frame()
     pd.testing.assert_frame_equal(got, expected)
     assert got.attrs == expected.attrs
-    pd.testing.assert_frame_equal(book.frame(depth=1), frames.orderbook(rest_body, depth=1))
+    pd.testing.assert_frame_equal(book.frame(depth=1),
+                                  frames.orderbook(rest_body, symbol="PF_XBTUSD", depth=1))
 
 
 def test_empty_frame_before_the_snapshot_has_every_column() -> None:

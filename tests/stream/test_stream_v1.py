@@ -156,7 +156,8 @@ def test_ticker_as_kf_tickers() -> None:
     assert row["premium"] == pytest.approx(28064.92082724592 / 28062.14 - 1)
     assert row["spread"] == 10.0
     lite = FRAMES["ticker_lite"](parse(examples("ticker")["ticker_lite"]).records)
-    assert lite.loc["FI_ETHUSD_210625", "change24h"] == pytest.approx(13.448175559936647)
+    # v1 sends percent, like /tickers: the frame holds the fraction
+    assert lite.loc["FI_ETHUSD_210625", "change24h"] == pytest.approx(0.13448175559936647)
 
 
 def test_open_orders_as_kf_open_orders() -> None:
@@ -218,8 +219,9 @@ def test_balances_as_kf_accounts() -> None:
     assert cash["USD"] == 5000.0
     assert cash["XBT"] == pytest.approx(0.1285407184)
     assert set(frame["account"]) == {"cash", "fi_etheur", "fi_xbtusd", "flex"}
-    flex = frame[(frame["account"] == "flex") & frame["currency"].isna()].iloc[0]
+    flex = frame[frame["account"] == "flex"].iloc[0]  # the wallet's summary row comes first
     assert flex["type"] == "multiCollateralMarginAccount"
+    assert np.isnan(flex["quantity"])
 
 
 def test_account_log_and_notifications() -> None:
