@@ -139,15 +139,40 @@ class ClientState:
             raise AttributeError(f"env {self.env.name!r} at {self.env.base_url} is not in-process")
         return self._sim
 
-    def stream(self, **options: Any) -> Stream:
+    def stream(
+        self,
+        *,
+        heartbeat: bool = True,
+        keepalive: float = 30.0,
+        stale_after: float | None = 60.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        timeout: float = 10.0,
+        trades_maxlen: int = 10_000,
+        history_maxlen: int = 10_000,
+    ) -> Stream:
         """Live data over the WebSocket: ``s = kf.stream(); s.subscribe("book", ["PF_XBTUSD"])``.
 
         The same for both clients: the stream uses the client's environment
         and keys (``sim``/``demo`` are served in-process, with no socket).
         Its waiting calls block in a script and are awaited in a notebook or
-        async code (see :mod:`kfresearch.stream`). ``options`` go to
-        :class:`kfresearch.stream.Stream` (``heartbeat``, ``keepalive``,
-        ``stale_after``, ``backoff``, ``timeout``, ``trades_maxlen`` …).
+        async code (see :mod:`kfresearch.stream`).
+
+        Parameters
+        ----------
+        heartbeat : bool
+            Subscribe the exchange's heartbeat feed (its clock in ``stats()``).
+        keepalive : float
+            Seconds between WebSocket pings (the exchange drops a connection
+            silent for 60 s).
+        stale_after : float or None
+            Reconnect when no message at all came for this many seconds.
+        backoff : (float, float)
+            First and largest wait (s) between reconnection attempts.
+        timeout : float
+            Seconds a waiting call gives the exchange to answer.
+        trades_maxlen, history_maxlen : int
+            Rolling window of trades per symbol, and of fills and account-log
+            entries.
 
         Examples
         --------
@@ -160,7 +185,11 @@ class ClientState:
         """
         from kfresearch.stream import Stream
 
-        return Stream(self.env, credentials=self._core.credentials, sim=self._sim, **options)
+        return Stream(
+            self.env, credentials=self._core.credentials, sim=self._sim, heartbeat=heartbeat,
+            keepalive=keepalive, stale_after=stale_after, backoff=backoff, timeout=timeout,
+            trades_maxlen=trades_maxlen, history_maxlen=history_maxlen,
+        )
 
     @property
     def has_credentials(self) -> bool:
