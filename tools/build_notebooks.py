@@ -329,6 +329,126 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         md("The paper account's log shows the fees and funding the backtest modelled:"),
         code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]].groupby(\"info\")[[\"fee\", \"realized_funding\"]].sum().round(4)"),
     ],
+    "08-streaming": [
+        md(
+            "# 08 · Live data: the WebSocket stream\n\n"
+            "REST answers a question once; the exchange's **WebSocket** keeps answering. A book "
+            "subscription sends the whole book once (a *snapshot*), then one message per price level "
+            "that changes (a *delta*), each numbered (`seq`). kfresearch applies every delta to a local "
+            "book and checks it: a missing number, a crossed book or a negative size means the local "
+            "book can no longer be trusted, so it is fetched again, and counted.\n\n"
+            "In JupyterLab the stream runs on the kernel's own event loop, between and during cells: "
+            "calls that wait for the exchange are `await`ed. On `sim` the market only moves when the "
+            "clock is moved (`kf.sim.advance(ms)`), and `await s.sync()` waits until the stream has "
+            "everything the exchange published up to then, so every output below is reproducible."
+        ),
+        code(
+            "import kfresearch\n"
+            "from kfresearch.stream import candles_from_trades, live_candles, live_depth\n\n"
+            "kf = kfresearch.connect(\"sim\")\n"
+            "s = kf.stream()\n"
+            "await s.subscribe(\"book\", [\"PF_XBTUSD\"])"
+        ),
+        code("book = s.book(\"PF_XBTUSD\")\nbook.frame().head(6)"),
+        md(
+            "`book.frame()` is the very frame `kf.orderbook()` returns (same columns, dtypes, "
+            "cumulative size and notional, mid and spread in `attrs`), only it stays current without "
+            "a request:"
+        ),
+        code("book.frame().equals(kf.orderbook(\"PF_XBTUSD\", depth=25))"),
+        code(
+            "kf.sim.advance(60_000)   # a minute passes on the exchange\n"
+            "await s.sync()\n"
+            "book, book.frame().equals(kf.orderbook(\"PF_XBTUSD\", depth=25))"
+        ),
+        md(
+            "A live depth chart: a plotly `FigureWidget` redrawn from the book at most four times a "
+            "second, however fast deltas arrive (it moves when the clock moves)."
+        ),
+        code("live_depth(s, \"PF_XBTUSD\")"),
+        md(
+            "## Trades, and candles built from them\n\n"
+            "The trade feed sends the recent trades, then each new one. The stream keeps a rolling "
+            "window per symbol (each trade once, even when a reconnect repeats the recent ones), with "
+            "the columns of `kf.trades()`."
+        ),
+        code(
+            "await s.subscribe(\"trade\", [\"PF_XBTUSD\"])\n"
+            "for _ in range(10):\n"
+            "    kf.sim.advance(60_000)\n"
+            "    await s.sync()\n"
+            "s.trades(\"PF_XBTUSD\")[[\"price\", \"size\", \"side\"]].tail()"
+        ),
+        md("Candles built from the stream's trades are the exchange's own candles (to the last "
+           "bits of the volume sums):"),
+        code(
+            "import numpy as np\n\n"
+            "candles = candles_from_trades(s.trades(\"PF_XBTUSD\"), \"1m\")\n"
+            "exchange = kf.candles(\"PF_XBTUSD\", \"1m\", since=\"10m\")\n"
+            "whole = candles.index[1:-1].intersection(exchange.index)   # minutes seen from start to end\n"
+            "len(whole), np.allclose(candles.loc[whole], exchange.loc[whole], rtol=1e-12)"
+        ),
+        code("live_candles(s, \"PF_XBTUSD\", \"1m\")"),
+        md(
+            "## Your own orders, as they happen\n\n"
+            "The account feeds (`open_orders`, `fills`, `open_positions`, `balances`, `account_log`, "
+            "`notifications`) are signed with the exchange's challenge: the stream asks for one per "
+            "connection with the client's keys. `s.on(feed, fn)` calls `fn` with each message, the "
+            "hook a strategy reacts on."
+        ),
+        code(
+            "await s.subscribe(\"open_orders\")\n"
+            "await s.subscribe(\"fills\")\n"
+            "events = []\n"
+            "s.on(\"open_orders\", lambda m: events.append((\"open_orders\", m.reason)))\n"
+            "s.on(\"fill\", lambda m: events.append((\"fills\", m.record[\"price\"], m.record[\"size\"])))\n\n"
+            "order = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.01, limit_price=book.best_bid, client_order_id=\"nb08-bid\")\n"
+            "await s.sync()\n"
+            "s.open_orders()[[\"symbol\", \"side\", \"order_type\", \"limit_price\", \"unfilled_size\"]]"
+        ),
+        md("The order rests at the best bid; let the market trade into it:"),
+        code(
+            "while not any(event[0] == \"fills\" for event in events):\n"
+            "    kf.sim.advance(10_000)\n"
+            "    await s.sync()\n"
+            "events"
+        ),
+        code("len(s.open_orders()), s.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\", \"fee_paid\"]]"),
+        md(
+            "## Async iteration\n\n"
+            "`s.messages(feed)` is an async iterator; leaving the `async with` stops it."
+        ),
+        code(
+            "seen = []\n"
+            "async with s.messages(\"trade\", \"PF_XBTUSD\") as trades:\n"
+            "    kf.sim.advance(60_000)\n"
+            "    await s.sync()\n"
+            "    async for message in trades:\n"
+            "        seen.append((message.record[\"side\"], message.record[\"price\"], message.record[\"size\"]))\n"
+            "        if len(seen) == 3:\n"
+            "            break\n"
+            "seen"
+        ),
+        md(
+            "## What the stream did\n\n"
+            "Reconnections (with backoff and jitter, every subscription asked again, every book "
+            "rebuilt from a fresh snapshot) and book resyncs are counted; here, none were needed."
+        ),
+        code(
+            "stats = s.stats()\n"
+            "{key: stats[key] for key in (\"connects\", \"reconnects\", \"resyncs\", \"gaps\", \"crossed\", \"book_snapshots\", \"book_deltas\")}"
+        ),
+        code("await s.close()\ns"),
+        md(
+            "## Elsewhere\n\n"
+            "* In a script the same calls block instead of being awaited: `s = kf.stream(); "
+            "s.subscribe(\"book\", \"PF_XBTUSD\"); ...; s.close()` (the stream runs in a background "
+            "thread), or `async with kf.stream() as s:` in async code.\n"
+            "* On the real exchange (`kfresearch.connect(\"live\")`) the stream connects to "
+            "`wss://futures.kraken.com/ws/v1`; account feeds need your Futures key pair.\n"
+            "* In a terminal: `kfresearch watch book PF_XBTUSD` (or `trades`, `ticker`) until Ctrl-C."
+        ),
+    ],
     "10-history-store": [
         md(
             "# 10 · A local history store\n\n"
@@ -454,126 +574,6 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "repaired = store.repair()\n"
             "print(repaired[\"action\"].tolist())\n"
             "store.candles(\"PF_SOLUSD\", \"1m\", since=\"45d\").shape"
-        ),
-    ],
-    "08-streaming": [
-        md(
-            "# 08 · Live data: the WebSocket stream\n\n"
-            "REST answers a question once; the exchange's **WebSocket** keeps answering. A book "
-            "subscription sends the whole book once (a *snapshot*), then one message per price level "
-            "that changes (a *delta*), each numbered (`seq`). kfresearch applies every delta to a local "
-            "book and checks it: a missing number, a crossed book or a negative size means the local "
-            "book can no longer be trusted, so it is fetched again, and counted.\n\n"
-            "In JupyterLab the stream runs on the kernel's own event loop, between and during cells: "
-            "calls that wait for the exchange are `await`ed. On `sim` the market only moves when the "
-            "clock is moved (`kf.sim.advance(ms)`), and `await s.sync()` waits until the stream has "
-            "everything the exchange published up to then, so every output below is reproducible."
-        ),
-        code(
-            "import kfresearch\n"
-            "from kfresearch.stream import candles_from_trades, live_candles, live_depth\n\n"
-            "kf = kfresearch.connect(\"sim\")\n"
-            "s = kf.stream()\n"
-            "await s.subscribe(\"book\", [\"PF_XBTUSD\"])"
-        ),
-        code("book = s.book(\"PF_XBTUSD\")\nbook.frame().head(6)"),
-        md(
-            "`book.frame()` is the very frame `kf.orderbook()` returns (same columns, dtypes, "
-            "cumulative size and notional, mid and spread in `attrs`), only it stays current without "
-            "a request:"
-        ),
-        code("book.frame().equals(kf.orderbook(\"PF_XBTUSD\", depth=25))"),
-        code(
-            "kf.sim.advance(60_000)   # a minute passes on the exchange\n"
-            "await s.sync()\n"
-            "book, book.frame().equals(kf.orderbook(\"PF_XBTUSD\", depth=25))"
-        ),
-        md(
-            "A live depth chart: a plotly `FigureWidget` redrawn from the book at most four times a "
-            "second, however fast deltas arrive (it moves when the clock moves)."
-        ),
-        code("live_depth(s, \"PF_XBTUSD\")"),
-        md(
-            "## Trades, and candles built from them\n\n"
-            "The trade feed sends the recent trades, then each new one. The stream keeps a rolling "
-            "window per symbol (each trade once, even when a reconnect repeats the recent ones), with "
-            "the columns of `kf.trades()`."
-        ),
-        code(
-            "await s.subscribe(\"trade\", [\"PF_XBTUSD\"])\n"
-            "for _ in range(10):\n"
-            "    kf.sim.advance(60_000)\n"
-            "    await s.sync()\n"
-            "s.trades(\"PF_XBTUSD\")[[\"price\", \"size\", \"side\"]].tail()"
-        ),
-        md("Candles built from the stream's trades are the exchange's own candles (to the last "
-           "bits of the volume sums):"),
-        code(
-            "import numpy as np\n\n"
-            "candles = candles_from_trades(s.trades(\"PF_XBTUSD\"), \"1m\")\n"
-            "exchange = kf.candles(\"PF_XBTUSD\", \"1m\", since=\"10m\")\n"
-            "whole = candles.index[1:-1].intersection(exchange.index)   # minutes seen from start to end\n"
-            "len(whole), np.allclose(candles.loc[whole], exchange.loc[whole], rtol=1e-12)"
-        ),
-        code("live_candles(s, \"PF_XBTUSD\", \"1m\")"),
-        md(
-            "## Your own orders, as they happen\n\n"
-            "The account feeds (`open_orders`, `fills`, `open_positions`, `balances`, `account_log`, "
-            "`notifications`) are signed with the exchange's challenge: the stream asks for one per "
-            "connection with the client's keys. `s.on(feed, fn)` calls `fn` with each message, the "
-            "hook a strategy reacts on."
-        ),
-        code(
-            "await s.subscribe(\"open_orders\")\n"
-            "await s.subscribe(\"fills\")\n"
-            "events = []\n"
-            "s.on(\"open_orders\", lambda m: events.append((\"open_orders\", m.reason)))\n"
-            "s.on(\"fill\", lambda m: events.append((\"fills\", m.record[\"price\"], m.record[\"size\"])))\n\n"
-            "order = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.01, limit_price=book.best_bid, client_order_id=\"nb08-bid\")\n"
-            "await s.sync()\n"
-            "s.open_orders()[[\"symbol\", \"side\", \"order_type\", \"limit_price\", \"unfilled_size\"]]"
-        ),
-        md("The order rests at the best bid; let the market trade into it:"),
-        code(
-            "while not any(event[0] == \"fills\" for event in events):\n"
-            "    kf.sim.advance(10_000)\n"
-            "    await s.sync()\n"
-            "events"
-        ),
-        code("len(s.open_orders()), s.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\", \"fee_paid\"]]"),
-        md(
-            "## Async iteration\n\n"
-            "`s.messages(feed)` is an async iterator; leaving the `async with` stops it."
-        ),
-        code(
-            "seen = []\n"
-            "async with s.messages(\"trade\", \"PF_XBTUSD\") as trades:\n"
-            "    kf.sim.advance(60_000)\n"
-            "    await s.sync()\n"
-            "    async for message in trades:\n"
-            "        seen.append((message.record[\"side\"], message.record[\"price\"], message.record[\"size\"]))\n"
-            "        if len(seen) == 3:\n"
-            "            break\n"
-            "seen"
-        ),
-        md(
-            "## What the stream did\n\n"
-            "Reconnections (with backoff and jitter, every subscription asked again, every book "
-            "rebuilt from a fresh snapshot) and book resyncs are counted; here, none were needed."
-        ),
-        code(
-            "stats = s.stats()\n"
-            "{key: stats[key] for key in (\"connects\", \"reconnects\", \"resyncs\", \"gaps\", \"crossed\", \"book_snapshots\", \"book_deltas\")}"
-        ),
-        code("await s.close()\ns"),
-        md(
-            "## Elsewhere\n\n"
-            "* In a script the same calls block instead of being awaited: `s = kf.stream(); "
-            "s.subscribe(\"book\", \"PF_XBTUSD\"); ...; s.close()` (the stream runs in a background "
-            "thread), or `async with kf.stream() as s:` in async code.\n"
-            "* On the real exchange (`kfresearch.connect(\"live\")`) the stream connects to "
-            "`wss://futures.kraken.com/ws/v1`; account feeds need your Futures key pair.\n"
-            "* In a terminal: `kfresearch watch book PF_XBTUSD` (or `trades`, `ticker`) until Ctrl-C."
         ),
     ],
 }
