@@ -609,6 +609,8 @@ def test_accounts_carry_the_rates_the_next_fill_pays() -> None:
     now = flex()
     assert now["fee_volume_usd"] > 100_000
     assert (now["fee_tier"], now["maker_fee"], now["taker_fee"]) == (1, 0.00015, 0.0004)
+    preview = kf.preview_order("PF_XBTUSD", "sell", 2, order_type="mkt")
+    assert preview.fee_rate == 0.0004  # the ticket estimates with the account's tier too
     kf.place_order("PF_XBTUSD", "sell", 2, order_type="mkt")
     closing = kf.executions(since="1d").iloc[-1:]
     notional = float((closing["size"] * closing["price"]).sum())

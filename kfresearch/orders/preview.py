@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kfresearch.endpoints import ACCOUNTS, FEESCHEDULES, INSTRUMENTS, OPENPOSITIONS, TICKER
+from kfresearch import frames
+from kfresearch.endpoints import (
+    ACCOUNTS,
+    FEESCHEDULE_VOLUMES,
+    FEESCHEDULES,
+    INSTRUMENTS,
+    OPENPOSITIONS,
+    TICKER,
+)
 from kfresearch.errors import ValidationError
 from kfresearch.orders.requests import (
     Send,
@@ -35,7 +43,8 @@ class OrderContext:
     """What a ticket needs to know about one contract right now.
 
     Prices in USD, sizes in contracts (``position`` signed: + long),
-    ``available_margin`` in :attr:`InstrumentRules.margin_currency`, fee rates
+    ``available_margin`` in :attr:`InstrumentRules.margin_currency`, fee rates (the
+    account's tier)
     as fractions (0.0005 = 5 bp).
     """
 
@@ -206,16 +215,17 @@ def _available_margin(body: Any, rules: InstrumentRules) -> float | None:
     return as_float((wallets.get("flex") or {}).get("availableMargin"))
 
 
-def _fee_rates(body: Any, uid: str | None) -> tuple[float, float]:
-    for schedule in (body or {}).get("feeSchedules") or []:
-        if uid is None or schedule.get("uid") == uid:
-            tiers = schedule.get("tiers") or []
-            if tiers:
-                maker = as_float(tiers[0].get("makerFee"))
-                taker = as_float(tiers[0].get("takerFee"))
-                if maker is not None and taker is not None:
-                    return maker / 100.0, taker / 100.0  # percent on the wire
-    return DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
+def _fee_rates(
+    accounts: Any, fees: Any, volumes: Any, instruments_body: Any, rules: InstrumentRules
+) -> tuple[float, float]:
+    """The account's maker/taker rates on the wallet that margins ``rules``' contract: the
+    tier its 30-day volume reaches (as :func:`kfresearch.frames.accounts` reads them)."""
+    wallets = frames.accounts(accounts, fees, volumes, instruments_body)
+    name = f"fi_{rules.base.lower()}usd" if rules.inverse else "flex"
+    found = wallets[(wallets["account"] == name) & wallets["maker_fee"].notna()]
+    if found.empty:
+        return DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
+    return float(found["maker_fee"].iloc[0]), float(found["taker_fee"].iloc[0])
 
 
 def plan_context(symbol: str, instruments_body: Any) -> Plan[OrderContext]:
@@ -223,13 +233,14 @@ def plan_context(symbol: str, instruments_body: Any) -> Plan[OrderContext]:
     if instruments_body is None:
         instruments_body = (yield [Call(INSTRUMENTS)])[0]
     rules = rules_for(instruments_body, symbol)
-    ticker, positions, accounts, fees = yield [
+    ticker, positions, accounts, fees, volumes = yield [
         Call(TICKER, path_params={"symbol": rules.symbol}),
         Call(OPENPOSITIONS),
         Call(ACCOUNTS),
         Call(FEESCHEDULES),
+        Call(FEESCHEDULE_VOLUMES),
     ]
-    maker, taker = _fee_rates(fees, rules.fee_schedule_uid)
+    maker, taker = _fee_rates(accounts, fees, volumes, instruments_body, rules)
     return OrderContext(
         rules=rules,
         **ticker_prices(ticker),
