@@ -491,23 +491,38 @@ def plan_account_log(
 
 
 def plan_fills(since: TimeLike | None, now_ms: int, progress: bool) -> Plan[pd.DataFrame]:
-    """Fills since ``since`` (default: the last 100), newest pages first via ``lastFillTime``."""
+    """Fills since ``since`` (default: the last 100), newest pages first via ``lastFillTime``.
+
+    ``lastFillTime`` returns fills strictly before it, and a page of 100 may end
+    inside a group of fills that share a time (one order walking the book), so
+    each next page asks from just after the page's oldest time and the repeats
+    are dropped by ``fill_id``: no fill of a split group is lost. Only a group
+    of more than 100 fills in one millisecond is stepped over.
+    """
     start = _ms("since", since, now_ms) if since is not None else None
     pages: list[Any] = []
     yield from _guarded(pages, frames.fills, [Call(FILLS)])
     if start is None:
         return frames.fills(pages)
     bar = Progress(progress, "fills")
+    before: int | None = None
     try:
         while True:
             rows = pages[-1].get("fills") or []
             if len(rows) < FILLS_PAGE:
                 break
-            oldest = min(pd.to_datetime([r["fillTime"] for r in rows], utc=True, format="ISO8601"))
-            if oldest.value // 1_000_000 <= start:
+            times = pd.to_datetime([r["fillTime"] for r in rows], utc=True, format="ISO8601")
+            oldest = int(min(times).value // 1_000_000)
+            if oldest <= start:
                 break
-            last = oldest.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            yield from _guarded(pages, frames.fills, [Call(FILLS, {"lastFillTime": last})])
+            # from just after the oldest instant (its group may go on), unless the last page
+            # asked exactly that: then the page was all one instant, so step past it. Either
+            # way ``before`` falls at every page, so the walk ends.
+            before = oldest + 1 if before != oldest + 1 else oldest
+            last = pd.Timestamp(before, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
+            yield from _guarded(
+                pages, frames.fills, [Call(FILLS, {"lastFillTime": last[:-3] + "Z"})]
+            )
             bar.update()
     finally:
         bar.close()

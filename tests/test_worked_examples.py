@@ -29,6 +29,7 @@ import pytest
 
 import kfresearch
 from kfresearch import frames
+from kfresearch.ratelimit import RateLimiter
 from kfresearch.sim.clock import SimClock, parse_time_ms
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.instruments import FEE_SCHEDULE_UID, InstrumentSpec, MarginTier
@@ -176,9 +177,10 @@ class Desk:
     def __init__(self) -> None:
         self.market = ScriptedMarket()
         clock = SimClock.fixed(iso(T0))
-        self.kf = kfresearch.connect(
-            "sim", sim=SimExchange(seed=1, clock=clock, market=self.market)
-        )
+        # rate limits are not what these examples are about: a rate clock that refills at once
+        exchange = SimExchange(seed=1, clock=clock, market=self.market,
+                               rate_clock=itertools.count(0.0, 1_000.0).__next__)
+        self.kf = kfresearch.connect("sim", sim=exchange, limiter=RateLimiter.unlimited())
 
     @property
     def now(self) -> int:
@@ -622,3 +624,21 @@ def test_accounts_without_fee_schedules_still_list_the_wallets(desk: Desk) -> No
     wallets = desk.kf.accounts()
     assert set(wallets["account"]) == {"flex", "fi_xbtusd", "fi_ethusd"}
     assert wallets["maker_fee"].isna().all()
+
+
+def test_paging_back_keeps_a_group_of_fills_the_page_boundary_splits(desk: Desk) -> None:
+    """``/fills`` pages hold 100 fills; a market order's 10 fills at one instant end up
+    5 on the newest page and 5 beyond it. Every one of the 105 fills comes back, in order."""
+    m = desk.market
+    levels = [(50_000.0 + 10 * i, 0.1) for i in range(10)]
+    m.set_book("PF_XBTUSD", T0, [(49_990.0, 100.0)], levels)
+    desk.trade("PF_XBTUSD", "buy", 1.0)  # ten fills at T0
+    m.set_book("PF_XBTUSD", T0 + MIN, [(49_990.0, 100.0)], [(50_000.0, 100.0)])
+    for i in range(95):
+        desk.at(T0 + (i + 1) * 1_000)
+        desk.trade("PF_XBTUSD", "sell" if i % 2 else "buy", 0.01)
+    fills = desk.kf.fills(since=T0 - DAY)
+    assert len(fills) == 105
+    assert fills["price"].iloc[:10].tolist() == [p for p, _ in levels]  # the walk, in order
+    log = desk.log()
+    assert replay(fills) == {k: usd(v) for k, v in by_execution(log).items()}
