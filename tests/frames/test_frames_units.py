@@ -79,11 +79,16 @@ def test_percent_and_bps_only_where_the_name_says(name: str) -> None:
             assert col.unit == "usd", f"{name}.{col.name} is named USD but is {col.unit!r}"
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+TIME_SERIES = sorted(name for name, spec in SPECS.items() if spec.index == "time")
+
+
+def test_the_time_series_are_found() -> None:
+    assert {"fills", "trades", "executions", "account_log", "order_history"} <= set(TIME_SERIES)
+
+
+@pytest.mark.parametrize("name", TIME_SERIES)
 def test_time_series_order_rows_that_share_a_time(name: str) -> None:
     spec = SPECS[name]
-    if spec.index != "time":
-        pytest.skip("not a time series")
     assert spec.order_by or spec.unique == "time", (
         f"{name}: rows with equal times need a documented order (seq, id) or unique times"
     )
@@ -206,3 +211,12 @@ def test_frames_with_mixed_currencies_say_the_currency_on_every_row(session: Any
     # both kinds of contract are in these frames, so their amounts really do mix
     for name in ("positions", "executions", "account_log", "positions_history"):
         assert {"USD", "XBT"} <= set(built[name]["currency"].dropna()), name
+
+
+def test_one_name_for_one_quantity_across_frames() -> None:
+    """The relative funding rate is ``relative_funding_rate`` in every frame that has it."""
+    names = {c.name for spec in SPECS.values() for c in spec.columns}
+    assert "relative_funding_rate" in SPECS["tickers"].names
+    assert "relative_funding_rate" in SPECS["funding_rates"].names
+    assert not {n for n in names if "funding" in n and n.endswith("_relative")}
+    assert not {n for n in names if n.endswith("_rate") and "fee" in n}  # maker_fee, taker_fee
