@@ -14,7 +14,7 @@ TOKENFLAG := $(if $(filter undefined,$(origin TOKEN)),,--IdentityProvider.token=
 # JupyterLab refuses to run as root without this flag (containers, CI, Binder-like hosts)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup browser test lint typecheck pytest lab bench clean
+.PHONY: setup browser test test-fast lint typecheck pytest lab bench clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,11 @@ pytest: setup browser
 
 test: lint typecheck pytest
 
+# The edit loop: every test but the slow ones, the browser and the notebooks.
+test-fast: setup
+	KFRESEARCH_SIM_SEED=42 KFRESEARCH_SIM_NOW=2026-11-01T00:00:00Z TQDM_DISABLE=1 \
+	$(BIN)/pytest tests -m "not slow and not browser" -p no:cacheprovider
+
 lab: setup
 	@echo "JupyterLab on http://$(HOST):$(PORT)/lab$(if $(TOKENFLAG),$(if $(TOKEN),?token=$(TOKEN) (notebooks/), (notebooks/; no token: anyone who can reach the port can run code as you)), (notebooks/): open the URL with the token that Jupyter prints below)"
 	$(BIN)/jupyter lab --no-browser $(ROOTFLAG) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
@@ -57,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.floor
 	$(BIN)/python -m bench.stream
+	$(BIN)/python -m bench.imports
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
