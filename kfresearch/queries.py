@@ -146,7 +146,7 @@ def between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
 
 
 def time_range(
-    since: TimeLike | None, until: TimeLike | None, now_ms: int, *, default_since: Any
+    since: TimeLike | None, until: TimeLike | None, now_ms: int, *, default_since: TimeLike
 ) -> tuple[int, int]:
     """Validated ``[since, until)`` in epoch ms; ``until`` defaults to now, included."""
     start = _ms("since", since if since is not None else default_since, now_ms)

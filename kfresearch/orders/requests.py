@@ -39,7 +39,7 @@ from kfresearch.orders.statuses import (
     TRAILING_PERCENT_RANGE,
     TYPE_ALIASES,
 )
-from kfresearch.timeparse import time_argument
+from kfresearch.timeparse import TimeLike, time_argument
 
 # --------------------------------------------------------------------------- requests
 
@@ -117,7 +117,7 @@ class Send:
     post_only: bool = False
     trailing: Any = None
     client_order_id: str | None = None
-    process_before: Any = None
+    process_before: TimeLike | None = None
 
     def __post_init__(self) -> None:
         # a truthy string such as "no" must not become reduceOnly=true on the wire

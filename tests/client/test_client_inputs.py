@@ -109,11 +109,14 @@ def test_index_candles_are_the_spot_series(kf: kfresearch.Client) -> None:
         kf.candles("in_xbtusd", tick_type="mark")
 
 
-def test_a_market_order_is_one_request(kf: kfresearch.Client, recorder: Any) -> None:
+def test_a_market_order_is_one_request(
+    kf: kfresearch.Client, recorder: Any, ex: SimExchange
+) -> None:
     kf.instruments()  # the client now holds them (fresh for a minute)
-    start = len(recorder.seen)
+    start, served = len(recorder.seen), ex.requests_seen
     kf.place_order("PF_XBTUSD", "buy", 0.001, "mkt")
     assert [p for _, p in recorder.seen[start:]] == ["/derivatives/api/v3/sendorder"]
+    assert ex.requests_seen == served + 1  # the exchange's own count agrees
     start = len(recorder.seen)
     kf.place_order("PF_XBTUSD", "sell", 0.001, "mkt", reduce_only=True)
     assert recorder.paths()[start:] == ["sendorder"]

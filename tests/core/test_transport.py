@@ -449,3 +449,20 @@ async def test_async_client_shares_the_core(make_exchange: Any, fake_clock: Any)
         body = await client.request("GET", "/derivatives/api/v3/accounts", private=True)
     assert body["result"] == "success"
     assert fake_clock.slept > 0
+
+
+def test_a_request_that_keeps_timing_out_raises_request_timeout_error(fake_clock: Any) -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("too slow", request=request)
+
+    client = kfresearch.Client("live", transport=httpx.MockTransport(timeout),
+                               retry=RetryPolicy(max_attempts=2, base_delay=0.001))
+    client._sleep = fake_clock.sleep
+    with pytest.raises(kfresearch.RequestTimeoutError, match="ConnectTimeout after 2 attempts") \
+            as caught:
+        client.request("GET", "/derivatives/api/v3/tickers")
+    # ours, a network error, and the builtin TimeoutError too; no name shadows the builtin
+    assert isinstance(caught.value, kfresearch.NetworkError)
+    assert isinstance(caught.value, TimeoutError)
+    assert TimeoutError.__module__ == "builtins"
+    assert not hasattr(kfresearch, "TimeoutError")
