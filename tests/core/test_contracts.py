@@ -116,3 +116,14 @@ def test_one_vocabulary_no_copies() -> None:
         assert "def _decimals" not in text, path
         assert '"PI_", "FI_"' not in text, path
         assert '("PI", "FI")' not in text, path
+
+
+@pytest.mark.parametrize("module_name", ["kfresearch.contracts", "kfresearch.plans",
+                                         "kfresearch.frames.pages", "kfresearch.endpoints"])
+def test_docstring_examples_run(module_name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module_name))
+    assert result.attempted > 0
+    assert result.failed == 0
