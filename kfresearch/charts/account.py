@@ -252,7 +252,9 @@ def positions_chart(
     plotly.graph_objects.Figure
         Traces ``entry`` (x 0, customdata the entry price), ``mark`` (x =
         100 × (mark / entry − 1), green in profit, red at a loss, text the
-        unrealised PnL, customdata the mark price, side and size),
+        unrealised PnL beside the mark on the side away from the entry (above
+        it when the liquidation marker is in the way), customdata the mark
+        price, side and size),
         ``liquidation`` (same scale, when known), and a grey segment from
         entry to mark. y is the symbol; its tick label adds side and size.
 

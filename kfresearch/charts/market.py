@@ -109,6 +109,10 @@ def candles_chart(
         :func:`kfresearch.frames.open_orders` (``kf.open_orders()``): one
         dashed horizontal line per order at its limit (else stop) price,
         green for buys, red for sells; the line's ``name`` is the order id.
+        Each order's label sits in the right margin (moved apart from the
+        others, never over the candles). The price axis keeps to the candles
+        (their low-high range plus 5 %): an order beyond it draws no line, and
+        its label, marked ▲ or ▼, sits at the top or bottom edge.
     rangeslider : bool, default False
         Show plotly's range slider under the bottom axis.
     symbol, title : str, optional
@@ -119,7 +123,8 @@ def candles_chart(
     -------
     plotly.graph_objects.Figure
         Traces: ``price`` (candlestick), ``SMA n`` …, ``volume``, ``buy fills``,
-        ``sell fills`` (those present); order lines in ``layout.shapes``.
+        ``sell fills`` (those present); order lines in ``layout.shapes`` and
+        order labels in ``layout.annotations`` (both named by order id).
 
     Examples
     --------
@@ -721,7 +726,9 @@ def tickers_overview(
         ``24h change vs volume``: one marker per contract, x the 24h volume
         in USD (log axis), y the 24h change in %, marker size by open
         interest; hover with mark, change, volume, open interest, funding and
-        spread. Below, ``funding, annualised`` bars in % per year
+        spread. Each contract is named by an annotation placed clear of the
+        other names and markers (with a leader line when it had to move away).
+        Below, ``funding, annualised`` bars in % per year
         (perpetuals, highest first) and ``spread`` bars in bps (tightest first).
 
     Examples

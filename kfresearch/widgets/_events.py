@@ -3,9 +3,9 @@
 When the ticket places an order, or a panel cancels one or closes a position,
 the other widgets made on the same :class:`~kfresearch.Client` must show it
 without a click on Refresh. The widget that changed the account calls
-:func:`announce`; every widget :func:`subscribe`\\ d on that client is called,
-except the sender (which refreshes itself). Widgets need no wiring: making
-them on the same client connects them.
+:func:`announce`; every listener registered with :func:`subscribe` on that
+client is called, except the sender's own (it refreshes itself). Widgets need
+no wiring: making them on the same client connects them.
 
 Subscriptions hold weak references (to the client and to the bound method),
 so the registry keeps nothing alive; ``close()`` unsubscribes explicitly.
