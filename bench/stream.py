@@ -20,12 +20,15 @@ table gives the median over rounds and the range (min–max).
   10x real time), a stream subscribed to two books in this one; for every book
   delta, the time from just before the server hands it to the socket to the
   callback's start (``time.monotonic_ns``, one clock for both processes on
-  Linux). About 8 s of deltas.
+  Linux). About 8 s of deltas. The yardstick is a bare ``websockets`` client on
+  the same server, timing each delta when ``recv()`` returns it: what is left
+  is the stream's own cost (parse, book, message, callback) and its loop.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -168,11 +171,33 @@ def serve(port: int, log: Path) -> None:
     rows = []
     for stamp, text in sent:
         message = orjson.loads(text)
-        rows.append([message["product_id"], message["seq"], stamp])
+        rows.append([message["product_id"], message["seq"], stamp, message["timestamp"]])
     log.write_bytes(orjson.dumps(rows))
 
 
-def case_latency(seconds: float = 8.0) -> dict[str, float]:
+def _raw_client(port: int, seconds: float, received: dict[tuple[str, int], int]) -> None:
+    """The yardstick: a bare ``websockets`` client timing each book delta on receipt."""
+    from websockets.asyncio.client import connect
+
+    async def main() -> None:
+        async with connect(f"ws://127.0.0.1:{port}/ws/v1", max_size=2**24) as ws:
+            await ws.send(orjson.dumps({"event": "subscribe", "feed": "book",
+                                        "product_ids": list(SYMBOLS)}).decode())
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    text = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+                stamp = time.monotonic_ns()
+                message = orjson.loads(text)
+                if message.get("feed") == "book" and "seq" in message:
+                    received[(message["product_id"], message["seq"])] = stamp
+
+    asyncio.run(main())
+
+
+def case_latency(seconds: float = 8.0, *, raw: bool = False) -> dict[str, float]:
     import socket
     import tempfile
 
@@ -192,30 +217,59 @@ def case_latency(seconds: float = 8.0) -> dict[str, float]:
     def on_delta(message: Any) -> None:
         received[(message.symbol, message.record["seq"])] = time.monotonic_ns()
 
-    kf = kfresearch.Client("sim", base_url=f"http://127.0.0.1:{port}")
-    stream = kf.stream(heartbeat=False, backoff=(0.05, 0.2), timeout=30)
+    stats: dict[str, Any] = {"gaps": 0, "resyncs": 0}
     try:
-        stream.on("book", on_delta)
-        stream.subscribe("book", list(SYMBOLS))
-        time.sleep(seconds)
-        stats = stream.stats()
+        if raw:
+            deadline = time.monotonic() + 30
+            while True:  # wait for the server to listen
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            _raw_client(port, seconds, received)
+        else:
+            kf = kfresearch.Client("sim", base_url=f"http://127.0.0.1:{port}")
+            stream = kf.stream(heartbeat=False, backoff=(0.05, 0.2), timeout=30)
+            try:
+                stream.on("book", on_delta)
+                stream.subscribe("book", list(SYMBOLS))
+                time.sleep(seconds)
+                stats = stream.stats()
+            finally:
+                stream.close()
     finally:
-        stream.close()
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    sent = {(symbol, seq): stamp for symbol, seq, stamp in orjson.loads(log.read_bytes())}
+    rows = orjson.loads(log.read_bytes())
+    sent = {(symbol, seq): stamp for symbol, seq, stamp, _ in rows}
     waits = sorted((received[k] - sent[k]) / 1e3 for k in received if k in sent)
+    # the first delta of each tick waits for no other delta of its batch
+    heads: dict[tuple[str, int], tuple[str, int]] = {}
+    for symbol, seq, _, tick in rows:
+        heads.setdefault((symbol, tick), (symbol, seq))
+    firsts = [(received[k] - sent[k]) / 1e3 for k in heads.values() if k in received]
     if stats["gaps"] or stats["resyncs"] or len(waits) < 1000:
         raise AssertionError(f"bad run: {stats}, {len(waits)} deltas")
 
     def pct(q: float) -> float:
         return waits[min(len(waits) - 1, int(q * len(waits)))]
 
-    return {"latency_us_p50": statistics.median(waits), "latency_us_p90": pct(0.9),
-            "latency_us_p99": pct(0.99), "deltas": float(len(waits))}
+    prefix = "raw_" if raw else ""
+    return {f"{prefix}latency_us_p50": statistics.median(waits),
+            f"{prefix}latency_us_p90": pct(0.9), f"{prefix}latency_us_p99": pct(0.99),
+            f"{prefix}latency_us_first_p50": statistics.median(firsts),
+            f"{prefix}deltas": float(len(waits))}
 
 
-CASES = {"deltas": case_deltas, "frame": case_frame, "latency": case_latency}
+def case_latency_raw() -> dict[str, float]:
+    return case_latency(raw=True)
+
+
+CASES = {"deltas": case_deltas, "frame": case_frame, "latency": case_latency,
+         "latency_raw": case_latency_raw}
 
 
 def main() -> int:
@@ -262,6 +316,13 @@ def main() -> int:
         ("latency_us_p50", "sim send -> callback, loopback, median µs", "{:,.0f}", ""),
         ("latency_us_p90", "sim send -> callback, loopback, p90 µs", "{:,.0f}", ""),
         ("latency_us_p99", "sim send -> callback, loopback, p99 µs", "{:,.0f}", ""),
+        ("latency_us_first_p50", "the same, first delta of each tick, median µs", "{:,.0f}",
+         ""),
+        ("raw_latency_us_p50", "yardstick: bare websockets client, send -> recv, median µs",
+         "{:,.0f}", ""),
+        ("raw_latency_us_p90", "yardstick: bare websockets client, p90 µs", "{:,.0f}", ""),
+        ("raw_latency_us_first_p50", "yardstick: first delta of each tick, median µs",
+         "{:,.0f}", ""),
     ]
     for key, label, fmt, goal in rows:
         values = results[key]

@@ -697,31 +697,30 @@ class Stream:
 
     # -- incoming ------------------------------------------------------------------------
     def _handle(self, text: str | bytes) -> None:
-        event = self._protocol.parse(text)
         self._counts["messages"] += 1
-        kind = type(event)
-        if kind is BookDelta:
-            self._on_delta(event)  # type: ignore[arg-type]
-        elif kind is Records:
-            self._on_records(event)  # type: ignore[arg-type]
-        elif kind is BookSnapshot:
-            self._on_book(event)  # type: ignore[arg-type]
-        elif kind is Heartbeat:
-            self._on_heartbeat(event)  # type: ignore[arg-type]
-        elif kind is Answer:
-            self._on_answer(event)  # type: ignore[arg-type]
-        elif kind is Refused:
-            self._on_refused(event)  # type: ignore[arg-type]
-        elif kind is ChallengeAnswer:
-            if self._challenge is not None and not self._challenge.done():
-                self._challenge.set_result(event.challenge)  # type: ignore[union-attr]
-            with contextlib.suppress(ValueError):
-                self._subs.pending.remove(Request("challenge"))
-        elif kind is Info:
-            self.server_version = event.version  # type: ignore[union-attr]
-        else:
-            self._counts["unknown_messages"] += 1
-            log.debug("message not understood: %r", event)
+        match self._protocol.parse(text):
+            case BookDelta() as delta:  # first: nearly every message of a busy stream
+                self._on_delta(delta)
+            case Records() as records:
+                self._on_records(records)
+            case BookSnapshot() as snapshot:
+                self._on_book(snapshot)
+            case Heartbeat() as beat:
+                self._on_heartbeat(beat)
+            case Answer() as answer:
+                self._on_answer(answer)
+            case Refused() as refusal:
+                self._on_refused(refusal)
+            case ChallengeAnswer(challenge=challenge):
+                if self._challenge is not None and not self._challenge.done():
+                    self._challenge.set_result(challenge)
+                with contextlib.suppress(ValueError):
+                    self._subs.pending.remove(Request("challenge"))
+            case Info(version=version):
+                self.server_version = version
+            case other:
+                self._counts["unknown_messages"] += 1
+                log.debug("message not understood: %r", other)
 
     def _on_delta(self, delta: BookDelta) -> None:
         book = self._books.get(delta.symbol)
