@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python -m bench.floor
 	$(BIN)/python -m bench.stream
 	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.store
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -158,6 +158,7 @@ def _spread(values: list[float]) -> str:
 
 
 def main() -> None:
+    os.environ.update(_env())  # this process's simulator too: seed 42, clock fixed
     if len(sys.argv) > 2 and sys.argv[1] == "read":
         print(_read(sys.argv[2]))
         return

@@ -112,7 +112,9 @@ def ensure(
             frame = between(kind.fetch(kf, series.keys, start, end), start, end)
             gaps = gaps_of(frame, (start, end), kind.gap_ms(series.keys))
             with series.locked() as manifest:
-                summary.rows += series.commit(manifest, frame, (start, end), gaps)
+                summary.rows += series.commit(
+                    manifest, frame, (start, end), gaps, kind.compression
+                )
             summary.fetched.append((start, end))
             summary.batches += 1
             bar.update(1)

@@ -62,14 +62,14 @@ def table_of(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(plain, preserve_index=False)
 
 
-def write_table(path: Path, table: pa.Table) -> int:
-    """Write ``table`` to ``path`` atomically; returns the file's size in bytes."""
+def write_table(path: Path, table: pa.Table, compression: str = "zstd") -> int:
+    """Write ``table`` to ``path`` atomically with ``compression``; returns its size in bytes."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(path)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression=compression)
         _commit(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

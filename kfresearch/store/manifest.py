@@ -151,7 +151,12 @@ class Series:
                 path.unlink(missing_ok=True)
 
     def commit(
-        self, manifest: Manifest, frame: pd.DataFrame, span: Range, gaps: list[Range]
+        self,
+        manifest: Manifest,
+        frame: pd.DataFrame,
+        span: Range,
+        gaps: list[Range],
+        compression: str = "zstd",
     ) -> int:
         """Store the rows of ``frame`` for ``span`` (one file per UTC day), then the manifest.
 
@@ -168,7 +173,7 @@ class Series:
             if not len(rows):
                 continue
             name = f"date={day_of(start)}/part-{start}-{end}.parquet"
-            size = write_table(self.path / name, table_of(rows))
+            size = write_table(self.path / name, table_of(rows), compression)
             manifest.files[name] = {"start": start, "end": end, "rows": len(rows), "bytes": size}
             written += len(rows)
         manifest.covered = union(manifest.covered, [span])

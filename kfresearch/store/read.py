@@ -55,7 +55,7 @@ def conform(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
 def _frame(tables: list[pa.Table], kind: Kind) -> pd.DataFrame:
     import pyarrow as pa
 
-    template = kind.template()
+    template = kind.empty()
     if not tables:
         return template
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")

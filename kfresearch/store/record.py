@@ -111,9 +111,10 @@ class Recorder:
         """Write the buffered snapshots and the trades of ``[start_ms, end_ms)``."""
         kind = KINDS["book"]
         if self.book and end_ms > start_ms:
-            frame = pd.concat(self._buffer) if self._buffer else kind.template()
+            frame = pd.concat(self._buffer) if self._buffer else kind.empty()
+            rows = frame.sort_index(kind="stable")
             with self._book.locked() as manifest:
-                self._book.commit(manifest, frame.sort_index(kind="stable"), (start_ms, end_ms), [])
+                self._book.commit(manifest, rows, (start_ms, end_ms), [], kind.compression)
             self._buffer = []
         if self.trades:
             trades = KINDS["trades"]

@@ -131,22 +131,37 @@ class Store:
     def _series(self, kind: Kind, keys: dict[str, str]) -> Series:
         return Series(self.root, kind.name, keys)
 
-    def _fill(self, kind: Kind, keys: dict[str, str], start: int, end: int, now: int) -> int:
+    def _fill(
+        self,
+        kind: Kind,
+        keys: dict[str, str],
+        start: int,
+        end: int,
+        now: int,
+        progress: bool | None = None,
+    ) -> int:
         """Download what ``[start, end)`` lacks; returns where the stored (final) part ends."""
         series = self._series(kind, keys)
         final = min(end, kind.final_end(keys, now))
         self._write_identity()
-        summary = ensure(self._client(), series, kind, (start, final), progress=self.progress)
+        shown = self.progress if progress is None else progress
+        summary = ensure(self._client(), series, kind, (start, final), progress=shown)
         self.last_summaries.append(summary)
         log.info("%s", summary)
         return final
 
     def _get(
-        self, kind: Kind, keys: dict[str, str], start: int, end: int, now: int
+        self,
+        kind: Kind,
+        keys: dict[str, str],
+        start: int,
+        end: int,
+        now: int,
+        progress: bool | None = None,
     ) -> pd.DataFrame:
         """Rows of ``[start, end)``: stored ones (fetched first when missing) plus the live tail."""
         self.last_summaries = []
-        final = self._fill(kind, keys, start, end, now)
+        final = self._fill(kind, keys, start, end, now, progress)
         series = self._series(kind, keys)
         stored = read_series(series, kind, start, max(start, final))
         if end <= final or kind.fetch is None:
@@ -154,8 +169,8 @@ class Store:
         # the part that is not final yet is served live and never stored
         tail = kind.fetch(self._client(), keys, max(start, final), end)
         if not len(stored):
-            return conform(tail, kind.template())
-        return renumber(conform(pd.concat([stored, tail]), kind.template()))
+            return conform(tail, kind.empty())
+        return renumber(conform(pd.concat([stored, tail]), kind.empty()))
 
     def _finish(self, frame: pd.DataFrame, **attrs: Any) -> pd.DataFrame:
         frame.attrs.clear()
@@ -172,6 +187,7 @@ class Store:
         until: Any = None,
         *,
         tick_type: str = "trade",
+        progress: bool | None = None,
     ) -> pd.DataFrame:
         """The frame ``kf.candles(...)`` returns, served from the store; only missing ranges
         are fetched, and complete candles are kept for next time.
@@ -179,7 +195,7 @@ class Store:
         Same arguments, columns, dtypes, index and attrs as
         :meth:`kfresearch.Client.candles`; ``attrs["data_start"]`` and a
         :class:`~kfresearch.DataGapWarning` when the exchange's data starts
-        after ``since``.
+        after ``since``. ``progress`` (default: the store's) shows the download bar.
         """
         resolution = str(resolution).lower()
         if resolution not in RESOLUTIONS:
@@ -196,7 +212,7 @@ class Store:
         first = start // step * step
         name = self._symbol(symbol)
         keys = {"symbol": name, "tick_type": tick_type, "resolution": resolution}
-        frame = self._get(KINDS["candles"], keys, first, end, now)
+        frame = self._get(KINDS["candles"], keys, first, end, now, progress)
         frame = self._finish(
             frame, more_candles=False, symbol=name, resolution=resolution, tick_type=tick_type
         )
@@ -209,12 +225,14 @@ class Store:
         frame.attrs.update(ordered)
         return frame
 
-    def trades(self, symbol: str, since: Any = "1h", until: Any = None) -> pd.DataFrame:
+    def trades(
+        self, symbol: str, since: Any = "1h", until: Any = None, *, progress: bool | None = None
+    ) -> pd.DataFrame:
         """Public trades of ``symbol`` in ``[since, until)``, like :meth:`Client.trades`."""
         now = self._now_ms()
         start, end = time_range(since, until, now, default_since="1h")
         name = self._symbol(symbol)
-        frame = self._get(KINDS["trades"], {"symbol": name}, start, end, now)
+        frame = self._get(KINDS["trades"], {"symbol": name}, start, end, now, progress)
         return self._finish(frame, continuation_token=None, symbol=name)
 
     def funding_rates(self, symbol: str, since: Any = "30d", until: Any = None) -> pd.DataFrame:

@@ -69,7 +69,10 @@ def test_a_clock_mid_bucket_serves_the_open_bucket_live_and_never_stores_it(
 
 def test_trades_and_funding_are_the_clients_frames(tmp_path: Path, kf: kfresearch.Client) -> None:
     store = Store(tmp_path, kf, progress=False)
-    _same(store.trades("PF_SOLUSD", since="3h"), kf.trades("PF_SOLUSD", since="3h", progress=False))
+    _same(
+        store.trades("PF_SOLUSD", since="3h", progress=False),
+        kf.trades("PF_SOLUSD", since="3h", progress=False),
+    )
     stored = store.funding_rates("PF_SOLUSD", since="10d")
     direct = kf.funding_rates("PF_SOLUSD", since="10d")
     pd.testing.assert_frame_equal(stored, direct)
