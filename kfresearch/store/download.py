@@ -75,7 +75,8 @@ def _bar(enabled: bool, description: str, total: int) -> Any:
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=description, unit="batch")
+    # explicit: tqdm's own default comes from TQDM_DISABLE as it was when tqdm was imported
+    return tqdm(total=total, desc=description, unit="batch", disable=False)
 
 
 def ensure(

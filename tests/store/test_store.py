@@ -286,3 +286,19 @@ def test_range_arithmetic() -> None:
     assert subtract([(0, 30)], [(0, 5), (10, 12), (25, 40)]) == [(5, 10), (12, 25)]
     assert intersect([(0, 10), (20, 30)], [(5, 25)]) == [(5, 10), (20, 25)]
     assert subtract([(0, 10)], []) == [(0, 10)]
+
+
+def test_a_download_shows_a_progress_bar_unless_told_not_to(
+    tmp_path: Path,
+    kf: kfresearch.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    Store(tmp_path, kf, progress=False).download("candles", "PF_XBTUSD", since="2d", resolution="1h")
+    assert "batch" not in capsys.readouterr().err
+    Store(tmp_path, kf).download("candles", "PF_ETHUSD", since="3d", resolution="1h")
+    assert "candles symbol=PF_ETHUSD tick_type=trade resolution=1h" in capsys.readouterr().err
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    Store(tmp_path, kf).download("candles", "PF_SOLUSD", since="3d", resolution="1h")
+    assert "batch" not in capsys.readouterr().err
