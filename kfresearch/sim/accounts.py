@@ -193,6 +193,7 @@ class Account:
     pnl_currency: dict[str, str] = field(default_factory=dict)
     dms_trigger_ms: int | None = None
     ws_seq: dict[str, int] = field(default_factory=dict)
+    self_trade_strategy: str = "REJECT_TAKER"  # stored; matching always rejects the taker
 
     def balance(self, wallet: str, currency: str) -> float:
         return self.wallets.get(wallet, {}).get(currency, 0.0)

@@ -753,7 +753,7 @@ class Engine:
         self._dirty.add(acc.account_id)
         if status == "cancelled":
             self._record_cancel(acc, order, now, reason)
-        self._emit(acc, "open_orders", private_feeds.cancel_message(order.order_id, reason))
+        self._emit(acc, "open_orders", private_feeds.removal_message(order, reason))
 
     def _record_cancel(self, acc: Account, order: Order, now: int, reason: str) -> None:
         self._store(acc, now, order.symbol,
@@ -1464,6 +1464,67 @@ class Engine:
             ):
                 rows.append(order.status_entry())
         return rows
+
+    def transfer(
+        self,
+        account_id: str,
+        source: str,
+        target: str,
+        unit: str,
+        amount: float,
+        now_ms: int,
+    ) -> str | None:
+        """Move ``amount`` of ``unit`` between two of the account's wallets.
+
+        Returns None when done, else the exchange's error string:
+        ``invalidAmount``, ``invalidAccount``, ``invalidUnit`` or
+        ``insufficientFunds`` (the source lacks the amount, or would fall
+        below its initial margin). Both legs go to the account log as
+        ``transfer`` entries.
+        """
+        self.advance(now_ms)
+        acc = self.account(account_id, now_ms)
+        source, target, unit = source.lower(), target.lower(), unit.upper()
+        if not amount > 0 or amount == float("inf"):
+            return "invalidAmount"
+        if source == target or source not in acc.wallets or target not in acc.wallets:
+            return "invalidAccount"
+        for wallet in (source, target):
+            if wallet.startswith("fi_") and unit != wallet[3:6].upper():
+                return "invalidUnit"  # a single-collateral wallet holds its coin only
+        try:
+            self.market.usd_value(unit, now_ms)
+        except (KeyError, ValueError):
+            return "invalidUnit"
+        if acc.balance(source, unit) < amount:
+            return "insufficientFunds"
+        old_source = acc.credit(source, unit, -amount)[0]
+        if not self._margin_kept(acc, source, now_ms):
+            acc.wallets[source][unit] = old_source
+            return "insufficientFunds"
+        old_target, new_target = acc.credit(target, unit, amount)
+        for wallet, old, new in (
+            (source, old_source, old_source - amount),
+            (target, old_target, new_target),
+        ):
+            acc.add_log(
+                booking_uid=self._uuid(),
+                date_ms=now_ms,
+                asset=unit.lower(),
+                info="transfer",
+                margin_account=wallet,
+                old_balance=old,
+                new_balance=new,
+            )
+        self._dirty.add(acc.account_id)
+        return None
+
+    def _margin_kept(self, acc: Account, wallet: str, now_ms: int) -> bool:
+        """Whether a margin wallet still covers its initial margin (cash has none)."""
+        if wallet == "cash":
+            return True
+        equity, need = self._wallet_need(acc, wallet, now_ms, None)
+        return need <= equity
 
     def fee_volumes(self, account_id: str, now_ms: int) -> dict[str, float]:
         """30-day traded USD notional per fee schedule uid (fills in ``(now - 30 d, now]``)."""

@@ -1,18 +1,26 @@
-"""The simulated exchange's front door: the exchange's rules, then the route's handler.
+"""The simulated exchange's front door: the exchange's checks, then the route's handler.
 
 :meth:`SimExchange.handle` takes a raw HTTP request (method, target, headers,
 body) and returns a raw answer, exactly where the real exchange sits behind the
-transport. Before a private handler runs it enforces, as Kraken does:
+transport. Every request passes the same checks, in the exchange's order
+(:data:`CHECKS`); the first that fails answers:
 
-* the signature (reference §2): ``postData + nonce + endpointPath`` with only a
-  leading ``/derivatives`` stripped, postData as sent. The legacy form (postData
-  URL-decoded) is still accepted unless ``strict_auth`` (``--strict-auth``);
-* key permissions: a read-only key cannot trade;
-* nonces: optional; when sent, a reused nonce is ``nonceDuplicate`` and one
-  below the recent window ``nonceBelowThreshold``;
-* the two cost-based rate-limit pools (§6): ``apiLimitExceeded`` in a 200 body
-  for ``/derivatives``, HTTP 429 ``text/plain`` with ``rate-limit-reset`` for
-  ``/api/history``.
+1. **path**: no route for the path is 404 ``notFound`` (405 when the path
+   exists under another method);
+2. **arguments**: a required argument the route declares is missing:
+   ``requiredArgumentMissing`` (so ``POST /sendorder`` with no parameters gets
+   that answer even with an unknown key, as on the exchange);
+3. **authentication** (private routes): the signature (reference §2):
+   ``postData + nonce + endpointPath`` with only a leading ``/derivatives``
+   stripped, postData as sent. The legacy form (postData URL-decoded) is still
+   accepted unless ``strict_auth`` (``--strict-auth``). Then the nonce:
+   optional; when sent, a reused one is ``nonceDuplicate`` and one below the
+   recent window ``nonceBelowThreshold``;
+4. **permissions**: a read-only key cannot trade; only a withdrawal key may
+   withdraw (the simulator provisions none);
+5. **rate limit**: the two cost-based pools (§6): ``apiLimitExceeded`` in a
+   200 body for ``/derivatives``, HTTP 429 ``text/plain`` with
+   ``rate-limit-reset`` for ``/api/history``.
 
 Errors are rendered per service: v3 ``{"result":"error","error":…,"serverTime":…}``
 with HTTP 200; history 401 ``{"reason":…,"status":"unauthorized"}``.
@@ -43,10 +51,13 @@ from kfresearch.sim.clock import SimClock
 from kfresearch.sim.faults import Fault, Faults
 from kfresearch.sim.keys import SimKey, provisioned_keys
 from kfresearch.sim.notifications import Notifications
-from kfresearch.sim.routing import ROUTES, Context, Route, SimError, iso
+from kfresearch.sim.routing import ROUTES, Answer, Context, Route, SimError, by_specificity, iso
 from kfresearch.timeparse import to_timedelta
 
-__all__ = ["SimExchange", "SimResponse", "default_exchange"]
+__all__ = ["CHECKS", "SimExchange", "SimResponse", "default_exchange"]
+
+#: The exchange's checks, in the order it makes them (the path is matched first).
+CHECKS = ("arguments", "authentication", "permissions", "rate_limit")
 
 T = TypeVar("T")
 _NONCE_WINDOW = 50  # recent nonces remembered per key; older ones are "below threshold"
@@ -88,6 +99,28 @@ class _NonceBook:
         if len(recent) > _NONCE_WINDOW:
             del recent[0]
         return None
+
+
+@dataclass
+class _Request:
+    """One request on its way through the checks; ``key`` is set once authenticated."""
+
+    route: Route
+    ctx: Context
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    key: SimKey | None = None
+
+
+def _denied(route: Route) -> SimError:
+    """The exchange's answer to a bad key, signature or permission, per service."""
+    return SimError(
+        "authenticationError",
+        status=401 if route.service in {"history", "auth", "stats"} else 200,
+        body=_HISTORY_UNAUTHORIZED if route.service == "history" else None,
+    )
 
 
 class SimExchange:
@@ -133,10 +166,16 @@ class SimExchange:
         self.strict_auth = strict_auth
         if routes is None:
             # importing the handler modules registers their routes
-            from kfresearch.sim import auth_api, private_api, public_api  # noqa: F401
+            from kfresearch.sim import (  # noqa: F401
+                account_api,
+                auth_api,
+                history_api,
+                private_api,
+                public_api,
+            )
 
             routes = ROUTES
-        self.routes = list(routes)
+        self.routes = by_specificity(routes)
         if market is None:
             from kfresearch.sim.market import SyntheticMarket
 
@@ -231,6 +270,15 @@ class SimExchange:
             return SimResponse(200, b"<html>maintenance</html>", {"content-type": "text/html"})
         return SimResponse(0, b"", drop="before")
 
+    def route_for(self, method: str, path: str) -> Route | None:
+        """The route that serves ``method path`` (None when the exchange has no such path).
+
+        >>> SimExchange(seed=1).route_for("GET", "/derivatives/api/v3/tickers").pattern
+        '/derivatives/api/v3/tickers'
+        """
+        found = self._match(method.upper(), path)
+        return found[0] if found else None
+
     def _handle(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> SimResponse:
@@ -244,8 +292,12 @@ class SimExchange:
         try:
             params = self._params(query, body)
             ctx = Context(self, method, path, params, path_params, now)
-            if route.private:
-                self._authenticate(route, path, query, headers, body, ctx)
+            request = _Request(route, ctx, path, query, headers, body)
+            for check in CHECKS:
+                getattr(self, f"_check_{check}")(request)
+            if request.key is not None:
+                ctx.account_id = request.key.account_id
+                ctx.key_can_trade = request.key.can_trade
             self.engine.advance(now)
             payload = route.handler(ctx)
         except SimError as error:
@@ -268,54 +320,54 @@ class SimExchange:
                 params.setdefault(name, []).extend(values)
         return params
 
-    def _authenticate(
-        self,
-        route: Route,
-        path: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        ctx: Context,
-    ) -> None:
-        denied = SimError(
-            "authenticationError",
-            status=401 if route.service in {"history", "auth"} else 200,
-            body=_HISTORY_UNAUTHORIZED if route.service == "history" else None,
-        )
+    # -- the checks, in the exchange's order (CHECKS) ------------------------------------
+    @staticmethod
+    def _check_arguments(request: _Request) -> None:
+        if request.route.missing(request.ctx) is not None:
+            raise SimError("requiredArgumentMissing")
+
+    def _check_authentication(self, request: _Request) -> None:
+        route, headers = request.route, request.headers
+        if not route.private:
+            return
         key = self.keys.get(headers.get("apikey", ""))
         authent = headers.get("authent", "")
         if key is None or not authent:
-            raise denied
+            raise _denied(route)
         nonce = headers.get("nonce", "")
-        post_data = query + body.decode("utf-8", "replace")
+        body = request.body.decode("utf-8", "replace")
+        post_data = request.query + body
         secret = key.credentials.secret
-        accepted = [rest_signature(secret, post_data, nonce, path)]
+        accepted = [rest_signature(secret, post_data, nonce, request.path)]
         if not self.strict_auth:
             # before 2024-02-20 clients hashed the URL-decoded parameters (reference §2.4)
-            accepted.append(
-                rest_signature(
-                    secret, unquote_plus(query) + unquote_plus(body.decode()), nonce, path
-                )
-            )
+            legacy = unquote_plus(request.query) + unquote_plus(body)
+            accepted.append(rest_signature(secret, legacy, nonce, request.path))
         if not any(hmac.compare_digest(authent, candidate) for candidate in accepted):
-            raise denied
-        if route.trading and not key.can_trade:
-            raise denied
+            raise _denied(route)
         if nonce:
             if not nonce.isdigit():
                 raise SimError("invalidArgument")
             problem = self._nonces.setdefault(key.credentials.key, _NonceBook()).check(int(nonce))
             if problem:
                 raise SimError(problem)
-        self._charge(route, key, ctx)
-        ctx.account_id = key.account_id
-        ctx.key_can_trade = key.can_trade
+        request.key = key
 
-    def _charge(self, route: Route, key: SimKey, ctx: Context) -> None:
-        pool = "history" if route.service == "history" else "derivatives"
-        if route.service not in {"history", "derivatives"}:
+    @staticmethod
+    def _check_permissions(request: _Request) -> None:
+        key, permission = request.key, request.route.permission
+        if key is None:
             return
-        cost = route.cost_of(ctx)
+        # provisioned keys are read-only or full access; none may withdraw
+        if permission == "withdraw" or (permission == "trade" and not key.can_trade):
+            raise _denied(request.route)
+
+    def _check_rate_limit(self, request: _Request) -> None:
+        route, key = request.route, request.key
+        if key is None or route.service not in {"history", "derivatives"}:
+            return
+        pool = "history" if route.service == "history" else "derivatives"
+        cost = route.cost_of(request.ctx)
         bucket = self._buckets.get((key.credentials.key, pool))
         if bucket is None:
             capacity, rate = POOLS[pool]
@@ -366,9 +418,16 @@ class SimExchange:
 
     @staticmethod
     def _success(route: Route, payload: Any, now: int) -> SimResponse:
-        if route.service == "derivatives" and isinstance(payload, dict):
-            return _json(200, {"result": "success", **payload, "serverTime": iso(now)})
-        return _json(200, payload)
+        answer = payload if isinstance(payload, Answer) else Answer(payload)
+        body = answer.payload
+        if isinstance(body, bytes):
+            content = body
+        elif route.service == "derivatives" and isinstance(body, dict):
+            content = orjson.dumps({"result": "success", **body, "serverTime": iso(now)})
+        else:
+            content = orjson.dumps(body)
+        headers = {"content-type": answer.content_type, **answer.headers}
+        return SimResponse(answer.status, content, headers)
 
     def __repr__(self) -> str:
         return (

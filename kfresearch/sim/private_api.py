@@ -1,11 +1,12 @@
-"""Private REST routes of the simulated exchange: account, orders, fills, preferences, history.
+"""Private REST routes of the simulated exchange: account, orders, fills, preferences.
 
 Each handler turns the request's parameters into an engine call and the
-engine's state into the exchange's JSON (reference §4.9–§4.25). Signatures,
-nonces, rate limits and key permissions are checked by the exchange layer
-before a handler runs; ``/derivatives`` payloads go back without ``result``
-and ``serverTime`` (the exchange layer adds the envelope), history payloads
-as they are (no envelope).
+engine's state into the exchange's JSON (reference §4.9–§4.22). Required
+arguments, signatures, nonces, key permissions and rate limits are checked by
+the exchange layer before a handler runs; payloads go back without ``result``
+and ``serverTime`` (the exchange layer adds the envelope). The account's
+history is in :mod:`~kfresearch.sim.history_api`, the account-administration
+routes in :mod:`~kfresearch.sim.account_api`.
 
 Number encoding follows the reference (§4.0): ``accounts`` and the order
 endpoints send JSON numbers like Kraken's examples; ``openorders``,
@@ -23,7 +24,6 @@ from typing import Any
 from kfresearch.sim.accounts import Account
 from kfresearch.sim.clock import parse_time_ms
 from kfresearch.sim.engine import Engine
-from kfresearch.sim.history_bodies import POSITION_CHANGE_TAGS, POSITION_REASON_TAGS
 from kfresearch.sim.margin import FlexSummary, WalletSummary, price_where_equity_meets
 from kfresearch.sim.orders import (
     EditRequest,
@@ -33,22 +33,9 @@ from kfresearch.sim.orders import (
 )
 from kfresearch.sim.routing import Context, SimError, dec, iso, route
 
-__all__ = ["account_log_cost", "batch_cost", "fills_cost"]
+__all__ = ["batch_cost", "fills_cost"]
 
 V3 = "/derivatives/api/v3"
-HISTORY = "/api/history/v3"
-HISTORY_DEFAULT_COUNT = 500
-HISTORY_MAX_COUNT = 1_000  # not published; "the server caps count" (reference §4.7)
-ACCOUNT_LOG_MAX_COUNT = 100_000  # the top of the account-log cost table (§6)
-# Boolean filters of each history listing (reference §4.25).
-HISTORY_FILTERS: dict[str, tuple[str, ...]] = {
-    "executions": (),
-    "orders": ("opened", "closed"),
-    "triggers": ("opened", "closed"),
-    "positions": POSITION_CHANGE_TAGS + POSITION_REASON_TAGS,
-}
-# Account-log cost by requested count (reference §6): (largest count, cost).
-ACCOUNT_LOG_COSTS = ((25, 1), (50, 2), (1_000, 3), (5_000, 6), (100_000, 10))
 # Messages of the numeric preference errors. The codes are the reference's
 # (§4.21, §5.2); it does not give the message texts, these are ours.
 PREFERENCE_ERRORS = {
@@ -214,14 +201,20 @@ def open_orders(ctx: Context) -> dict[str, Any]:
 # ------------------------------------------------------------------- orders
 
 
-@route("POST", f"{V3}/sendorder", trading=True, cost=10)
+@route(
+    "POST",
+    f"{V3}/sendorder",
+    trading=True,
+    cost=10,
+    required=("orderType", "symbol", "side", "size"),
+)
 def send_order(ctx: Context) -> dict[str, Any]:
     """Place an order; a rejection is a ``sendStatus.status``, not an error."""
     request = parse_order_request(ctx.get)
     return {"sendStatus": _engine(ctx).send_order(_account_id(ctx), request, ctx.now_ms)}
 
 
-@route("POST", f"{V3}/editorder", trading=True, cost=10)
+@route("POST", f"{V3}/editorder", trading=True, cost=10, required=(("orderId", "cliOrdId"),))
 def edit_order(ctx: Context) -> dict[str, Any]:
     """Edit an open order found by ``orderId`` or ``cliOrdId``."""
     request = parse_edit_request(ctx.get, id_key="orderId")
@@ -243,7 +236,7 @@ def _cancel_one(
     )
 
 
-@route("POST", f"{V3}/cancelorder", trading=True, cost=10)
+@route("POST", f"{V3}/cancelorder", trading=True, cost=10, required=(("order_id", "cliOrdId"),))
 def cancel_order(ctx: Context) -> dict[str, Any]:
     """Cancel one order by ``order_id`` (note: not ``orderId``) or ``cliOrdId``."""
     return {"cancelStatus": _cancel_one(ctx, ctx.get, _time_param(ctx, "processBefore"))}
@@ -257,7 +250,7 @@ def cancel_all_orders(ctx: Context) -> dict[str, Any]:
     }
 
 
-@route("POST", f"{V3}/cancelallordersafter", trading=True, cost=25)
+@route("POST", f"{V3}/cancelallordersafter", trading=True, cost=25, required=("timeout",))
 def cancel_all_orders_after(ctx: Context) -> dict[str, Any]:
     """Arm the dead man's switch for ``timeout`` seconds; 0 disarms it."""
     timeout = ctx.get_int("timeout")
@@ -333,7 +326,7 @@ def batch_cost(ctx: Context) -> int:
         return 9
 
 
-@route("POST", f"{V3}/batchorder", trading=True, cost=batch_cost)
+@route("POST", f"{V3}/batchorder", trading=True, cost=batch_cost, required=("json",))
 def batch_order(ctx: Context) -> dict[str, Any]:
     """Run send/edit/cancel instructions in order; every one is parsed before any runs."""
     deadline = _time_param(ctx, "processBefore") or _time_param(ctx, "ProcessBefore")
@@ -377,7 +370,7 @@ def leverage_preferences(ctx: Context) -> dict[str, Any]:
     return {"leveragePreferences": rows}
 
 
-@route("PUT", f"{V3}/leveragepreferences", trading=True, cost=10)
+@route("PUT", f"{V3}/leveragepreferences", trading=True, cost=10, required=("symbol",))
 def set_leverage_preference(ctx: Context) -> dict[str, Any]:
     """Isolated margin at ``maxLeverage`` for ``symbol``, or cross margin without it."""
     symbol = ctx.require("symbol")
@@ -398,7 +391,13 @@ def pnl_preferences(ctx: Context) -> dict[str, Any]:
     return {"preferences": rows}
 
 
-@route("PUT", f"{V3}/pnlpreferences", trading=True, cost=10)
+@route(
+    "PUT",
+    f"{V3}/pnlpreferences",
+    trading=True,
+    cost=10,
+    required=("symbol", "pnlPreference"),
+)
 def set_pnl_preference(ctx: Context) -> dict[str, Any]:
     """Set ``symbol``'s PnL currency to ``pnlPreference``."""
     symbol, currency = ctx.require("symbol"), ctx.require("pnlPreference")
@@ -412,86 +411,3 @@ def set_pnl_preference(ctx: Context) -> dict[str, Any]:
 def fee_schedule_volumes(ctx: Context) -> dict[str, Any]:
     """30-day traded USD volume per fee schedule."""
     return {"volumesByFeeSchedule": _engine(ctx).fee_volumes(_account_id(ctx), ctx.now_ms)}
-
-
-# ------------------------------------------------------------------ history
-
-
-def _bad_history_argument(status: int = 400) -> SimError:
-    return SimError("invalidArgument", status=status)
-
-
-def _history_int(ctx: Context, name: str) -> int | None:
-    try:
-        return ctx.get_int(name)
-    except SimError:
-        raise _bad_history_argument() from None
-
-
-def _sort(ctx: Context) -> str:
-    sort = (ctx.get("sort") or "desc").lower()
-    if sort not in {"asc", "desc"}:
-        raise _bad_history_argument()
-    return sort
-
-
-def _count(ctx: Context, ceiling: int) -> int:
-    count = _history_int(ctx, "count")
-    if count is None:
-        return min(HISTORY_DEFAULT_COUNT, ceiling)
-    if count < 1:
-        raise _bad_history_argument()
-    return min(count, ceiling)
-
-
-def _history_handler(kind: str) -> Callable[[Context], dict[str, Any]]:
-    def handler(ctx: Context) -> dict[str, Any]:
-        try:
-            flags = {name: ctx.get_bool(name) for name in HISTORY_FILTERS[kind] if ctx.get(name)}
-        except SimError:
-            raise _bad_history_argument() from None
-        return _engine(ctx).history(
-            _account_id(ctx),
-            kind,
-            ctx.now_ms,
-            since=_history_int(ctx, "since"),
-            before=_history_int(ctx, "before"),
-            sort=_sort(ctx),
-            count=_count(ctx, HISTORY_MAX_COUNT),
-            token=ctx.get("continuation_token"),
-            tradeable=ctx.get("tradeable"),
-            filters=flags,
-        )
-
-    handler.__name__ = f"history_{kind}"
-    handler.__doc__ = f"``GET {HISTORY}/{kind}``: one page of the account's {kind} events."
-    return handler
-
-
-for _kind in HISTORY_FILTERS:
-    route("GET", f"{HISTORY}/{_kind}", private=True, cost=1)(_history_handler(_kind))
-
-
-def account_log_cost(ctx: Context) -> int:
-    """History-pool cost of an account-log request by its ``count`` (reference §6)."""
-    try:
-        count = ctx.get_int("count", HISTORY_DEFAULT_COUNT) or HISTORY_DEFAULT_COUNT
-    except SimError:
-        count = HISTORY_DEFAULT_COUNT
-    return next((cost for top, cost in ACCOUNT_LOG_COSTS if count <= top), ACCOUNT_LOG_COSTS[-1][1])
-
-
-@route("GET", f"{HISTORY}/account-log", private=True, cost=account_log_cost)
-def account_log(ctx: Context) -> dict[str, Any]:
-    """Account-log rows by time (``since``/``before``) and id (``from``/``to``), newest first."""
-    return _engine(ctx).account_log(
-        _account_id(ctx),
-        ctx.now_ms,
-        since=_history_int(ctx, "since"),
-        before=_history_int(ctx, "before"),
-        from_id=_history_int(ctx, "from"),
-        to_id=_history_int(ctx, "to"),
-        info=ctx.get("info"),
-        sort=_sort(ctx),
-        count=_count(ctx, ACCOUNT_LOG_MAX_COUNT),
-    )

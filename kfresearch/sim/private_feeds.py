@@ -2,7 +2,7 @@
 
 :func:`snapshot` makes the first message of a subscription (``fills``,
 ``open_orders``, ``open_orders_verbose``, ``open_positions``,
-``balances``); :func:`order_message` and :func:`cancel_message` are the
+``balances``); :func:`order_message` and :func:`removal_message` are the
 ``open_orders`` updates the engine emits as orders change.
 
 Example
@@ -23,7 +23,14 @@ from kfresearch.sim.interfaces import Market
 from kfresearch.sim.margin import FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.orders import Order
 
-__all__ = ["FEEDS", "RiskView", "cancel_message", "order_message", "snapshot"]
+__all__ = [
+    "FEEDS",
+    "RiskView",
+    "cancel_message",
+    "order_message",
+    "removal_message",
+    "snapshot",
+]
 
 # open_orders feed reasons for each update reason.
 WS_REASONS = {
@@ -36,6 +43,10 @@ WS_REASONS = {
     "STOP_ORDER_TRIGGERED": "stop_order_triggered",
     "POST_WOULD_EXECUTE": "post_order_failed_because_it_would_be_filled",
 }
+# Orders that leave the book because they filled: the exchange's delta carries
+# the order as it ended, with is_cancel true and the fill as the reason (an IOC
+# whose unfilled remainder is dropped leaves with partial_fill).
+FILL_REMOVALS = {"FULL_FILL": "full_fill", "NOT_ENOUGH_LIQUIDITY": "partial_fill"}
 
 
 class RiskView(Protocol):
@@ -74,13 +85,26 @@ def order_message(order: Order, reason: str) -> dict[str, Any]:
 
 
 def cancel_message(order_id: str, reason: str) -> dict[str, Any]:
-    """An ``open_orders`` update: the order left the book (filled or cancelled)."""
+    """An ``open_orders`` update: the order was cancelled (only its id, as the exchange sends)."""
     return {
         "feed": "open_orders",
         "order_id": order_id,
         "is_cancel": True,
         "reason": WS_REASONS.get(reason, reason.lower()),
     }
+
+
+def removal_message(order: Order, reason: str) -> dict[str, Any]:
+    """The ``open_orders`` update of an order leaving the book for ``reason``.
+
+    A fill (``FULL_FILL``, or an IOC remainder dropped after a partial fill)
+    sends the order with ``is_cancel: true`` and ``full_fill``/``partial_fill``;
+    a cancel sends only the order id.
+    """
+    fill = FILL_REMOVALS.get(reason)
+    if fill is None:
+        return cancel_message(order.order_id, reason)
+    return {"feed": "open_orders", "order": order.ws(), "is_cancel": True, "reason": fill}
 
 
 def _fills(engine: RiskView, acc: Account, now: int) -> dict[str, Any]:

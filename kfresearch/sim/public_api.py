@@ -8,22 +8,19 @@ exchange at ``ctx.now_ms`` and answers in the exchange's shapes:
   decimals as strings like the 2024–2026 live bodies; ``/instruments``,
   ``/orderbook``, ``/history`` and funding rates send JSON numbers like the
   spec examples.
-* ``/api/charts/v1`` and ``/api/history/v3`` bodies exactly, no envelope.
-  Chart errors use the charts service's ``{"result", "errors": [...]}`` shape;
-  history timestamps, ``len`` and decimals are strings.
+* ``/api/charts/v1`` bodies exactly, no envelope. Chart errors use the
+  charts service's ``{"result", "errors": [...]}`` shape.
+
+The public market history (``/api/history/…/market``) is in
+:mod:`~kfresearch.sim.history_api`.
 
 Public routes cost nothing (§6).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import math
 from typing import Any
-
-import numpy as np
 
 from kfresearch.sim.clock import parse_time_ms
 from kfresearch.sim.instruments import (
@@ -37,22 +34,21 @@ from kfresearch.sim.instruments import (
     index_symbols,
     london_fixing_ms,
 )
-from kfresearch.sim.market import RESOLUTIONS, STEP_MS, SyntheticMarket, TickType, Trades
+from kfresearch.sim.market import RESOLUTIONS, SyntheticMarket, TickType
 from kfresearch.sim.routing import Context, SimError, dec, iso, route
 
-__all__ = ["instrument_json", "ticker_json"]
+__all__ = ["chart_error", "instrument_json", "synthetic_market", "ticker_json"]
 
 Json = dict[str, Any]
 
 TICK_TYPES: tuple[TickType, ...] = ("mark", "spot", "trade")
 MAX_CANDLES = 2000  # per answer, as observed on the live service (§4.6)
-MAX_HISTORY_COUNT = 1000  # public executions page size (default and cap)
 RECENT_TRADES = 100  # /history answers the 100 most recent trades
 RECENT_LOOKBACK_MS = 7 * DAY_MS  # … up to 7 days back (§4.5)
 BOOK_DEPTH = 100  # levels per side the REST order book shows
 
 
-def _market(ctx: Context) -> SyntheticMarket:
+def synthetic_market(ctx: Context) -> SyntheticMarket:
     market = getattr(ctx.exchange, "market", None)
     if not isinstance(market, SyntheticMarket):
         # the demo environment reads public data from the live exchange
@@ -66,7 +62,7 @@ def _num(x: float) -> int | float:
 
 
 def _listed(ctx: Context, symbol: str, status: int = 200) -> InstrumentSpec:
-    spec = _market(ctx).instrument(symbol, ctx.now_ms)
+    spec = synthetic_market(ctx).instrument(symbol, ctx.now_ms)
     if spec is None:
         raise SimError("notFound", status=status)
     return spec
@@ -129,7 +125,7 @@ def instrument_json(spec: InstrumentSpec) -> Json:
 def instruments(ctx: Context) -> Json:
     """``instruments[]``: every listed contract; ``contractType`` (repeatable) filters."""
     wanted = {t for t in ctx.get_list("contractType") if t and t != "all"}
-    specs = _market(ctx).instruments(ctx.now_ms)
+    specs = synthetic_market(ctx).instruments(ctx.now_ms)
     return {"instruments": [instrument_json(s) for s in specs if not wanted or s.type in wanted]}
 
 
@@ -147,7 +143,7 @@ def _status_json(spec: InstrumentSpec) -> Json:
 @route("GET", "/derivatives/api/v3/instruments/status")
 def instruments_status(ctx: Context) -> Json:
     """``instrumentStatus[]`` for every listed contract (§4.2)."""
-    specs = _market(ctx).instruments(ctx.now_ms)
+    specs = synthetic_market(ctx).instruments(ctx.now_ms)
     return {"instrumentStatus": [_status_json(s) for s in specs]}
 
 
@@ -216,7 +212,7 @@ def _index_tickers(market: SyntheticMarket, now_ms: int) -> list[Json]:
 @route("GET", "/derivatives/api/v3/tickers")
 def tickers(ctx: Context) -> Json:
     """``tickers[]``: every listed contract, then the ``in_``/``rr_`` index tickers."""
-    market = _market(ctx)
+    market = synthetic_market(ctx)
     rows = [ticker_json(market, s, ctx.now_ms) for s in market.instruments(ctx.now_ms)]
     return {"tickers": rows + _index_tickers(market, ctx.now_ms)}
 
@@ -224,7 +220,7 @@ def tickers(ctx: Context) -> Json:
 @route("GET", "/derivatives/api/v3/tickers/{symbol}")
 def ticker(ctx: Context) -> Json:
     """``ticker`` of one contract or index (case-insensitive); 404 ``notFound`` if unknown."""
-    market = _market(ctx)
+    market = synthetic_market(ctx)
     symbol = ctx.path_params["symbol"]
     for row in _index_tickers(market, ctx.now_ms):
         if row["symbol"] == symbol.lower():
@@ -236,11 +232,11 @@ def ticker(ctx: Context) -> Json:
 # /orderbook and /history
 
 
-@route("GET", "/derivatives/api/v3/orderbook")
+@route("GET", "/derivatives/api/v3/orderbook", required=("symbol",))
 def orderbook(ctx: Context) -> Json:
     """``orderBook``: ``bids`` descending and ``asks`` ascending, ``[[price, size], …]`` numbers."""
     spec = _listed(ctx, ctx.require("symbol"))
-    bids, asks = _market(ctx).book(spec.symbol, ctx.now_ms, depth=BOOK_DEPTH)
+    bids, asks = synthetic_market(ctx).book(spec.symbol, ctx.now_ms, depth=BOOK_DEPTH)
     return {
         "orderBook": {
             "bids": [[_num(p), _num(s)] for p, s in bids],
@@ -259,10 +255,10 @@ def _time_param(ctx: Context, name: str) -> int | None:
         raise SimError("invalidArgument") from None
 
 
-@route("GET", "/derivatives/api/v3/history")
+@route("GET", "/derivatives/api/v3/history", required=("symbol",))
 def history(ctx: Context) -> Json:
     """``history[]``: the 100 most recent trades before ``lastTime`` (default now), newest first."""
-    market = _market(ctx)
+    market = synthetic_market(ctx)
     spec = _listed(ctx, ctx.require("symbol"))
     last_time = _time_param(ctx, "lastTime")
     end = ctx.now_ms + 1 if last_time is None else min(last_time, ctx.now_ms + 1)
@@ -290,7 +286,7 @@ def history(ctx: Context) -> Json:
 # Charts (no envelope)
 
 
-def _chart_error(status: int, msg: str, field: str, value: str) -> SimError:
+def chart_error(status: int, msg: str, field: str, value: str) -> SimError:
     body = {
         "result": "error",
         "errors": [
@@ -312,14 +308,14 @@ def _tick_type(ctx: Context) -> TickType:
     for tick_type in TICK_TYPES:
         if tick_type == value:
             return tick_type
-    raise _chart_error(400, "Invalid tick type", "tick_type", ctx.path_params["tick_type"])
+    raise chart_error(400, "Invalid tick type", "tick_type", ctx.path_params["tick_type"])
 
 
 def _chart_spec(ctx: Context) -> InstrumentSpec:
     symbol = ctx.path_params["symbol"]
-    spec = _market(ctx).instrument(symbol, ctx.now_ms)
+    spec = synthetic_market(ctx).instrument(symbol, ctx.now_ms)
     if spec is None:
-        raise _chart_error(404, "Symbol not found", "symbol", symbol)
+        raise chart_error(404, "Symbol not found", "symbol", symbol)
     return spec
 
 
@@ -334,7 +330,7 @@ def chart_tick_types(ctx: Context) -> list[str]:
 def chart_symbols(ctx: Context) -> list[str]:
     """Symbols with candles of this tick type: the listed contracts."""
     _tick_type(ctx)
-    return [s.symbol for s in _market(ctx).instruments(ctx.now_ms)]
+    return [s.symbol for s in synthetic_market(ctx).instruments(ctx.now_ms)]
 
 
 @route("GET", "/api/charts/v1/{tick_type}/{symbol}")
@@ -364,13 +360,13 @@ def chart_candles(ctx: Context) -> Json:
     tick_type = _tick_type(ctx)
     resolution = ctx.path_params["resolution"].lower()
     if resolution not in RESOLUTIONS:
-        raise _chart_error(400, "Invalid resolution", "resolution", ctx.path_params["resolution"])
+        raise chart_error(400, "Invalid resolution", "resolution", ctx.path_params["resolution"])
     spec = _chart_spec(ctx)
     count = ctx.get_int("count")
     if count is not None and count < 0:
-        raise _chart_error(400, "Invalid count", "count", str(count))
+        raise chart_error(400, "Invalid count", "count", str(count))
     limit = MAX_CANDLES if count is None else min(count, MAX_CANDLES)
-    candles, more = _market(ctx).candles(
+    candles, more = synthetic_market(ctx).candles(
         spec.symbol,
         tick_type,
         resolution,
@@ -410,190 +406,11 @@ def chart_candles(ctx: Context) -> Json:
 
 
 # ---------------------------------------------------------------------------
-# Public market history (event store, no envelope)
-
-
-def _unit(*parts: object) -> float:
-    """A stable uniform in [0, 1) for presentation details of synthetic events."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") / 2.0**64
-
-
-def _token(ts: int, ident: int) -> str:
-    return base64.b64encode(f"{ts}/{ident}".encode()).decode()
-
-
-def _parse_token(token: str) -> tuple[int, int]:
-    try:
-        ts, ident = base64.b64decode(token, validate=True).decode().split("/")
-        return int(ts), int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise SimError("invalidArgument", status=400) from None
-
-
-def _history_window(
-    ctx: Context, spec: InstrumentSpec
-) -> tuple[int, int, bool, int, tuple[int, int] | None]:
-    """(since, before, descending, count, cursor) of a history request."""
-    market = _market(ctx)
-    since = ctx.get_int("since")
-    before = ctx.get_int("before")
-    sort = (ctx.get("sort") or "desc").lower()
-    if sort not in {"asc", "desc"}:
-        raise SimError("invalidArgument", status=400)
-    count = ctx.get_int("count", MAX_HISTORY_COUNT)
-    if count is None or count < 1:
-        raise SimError("invalidArgument", status=400)
-    start = market.first_data_ms(spec, ctx.now_ms)
-    since = start if since is None else max(since, start)
-    before = ctx.now_ms + 1 if before is None else min(before, ctx.now_ms + 1)
-    token = ctx.get("continuation_token")
-    cursor = _parse_token(token) if token else None
-    return since, before, sort == "desc", min(count, MAX_HISTORY_COUNT), cursor
-
-
-def _history_spec(ctx: Context) -> InstrumentSpec:
-    spec = _market(ctx).instrument(ctx.path_params["tradeable"], ctx.now_ms)
-    if spec is None:
-        raise SimError("notFound", status=404)
-    return spec
-
-
-@route("GET", "/api/history/v3/market/{tradeable}/executions")
-def market_executions(ctx: Context) -> Json:
-    """Public executions as event-store ``Execution`` elements (§4.7).
-
-    ``since``/``before`` are epoch ms (``since <= t < before``), ``sort``
-    ``desc`` (default) or ``asc``, ``count`` up to 1000 (the default). When
-    more remain, ``continuationToken`` (base64 of ``"<ms>/<trade id>"``)
-    continues after the last element with the same ``sort``. Timestamps,
-    ``len`` and decimals are strings, as recorded live bodies carry them.
-    """
-    market = _market(ctx)
-    spec = _history_spec(ctx)
-    since, before, descending, count, cursor = _history_window(ctx, spec)
-    if cursor is not None:
-        if descending:
-            before = min(before, cursor[0] + 1)
-        else:
-            since = max(since, cursor[0])
-    # a few extra rows cover trades sharing the cursor's millisecond
-    trades = market.trades(spec.symbol, since, before, limit=count + 64, descending=descending)
-    ids = trades.trade_id
-    keep = np.ones(len(trades), dtype=bool)
-    if cursor is not None:
-        keep = ids < cursor[1] if descending else ids > cursor[1]
-    rows = np.flatnonzero(keep)[: count + 1]
-    elements = [_execution_json(market, spec, trades, int(i)) for i in rows[:count]]
-    body: Json = {"elements": elements, "len": str(len(elements))}
-    if rows.shape[0] > count:
-        last = int(rows[count - 1])
-        body["continuationToken"] = _token(int(trades.time_ms[last]), int(ids[last]))
-    return body
-
-
-def _execution_json(market: SyntheticMarket, spec: InstrumentSpec, trades: Trades, i: int) -> Json:
-    t = int(trades.time_ms[i])
-    trade_id = int(trades.trade_id[i])
-    price = float(trades.price[i])
-    quantity = float(trades.size[i])
-    buy = bool(trades.buy[i])
-    digits = spec.tick_decimals
-    size_digits = max(spec.precision, 0)
-    seed = market.seed
-    # the maker rested for a while and was often, not always, filled completely
-    maker_filled = _unit(seed, "filled", spec.symbol, trade_id) < 0.55
-    maker_qty = quantity * (1 + int(4 * _unit(seed, "maker-qty", spec.symbol, trade_id)))
-    maker_qty = quantity if maker_filled else maker_qty
-    maker_placed = t - 1000 - int(600_000 * _unit(seed, "maker-age", spec.symbol, trade_id))
-    maker_type = "Post" if _unit(seed, "maker-type", spec.symbol, trade_id) < 0.6 else "Limit"
-    # market orders are IoC with 1 % price protection (§7.6)
-    taker_limit = round(
-        round(price * (1.01 if buy else 0.99) / spec.tick_size) * spec.tick_size, digits
-    )
-    usd = quantity * spec.contract_size if spec.is_inverse else quantity * price
-    return {
-        "uid": market.trade_uid(spec.symbol, trade_id, "event"),
-        "timestamp": str(t),
-        "event": {
-            "Execution": {
-                "execution": {
-                    "uid": market.trade_uid(spec.symbol, trade_id),
-                    "makerOrder": {
-                        "uid": market.trade_uid(spec.symbol, trade_id, "maker"),
-                        "tradeable": spec.symbol,
-                        "direction": "Sell" if buy else "Buy",
-                        "quantity": dec(maker_qty, size_digits),
-                        "timestamp": str(maker_placed),
-                        "limitPrice": dec(price, digits),
-                        "orderType": maker_type,
-                        "reduceOnly": False,
-                        "lastUpdateTimestamp": str(maker_placed),
-                    },
-                    "takerOrder": {
-                        "uid": market.trade_uid(spec.symbol, trade_id, "taker"),
-                        "tradeable": spec.symbol,
-                        "direction": "Buy" if buy else "Sell",
-                        "quantity": dec(quantity, size_digits),
-                        "timestamp": str(t),
-                        "limitPrice": dec(taker_limit, digits),
-                        "orderType": "IoC",
-                        "reduceOnly": False,
-                        "lastUpdateTimestamp": str(t),
-                    },
-                    "timestamp": str(t),
-                    "quantity": dec(quantity, size_digits),
-                    "price": dec(price, digits),
-                    "markPrice": dec(market.mark_price(spec.symbol, t)),
-                    "limitFilled": maker_filled,
-                    "usdValue": f"{usd:.2f}",
-                },
-                "takerReducedQuantity": "",
-            }
-        },
-    }
-
-
-@route("GET", "/api/history/v3/market/{tradeable}/price")
-def market_price(ctx: Context) -> Json:
-    """Mark price events (one per 5 s grid node), paged like the executions."""
-    market = _market(ctx)
-    spec = _history_spec(ctx)
-    since, before, descending, count, cursor = _history_window(ctx, spec)
-    if cursor is not None:
-        if descending:
-            before = min(before, cursor[0])
-        else:
-            since = max(since, cursor[0] + 1)
-    first = -(-since // STEP_MS) * STEP_MS
-    last = (before - 1) // STEP_MS * STEP_MS
-    if last < first:
-        times: list[int] = []
-    elif descending:
-        times = list(range(last, max(first, last - count * STEP_MS) - 1, -STEP_MS))
-    else:
-        times = list(range(first, min(last, first + count * STEP_MS) + 1, STEP_MS))
-    page = times[:count]
-    elements = [
-        {
-            "uid": market.trade_uid(spec.symbol, t, "price"),
-            "timestamp": str(t),
-            "event": {"price": dec(market.mark_price(spec.symbol, t))},
-        }
-        for t in page
-    ]
-    body: Json = {"elements": elements, "len": str(len(elements))}
-    if len(times) > count:
-        body["continuationToken"] = _token(page[-1], 0)
-    return body
-
-
-# ---------------------------------------------------------------------------
 # Funding and fees
 
 
 def _funding_body(ctx: Context) -> Json:
-    market = _market(ctx)
+    market = synthetic_market(ctx)
     symbol = ctx.require("symbol")
     spec = market.instrument(symbol, ctx.now_ms)
     if spec is None or not spec.is_perpetual:
@@ -608,13 +425,13 @@ def _funding_body(ctx: Context) -> Json:
     }
 
 
-@route("GET", "/derivatives/api/v4/historicalfundingrates")
+@route("GET", "/derivatives/api/v4/historicalfundingrates", required=("symbol",))
 def historical_funding_rates_v4(ctx: Context) -> Json:
     """``rates[]`` ascending, hourly: ``timestamp`` (hour start), absolute and relative rate."""
     return _funding_body(ctx)
 
 
-@route("GET", "/derivatives/api/v3/historical-funding-rates")
+@route("GET", "/derivatives/api/v3/historical-funding-rates", required=("symbol",))
 def historical_funding_rates_v3(ctx: Context) -> Json:
     """The spec's path for the same body (400 ``invalidArgument`` for non-perpetuals)."""
     return _funding_body(ctx)

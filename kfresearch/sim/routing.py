@@ -2,9 +2,15 @@
 
 A handler is a plain function ``(ctx: Context) -> payload``. It returns the
 payload the exchange sends (for ``/derivatives`` routes without ``result`` and
-``serverTime``: the exchange layer adds the envelope) or raises
+``serverTime``: the exchange layer adds the envelope), an :class:`Answer` when
+the body is not JSON or needs its own status or headers, or raises
 :class:`SimError` with the exchange's own error string. Handlers register with
 :func:`route`; the exchange looks them up with :func:`match`.
+
+A route also says, as data, what the exchange checks before its handler runs
+(in this order, see :mod:`kfresearch.sim.exchange`): the arguments it
+``requires``, whether it is ``private``, which key ``permission`` it needs, and
+its ``cost`` on the service's rate-limit pool.
 
 Example
 -------
@@ -16,7 +22,7 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,10 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROUTES",
+    "Answer",
     "Context",
+    "Cost",
+    "Handler",
+    "Permission",
+    "Required",
     "Route",
     "Service",
     "SimError",
+    "by_specificity",
     "dec",
     "iso",
     "make_route",
@@ -39,7 +51,10 @@ __all__ = [
     "route",
 ]
 
-Service = Literal["derivatives", "charts", "history", "auth"]
+Service = Literal["derivatives", "charts", "history", "auth", "stats"]
+Permission = Literal["public", "read", "trade", "withdraw"]
+Required = str | tuple[str, ...]
+"""A required argument: its name, or a tuple of names of which one must be given."""
 
 
 class SimError(Exception):
@@ -116,6 +131,22 @@ class Context:
         raise SimError("invalidArgument")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A payload with HTTP details of its own.
+
+    ``payload`` is JSON-able (enveloped like any payload of its service) or
+    ``bytes`` sent as they are with ``content_type``; ``status`` and
+    ``headers`` go on the response (e.g. 204 without a body, the CSV account
+    log, v2 history's continuation headers).
+    """
+
+    payload: Any
+    status: int = 200
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 Handler = Callable[[Context], Any]
 Cost = int | Callable[[Context], int]
 
@@ -130,9 +161,28 @@ class Route:
     trading: bool = False  # needs a full-access key
     cost: Cost = 0  # cost on the service's pool (derivatives or history)
     regex: re.Pattern[str] = field(default=re.compile(""), compare=False)
+    required: tuple[Required, ...] = ()
+    withdrawal: bool = False  # needs a withdrawal key (reference §2.1)
 
     def cost_of(self, ctx: Context) -> int:
         return self.cost(ctx) if callable(self.cost) else self.cost
+
+    @property
+    def permission(self) -> Permission:
+        """The least key that may call the route."""
+        if self.withdrawal:
+            return "withdraw"
+        if self.trading:
+            return "trade"
+        return "read" if self.private else "public"
+
+    def missing(self, ctx: Context) -> Required | None:
+        """The first required argument the request lacks (None when all are there)."""
+        for needed in self.required:
+            names = (needed,) if isinstance(needed, str) else needed
+            if not any(ctx.get(name) for name in names):
+                return needed
+        return None
 
 
 ROUTES: list[Route] = []
@@ -145,6 +195,8 @@ def _service_of(pattern: str) -> Service:
         return "history"
     if pattern.startswith("/api/auth/"):
         return "auth"
+    if pattern.startswith("/api/stats/"):
+        return "stats"
     return "derivatives"
 
 
@@ -155,7 +207,9 @@ def make_route(
     *,
     private: bool = False,
     trading: bool = False,
+    withdrawal: bool = False,
     cost: Cost = 0,
+    required: tuple[Required, ...] = (),
 ) -> Route:
     """A :class:`Route` (not registered): ``{name}`` in ``pattern`` captures one segment."""
     regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)) + "$")
@@ -164,10 +218,12 @@ def make_route(
         pattern,
         handler,
         _service_of(pattern),
-        private=private or trading,
+        private=private or trading or withdrawal,
         trading=trading,
         cost=cost,
         regex=regex,
+        required=required,
+        withdrawal=withdrawal,
     )
 
 
@@ -177,17 +233,41 @@ def route(
     *,
     private: bool = False,
     trading: bool = False,
+    withdrawal: bool = False,
     cost: Cost = 0,
+    required: tuple[Required, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register a handler for ``method pattern`` in :data:`ROUTES`."""
+    """Register a handler for ``method pattern`` in :data:`ROUTES`.
+
+    ``required`` names the arguments the exchange checks for before it
+    authenticates (a tuple inside it: one of those names).
+    """
 
     def register(handler: Handler) -> Handler:
         ROUTES.append(
-            make_route(method, pattern, handler, private=private, trading=trading, cost=cost)
+            make_route(
+                method,
+                pattern,
+                handler,
+                private=private,
+                trading=trading,
+                withdrawal=withdrawal,
+                cost=cost,
+                required=required,
+            )
         )
         return handler
 
     return register
+
+
+def by_specificity(routes: Iterable[Route]) -> list[Route]:
+    """Routes with fewer ``{placeholders}`` first, so a literal path wins over a pattern.
+
+    ``/api/charts/v1/analytics/liquidity-pool`` must not be read as the
+    candles' ``/{tick_type}/{symbol}``; the sort is stable otherwise.
+    """
+    return sorted(routes, key=lambda r: r.pattern.count("{"))
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -195,7 +275,7 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
 
     A path that exists under another method is reported by the caller as 405.
     """
-    for candidate in ROUTES:
+    for candidate in by_specificity(ROUTES):
         if candidate.method == method.upper():
             found = candidate.regex.match(path)
             if found:

@@ -1,6 +1,7 @@
 """WebSocket v1 of the simulator (reference §3): challenge auth, public and private feeds.
 
-One socket carries every feed, as on the exchange. Public feeds: ``book``
+One socket carries every feed, as on the exchange, and opens with
+``{"event": "info", "version": 1}`` before the client says anything. Public feeds: ``book``
 (``book_snapshot`` then deltas with an increasing ``seq``; ``qty`` 0 removes a
 level), ``trade`` (``trade_snapshot`` then each trade), ``ticker`` (at most
 one per second), ``ticker_lite`` and ``heartbeat``. Private feeds
@@ -48,6 +49,7 @@ from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import WS_KINDS
 
 __all__ = [
+    "INFO_EVENT",
     "PRIVATE_FEEDS",
     "PUBLIC_FEEDS",
     "FeedSession",
@@ -55,6 +57,7 @@ __all__ = [
     "websocket_endpoint",
 ]
 
+INFO_EVENT = {"event": "info", "version": 1}  # the first message of every connection
 PUBLIC_FEEDS = frozenset({"book", "trade", "ticker", "ticker_lite", "heartbeat"})
 #: private feeds whose snapshot the engine builds (:mod:`kfresearch.sim.private_feeds`)
 ENGINE_FEEDS = frozenset(
@@ -133,6 +136,7 @@ class FeedSession:
         SessionDropped
             A ``ws_drop`` fault fired: the caller cuts the connection.
         """
+        await self.send(INFO_EVENT)
         self.exchange.engine.listeners.append(self.on_engine_event)
         tasks = {
             asyncio.create_task(self._pump_forever()),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_engine import HOUR, MIN, T0, FakeMarket, approx
 
-from kfresearch.sim import private_api
+from kfresearch.sim import history_api, private_api
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.routing import ROUTES, Context, SimError, match
 
@@ -121,12 +121,20 @@ def test_variable_costs(desk: Desk) -> None:
         for n in (1, 25, 26, 50, 51, 1000, 1001, 5000, 5001, 100_000)
     ]
     assert costs == [1, 1, 2, 2, 3, 3, 6, 6, 10, 10]
-    assert private_api.account_log_cost(desk.context("GET", f"{H}/account-log", count="abc")) == 3
+    assert history_api.account_log_cost(desk.context("GET", f"{H}/account-log", count="abc")) == 3
 
 
 def test_every_private_route_of_this_module_is_expected() -> None:
-    ours = {(r.method, r.pattern) for r in ROUTES if r.handler.__module__ == private_api.__name__}
-    assert ours == set(EXPECTED_ROUTES) | {("POST", f"{V3}/batchorder")}
+    modules = {private_api.__name__, history_api.__name__}
+    ours = {
+        (r.method, r.pattern)
+        for r in ROUTES
+        if r.handler.__module__ in modules and r.private and r.pattern.startswith((V3, H))
+    }
+    assert ours == set(EXPECTED_ROUTES) | {
+        ("POST", f"{V3}/batchorder"),
+        ("GET", f"{H}/accountlogcsv"),
+    }
 
 
 # ----------------------------------------------------------------- accounts

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kfresearch.sim import public_api  # noqa: F401  (registers the routes)
+from kfresearch.sim import history_api, public_api  # noqa: F401  (registers the routes)
 from kfresearch.sim.clock import SimClock, parse_time_ms
 from kfresearch.sim.instruments import DAY_MS, FEE_SCHEDULE_UID, HOUR_MS
 from kfresearch.sim.market import SyntheticMarket

@@ -7,65 +7,24 @@ import itertools
 import json
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import websockets
+from served import serve
 
 import kfresearch
 from kfresearch.auth import ws_challenge_signature
 from kfresearch.sim.keys import provisioned_keys
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kfresearch.cli",
-            "sim",
-            "serve",
-            "--port",
-            str(port),
-            "--seed",
-            "7",
-            "--now",
-            "2026-11-01T00:00:00Z",
-            "--speed",
-            "20",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/derivatives/api/v3/instruments/status", timeout=1):  # noqa: S310
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:  # pragma: no cover
-        process.kill()
-        pytest.fail(f"the server did not start: {process.stdout.read() if process.stdout else ''}")
-    yield url, process
-    if process.poll() is None:
-        process.kill()
+    with serve(seed=7) as served:
+        yield served.url, served.process
 
 
 def test_plain_curl_of_tickers(server: tuple[str, Any]) -> None:
@@ -102,6 +61,7 @@ def test_websocket_book_snapshot_and_deltas_and_private_feed(server: tuple[str, 
 
     async def session() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
         async with websockets.connect(ws_url) as ws:
+            assert json.loads(await ws.recv()) == {"event": "info", "version": 1}
             await ws.send(
                 json.dumps({"event": "subscribe", "feed": "book", "product_ids": ["PF_XBTUSD"]})
             )
@@ -152,6 +112,7 @@ def test_bad_challenge_signature_fails_the_subscription(server: tuple[str, Any])
 
     async def session() -> dict[str, Any]:
         async with websockets.connect(url.replace("http", "ws") + "/ws/v1") as ws:
+            await ws.recv()  # the info event
             await ws.send(json.dumps({"event": "challenge", "api_key": full.key}))
             challenge = json.loads(await ws.recv())
             await ws.send(
