@@ -6,4 +6,7 @@ exchange. Layers: :mod:`~kfresearch.sim.market` (where prices come from),
 :mod:`~kfresearch.sim.engine` (orders, positions, margin, funding),
 :mod:`~kfresearch.sim.exchange` (the exchange's rules, routing),
 :mod:`~kfresearch.sim.server` (HTTP/WebSocket).
+
+Which endpoints it serves and how faithfully each is modelled: the table in
+``kfresearch/sim/README.md`` (beside this file).
 """

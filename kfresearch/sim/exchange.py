@@ -168,6 +168,7 @@ class SimExchange:
             # importing the handler modules registers their routes
             from kfresearch.sim import (  # noqa: F401
                 account_api,
+                analytics_api,
                 auth_api,
                 history_api,
                 private_api,
