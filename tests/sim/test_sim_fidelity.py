@@ -21,11 +21,13 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from served import Served, full_key, serve
+from served import NOW, Served, full_key, serve
 from test_sim_schemas import example_schema, problems
 
-from kfresearch.auth import ws_challenge_signature
+from kfresearch.auth import rest_signature, ws_challenge_signature
 from kfresearch.credentials import Credentials, Secret
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.keys import provisioned_keys
 
 V3 = "/derivatives/api/v3"
@@ -202,12 +204,28 @@ def test_unwind_queue_lists_the_open_position(sim: Served) -> None:
     assert queue[0]["percentile"] in {20, 40, 80, 100}
 
 
-def test_notifications_announce_each_dated_contract_settlement(sim: Served) -> None:
-    rows = sim.request("GET", f"{V3}/notifications", key=full_key()).json()["notifications"]
-    instruments = sim.request("GET", f"{V3}/instruments").json()["instruments"]
-    dated = sorted(i["lastTradingTime"] for i in instruments if "lastTradingTime" in i)
-    assert [r["effectiveTime"] for r in rows] == dated
-    assert {(r["type"], r["priority"]) for r in rows} == {("settlement", "medium")}
+def test_notifications_are_the_posted_notices() -> None:
+    exchange = SimExchange(seed=7, clock=SimClock.fixed(NOW))
+    exchange.notifications.post(
+        "Maintenance",
+        type="maintenance",
+        priority="high",
+        effective_time_ms=START_MS + 3_600_000,
+        expected_downtime_minutes=30,
+    )
+    key = exchange.credentials("full")
+    path = f"{V3}/notifications"
+    headers = {"APIKey": key.key, "Authent": rest_signature(key.secret, "", "", path)}
+    body = json.loads(exchange.handle("GET", path, headers, b"").body)
+    assert body["notifications"] == [
+        {
+            "type": "maintenance",
+            "priority": "high",
+            "note": "Maintenance",
+            "effectiveTime": "2026-11-01T01:00:00.000Z",
+            "expectedDowntimeMinutes": 30,
+        }
+    ]
 
 
 def test_subaccounts_name_the_account_as_master(sim: Served) -> None:
