@@ -32,12 +32,15 @@ from kfresearch.clientstate import DEFAULT_TIMEOUT, ClientState
 from kfresearch.credentials import Secret, as_secret
 from kfresearch.doctor import DoctorReport, plan_doctor
 from kfresearch.endpoints import (
+    ACCOUNT_LOG_CSV,
     HISTORY_EXECUTIONS,
     HISTORY_ORDERS,
     INSTRUMENTS,
     LEVERAGEPREFERENCES,
+    NOTIFICATIONS,
     OPENORDERS,
     OPENPOSITIONS,
+    SUBACCOUNTS,
     TICKERS,
     Params,
 )
@@ -245,6 +248,30 @@ class DataMethods(ClientState):
     ) -> Plan[pd.DataFrame]:
         """Every balance change by ``time``; ``is_position_leg`` tells position legs from cash."""
         return plan_account_log(since, until, self._now_ms(), progress, info)
+
+    @operation
+    def account_log_csv(self, *, conversion_details: bool = False) -> Plan[pd.DataFrame]:
+        """The account log from its CSV export, in :meth:`account_log`'s frame.
+
+        One request for the exchange's recent entries (no paging, no time
+        range); the export has no entry ids, so ``id`` is ``<NA>``. With
+        ``conversion_details`` the conversion columns are filled. See
+        :func:`kfresearch.frames.account_log_csv`.
+        """
+        params = {"conversion_details": "true"} if conversion_details else {}
+        return plan_single([Call(ACCOUNT_LOG_CSV, params)], frames.account_log_csv)
+
+    @operation
+    def notifications(self) -> Plan[pd.DataFrame]:
+        """The exchange's notices (maintenance, settlements, market notes) by ``time``,
+        with ``is_downtime``; see :func:`kfresearch.frames.notifications`."""
+        return plan_single([Call(NOTIFICATIONS)], frames.notifications)
+
+    @operation
+    def subaccounts(self) -> Plan[pd.DataFrame]:
+        """The account's subaccounts by ``account_uid`` with their multi-collateral wallet
+        (USD); empty for an account without any. See :func:`kfresearch.frames.subaccounts`."""
+        return plan_single([Call(SUBACCOUNTS)], frames.subaccounts)
 
     @operation
     def leverage(self) -> Plan[pd.DataFrame]:

@@ -82,6 +82,9 @@ class Endpoint:
     raw : bool
         A successful answer is handed over as bytes: large pages that
         :mod:`kfresearch.frames` decodes faster from bytes than from dicts.
+    text : bool
+        A successful answer is not JSON but text (the CSV account log),
+        handed over as ``str``.
     """
 
     name: str
@@ -92,6 +95,7 @@ class Endpoint:
     idempotent: bool = True
     reads_only: bool = False
     raw: bool = False
+    text: bool = False
 
     @property
     def changes_account(self) -> bool:
@@ -177,7 +181,9 @@ SET_PNLPREFERENCES = Endpoint(
 FEESCHEDULE_VOLUMES = Endpoint(
     "feeschedule_volumes", "GET", f"{_V3}/feeschedules/volumes", private=True, cost=2
 )
+# not in the cost table (reference §6): charged like the other account reads
 NOTIFICATIONS = Endpoint("notifications", "GET", f"{_V3}/notifications", private=True, cost=2)
+SUBACCOUNTS = Endpoint("subaccounts", "GET", f"{_V3}/subaccounts", private=True, cost=2)
 # -- order management: never re-sent blind ---------------------------------------------
 SENDORDER = Endpoint(
     "sendorder", "POST", f"{_V3}/sendorder", private=True, cost=10, idempotent=False
@@ -210,6 +216,9 @@ HISTORY_POSITIONS = Endpoint(
 ACCOUNT_LOG = Endpoint(
     "account_log", "GET", f"{_HIST}/account-log", private=True, cost=_account_log_cost
 )
+ACCOUNT_LOG_CSV = Endpoint(
+    "account_log_csv", "GET", f"{_HIST}/accountlogcsv", private=True, cost=6, text=True
+)
 # -- key check (auth service, no pool documented) ---------------------------------------
 CHECK_KEY = Endpoint("check_key", "GET", "/api/auth/v1/api-keys/v3/check", private=True)
 
@@ -236,6 +245,7 @@ _TABLE: tuple[Endpoint, ...] = (
     SET_PNLPREFERENCES,
     FEESCHEDULE_VOLUMES,
     NOTIFICATIONS,
+    SUBACCOUNTS,
     SENDORDER,
     EDITORDER,
     CANCELORDER,
@@ -247,6 +257,7 @@ _TABLE: tuple[Endpoint, ...] = (
     HISTORY_TRIGGERS,
     HISTORY_POSITIONS,
     ACCOUNT_LOG,
+    ACCOUNT_LOG_CSV,
     CHECK_KEY,
 )
 

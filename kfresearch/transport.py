@@ -179,6 +179,8 @@ def interpret(endpoint: Endpoint, response: httpx.Response) -> Any:
     content = response.content
     if endpoint.raw and status == 200 and content[:1] == b"{" and content.rstrip()[-1:] == b"}":
         return content  # charts/history answer errors with 4xx: a 200 object is a success
+    if endpoint.text and status == 200:
+        return content.decode("utf-8")  # history answers errors with 401/429
     try:
         body: Any = orjson.loads(content) if content else None
     except orjson.JSONDecodeError:

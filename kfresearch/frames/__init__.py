@@ -62,13 +62,16 @@ from kfresearch.frames.account import (
     accounts,
     fills,
     leverage,
+    notifications,
     open_orders,
     pnl_preferences,
     positions,
+    subaccounts,
 )
 from kfresearch.frames.core import combine_pages, to_snake
 from kfresearch.frames.history import (
     account_log,
+    account_log_csv,
     executions,
     order_history,
     positions_history,
@@ -86,6 +89,7 @@ from kfresearch.frames.market import (
 
 __all__ = [
     "account_log",
+    "account_log_csv",
     "accounts",
     "candles",
     "combine_pages",
@@ -95,12 +99,14 @@ __all__ = [
     "funding_rates",
     "instruments",
     "leverage",
+    "notifications",
     "open_orders",
     "order_history",
     "orderbook",
     "pnl_preferences",
     "positions",
     "positions_history",
+    "subaccounts",
     "term_structure",
     "tickers",
     "to_snake",

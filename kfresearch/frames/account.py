@@ -1,4 +1,4 @@
-"""Account frames: wallets, positions, open orders, fills, leverage and PnL preferences."""
+"""Account frames: wallets, positions, orders, fills, preferences, notices, subaccounts."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ __all__ = [
     "accounts",
     "fills",
     "leverage",
+    "notifications",
     "open_orders",
     "pnl_preferences",
     "positions",
+    "subaccounts",
 ]
 
 
@@ -614,3 +616,123 @@ def pnl_preferences(body: Mapping[str, Any]) -> pd.DataFrame:
     """
     records = payload(body, "preferences", name="pnl_preferences", required=False) or []
     return build(PNL_PREFERENCES, flatten(records), len(records), attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def _downtime(df: pd.DataFrame) -> pd.DataFrame:
+    # "maintenance" + "high" means downtime at effectiveTime (reference §4.17)
+    df["is_downtime"] = ((df["type"] == "maintenance") & (df["priority"] == "high")).to_numpy(
+        dtype=bool, na_value=False
+    )
+    return df
+
+
+NOTIFICATIONS = FrameSpec(
+    name="notifications",
+    columns=(
+        Col("time", "time", "effectiveTime"),
+        col("type", "str"),
+        col("priority", "str"),
+        col("note", "str"),
+        Col("is_downtime", "bool", None),
+        col("expectedDowntimeMinutes", "Int", unit="number"),
+    ),
+    index="time",
+    derive=_downtime,
+    order_by=(),
+)
+
+
+def notifications(body: Mapping[str, Any]) -> pd.DataFrame:
+    """The exchange's notices from ``GET /notifications`` (reference §4.17).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted ``DatetimeIndex`` named ``time`` (``effectiveTime``, UTC):
+        ``type`` str (``maintenance``, ``settlement``, ``market``, ``general``,
+        ``new_feature``, ``bug_fix``), ``priority`` str (``low``, ``medium``,
+        ``high``), ``note`` str, ``is_downtime`` bool (derived: a high-priority
+        maintenance notice means downtime at ``time``) and
+        ``expected_downtime_minutes`` Int64 (minutes; ``<NA>`` when none is
+        expected). Notices that share a time keep the exchange's order.
+
+    Examples
+    --------
+    >>> notifications({"result": "success", "notifications": [
+    ...     {"type": "maintenance", "priority": "high", "note": "Upgrade",
+    ...      "effectiveTime": "2026-11-02T06:00:00Z", "expectedDowntimeMinutes": 30}]}
+    ... )[["is_downtime", "expected_downtime_minutes"]].values.tolist()
+    [[True, 30]]
+    """
+    records = payload(body, "notifications", name="notifications")
+    return build(NOTIFICATIONS, flatten(records), len(records), attrs=pages_attrs([body]))
+
+
+# --------------------------------------------------------------------------- subaccounts
+
+_FLEX = "flexAccount."
+SUBACCOUNTS = FrameSpec(
+    name="subaccounts",
+    columns=(
+        col("accountUid", "str"),
+        col("email", "str"),
+        col("fullName", "str"),
+        *(
+            col(_FLEX + field, "float", "flex_" + name, unit="usd")
+            for field, name in (
+                ("portfolioValue", "portfolio_value"),
+                ("balanceValue", "balance_value"),
+                ("collateralValue", "collateral_value"),
+                ("marginEquity", "margin_equity"),
+                ("availableMargin", "available_margin"),
+                ("initialMargin", "initial_margin"),
+                ("initialMarginWithOrders", "initial_margin_with_orders"),
+                ("maintenanceMargin", "maintenance_margin"),
+                ("pnl", "pnl"),
+                ("unrealizedFunding", "unrealized_funding"),
+            )
+        ),
+        col(_FLEX + "currencies", "object", "flex_currencies"),
+        col("holdingAccounts", "object"),
+        col("futuresAccounts", "object"),
+    ),
+    index="account_uid",
+    strip=(_FLEX,),
+    stop=frozenset({_FLEX + "currencies", "holdingAccounts", "futuresAccounts"}),
+)
+
+
+def subaccounts(body: Mapping[str, Any]) -> pd.DataFrame:
+    """The subaccounts of the master account from ``GET /subaccounts`` (reference §4.23).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``account_uid`` (str): ``email``, ``full_name`` (str), the
+        multi-collateral wallet's ``flex_portfolio_value``,
+        ``flex_balance_value``, ``flex_collateral_value``,
+        ``flex_margin_equity``, ``flex_available_margin``,
+        ``flex_initial_margin``, ``flex_initial_margin_with_orders``,
+        ``flex_maintenance_margin``, ``flex_pnl``, ``flex_unrealized_funding``
+        (float64, USD), and as given (lists of dicts) ``flex_currencies``,
+        ``holding_accounts`` and ``futures_accounts``. ``attrs`` has
+        ``master_account_uid``. An account without subaccounts gives an empty frame.
+
+    Examples
+    --------
+    >>> df = subaccounts({"result": "success", "masterAccountUid": "m", "subaccounts": [
+    ...     {"accountUid": "s1", "email": "a@b", "fullName": None, "holdingAccounts": [],
+    ...      "futuresAccounts": [], "flexAccount": {"portfolioValue": 1646.58,
+    ...      "availableMargin": 1543.91, "currencies": []}}]})
+    >>> df.loc["s1", ["flex_portfolio_value", "flex_available_margin"]].tolist(), df.attrs[
+    ...     "master_account_uid"]
+    ([1646.58, 1543.91], 'm')
+    """
+    records = payload(body, "subaccounts", name="subaccounts")
+    attrs = pages_attrs([body])
+    attrs["master_account_uid"] = body.get("masterAccountUid")
+    flat = flatten(records, stop=SUBACCOUNTS.stop)
+    return build(SUBACCOUNTS, flat, len(records), attrs=attrs)

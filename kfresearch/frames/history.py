@@ -8,6 +8,9 @@ concatenates them, sorts by time and drops duplicates.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +36,14 @@ from kfresearch.frames.core import (
     payload,
 )
 
-__all__ = ["account_log", "executions", "order_history", "positions_history"]
+__all__ = [
+    "ACCOUNT_LOG_CSV_FIELDS",
+    "account_log",
+    "account_log_csv",
+    "executions",
+    "order_history",
+    "positions_history",
+]
 
 
 def _element_pages(
@@ -566,6 +576,109 @@ def account_log(body_or_pages: Any) -> pd.DataFrame:
     attrs = pages_attrs(pages)
     attrs["account_uid"] = last_attr(pages, "accountUid")
     return build(ACCOUNT_LOG, flatten(records), len(records), attrs=attrs)
+
+
+# The CSV export's columns and the account-log field each one is (the export has
+# no id, execution, old balance nor old entry price; it adds ``change``).
+ACCOUNT_LOG_CSV_FIELDS: dict[str, str] = {
+    "uid": "booking_uid",
+    "dateTime": "date",
+    "account": "margin_account",
+    "type": "info",
+    "symbol": "asset",
+    "contract": "contract",
+    "change": "change",
+    "new balance": "new_balance",
+    "new average entry price": "new_average_entry_price",
+    "trade price": "trade_price",
+    "mark price": "mark_price",
+    "funding rate": "funding_rate",
+    "realized pnl": "realized_pnl",
+    "fee": "fee",
+    "realized funding": "realized_funding",
+    "collateral": "collateral",
+    "conversion spread percentage": "conversion_spread_percentage",
+    "liquidation fee": "liquidation_fee",
+    "position uid": "position_uid",
+    "exchange rate": "exchange_rate",
+    "exchange rate from": "exchange_rate_from",
+    "conversion fee": "conversion_fee",
+}
+# The same frame without ids (the export has none): rows that share a time keep
+# the export's order (the sort by time is stable).
+ACCOUNT_LOG_FROM_CSV = dataclasses.replace(
+    ACCOUNT_LOG,
+    name="account_log_csv",
+    columns=tuple(Col("id", "Int", "id") if c.name == "id" else c for c in ACCOUNT_LOG.columns),
+    order_by=(),
+)
+
+
+def _csv_records(text: str) -> list[dict[str, Any]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    records = []
+    for row in reversed(rows):  # the export lists the newest entry first
+        record: dict[str, Any] = {
+            ACCOUNT_LOG_CSV_FIELDS.get(name, name): (value if value != "" else None)
+            for name, value in row.items()
+            if name is not None
+        }
+        change, new = record.pop("change", None), record.get("new_balance")
+        if change is not None and new is not None:
+            record["old_balance"] = float(new) - float(change)
+        records.append(record)
+    # an export column no entry fills says nothing: keep the frame's own columns only
+    filled = {k for r in records for k, v in r.items() if v is not None}
+    return [{k: v for k, v in r.items() if k in filled} for r in records]
+
+
+def account_log_csv(text: str | bytes) -> pd.DataFrame:
+    """The CSV account log (``GET /api/history/v3/accountlogcsv``) as :func:`account_log`'s frame.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The CSV as the exchange sends it: a header row (``uid``, ``dateTime``,
+        ``account``, ``type``, ``symbol``, ``contract``, ``change``, ``new
+        balance`` … see :data:`ACCOUNT_LOG_CSV_FIELDS`), newest entry first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns and dtypes of :func:`account_log`, with two differences the
+        export imposes: ``id`` is the nullable ``Int64`` (the CSV has no ids:
+        all ``<NA>``) and ``execution`` and ``old_average_entry_price`` are
+        missing values. ``old_balance`` is ``new balance − change``; times
+        have whole seconds (the export drops the milliseconds). Rows are
+        oldest first; export columns no row fills are not kept.
+
+        Columns, in this order, with the dtypes and units of :func:`account_log`:
+        ``id``, ``booking_uid``, ``info``, ``asset``, ``is_position_leg``, ``currency``,
+        ``margin_account``, ``contract``, ``collateral``, ``execution``,
+        ``old_balance``, ``new_balance``, ``change``, ``realized_pnl``, ``fee``,
+        ``realized_funding``, ``change_usd``, ``realized_pnl_usd``, ``fee_usd``,
+        ``realized_funding_usd``, ``funding_rate``, ``mark_price``, ``trade_price``,
+        ``old_average_entry_price``, ``new_average_entry_price``, ``liquidation_fee``,
+        ``conversion_spread_pct``, ``exchange_rate``, ``conversion_fee``,
+        ``exchange_rate_from``.
+
+    Examples
+    --------
+    >>> text = (
+    ...     "uid,dateTime,account,type,symbol,contract,change,new balance,fee\\n"
+    ...     "b2,2026-08-11 19:55:24,flex,futures trade,usd,pf_dogeusd,-0.0077,0,0.0035\\n"
+    ...     "b1,2026-08-11 19:55:24,flex,futures trade,pf_dogeusd,pf_dogeusd,-100,0,\\n")
+    >>> account_log_csv(text)[["booking_uid", "is_position_leg", "old_balance"]].values.tolist()
+    [['b1', True, 100.0], ['b2', False, 0.0077]]
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if not isinstance(text, str):
+        raise ValueError(
+            f"frames.account_log_csv takes the CSV text of the response, got {type(text).__name__}"
+        )
+    records = _csv_records(text)
+    return build(ACCOUNT_LOG_FROM_CSV, flatten(records), len(records), attrs={})
 
 
 # --------------------------------------------------------------------------- positions history

@@ -187,6 +187,7 @@ def test_spec_rejects_duplicate_columns() -> None:
 
 PUBLIC = {
     "account_log": history.ACCOUNT_LOG,
+    "account_log_csv": history.ACCOUNT_LOG_FROM_CSV,
     "accounts": account.ACCOUNTS,
     "candles": market.CANDLES,
     "executions": history.EXECUTIONS,
@@ -195,12 +196,14 @@ PUBLIC = {
     "funding_rates": market.FUNDING_RATES,
     "instruments": market.INSTRUMENTS,
     "leverage": account.LEVERAGE,
+    "notifications": account.NOTIFICATIONS,
     "open_orders": account.OPEN_ORDERS,
     "order_history": history.ORDER_HISTORY,
     "orderbook": market.ORDERBOOK,
     "pnl_preferences": account.PNL_PREFERENCES,
     "positions": account.POSITIONS,
     "positions_history": history.POSITIONS_HISTORY,
+    "subaccounts": account.SUBACCOUNTS,
     "term_structure": market.TERM_STRUCTURE,
     "tickers": market.TICKERS,
     "trades": market.TRADES,
