@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import pandas as pd
@@ -47,6 +47,7 @@ __all__ = [
     "TICK_TYPES",
     "Progress",
     "between",
+    "index_source",
     "plan_account_log",
     "plan_accounts",
     "plan_candles",
@@ -187,9 +188,26 @@ def plan_orderbook(symbol: str, depth: int | None, instruments_body: Any) -> Pla
     return frames.orderbook(body, symbol=name, depth=depth)
 
 
-def _index_source(index: str, tick_type: str, instruments_body: Any) -> str:
+def index_source(index: str, tick_type: str, perpetuals: Iterable[str]) -> str:
     """The contract whose ``spot`` candles are the index ``index`` (``in_xbtusd``): the
-    perpetual on the same pair, linear first."""
+    perpetual on the same pair, linear first.
+
+    ``perpetuals`` are the listed contracts without a last trading time. The
+    charts service keys index series by contract (reference §4.6), so
+    ``kf.candles("in_xbtusd")`` and the store both read this contract's ``spot``
+    series.
+
+    Raises
+    ------
+    ValidationError
+        A reference rate (``rr_``), a tick type other than ``trade``/``spot``,
+        or no perpetual on the pair.
+
+    Examples
+    --------
+    >>> index_source("in_xbtusd", "trade", ["PI_XBTUSD", "PF_XBTUSD", "PF_ETHUSD"])
+    'PF_XBTUSD'
+    """
     if kind(index) != "index" or not index.lower().startswith("in_"):
         raise ValidationError(
             "symbol",
@@ -205,19 +223,18 @@ def _index_source(index: str, tick_type: str, instruments_body: Any) -> str:
             "(tick_type='spot')",
         )
     pair = index_pair(index)
-    perpetuals = [
-        str(r["symbol"])
-        for r in _rows(instruments_body)
-        if not r.get("lastTradingTime")
-        and (parts := split_symbol(r["symbol"])) is not None
+    candidates = [
+        str(symbol)
+        for symbol in perpetuals
+        if (parts := split_symbol(symbol)) is not None
         and parts.base + parts.quote == pair
-        and kind(r["symbol"]) in ("linear", "inverse")
+        and kind(symbol) in ("linear", "inverse")
     ]
-    if not perpetuals:
+    if not candidates:
         raise ValidationError(
             "symbol", index, f"no perpetual contract on {pair} lists the index {index}"
         )
-    return sorted(perpetuals, key=lambda s: (kind(s) != "linear", s))[0]
+    return sorted(candidates, key=lambda s: (kind(s) != "linear", s))[0]
 
 
 def plan_candles(
@@ -254,7 +271,8 @@ def plan_candles(
     body = yield from instruments_of(instruments_body)
     if kind(symbol) == "index":
         label = symbol.strip().lower()
-        name, tick_type = _index_source(label, tick_type, body), "spot"
+        perpetuals = [str(r["symbol"]) for r in _rows(body) if not r.get("lastTradingTime")]
+        name, tick_type = index_source(label, tick_type, perpetuals), "spot"
     else:
         name = label = check_symbol(symbol, [str(r["symbol"]) for r in _rows(body)])
     first = start // step * step

@@ -8,7 +8,10 @@
 
 What a call asks for that the store lacks is fetched through the client, kept,
 and served from disk next time: ``store.candles(...)`` returns the very frame
-``kf.candles(...)`` returns (columns, dtypes, index, attrs).
+``kf.candles(...)`` returns (columns, dtypes, index, attrs). An index symbol
+(``store.candles("in_xbtusd", "1m")``) reads the ``spot`` candles of the
+perpetual on its pair, as ``kf.candles`` does, kept once under that contract
+(``symbol=PF_XBTUSD/tick_type=spot``).
 
 Layout
 ------

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kfresearch.contracts import check_symbol
+from kfresearch.contracts import check_symbol, kind
 from kfresearch.errors import CorruptFileError, StoreError, ValidationError
 from kfresearch.queries import (
     CANDLE_PAGE,
     RESOLUTIONS,
     TICK_TYPES,
+    index_source,
     report_late_start,
     time_range,
 )
@@ -122,10 +123,24 @@ class Store:
         server = kf.instruments().attrs.get("server_time")
         return int(server.value // 1_000_000) if server is not None else int(time.time() * 1000)
 
-    def _symbol(self, symbol: Any) -> str:
+    def _listed(self) -> pd.DataFrame:
         if self._instruments is None:
             self._instruments = self._client().instruments()
-        return check_symbol(symbol, self._instruments.index)
+        return self._instruments
+
+    def _symbol(self, symbol: Any) -> str:
+        return check_symbol(symbol, self._listed().index)
+
+    def _candle_source(self, symbol: Any, tick_type: str) -> tuple[str, str, str]:
+        """``(label, contract, tick_type)`` of a candle series: an index (``in_xbtusd``) is
+        the ``spot`` series of the perpetual on its pair, stored once under that contract."""
+        if kind(symbol) != "index":
+            name = self._symbol(symbol)
+            return name, name, tick_type
+        listed = self._listed()
+        perpetuals = listed.index[listed["last_trading_time"].isna()]
+        label = str(symbol).strip().lower()
+        return label, index_source(label, tick_type, perpetuals), "spot"
 
     # -- the generic path: ensure a range, read it back ------------------------------------
     def _series(self, kind: Kind, keys: dict[str, str]) -> Series:
@@ -210,16 +225,19 @@ class Store:
         now = self._now_ms()
         start, end = time_range(since, until, now, default_since=now - CANDLE_PAGE * step)
         first = start // step * step
-        name = self._symbol(symbol)
+        label, name, tick_type = self._candle_source(symbol, tick_type)
         keys = {"symbol": name, "tick_type": tick_type, "resolution": resolution}
         frame = self._get(KINDS["candles"], keys, first, end, now, progress)
         frame = self._finish(
-            frame, more_candles=False, symbol=name, resolution=resolution, tick_type=tick_type
+            frame, more_candles=False, symbol=label, resolution=resolution, tick_type=tick_type
         )
+        if label != name:
+            frame.attrs["source_symbol"] = name
         if since is not None:
-            report_late_start(frame, first, step, f"{name} {resolution} {tick_type} candles")
+            report_late_start(frame, first, step, f"{label} {resolution} {tick_type} candles")
         # the order kf.candles gives them
-        order = ["more_candles", "symbol", "resolution", "tick_type", "data_start", "env"]
+        order = ["more_candles", "symbol", "resolution", "tick_type", "source_symbol",
+                 "data_start", "env"]
         ordered = {key: frame.attrs[key] for key in order if key in frame.attrs}
         frame.attrs.clear()
         frame.attrs.update(ordered)
@@ -297,15 +315,18 @@ class Store:
         self, spec: Kind, symbol: str | None, resolution: str, tick_type: str
     ) -> dict[str, str]:
         keys: dict[str, str] = {}
+        if "tick_type" in spec.keys and tick_type not in TICK_TYPES:
+            raise ValidationError(
+                "tick_type", tick_type, f"tick_type must be one of {', '.join(TICK_TYPES)}"
+            )
         if "symbol" in spec.keys:
             if symbol is None:
                 raise ValidationError("symbol", symbol, f"{spec.name} needs a symbol")
-            keys["symbol"] = self._symbol(symbol)
+            if "tick_type" in spec.keys:  # candles: an index is its contract's spot series
+                _, keys["symbol"], tick_type = self._candle_source(symbol, tick_type)
+            else:
+                keys["symbol"] = self._symbol(symbol)
         if "tick_type" in spec.keys:
-            if tick_type not in TICK_TYPES:
-                raise ValidationError(
-                    "tick_type", tick_type, f"tick_type must be one of {', '.join(TICK_TYPES)}"
-                )
             keys["tick_type"] = tick_type
         if "resolution" in spec.keys:
             resolution = str(resolution).lower()

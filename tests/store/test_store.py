@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import kfresearch
+from kfresearch.errors import ValidationError
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import Fault
@@ -52,6 +53,32 @@ def test_store_candles_with_the_default_range_and_an_until(
         store.candles("PF_XBTUSD", "5m", since="2026-10-18T01:02:03Z", until=until),
         kf.candles("PF_XBTUSD", "5m", since="2026-10-18T01:02:03Z", until=until, progress=False),
     )
+
+
+def test_an_index_symbol_is_its_perpetuals_spot_series_as_in_kf_candles(
+    tmp_path: Path, recording: tuple[kfresearch.Client, Recording]
+) -> None:
+    kf, transport = recording
+    store = Store(tmp_path, kf, progress=False)
+    direct = kf.candles("in_xbtusd", "1h", since="3d", progress=False)
+    assert direct.attrs["source_symbol"] == "PF_XBTUSD"
+    _same(store.candles("in_xbtusd", "1h", since="3d"), direct)
+    # one series on disk, shared with the contract's own spot candles: only the open
+    # bucket (never stored) is asked again
+    before = len(transport.paths("/charts/"))
+    spot = store.candles("PF_XBTUSD", "1h", since="3d", tick_type="spot")
+    again = transport.paths("/charts/")[before:]
+    now_s = str(pd.Timestamp(NOW).value // 10**9)
+    assert [(u.path, u.params["from"]) for u in again] == [
+        ("/api/charts/v1/spot/PF_XBTUSD/1h", now_s)
+    ]
+    pd.testing.assert_frame_equal(spot, direct)
+    assert [s.keys["tick_type"] for s in store.series()] == ["spot"]
+    assert store.download("candles", "IN_XBTUSD", since="3d", resolution="1h").fetched == []
+    with pytest.raises(ValidationError, match="no mark price"):
+        store.candles("in_xbtusd", "1h", tick_type="mark")
+    with pytest.raises(ValidationError, match="reference rate"):
+        store.candles("rr_xbtusd", "1h")
 
 
 def test_a_clock_mid_bucket_serves_the_open_bucket_live_and_never_stores_it(
