@@ -73,6 +73,10 @@ class Kind:
         Parquet codec of its files: ``snappy`` for candles (small day files,
         where zstd's per-file set-up doubled the time to read a month back),
         ``zstd`` for the rest (trades are ~4x larger than candles per day).
+    month_cache : bool
+        Reads of many days read a month cache (:mod:`kfresearch.store.cache`):
+        for small day files (candles, funding), where opening each file is
+        most of a read's time.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Kind:
     gap_ms: Callable[[Keys], int | None]
     private: bool = False
     compression: str = "zstd"
+    month_cache: bool = False
 
     def empty(self) -> pd.DataFrame:
         """A copy of the empty frame of the kind (built once: the frame builders take ms)."""
@@ -190,6 +195,7 @@ KINDS: dict[str, Kind] = {
             batch_ms=lambda keys: max(DAY_MS, CANDLE_PAGE * _step_of(keys)),
             gap_ms=_step_of,
             compression="snappy",
+            month_cache=True,
         ),
         Kind(
             "trades",
@@ -210,6 +216,7 @@ KINDS: dict[str, Kind] = {
             settle_ms=0,
             batch_ms=_days(3660),  # one answer holds the whole history
             gap_ms=_hour,
+            month_cache=True,
         ),
         Kind(
             "account_log",

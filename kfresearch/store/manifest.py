@@ -142,7 +142,8 @@ class Series:
 
     def _remove_leftovers(self, manifest: Manifest) -> None:
         listed = set(manifest.files)
-        for path in self.path.glob(".*.tmp"):  # a manifest being written when killed
+        # a manifest, or a month cache, being written when killed
+        for path in (*self.path.glob(".*.tmp"), *self.path.glob("_cache/.*.tmp")):
             path.unlink(missing_ok=True)
         for path in self.path.glob("date=*/*"):
             name = path.relative_to(self.path).as_posix()
