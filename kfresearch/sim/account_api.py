@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from kfresearch.sim.engine import Engine
-from kfresearch.sim.routing import Answer, Context, SimError, iso, route
+from kfresearch.sim.routing import Answer, Context, Route, SimError, iso, make_route
 
 __all__ = ["SELF_TRADE_STRATEGIES", "unwind_percentile"]
 
@@ -63,7 +63,6 @@ def _unavailable(ctx: Context) -> dict[str, Any]:
 # ------------------------------------------------------------ notifications
 
 
-@route("GET", f"{V3}/notifications", private=True, cost=2)
 def notifications(ctx: Context) -> dict[str, Any]:
     """``notifications[]``: what was posted on the exchange's notice board, oldest first.
 
@@ -88,21 +87,12 @@ def notifications(ctx: Context) -> dict[str, Any]:
 # --------------------------------------------------------------- subaccounts
 
 
-@route("GET", f"{V3}/subaccounts", private=True, cost=2)
 def subaccounts(ctx: Context) -> dict[str, Any]:
     """The account as ``masterAccountUid`` and its subaccounts: none."""
     acc = _engine(ctx).account(_account_id(ctx), ctx.now_ms)
     return {"masterAccountUid": acc.uid, "subaccounts": []}
 
 
-@route("GET", f"{V3}/subaccount/{{subaccountUid}}/trading-enabled", trading=True, cost=2)
-@route(
-    "PUT",
-    f"{V3}/subaccount/{{subaccountUid}}/trading-enabled",
-    trading=True,
-    cost=2,
-    required=("tradingEnabled",),
-)
 def subaccount_trading(ctx: Context) -> dict[str, Any]:
     """404 ``notFound``: the account has no subaccount by that uid (the spec's 404)."""
     raise SimError("notFound", status=404)
@@ -136,22 +126,6 @@ def transfer(ctx: Context) -> dict[str, Any]:
     return {}
 
 
-route(
-    "POST",
-    f"{V3}/transfer",
-    trading=True,
-    cost=10,
-    required=("fromAccount", "toAccount", "unit", "amount"),
-)(transfer)
-
-
-@route(
-    "POST",
-    f"{V3}/transfer/subaccount",
-    trading=True,
-    cost=10,
-    required=("fromUser", "toUser", "fromAccount", "toAccount", "unit", "amount"),
-)
 def transfer_subaccount(ctx: Context) -> dict[str, Any]:
     """A transfer naming the users: only the account's own uid is a user it can name."""
     acc = _engine(ctx).account(_account_id(ctx), ctx.now_ms)
@@ -160,7 +134,6 @@ def transfer_subaccount(ctx: Context) -> dict[str, Any]:
     return transfer(ctx)
 
 
-@route("POST", f"{V3}/withdrawal", withdrawal=True, cost=100, required=("currency", "amount"))
 def withdrawal(ctx: Context) -> dict[str, Any]:
     """Unreachable with the provisioned keys (none may withdraw); ``Unavailable`` otherwise."""
     return _unavailable(ctx)
@@ -183,7 +156,6 @@ def unwind_percentile(pnl: float, initial_margin: float) -> int:
     return next((p for top, p in UNWIND_BUCKETS if ratio < top), 100)
 
 
-@route("GET", f"{V3}/unwindqueue", private=True, cost=200)
 def unwind_queue(ctx: Context) -> dict[str, Any]:
     """``queue[]``: ``{symbol, percentile}`` for each open position, newest fill first."""
     engine = _engine(ctx)
@@ -200,57 +172,118 @@ def unwind_queue(ctx: Context) -> dict[str, Any]:
 # --------------------------------------------------------- self-trade strategy
 
 
-@route("GET", f"{V3}/self-trade-strategy", private=True, cost=2)
 def self_trade_strategy(ctx: Context) -> dict[str, Any]:
     """``strategy``: ``REJECT_TAKER`` unless set."""
     acc = _engine(ctx).account(_account_id(ctx), ctx.now_ms)
     return {"strategy": acc.self_trade_strategy}
 
 
-@route("PUT", f"{V3}/self-trade-strategy", trading=True, cost=2, required=("strategy",))
 def set_self_trade_strategy(ctx: Context) -> dict[str, Any]:
     """Store ``strategy`` (one of :data:`SELF_TRADE_STRATEGIES`); answers it back."""
     strategy = ctx.require("strategy").upper()
     if strategy not in SELF_TRADE_STRATEGIES:
         raise SimError("invalidArgument")
-    acc = _engine(ctx).account(_account_id(ctx), ctx.now_ms)
-    acc.self_trade_strategy = strategy
+    _engine(ctx).set_self_trade_strategy(_account_id(ctx), strategy, ctx.now_ms)
     return {"strategy": strategy}
 
 
 # ----------------------------------------------- features the account lacks
 
 
-@route("GET", f"{V3}/assignmentprogram/current", private=True, cost=2)
-@route("GET", f"{V3}/assignmentprogram/history", private=True, cost=2)
 def assignment_programs(ctx: Context) -> dict[str, Any]:
     """``participants[]``: the account takes part in no assignment program."""
     return {"participants": []}
 
 
-route(
-    "POST",
-    f"{V3}/assignmentprogram/add",
-    private=True,
-    cost=2,
-    required=("contractType", "acceptLong", "acceptShort", "timeFrame", "enabled"),
-)(_unavailable)
-route("POST", f"{V3}/assignmentprogram/delete", private=True, cost=2, required=("id",))(
-    _unavailable
-)
-route("GET", f"{V3}/portfolio-margining/parameters", private=True, cost=2)(_unavailable)
-route("POST", f"{V3}/portfolio-margining/simulate", private=True, cost=2, required=("json",))(
-    _unavailable
-)
-route("GET", f"{V3}/rfqs")(_unavailable)
-route("GET", f"{V3}/rfqs/open-offers", private=True, cost=2)(_unavailable)
-route("GET", f"{V3}/rfqs/{{rfqUid}}")(_unavailable)
-route("POST", f"{V3}/rfqs/{{rfqUid}}/place-offer", private=True, cost=2)(_unavailable)
-route("PUT", f"{V3}/rfqs/{{rfqUid}}/replace-offer", private=True, cost=2)(_unavailable)
-route("DELETE", f"{V3}/rfqs/{{rfqUid}}/cancel-offer", private=True, cost=2)(_unavailable)
-
-
-@route("GET", "/api/stats/v1/rebates/self-market-share", private=True)
 def self_market_share(ctx: Context) -> Answer:
     """HTTP 204: market shares not aggregated (the account trades no rebate contracts)."""
     return Answer(b"", status=204, content_type="text/plain")
+
+
+ROUTES: tuple[Route, ...] = (
+    make_route("GET", f"{V3}/notifications", notifications, private=True, cost=2),
+    make_route("GET", f"{V3}/subaccounts", subaccounts, private=True, cost=2),
+    make_route(
+        "PUT",
+        f"{V3}/subaccount/{{subaccountUid}}/trading-enabled",
+        subaccount_trading,
+        trading=True,
+        cost=2,
+        required=("tradingEnabled",),
+    ),
+    make_route(
+        "GET",
+        f"{V3}/subaccount/{{subaccountUid}}/trading-enabled",
+        subaccount_trading,
+        trading=True,
+        cost=2,
+    ),
+    make_route(
+        "POST",
+        f"{V3}/transfer",
+        transfer,
+        trading=True,
+        cost=10,
+        required=("fromAccount", "toAccount", "unit", "amount"),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/transfer/subaccount",
+        transfer_subaccount,
+        trading=True,
+        cost=10,
+        required=("fromUser", "toUser", "fromAccount", "toAccount", "unit", "amount"),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/withdrawal",
+        withdrawal,
+        withdrawal=True,
+        cost=100,
+        required=("currency", "amount"),
+    ),
+    make_route("GET", f"{V3}/unwindqueue", unwind_queue, private=True, cost=200),
+    make_route("GET", f"{V3}/self-trade-strategy", self_trade_strategy, private=True, cost=2),
+    make_route(
+        "PUT",
+        f"{V3}/self-trade-strategy",
+        set_self_trade_strategy,
+        trading=True,
+        cost=2,
+        required=("strategy",),
+    ),
+    make_route("GET", f"{V3}/assignmentprogram/history", assignment_programs, private=True, cost=2),
+    make_route("GET", f"{V3}/assignmentprogram/current", assignment_programs, private=True, cost=2),
+    make_route(
+        "POST",
+        f"{V3}/assignmentprogram/add",
+        _unavailable,
+        private=True,
+        cost=2,
+        required=("contractType", "acceptLong", "acceptShort", "timeFrame", "enabled"),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/assignmentprogram/delete",
+        _unavailable,
+        private=True,
+        cost=2,
+        required=("id",),
+    ),
+    make_route("GET", f"{V3}/portfolio-margining/parameters", _unavailable, private=True, cost=2),
+    make_route(
+        "POST",
+        f"{V3}/portfolio-margining/simulate",
+        _unavailable,
+        private=True,
+        cost=2,
+        required=("json",),
+    ),
+    make_route("GET", f"{V3}/rfqs", _unavailable),
+    make_route("GET", f"{V3}/rfqs/open-offers", _unavailable, private=True, cost=2),
+    make_route("GET", f"{V3}/rfqs/{{rfqUid}}", _unavailable),
+    make_route("POST", f"{V3}/rfqs/{{rfqUid}}/place-offer", _unavailable, private=True, cost=2),
+    make_route("PUT", f"{V3}/rfqs/{{rfqUid}}/replace-offer", _unavailable, private=True, cost=2),
+    make_route("DELETE", f"{V3}/rfqs/{{rfqUid}}/cancel-offer", _unavailable, private=True, cost=2),
+    make_route("GET", "/api/stats/v1/rebates/self-market-share", self_market_share, private=True),
+)

@@ -1,21 +1,22 @@
-"""State of one paper account: wallets, positions, orders, fills, the account log and history.
+"""The records of one paper account: wallets, positions, orders, fills, the account log and history.
 
-Only bookkeeping lives here (records and how they are listed and paged); the
-rules that change them are in :mod:`kfresearch.sim.engine`. Amounts are in
-the wallet's currency, sizes in contracts, times in epoch milliseconds.
+Only the records live here, and how they are listed and paged. They change
+through a :class:`~kfresearch.sim.ledger.Ledger` (which also keeps them), by
+the rules of the engine (:mod:`kfresearch.sim.engine`). Amounts are in the
+wallet's currency, sizes in contracts, times in epoch milliseconds.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kfresearch.sim.formats import SimError, dec, iso
 from kfresearch.sim.margin import HOUR_MS
 from kfresearch.sim.orders import Order
-from kfresearch.sim.routing import SimError, dec, iso
 
 __all__ = [
     "STARTING_WALLETS",
@@ -117,11 +118,15 @@ class Fill:
         return body
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LogEntry:
-    """An account-log row (history service ``AccountLogEntry``); amounts are numbers or null."""
+    """An account-log row (history service ``AccountLogEntry``); amounts are numbers or null.
 
-    id: int
+    ``id`` counts the account's entries from 1; the ledger stamps it when it
+    keeps the entry (0 until then).
+    """
+
+    id: int = 0
     booking_uid: str
     date_ms: int
     asset: str
@@ -167,7 +172,7 @@ class HistoryItem:
 
 @dataclass
 class Account:
-    """Everything the engine keeps for one ``account_id``."""
+    """Everything kept for one ``account_id``; ``ws_seq`` is the feeds' own counter (not kept)."""
 
     account_id: str
     uid: str
@@ -198,29 +203,14 @@ class Account:
     def balance(self, wallet: str, currency: str) -> float:
         return self.wallets.get(wallet, {}).get(currency, 0.0)
 
-    def credit(self, wallet: str, currency: str, amount: float) -> tuple[float, float]:
-        """Add ``amount`` (negative to debit); return (old, new) balance."""
-        balances = self.wallets.setdefault(wallet, {})
-        old = balances.get(currency, 0.0)
-        balances[currency] = old + amount
-        return old, old + amount
+    def position_size(self, symbol: str) -> float:
+        """Signed size of the position in ``symbol`` (0 when none is held)."""
+        position = self.positions.get(symbol)
+        return position.size if position else 0.0
 
-    def add_log(self, **fields: Any) -> LogEntry:
-        entry = LogEntry(id=len(self.log) + 1, **fields)
-        self.log.append(entry)
-        return entry
-
-    def add_history(
-        self,
-        kind: str,
-        uid: str,
-        timestamp_ms: int,
-        tradeable: str,
-        body: dict[str, Any],
-        tags: Iterable[str] = (),
-    ) -> None:
-        items = self.history[kind]
-        items.append(HistoryItem(len(items), uid, timestamp_ms, tradeable, body, frozenset(tags)))
+    def active_symbols(self) -> set[str]:
+        """Symbols the account holds a position or an open order in."""
+        return set(self.positions) | {order.symbol for order in self.open_orders.values()}
 
     def find_order(self, order_id: str | None, cli_ord_id: str | None) -> Order | None:
         """An order by exchange id, else by client id (open or closed)."""

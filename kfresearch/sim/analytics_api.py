@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from kfresearch.sim.public_api import chart_error, synthetic_market
-from kfresearch.sim.routing import Context, dec, route
+from kfresearch.sim.routing import Context, Route, dec, make_route
 
 __all__ = ["ANALYTICS_TYPES", "INTERVALS", "MODELLED"]
 
@@ -69,17 +69,11 @@ def _seconds(ctx: Context, name: str, default: int | None = None) -> int:
         raise chart_error(400, f"Invalid {name}", name, value) from None
 
 
-@route("GET", "/api/charts/v1/analytics/liquidity-pool", required=("since", "interval"))
 def liquidity_pool(ctx: Context) -> dict[str, Any]:
     """404: the simulator has no liquidity pool."""
     raise chart_error(404, "Not modelled by the simulator", "analytics_type", "liquidity-pool")
 
 
-@route(
-    "GET",
-    "/api/charts/v1/analytics/{symbol}/{analytics_type}",
-    required=("since", "interval"),
-)
 def market_analytics(ctx: Context) -> dict[str, Any]:
     """One analytics series of a market, bucketed by ``interval`` seconds."""
     kind = ctx.path_params["analytics_type"].lower()
@@ -127,3 +121,19 @@ def market_analytics(ctx: Context) -> dict[str, Any]:
             "cvd": decimals(np.cumsum(bought - sold)),
         }
     return {"result": {"timestamp": starts.tolist(), "data": data, "more": more}, "errors": []}
+
+
+ROUTES: tuple[Route, ...] = (
+    make_route(
+        "GET",
+        "/api/charts/v1/analytics/liquidity-pool",
+        liquidity_pool,
+        required=("since", "interval"),
+    ),
+    make_route(
+        "GET",
+        "/api/charts/v1/analytics/{symbol}/{analytics_type}",
+        market_analytics,
+        required=("since", "interval"),
+    ),
+)

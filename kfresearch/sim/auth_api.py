@@ -8,12 +8,11 @@ access level it knows; ``kfresearch doctor`` shows whatever fields come back.
 
 from __future__ import annotations
 
-from kfresearch.sim.routing import Context, route
+from kfresearch.sim.routing import Context, Route, make_route
 
 __all__ = ["check_key"]
 
 
-@route("GET", "/api/auth/v1/api-keys/v3/check", private=True)
 def check_key(ctx: Context) -> dict[str, object]:
     return {
         "status": "ok",
@@ -24,3 +23,8 @@ def check_key(ctx: Context) -> dict[str, object]:
             "withdraw": False,
         },
     }
+
+
+ROUTES: tuple[Route, ...] = (
+    make_route("GET", "/api/auth/v1/api-keys/v3/check", check_key, private=True),
+)

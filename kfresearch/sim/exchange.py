@@ -51,7 +51,8 @@ from kfresearch.sim.clock import SimClock
 from kfresearch.sim.faults import Fault, Faults
 from kfresearch.sim.keys import SimKey, provisioned_keys
 from kfresearch.sim.notifications import Notifications
-from kfresearch.sim.routing import ROUTES, Answer, Context, Route, SimError, by_specificity, iso
+from kfresearch.sim.routes import ROUTES
+from kfresearch.sim.routing import Answer, Context, Route, SimError, by_specificity, iso
 from kfresearch.timeparse import to_timedelta
 
 __all__ = ["CHECKS", "SimExchange", "SimResponse", "default_exchange"]
@@ -164,19 +165,7 @@ class SimExchange:
         self.seed = int(seed if seed is not None else os.environ.get("KFRESEARCH_SIM_SEED", "42"))
         self.clock = clock or SimClock.from_env()
         self.strict_auth = strict_auth
-        if routes is None:
-            # importing the handler modules registers their routes
-            from kfresearch.sim import (  # noqa: F401
-                account_api,
-                analytics_api,
-                auth_api,
-                history_api,
-                private_api,
-                public_api,
-            )
-
-            routes = ROUTES
-        self.routes = by_specificity(routes)
+        self.routes = by_specificity(ROUTES if routes is None else routes)
         if market is None:
             from kfresearch.sim.market import SyntheticMarket
 

@@ -43,7 +43,16 @@ from kfresearch.sim.history_bodies import POSITION_CHANGE_TAGS, POSITION_REASON_
 from kfresearch.sim.instruments import InstrumentSpec
 from kfresearch.sim.market import STEP_MS, SyntheticMarket, Trades
 from kfresearch.sim.public_api import synthetic_market
-from kfresearch.sim.routing import Answer, Context, Cost, Handler, SimError, dec, route
+from kfresearch.sim.routing import (
+    Answer,
+    Context,
+    Cost,
+    Handler,
+    Route,
+    SimError,
+    dec,
+    make_route,
+)
 
 __all__ = [
     "ACCOUNT_LOG_CSV_COLUMNS",
@@ -635,13 +644,15 @@ LISTINGS: tuple[Listing, ...] = (
     Listing("/accountlogcsv", account_log_csv, cost=6),
 )
 
-for _listing in LISTINGS:
-    for _version in VERSIONS:
-        if _version.name in _listing.versions:
-            _handler = _listing.handler
-            route(
-                "GET",
-                f"/api/history/{_version.name}{_listing.path}",
-                private=_listing.private,
-                cost=_listing.cost,
-            )(_with_paging_headers(_handler) if _version.paging_headers else _handler)
+ROUTES: tuple[Route, ...] = tuple(
+    make_route(
+        "GET",
+        f"/api/history/{version.name}{listing.path}",
+        _with_paging_headers(listing.handler) if version.paging_headers else listing.handler,
+        private=listing.private,
+        cost=listing.cost,
+    )
+    for listing in LISTINGS
+    for version in VERSIONS
+    if version.name in listing.versions
+)

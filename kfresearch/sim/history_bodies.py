@@ -5,7 +5,7 @@ stream (``orders``, ``triggers``, ``executions``, ``positions``), ``body``
 the element's ``event`` object and ``tags`` the flags the history filters
 match on (``opened``/``closed``, and for positions the change and the reason
 groups of §4.25). The engine stores them with
-:meth:`~kfresearch.sim.accounts.Account.add_history`, which stamps the uid
+:meth:`~kfresearch.sim.ledger.Ledger.record`, which stamps the uid
 and time.
 
 Example
@@ -22,9 +22,9 @@ from typing import Any
 
 from kfresearch.sim import margin
 from kfresearch.sim.accounts import Fill, HistoryItem
+from kfresearch.sim.formats import dec
 from kfresearch.sim.instruments import InstrumentSpec
 from kfresearch.sim.orders import TRIGGER_TYPES, Order
-from kfresearch.sim.routing import dec
 
 __all__ = [
     "POSITION_CHANGE_TAGS",

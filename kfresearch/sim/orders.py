@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kfresearch.sim.clock import parse_time_ms
-from kfresearch.sim.routing import SimError, dec, iso
+from kfresearch.sim.formats import SimError, dec, iso
 
 __all__ = [
     "LIMIT_TYPES",

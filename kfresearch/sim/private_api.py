@@ -31,7 +31,7 @@ from kfresearch.sim.orders import (
     parse_edit_request,
     parse_order_request,
 )
-from kfresearch.sim.routing import Context, SimError, dec, iso, route
+from kfresearch.sim.routing import Context, Route, SimError, dec, iso, make_route
 
 __all__ = ["batch_cost", "fills_cost"]
 
@@ -151,7 +151,6 @@ def _single_json(wallet: WalletSummary) -> dict[str, Any]:
     }
 
 
-@route("GET", f"{V3}/accounts", private=True, cost=2)
 def accounts(ctx: Context) -> dict[str, Any]:
     """Every wallet of the account: ``cash``, single-collateral ``fi_*`` and ``flex``."""
     engine, acc = _engine(ctx), _account(ctx)
@@ -167,7 +166,6 @@ def accounts(ctx: Context) -> dict[str, Any]:
     return {"accounts": body}
 
 
-@route("GET", f"{V3}/openpositions", private=True, cost=2)
 def open_positions(ctx: Context) -> dict[str, Any]:
     """Net positions, newest fill first; decimals as strings."""
     acc = _account(ctx)
@@ -191,7 +189,6 @@ def open_positions(ctx: Context) -> dict[str, Any]:
     return {"openPositions": rows}
 
 
-@route("GET", f"{V3}/openorders", private=True, cost=2)
 def open_orders(ctx: Context) -> dict[str, Any]:
     """Open orders (resting and untriggered), newest first; decimals as strings."""
     orders = _engine(ctx).open_orders(_account_id(ctx), ctx.now_ms)
@@ -201,20 +198,12 @@ def open_orders(ctx: Context) -> dict[str, Any]:
 # ------------------------------------------------------------------- orders
 
 
-@route(
-    "POST",
-    f"{V3}/sendorder",
-    trading=True,
-    cost=10,
-    required=("orderType", "symbol", "side", "size"),
-)
 def send_order(ctx: Context) -> dict[str, Any]:
     """Place an order; a rejection is a ``sendStatus.status``, not an error."""
     request = parse_order_request(ctx.get)
     return {"sendStatus": _engine(ctx).send_order(_account_id(ctx), request, ctx.now_ms)}
 
 
-@route("POST", f"{V3}/editorder", trading=True, cost=10, required=(("orderId", "cliOrdId"),))
 def edit_order(ctx: Context) -> dict[str, Any]:
     """Edit an open order found by ``orderId`` or ``cliOrdId``."""
     request = parse_edit_request(ctx.get, id_key="orderId")
@@ -236,13 +225,11 @@ def _cancel_one(
     )
 
 
-@route("POST", f"{V3}/cancelorder", trading=True, cost=10, required=(("order_id", "cliOrdId"),))
 def cancel_order(ctx: Context) -> dict[str, Any]:
     """Cancel one order by ``order_id`` (note: not ``orderId``) or ``cliOrdId``."""
     return {"cancelStatus": _cancel_one(ctx, ctx.get, _time_param(ctx, "processBefore"))}
 
 
-@route("POST", f"{V3}/cancelallorders", trading=True, cost=25)
 def cancel_all_orders(ctx: Context) -> dict[str, Any]:
     """Cancel every open order, or those of ``symbol``."""
     return {
@@ -250,7 +237,6 @@ def cancel_all_orders(ctx: Context) -> dict[str, Any]:
     }
 
 
-@route("POST", f"{V3}/cancelallordersafter", trading=True, cost=25, required=("timeout",))
 def cancel_all_orders_after(ctx: Context) -> dict[str, Any]:
     """Arm the dead man's switch for ``timeout`` seconds; 0 disarms it."""
     timeout = ctx.get_int("timeout")
@@ -326,7 +312,6 @@ def batch_cost(ctx: Context) -> int:
         return 9
 
 
-@route("POST", f"{V3}/batchorder", trading=True, cost=batch_cost, required=("json",))
 def batch_order(ctx: Context) -> dict[str, Any]:
     """Run send/edit/cancel instructions in order; every one is parsed before any runs."""
     deadline = _time_param(ctx, "processBefore") or _time_param(ctx, "ProcessBefore")
@@ -342,7 +327,6 @@ def fills_cost(ctx: Context) -> int:
     return 25 if ctx.get("lastFillTime") else 2
 
 
-@route("GET", f"{V3}/fills", private=True, cost=fills_cost)
 def fills(ctx: Context) -> dict[str, Any]:
     """The last 100 fills (before ``lastFillTime`` if given), newest first."""
     before = _time_param(ctx, "lastFillTime")
@@ -350,7 +334,6 @@ def fills(ctx: Context) -> dict[str, Any]:
     return {"fills": [fill.v3() for fill in rows]}
 
 
-@route("POST", f"{V3}/orders/status", private=True, cost=1)
 def order_status(ctx: Context) -> dict[str, Any]:
     """Open orders, or orders closed in the last 5 s, by repeated ``orderIds``/``cliOrdIds``."""
     rows = _engine(ctx).order_statuses(
@@ -362,7 +345,6 @@ def order_status(ctx: Context) -> dict[str, Any]:
 # -------------------------------------------------------------- preferences
 
 
-@route("GET", f"{V3}/leveragepreferences", private=True, cost=2)
 def leverage_preferences(ctx: Context) -> dict[str, Any]:
     """Contracts margined in isolation, with their maximum leverage."""
     acc = _account(ctx)
@@ -370,7 +352,6 @@ def leverage_preferences(ctx: Context) -> dict[str, Any]:
     return {"leveragePreferences": rows}
 
 
-@route("PUT", f"{V3}/leveragepreferences", trading=True, cost=10, required=("symbol",))
 def set_leverage_preference(ctx: Context) -> dict[str, Any]:
     """Isolated margin at ``maxLeverage`` for ``symbol``, or cross margin without it."""
     symbol = ctx.require("symbol")
@@ -383,7 +364,6 @@ def set_leverage_preference(ctx: Context) -> dict[str, Any]:
     return {}
 
 
-@route("GET", f"{V3}/pnlpreferences", private=True, cost=2)
 def pnl_preferences(ctx: Context) -> dict[str, Any]:
     """The currency each multi-collateral contract's profits are realised in, where set."""
     acc = _account(ctx)
@@ -391,13 +371,6 @@ def pnl_preferences(ctx: Context) -> dict[str, Any]:
     return {"preferences": rows}
 
 
-@route(
-    "PUT",
-    f"{V3}/pnlpreferences",
-    trading=True,
-    cost=10,
-    required=("symbol", "pnlPreference"),
-)
 def set_pnl_preference(ctx: Context) -> dict[str, Any]:
     """Set ``symbol``'s PnL currency to ``pnlPreference``."""
     symbol, currency = ctx.require("symbol"), ctx.require("pnlPreference")
@@ -407,7 +380,75 @@ def set_pnl_preference(ctx: Context) -> dict[str, Any]:
     return {}
 
 
-@route("GET", f"{V3}/feeschedules/volumes", private=True, cost=2)
 def fee_schedule_volumes(ctx: Context) -> dict[str, Any]:
     """30-day traded USD volume per fee schedule."""
     return {"volumesByFeeSchedule": _engine(ctx).fee_volumes(_account_id(ctx), ctx.now_ms)}
+
+
+ROUTES: tuple[Route, ...] = (
+    make_route("GET", f"{V3}/accounts", accounts, private=True, cost=2),
+    make_route("GET", f"{V3}/openpositions", open_positions, private=True, cost=2),
+    make_route("GET", f"{V3}/openorders", open_orders, private=True, cost=2),
+    make_route(
+        "POST",
+        f"{V3}/sendorder",
+        send_order,
+        trading=True,
+        cost=10,
+        required=("orderType", "symbol", "side", "size"),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/editorder",
+        edit_order,
+        trading=True,
+        cost=10,
+        required=(("orderId", "cliOrdId"),),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/cancelorder",
+        cancel_order,
+        trading=True,
+        cost=10,
+        required=(("order_id", "cliOrdId"),),
+    ),
+    make_route("POST", f"{V3}/cancelallorders", cancel_all_orders, trading=True, cost=25),
+    make_route(
+        "POST",
+        f"{V3}/cancelallordersafter",
+        cancel_all_orders_after,
+        trading=True,
+        cost=25,
+        required=("timeout",),
+    ),
+    make_route(
+        "POST",
+        f"{V3}/batchorder",
+        batch_order,
+        trading=True,
+        cost=batch_cost,
+        required=("json",),
+    ),
+    make_route("GET", f"{V3}/fills", fills, private=True, cost=fills_cost),
+    make_route("POST", f"{V3}/orders/status", order_status, private=True, cost=1),
+    make_route("GET", f"{V3}/leveragepreferences", leverage_preferences, private=True, cost=2),
+    make_route(
+        "PUT",
+        f"{V3}/leveragepreferences",
+        set_leverage_preference,
+        trading=True,
+        cost=10,
+        required=("symbol",),
+    ),
+    make_route("GET", f"{V3}/pnlpreferences", pnl_preferences, private=True, cost=2),
+    make_route(
+        "PUT",
+        f"{V3}/pnlpreferences",
+        set_pnl_preference,
+        trading=True,
+        cost=10,
+        required=("symbol", "pnlPreference"),
+    ),
+    make_route("GET", f"{V3}/feeschedules/volumes", fee_schedule_volumes, private=True, cost=2),
+)

@@ -35,7 +35,7 @@ from kfresearch.sim.instruments import (
     london_fixing_ms,
 )
 from kfresearch.sim.market import RESOLUTIONS, SyntheticMarket, TickType
-from kfresearch.sim.routing import Context, SimError, dec, iso, route
+from kfresearch.sim.routing import Context, Route, SimError, dec, iso, make_route
 
 __all__ = ["chart_error", "instrument_json", "synthetic_market", "ticker_json"]
 
@@ -121,7 +121,6 @@ def instrument_json(spec: InstrumentSpec) -> Json:
     return body
 
 
-@route("GET", "/derivatives/api/v3/instruments")
 def instruments(ctx: Context) -> Json:
     """``instruments[]``: every listed contract; ``contractType`` (repeatable) filters."""
     wanted = {t for t in ctx.get_list("contractType") if t and t != "all"}
@@ -140,14 +139,12 @@ def _status_json(spec: InstrumentSpec) -> Json:
     }
 
 
-@route("GET", "/derivatives/api/v3/instruments/status")
 def instruments_status(ctx: Context) -> Json:
     """``instrumentStatus[]`` for every listed contract (§4.2)."""
     specs = synthetic_market(ctx).instruments(ctx.now_ms)
     return {"instrumentStatus": [_status_json(s) for s in specs]}
 
 
-@route("GET", "/derivatives/api/v3/instruments/{symbol}/status")
 def instrument_status(ctx: Context) -> Json:
     """The status object of one contract, 404 ``notFound`` if not listed."""
     return _status_json(_listed(ctx, ctx.path_params["symbol"], status=404))
@@ -209,7 +206,6 @@ def _index_tickers(market: SyntheticMarket, now_ms: int) -> list[Json]:
     return out
 
 
-@route("GET", "/derivatives/api/v3/tickers")
 def tickers(ctx: Context) -> Json:
     """``tickers[]``: every listed contract, then the ``in_``/``rr_`` index tickers."""
     market = synthetic_market(ctx)
@@ -217,7 +213,6 @@ def tickers(ctx: Context) -> Json:
     return {"tickers": rows + _index_tickers(market, ctx.now_ms)}
 
 
-@route("GET", "/derivatives/api/v3/tickers/{symbol}")
 def ticker(ctx: Context) -> Json:
     """``ticker`` of one contract or index (case-insensitive); 404 ``notFound`` if unknown."""
     market = synthetic_market(ctx)
@@ -232,7 +227,6 @@ def ticker(ctx: Context) -> Json:
 # /orderbook and /history
 
 
-@route("GET", "/derivatives/api/v3/orderbook", required=("symbol",))
 def orderbook(ctx: Context) -> Json:
     """``orderBook``: ``bids`` descending and ``asks`` ascending, ``[[price, size], …]`` numbers."""
     spec = _listed(ctx, ctx.require("symbol"))
@@ -255,7 +249,6 @@ def _time_param(ctx: Context, name: str) -> int | None:
         raise SimError("invalidArgument") from None
 
 
-@route("GET", "/derivatives/api/v3/history", required=("symbol",))
 def history(ctx: Context) -> Json:
     """``history[]``: the 100 most recent trades before ``lastTime`` (default now), newest first."""
     market = synthetic_market(ctx)
@@ -319,21 +312,17 @@ def _chart_spec(ctx: Context) -> InstrumentSpec:
     return spec
 
 
-@route("GET", "/api/charts/v1")
-@route("GET", "/api/charts/v1/")
 def chart_tick_types(ctx: Context) -> list[str]:
     """The tick types: ``["mark", "spot", "trade"]``."""
     return list(TICK_TYPES)
 
 
-@route("GET", "/api/charts/v1/{tick_type}")
 def chart_symbols(ctx: Context) -> list[str]:
     """Symbols with candles of this tick type: the listed contracts."""
     _tick_type(ctx)
     return [s.symbol for s in synthetic_market(ctx).instruments(ctx.now_ms)]
 
 
-@route("GET", "/api/charts/v1/{tick_type}/{symbol}")
 def chart_resolutions(ctx: Context) -> list[str]:
     """Resolutions of a symbol's candles: ``1m 5m 15m 30m 1h 4h 12h 1d 1w``."""
     _tick_type(ctx)
@@ -346,7 +335,6 @@ def _seconds_param(ctx: Context, name: str) -> int | None:
     return None if value is None else math.floor(value * 1000)
 
 
-@route("GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}")
 def chart_candles(ctx: Context) -> Json:
     """``{"candles": [...], "more_candles": bool}``.
 
@@ -425,19 +413,16 @@ def _funding_body(ctx: Context) -> Json:
     }
 
 
-@route("GET", "/derivatives/api/v4/historicalfundingrates", required=("symbol",))
 def historical_funding_rates_v4(ctx: Context) -> Json:
     """``rates[]`` ascending, hourly: ``timestamp`` (hour start), absolute and relative rate."""
     return _funding_body(ctx)
 
 
-@route("GET", "/derivatives/api/v3/historical-funding-rates", required=("symbol",))
 def historical_funding_rates_v3(ctx: Context) -> Json:
     """The spec's path for the same body (400 ``invalidArgument`` for non-perpetuals)."""
     return _funding_body(ctx)
 
 
-@route("GET", "/derivatives/api/v3/feeschedules")
 def feeschedules(ctx: Context) -> Json:
     """``feeSchedules[]``: the one schedule, fees in percent (§4.22)."""
     return {
@@ -452,3 +437,32 @@ def feeschedules(ctx: Context) -> Json:
             }
         ]
     }
+
+
+ROUTES: tuple[Route, ...] = (
+    make_route("GET", "/derivatives/api/v3/instruments", instruments),
+    make_route("GET", "/derivatives/api/v3/instruments/status", instruments_status),
+    make_route("GET", "/derivatives/api/v3/instruments/{symbol}/status", instrument_status),
+    make_route("GET", "/derivatives/api/v3/tickers", tickers),
+    make_route("GET", "/derivatives/api/v3/tickers/{symbol}", ticker),
+    make_route("GET", "/derivatives/api/v3/orderbook", orderbook, required=("symbol",)),
+    make_route("GET", "/derivatives/api/v3/history", history, required=("symbol",)),
+    make_route("GET", "/api/charts/v1/", chart_tick_types),
+    make_route("GET", "/api/charts/v1", chart_tick_types),
+    make_route("GET", "/api/charts/v1/{tick_type}", chart_symbols),
+    make_route("GET", "/api/charts/v1/{tick_type}/{symbol}", chart_resolutions),
+    make_route("GET", "/api/charts/v1/{tick_type}/{symbol}/{resolution}", chart_candles),
+    make_route(
+        "GET",
+        "/derivatives/api/v4/historicalfundingrates",
+        historical_funding_rates_v4,
+        required=("symbol",),
+    ),
+    make_route(
+        "GET",
+        "/derivatives/api/v3/historical-funding-rates",
+        historical_funding_rates_v3,
+        required=("symbol",),
+    ),
+    make_route("GET", "/derivatives/api/v3/feeschedules", feeschedules),
+)

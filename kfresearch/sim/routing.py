@@ -1,22 +1,26 @@
-"""Route table of the simulated exchange and what every handler receives.
+"""Routes of the simulated exchange and what every handler receives.
 
 A handler is a plain function ``(ctx: Context) -> payload``. It returns the
 payload the exchange sends (for ``/derivatives`` routes without ``result`` and
 ``serverTime``: the exchange layer adds the envelope), an :class:`Answer` when
 the body is not JSON or needs its own status or headers, or raises
-:class:`SimError` with the exchange's own error string. Handlers register with
-:func:`route`; the exchange looks them up with :func:`match`.
+:class:`SimError` with the exchange's own error string.
 
-A route also says, as data, what the exchange checks before its handler runs
-(in this order, see :mod:`kfresearch.sim.exchange`): the arguments it
-``requires``, whether it is ``private``, which key ``permission`` it needs, and
-its ``cost`` on the service's rate-limit pool.
+Each handler module exports its routes as data: a ``ROUTES`` tuple of
+:func:`make_route` rows (nothing registers itself on import);
+:mod:`kfresearch.sim.routes` gathers them. A route also says what the
+exchange checks before its handler runs (in this order, see
+:mod:`kfresearch.sim.exchange`): the arguments it ``requires``, whether it
+is ``private``, which key ``permission`` it needs, and its ``cost`` on the
+service's rate-limit pool.
 
 Example
 -------
->>> @route("GET", "/derivatives/api/v3/tickers/{symbol}")
-... def ticker(ctx: Context) -> dict[str, object]:
+>>> def ticker(ctx: Context) -> dict[str, object]:
 ...     return {"ticker": {"symbol": ctx.path_params["symbol"].upper()}}
+>>> ROUTES = (make_route("GET", "/derivatives/api/v3/tickers/{symbol}", ticker),)
+>>> ROUTES[0].regex.match("/derivatives/api/v3/tickers/pf_xbtusd").groupdict()
+{'symbol': 'pf_xbtusd'}
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from kfresearch.sim.formats import SimError, dec, iso
+
 if TYPE_CHECKING:
-    from kfresearch.sim.exchange import SimExchange
+    from kfresearch.sim.engine import Engine
+    from kfresearch.sim.interfaces import Market
+    from kfresearch.sim.notifications import Notifications
 
 __all__ = [
-    "ROUTES",
     "Answer",
     "Context",
     "Cost",
@@ -43,12 +49,11 @@ __all__ = [
     "Route",
     "Service",
     "SimError",
+    "Venue",
     "by_specificity",
     "dec",
     "iso",
     "make_route",
-    "match",
-    "route",
 ]
 
 Service = Literal["derivatives", "charts", "history", "auth", "stats"]
@@ -57,27 +62,28 @@ Required = str | tuple[str, ...]
 """A required argument: its name, or a tuple of names of which one must be given."""
 
 
-class SimError(Exception):
-    """An error answer, rendered the way the route's service renders errors.
+class Venue(Protocol):
+    """What a handler may reach through ``ctx.exchange``: the engine, prices, the notice board.
 
-    ``error`` is the exchange's string (``"invalidArgument"``,
-    ``"requiredArgumentMissing"``, ``"notFound"`` …); ``status`` the HTTP
-    status (the v3 API answers most errors with 200). ``body`` overrides the
-    rendered body entirely when the exchange's shape is special.
+    :class:`~kfresearch.sim.exchange.SimExchange` is one; tests pass any
+    object with these attributes.
     """
 
-    def __init__(self, error: str, status: int = 200, body: Any = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.body = body
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def market(self) -> Market: ...
+
+    @property
+    def notifications(self) -> Notifications: ...
 
 
 @dataclass
 class Context:
     """What a handler gets: the exchange, the decoded parameters, the time."""
 
-    exchange: SimExchange
+    exchange: Venue
     method: str
     path: str
     params: dict[str, list[str]]
@@ -185,9 +191,6 @@ class Route:
         return None
 
 
-ROUTES: list[Route] = []
-
-
 def _service_of(pattern: str) -> Service:
     if pattern.startswith("/api/charts/"):
         return "charts"
@@ -227,40 +230,6 @@ def make_route(
     )
 
 
-def route(
-    method: str,
-    pattern: str,
-    *,
-    private: bool = False,
-    trading: bool = False,
-    withdrawal: bool = False,
-    cost: Cost = 0,
-    required: tuple[Required, ...] = (),
-) -> Callable[[Handler], Handler]:
-    """Register a handler for ``method pattern`` in :data:`ROUTES`.
-
-    ``required`` names the arguments the exchange checks for before it
-    authenticates (a tuple inside it: one of those names).
-    """
-
-    def register(handler: Handler) -> Handler:
-        ROUTES.append(
-            make_route(
-                method,
-                pattern,
-                handler,
-                private=private,
-                trading=trading,
-                withdrawal=withdrawal,
-                cost=cost,
-                required=required,
-            )
-        )
-        return handler
-
-    return register
-
-
 def by_specificity(routes: Iterable[Route]) -> list[Route]:
     """Routes with fewer ``{placeholders}`` first, so a literal path wins over a pattern.
 
@@ -268,35 +237,3 @@ def by_specificity(routes: Iterable[Route]) -> list[Route]:
     candles' ``/{tick_type}/{symbol}``; the sort is stable otherwise.
     """
     return sorted(routes, key=lambda r: r.pattern.count("{"))
-
-
-def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route for ``method path`` and its captured path parameters, or None.
-
-    A path that exists under another method is reported by the caller as 405.
-    """
-    for candidate in by_specificity(ROUTES):
-        if candidate.method == method.upper():
-            found = candidate.regex.match(path)
-            if found:
-                return candidate, found.groupdict()
-    return None
-
-
-def dec(value: float | int, digits: int | None = None) -> str:
-    """A decimal as the live API sends it in strings: no exponent, no trailing zeros.
-
-    >>> dec(88000.0), dec(1e-9), dec(0.1 + 0.2, 10)
-    ('88000', '0.000000001', '0.3')
-    """
-    number = float(value)
-    if digits is not None:
-        number = round(number, digits)
-    text = np.format_float_positional(number, trim="-", unique=True)
-    return "0" if text in {"-0", "0."} else text
-
-
-def iso(ms: int | float) -> str:
-    """ISO-8601 UTC with milliseconds, as v3 bodies carry: ``2026-11-25T11:45:12.123Z``."""
-    dt = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ms) % 1000:03d}Z"

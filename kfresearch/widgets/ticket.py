@@ -556,7 +556,7 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         else:
             view = preview(order, self.context)
             errors = list(view.errors)
-            self.preview_html.value = self._preview_html(view)
+            self.preview_html.value = _preview_html(view)
         first: dict[str, str] = {}
         if self.context is None and self._context_error:
             first["symbol"] = self._context_error
@@ -569,36 +569,6 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
                 box.value = note_html(self._notes[name])
             else:
                 box.value = ""
-
-    def _preview_html(self, view: OrderPreview) -> str:
-        """The market, then the estimates; for an order that cannot be sent, the first
-        problem in place of the estimates (numbers for an invalid order mislead)."""
-        ctx = view.context
-        rules = ctx.rules
-        ccy = rules.margin_currency
-        rows = [
-            ("best bid / ask",
-             f"{price_text(ctx.bid, rules.tick_size, '')} / {_price(rules, ctx.ask)}"),
-            ("mark", _price(rules, ctx.mark)),
-        ]
-        if view.errors:
-            rows.append(("not estimated", str(view.errors[0])))
-        else:
-            rows += [
-                ("notional", amount_text(view.notional_usd, "USD")),
-                ("est. initial margin", amount_text(view.initial_margin, ccy)),
-                ("est. fee", f"{amount_text(view.fee, ccy)} ({view.liquidity}, "
-                             f"{view.fee_rate * 1e4:.1f} bp)"),
-                ("distance from mark", f"{fmt(view.distance_bps, 1, sign=True)} bp"),
-                ("position", f"{_qty(view.position)} → {_qty(view.resulting_position)}"),
-            ]
-        cells = "".join(
-            f"<tr><td style='padding-right:12px'>{html.escape(k)}</td>"
-            f"<td><b>{html.escape(v)}</b></td></tr>"
-            for k, v in rows
-        )
-        css = "kfr-preview-table kfr-preview-invalid" if view.errors else "kfr-preview-table"
-        return f"<table class='{css}'>{cells}</table>"
 
     # -- submit ---------------------------------------------------------------------------
     @guarded
@@ -680,21 +650,9 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
         finally:
             self.submit_button.disabled = False
         self.last_result = result
-        self.result.value = ok_html(self._result_text(result))
+        self.result.value = ok_html(_result_text(result, self.rules))
         self._load_context()
         _events.announce(self.client, self)
-
-    def _result_text(self, result: OrderResult) -> str:
-        """``Filled 0.5 at 2,647.34 USD (buy 0.5 PF_ETHUSD mkt, order id …).``"""
-        rules = self.rules
-        tick = rules.tick_size if rules is not None else None
-        step = rules.size_step if rules is not None else None
-        what = " ".join(
-            p for p in (result.side, size_text(result.size, step), result.symbol,
-                        result.order_type) if p
-        )
-        outcome = result.outcome(lambda price: price_text(price, tick))
-        return f"{outcome} ({what}, order id {result.order_id})"
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -713,6 +671,49 @@ class OrderTicket(widgets.VBox):  # type: ignore[misc]
             f"side={self.side!r}, order_type={self.order_type.value!r}, "
             f"size={self.size.value!r}, limit_price={limit!r})"
         )
+
+
+def _preview_html(view: OrderPreview) -> str:
+    """The market, then the estimates; for an order that cannot be sent, the first
+    problem in place of the estimates (numbers for an invalid order mislead)."""
+    ctx = view.context
+    rules = ctx.rules
+    ccy = rules.margin_currency
+    rows = [
+        ("best bid / ask",
+         f"{price_text(ctx.bid, rules.tick_size, '')} / {_price(rules, ctx.ask)}"),
+        ("mark", _price(rules, ctx.mark)),
+    ]
+    if view.errors:
+        rows.append(("not estimated", str(view.errors[0])))
+    else:
+        rows += [
+            ("notional", amount_text(view.notional_usd, "USD")),
+            ("est. initial margin", amount_text(view.initial_margin, ccy)),
+            ("est. fee", f"{amount_text(view.fee, ccy)} ({view.liquidity}, "
+                         f"{view.fee_rate * 1e4:.1f} bp)"),
+            ("distance from mark", f"{fmt(view.distance_bps, 1, sign=True)} bp"),
+            ("position", f"{_qty(view.position)} → {_qty(view.resulting_position)}"),
+        ]
+    cells = "".join(
+        f"<tr><td style='padding-right:12px'>{html.escape(k)}</td>"
+        f"<td><b>{html.escape(v)}</b></td></tr>"
+        for k, v in rows
+    )
+    css = "kfr-preview-table kfr-preview-invalid" if view.errors else "kfr-preview-table"
+    return f"<table class='{css}'>{cells}</table>"
+
+
+def _result_text(result: OrderResult, rules: InstrumentRules | None) -> str:
+    """``Filled 0.5 at 2,647.34 USD (buy 0.5 PF_ETHUSD mkt, order id …).``"""
+    tick = rules.tick_size if rules is not None else None
+    step = rules.size_step if rules is not None else None
+    what = " ".join(
+        p for p in (result.side, size_text(result.size, step), result.symbol,
+                    result.order_type) if p
+    )
+    outcome = result.outcome(lambda price: price_text(price, tick))
+    return f"{outcome} ({what}, order id {result.order_id})"
 
 
 def _close_tree(widget: Any) -> None:

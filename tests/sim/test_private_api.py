@@ -11,7 +11,8 @@ from test_engine import HOUR, MIN, T0, FakeMarket, approx
 
 from kfresearch.sim import history_api, private_api
 from kfresearch.sim.engine import Engine
-from kfresearch.sim.routing import ROUTES, Context, SimError, match
+from kfresearch.sim.routes import ROUTES, match
+from kfresearch.sim.routing import Context, SimError
 
 V3 = "/derivatives/api/v3"
 H = "/api/history/v3"

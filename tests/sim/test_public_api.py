@@ -15,7 +15,8 @@ from kfresearch.sim import history_api, public_api  # noqa: F401  (registers the
 from kfresearch.sim.clock import SimClock, parse_time_ms
 from kfresearch.sim.instruments import DAY_MS, FEE_SCHEDULE_UID, HOUR_MS
 from kfresearch.sim.market import SyntheticMarket
-from kfresearch.sim.routing import Context, SimError, match
+from kfresearch.sim.routes import match
+from kfresearch.sim.routing import Context, SimError
 
 NOW = parse_time_ms("2026-11-01T00:00:00Z")
 EXAMPLE_PERP_FIELDS = {

@@ -1,0 +1,56 @@
+"""How the exchange writes numbers and times in its bodies, and how it says no.
+
+:func:`dec` and :func:`iso` are the two spellings every body of the
+simulator shares (decimals as strings, ISO-8601 times with milliseconds);
+:class:`SimError` is an error answer carrying the exchange's own error
+string. The engine, the order parsers and the route handlers all use them,
+so they live below all of those.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SimError", "dec", "iso"]
+
+
+class SimError(Exception):
+    """An error answer, rendered the way the route's service renders errors.
+
+    ``error`` is the exchange's string (``"invalidArgument"``,
+    ``"requiredArgumentMissing"``, ``"notFound"`` …); ``status`` the HTTP
+    status (the v3 API answers most errors with 200). ``body`` overrides the
+    rendered body entirely when the exchange's shape is special.
+    """
+
+    def __init__(self, error: str, status: int = 200, body: Any = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.body = body
+
+
+def dec(value: float | int, digits: int | None = None) -> str:
+    """A decimal as the live API sends it in strings: no exponent, no trailing zeros.
+
+    >>> dec(88000.0), dec(1e-9), dec(0.1 + 0.2, 10)
+    ('88000', '0.000000001', '0.3')
+    """
+    number = float(value)
+    if digits is not None:
+        number = round(number, digits)
+    text = np.format_float_positional(number, trim="-", unique=True)
+    return "0" if text in {"-0", "0."} else text
+
+
+def iso(ms: int | float) -> str:
+    """ISO-8601 UTC with milliseconds, as v3 bodies carry: ``2026-11-25T11:45:12.123Z``.
+
+    >>> iso(1_793_491_200_123)
+    '2026-11-01T00:00:00.123Z'
+    """
+    dt = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ms) % 1000:03d}Z"

@@ -1,0 +1,325 @@
+"""The order lifecycle in time: resting fills, triggers, funding, settlement, dead man's switches.
+
+Time only moves through :meth:`Lifecycle.advance`, in chronological steps of
+at most one minute (split at funding hours, settlements and dead man's
+switch deadlines), and only symbols with open orders or positions are looked
+at. At each step ``(t0, t1]``:
+
+1. funding accrues on perpetual positions for the step;
+2. resting limit orders fill as maker at their limit when the market's trades
+   went through them (``extremes(symbol, "last", t0, t1)``);
+3. stop / take-profit / trailing-stop orders fire on their signal and execute
+   against the book at the step's end;
+4. at an hour boundary accrued funding is realised into the wallet;
+5. dated contracts settle at their last trading time at the index price;
+6. margin pools whose equity fell below their maintenance margin are
+   liquidated (:mod:`kfresearch.sim.liquidation`);
+7. dead man's switches whose deadline passed cancel every order.
+
+Everything done at a step is stamped with the step's end time. Amounts are
+in the settlement currency, prices USD, times epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kfresearch.sim import margin
+from kfresearch.sim.accounts import Account, LogEntry, Position
+from kfresearch.sim.events import Events
+from kfresearch.sim.formats import dec
+from kfresearch.sim.instruments import InstrumentSpec
+from kfresearch.sim.interfaces import Signal
+from kfresearch.sim.ledger import Ledger
+from kfresearch.sim.liquidation import Liquidator
+from kfresearch.sim.margin import HOUR_MS
+from kfresearch.sim.matching import ORDER_ERRORS, Matcher
+from kfresearch.sim.orders import Order
+from kfresearch.sim.prices import Prices
+from kfresearch.sim.ticks import round_price, trailing_stop_price
+from kfresearch.sim.valuation import Valuation
+
+__all__ = ["MINUTE_MS", "Lifecycle"]
+
+MINUTE_MS = 60_000
+_SIGNALS: dict[str, Signal] = {"mark": "mark", "index": "index", "last": "last"}
+Extremes = Callable[[str, Signal], tuple[float, float] | None]
+
+
+class Lifecycle:
+    """Brings every account forward in time (see the module docstring)."""
+
+    def __init__(
+        self,
+        prices: Prices,
+        ledger: Ledger,
+        events: Events,
+        valuation: Valuation,
+        matcher: Matcher,
+    ) -> None:
+        self.prices = prices
+        self.ledger = ledger
+        self.events = events
+        self.valuation = valuation
+        self.matcher = matcher
+        self.liquidator = Liquidator(prices, ledger, valuation, matcher)
+
+    def advance(self, now_ms: int) -> bool:
+        """Bring every account up to ``now_ms``; False on the first call (nothing to catch up)."""
+        if self.ledger.advanced_ms is None:
+            self.ledger.set_advanced(now_ms)
+            return False
+        t = self.ledger.advanced_ms
+        while t < now_ms:
+            if not self._anything_active():
+                self._fire_dead_man_switches(now_ms)
+                break
+            t1 = min(now_ms, (t // MINUTE_MS + 1) * MINUTE_MS, self._next_deadline(t, now_ms))
+            self._step(t, t1)
+            t = t1
+        self.ledger.set_advanced(max(self.ledger.advanced_ms, now_ms))
+        return True
+
+    def _anything_active(self) -> bool:
+        return any(acc.open_orders or acc.positions for acc in self.ledger.accounts.values())
+
+    def _next_deadline(self, t: int, horizon: int) -> int:
+        """The earliest dead man's switch or settlement in ``(t, horizon]`` (steps end there)."""
+        deadlines = [horizon]
+        for acc in self.ledger.accounts.values():
+            if acc.dms_trigger_ms is not None and acc.dms_trigger_ms > t:
+                deadlines.append(acc.dms_trigger_ms)
+            for symbol in acc.active_symbols():
+                expiry = self.prices.known_spec(symbol).last_trading_time_ms
+                if expiry is not None and expiry > t:
+                    deadlines.append(expiry)
+        return min(deadlines)
+
+    def _step(self, t0: int, t1: int) -> None:
+        cache: dict[tuple[str, str], tuple[float, float] | None] = {}
+
+        def extremes(symbol: str, signal: Signal) -> tuple[float, float] | None:
+            if (symbol, signal) not in cache:
+                cache[symbol, signal] = self.prices.extremes(symbol, signal, t0, t1)
+            return cache[symbol, signal]
+
+        self._accrue_funding(t0, t1)
+        for acc in list(self.ledger.accounts.values()):
+            for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
+                if order.is_open and not order.is_trigger:
+                    self._maybe_fill_resting(acc, order, extremes, t1)
+            for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
+                if order.is_open and order.is_trigger:
+                    self._maybe_trigger(acc, order, extremes, t1)
+        if t1 % HOUR_MS == 0:
+            self._realise_funding(t1)
+        self._settle_expired(t1)
+        self.liquidator.liquidate_underwater(t1)
+        self._fire_dead_man_switches(t1)
+
+    # ------------------------------------------------------------------- funding
+
+    def _accrue_funding(self, t0: int, t1: int) -> None:
+        hour = (t0 // HOUR_MS) * HOUR_MS
+        for acc in self.ledger.accounts.values():
+            for position in acc.positions.values():
+                if self.prices.known_spec(position.symbol).is_perpetual:
+                    rate = self.prices.funding_rate(position.symbol, hour)
+                    position.funding_accrued += margin.funding_accrual(position.size, rate, t1 - t0)
+                    self.ledger.put_position(acc, position)
+
+    def _realise_funding(self, t: int) -> None:
+        """Pay each perpetual position's funding of the hour ending at ``t`` into its wallet."""
+        for acc in self.ledger.accounts.values():
+            for position in acc.positions.values():
+                spec = self.prices.known_spec(position.symbol)
+                amount = position.unrealized_funding
+                if not spec.is_perpetual or amount == 0:
+                    continue
+                position.funding_accrued = 0.0
+                self.ledger.put_position(acc, position)
+                rate = self.prices.funding_rate(position.symbol, t - HOUR_MS)
+                old, new = self.ledger.credit(
+                    acc, spec.margin_account, spec.settlement_currency, amount
+                )
+                self.ledger.add_log(
+                    acc,
+                    LogEntry(
+                        booking_uid=self.ledger.new_uid(),
+                        date_ms=t,
+                        asset=spec.settlement_currency.lower(),
+                        info="funding rate change",
+                        margin_account=spec.margin_account,
+                        old_balance=old,
+                        new_balance=new,
+                        contract=spec.symbol,
+                        collateral=spec.settlement_currency,
+                        funding_rate=rate,
+                        mark_price=self.prices.mark(spec.symbol, t),
+                        realized_funding=amount,
+                    ),
+                )
+                self.matcher.record_position(
+                    acc,
+                    spec,
+                    t,
+                    old=(position.size, position.entry),
+                    new=(position.size, position.entry),
+                    change="noChange",
+                    reason="fundingRealisation",
+                    extra={"fundingRealizationTime": t, "realizedFunding": dec(amount)},
+                )
+                self.events.touch(acc.account_id)
+
+    # ---------------------------------------------------------- resting / triggers
+
+    def _maybe_fill_resting(self, acc: Account, order: Order, extremes: Extremes, t: int) -> None:
+        """Fill a resting limit as maker, whole, when public trades went through its price."""
+        seen = extremes(order.symbol, "last")
+        limit = order.limit_price
+        if seen is None or limit is None:
+            return
+        low, high = seen
+        if (order.side == "buy" and low <= limit) or (order.side == "sell" and high >= limit):
+            spec = self.prices.known_spec(order.symbol)
+            if order.reduce_only:
+                self.matcher.clip_reduce_only(acc, order)
+                if order.unfilled <= 0 or acc.position_size(order.symbol) * order.sign >= 0:
+                    self.matcher.close(acc, order, t, "cancelled", "WOULD_NOT_REDUCE_POSITION")
+                    return
+            self.matcher.fill(acc, order, spec, order.unfilled, limit, t, "maker")
+
+    def _maybe_trigger(self, acc: Account, order: Order, extremes: Extremes, t: int) -> None:
+        """Fire a trigger order whose signal crossed its stop during the step.
+
+        A trailing stop is checked against its stop *before* the step's best
+        price moves the stop: the order of the high and the low within one
+        minute is unknown, and this way nothing is looked up ahead.
+        """
+        seen = extremes(order.symbol, _SIGNALS[order.trigger_signal or "mark"])
+        if seen is None or order.stop_price is None:
+            return
+        low, high = seen
+        fired = (
+            high >= order.stop_price if order.trigger_side == "above" else low <= order.stop_price
+        )
+        if fired:
+            self._activate(acc, order, t)
+        elif order.order_type == "trailing_stop" and order.trail_extreme is not None:
+            best = (
+                max(order.trail_extreme, high)
+                if order.side == "sell"
+                else min(order.trail_extreme, low)
+            )
+            if best != order.trail_extreme:
+                order.trail_extreme = best
+                order.stop_price = trailing_stop_price(order, self.prices.known_spec(order.symbol))
+                self.ledger.put_order(acc, order)
+
+    def _activate(self, acc: Account, order: Order, t: int) -> None:
+        """Turn a fired trigger into a limit (or market) order and execute it at ``t``."""
+        spec = self.prices.known_spec(order.symbol)
+        body = {"OrderTriggerActivated": {"order": order.history_trigger(acc.uid, acc.number)}}
+        self.ledger.record(acc, t, order.symbol, ("triggers", body, {"closed"}))
+        order.triggered, order.triggered_ms, order.updated_ms = True, t, t
+        order.update_reason = "STOP_ORDER_TRIGGERED"
+        if order.offset_unit is not None and order.stop_price is not None:
+            offset = order.offset_value or 0.0
+            raw = (
+                order.stop_price * (1 + offset / 100)
+                if order.offset_unit == "PERCENT"
+                else order.stop_price + offset
+            )
+            order.limit_price = round_price(spec, raw, down=order.side == "buy")
+        self.ledger.put_order(acc, order)
+        self.ledger.unbook_order(acc, order.order_id)
+        status = (
+            "wouldNotReducePosition"
+            if order.reduce_only and acc.position_size(order.symbol) * order.sign >= 0
+            else None
+        )
+        if status is None:
+            self.matcher.clip_reduce_only(acc, order)
+            if not order.reduce_only and not self.valuation.margin_allows(acc, spec, t, order):
+                status = "insufficientAvailableFunds"
+        if status is None:
+            status, _ = self.matcher.execute(acc, order, spec, t, fill_type="taker", reduced=None)
+        if status is not None:
+            order.error = ORDER_ERRORS.get(status, status)
+            self.matcher.close(acc, order, t, "cancelled", order.error)
+
+    # ------------------------------------------------------ settlement / dead man's switch
+
+    def _settle_expired(self, t: int) -> None:
+        """Close positions in dated contracts whose last trading time is ``t``, at the index."""
+        for acc in self.ledger.accounts.values():
+            for symbol in sorted(acc.active_symbols()):
+                spec = self.prices.known_spec(symbol)
+                if spec.last_trading_time_ms is None or spec.last_trading_time_ms > t:
+                    continue
+                for order in [o for o in acc.open_orders.values() if o.symbol == symbol]:
+                    # Not from the reference: the update reason of orders of an expired contract.
+                    self.matcher.close(acc, order, t, "cancelled", "CONTRACT_EXPIRED")
+                position = self.ledger.drop_position(acc, symbol)
+                if position is not None:
+                    self._settle(acc, spec, position, t)
+
+    def _settle(self, acc: Account, spec: InstrumentSpec, position: Position, t: int) -> None:
+        price = self.prices.index(spec.symbol, t)
+        pnl = (
+            margin.unrealized_pnl(spec, position.size, position.entry, price)
+            + position.unrealized_funding
+        )
+        old, new = self.ledger.credit(acc, spec.margin_account, spec.settlement_currency, pnl)
+        booking = self.ledger.new_uid()
+        mark = self.prices.mark(spec.symbol, t)
+        for leg in (
+            LogEntry(
+                booking_uid=booking,
+                date_ms=t,
+                info="settlement",
+                margin_account=spec.margin_account,
+                contract=spec.symbol,
+                collateral=spec.settlement_currency,
+                trade_price=price,
+                mark_price=mark,
+                asset=spec.symbol.lower(),
+                old_balance=position.size,
+                new_balance=0.0,
+                old_average_entry_price=position.entry,
+            ),
+            LogEntry(
+                booking_uid=booking,
+                date_ms=t,
+                info="settlement",
+                margin_account=spec.margin_account,
+                contract=spec.symbol,
+                collateral=spec.settlement_currency,
+                trade_price=price,
+                mark_price=mark,
+                asset=spec.settlement_currency.lower(),
+                old_balance=old,
+                new_balance=new,
+                realized_pnl=pnl,
+            ),
+        ):
+            self.ledger.add_log(acc, leg)
+        self.matcher.record_position(
+            acc,
+            spec,
+            t,
+            old=(position.size, position.entry),
+            new=(0.0, None),
+            change="close",
+            reason="settlement",
+            extra={"settlementPrice": dec(price), "realizedPnL": dec(pnl)},
+        )
+        self.events.touch(acc.account_id)
+
+    def _fire_dead_man_switches(self, t: int) -> None:
+        for acc in self.ledger.accounts.values():
+            if acc.dms_trigger_ms is not None and acc.dms_trigger_ms <= t:
+                when = acc.dms_trigger_ms
+                self.ledger.set_dead_man_switch(acc, None)
+                for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
+                    self.matcher.cancel(acc, order, when, "DEAD_MAN_SWITCH")

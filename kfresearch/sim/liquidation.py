@@ -1,0 +1,199 @@
+"""Liquidation: margin pools whose equity fell below maintenance are closed at the mark.
+
+A margin pool is a wallet's cross-margined positions, or one isolated
+position (a multi-collateral contract with a leverage preference, reference
+§4.21). At each step of time every pool is checked; an underwater pool has
+its orders cancelled and its positions closed whole at the mark price by
+``liquidation`` orders (the liquidation fee is the taker rate, none for
+inverse contracts). Full checks are skipped while the mark stays inside a
+"safe band" computed for a one-position pool (see
+:meth:`Liquidator._remember_safe_band`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kfresearch.sim import margin
+from kfresearch.sim.accounts import Account
+from kfresearch.sim.ledger import Ledger
+from kfresearch.sim.margin import HOUR_MS, PositionRisk
+from kfresearch.sim.matching import Matcher
+from kfresearch.sim.orders import Order
+from kfresearch.sim.prices import Prices
+from kfresearch.sim.valuation import Valuation
+
+__all__ = ["SAFE_BAND", "Liquidator", "Pool"]
+
+Pool = tuple[str, str | None]
+"""A margin pool: (wallet, the isolated contract, or None for the wallet's cross margin)."""
+
+SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
+
+
+class Liquidator:
+    """Finds underwater margin pools and closes them (see the module docstring)."""
+
+    def __init__(self, prices: Prices, ledger: Ledger, valuation: Valuation, matcher: Matcher):
+        self.prices = prices
+        self.ledger = ledger
+        self.valuation = valuation
+        self.matcher = matcher
+        # (account, wallet, isolated symbol) -> (band key, low mark, high mark):
+        # see _remember_safe_band.
+        self._safe_bands: dict[
+            tuple[str, str, str | None], tuple[tuple[Any, ...], float, float]
+        ] = {}
+
+    def liquidate_underwater(self, t: int) -> None:
+        """Close the positions of every margin pool whose equity fell below its maintenance."""
+        for acc in self.ledger.accounts.values():
+            for pool in self._pools(acc):
+                if not self._pool_symbols(acc, pool) or self._inside_safe_band(acc, pool, t):
+                    continue
+                equity, maintenance = self._equity_and_maintenance(acc, pool, t)
+                if equity < maintenance:
+                    self._liquidate(acc, pool, t)
+                else:
+                    self._remember_safe_band(acc, pool, t)
+
+    def _is_isolated(self, acc: Account, symbol: str) -> bool:
+        """Margined alone: a multi-collateral contract with a leverage preference (§4.21)."""
+        return symbol in acc.leverage and not self.prices.known_spec(symbol).is_inverse
+
+    def _pools(self, acc: Account) -> list[Pool]:
+        pools = {
+            (self.prices.known_spec(s).margin_account, s if self._is_isolated(acc, s) else None)
+            for s in acc.positions
+        }
+        return sorted(pools, key=lambda pool: (pool[0], pool[1] or ""))
+
+    def _pool_symbols(self, acc: Account, pool: Pool) -> list[str]:
+        wallet, isolated = pool
+        if isolated is not None:
+            return [isolated] if isolated in acc.positions else []
+        return sorted(
+            s
+            for s in acc.positions
+            if self.prices.known_spec(s).margin_account == wallet and not self._is_isolated(acc, s)
+        )
+
+    def _band_key(self, acc: Account, pool: Pool, t: int) -> tuple[Any, ...] | None:
+        """What a safe band depends on; None when the pool holds more than one position."""
+        held = self._pool_symbols(acc, pool)
+        if len(held) != 1:
+            return None
+        wallet = pool[0]
+        # the cross pool's equity also depends on the isolated positions' allocated margin
+        positions = tuple(
+            (p.symbol, p.size, p.entry, acc.leverage.get(p.symbol))
+            for p in sorted(acc.positions.values(), key=lambda p: p.symbol)
+            if self.prices.known_spec(p.symbol).margin_account == wallet
+        )
+        balances = tuple(sorted(acc.wallets.get(wallet, {}).items()))
+        return (t // HOUR_MS, held[0], positions, balances)
+
+    def _inside_safe_band(self, acc: Account, pool: Pool, t: int) -> bool:
+        band = self._safe_bands.get((acc.account_id, *pool))
+        if band is None or band[0] != self._band_key(acc, pool, t):
+            return False
+        symbol = band[0][1]
+        return band[1] <= self.prices.mark(symbol, t) <= band[2]
+
+    def _remember_safe_band(self, acc: Account, pool: Pool, t: int) -> None:
+        """Mark prices around the current one where this one-position pool cannot be liquidated.
+
+        For a single position, equity minus maintenance margin is monotonic in
+        the mark (linear: slope ``s(1 - rate)``; inverse: ``-(s + c)/P``), so
+        checking both ends of the band checks all of it. A whole hour's
+        funding is held back because the band lives until the hour ends (or
+        until the wallet changes, which changes the key).
+        """
+        key = self._band_key(acc, pool, t)
+        if key is None:
+            self._safe_bands.pop((acc.account_id, *pool), None)
+            return
+        position = acc.positions[key[1]]
+        spec = self.prices.known_spec(position.symbol)
+        mark = self.prices.mark(spec.symbol, t)
+        funding = (
+            abs(position.size * self.prices.funding_rate(spec.symbol, (t // HOUR_MS) * HOUR_MS))
+            if spec.is_perpetual
+            else 0.0
+        )
+        base = self._equity_and_maintenance(acc, pool, t)[0] - margin.unrealized_pnl(
+            spec, position.size, position.entry, mark
+        )
+        low, high = mark * (1 - SAFE_BAND), mark * (1 + SAFE_BAND)
+        for edge in (low, high):
+            risk = margin.position_risk(
+                spec, position.size, position.entry, edge, position.unrealized_funding
+            )
+            if base + risk.pnl - funding <= risk.maintenance_margin:
+                self._safe_bands.pop((acc.account_id, *pool), None)
+                return
+        self._safe_bands[(acc.account_id, *pool)] = (key, low, high)
+
+    def _equity_and_maintenance(self, acc: Account, pool: Pool, t: int) -> tuple[float, float]:
+        """Equity and maintenance margin of a margin pool, in the wallet's currency.
+
+        Isolated position (multi-collateral, with a leverage preference): its
+        allocated margin, ``|size| x entry / max_leverage`` USD (the initial
+        margin it was opened with), plus its unrealised PnL and funding. Its
+        loss is capped by what was allocated: it is liquidated alone.
+        The flex wallet's cross pool: the wallet's margin equity less what the
+        isolated positions hold (their allocated margin and PnL). A
+        single-collateral wallet: its portfolio value. Reference §4.21 says
+        only that a leverage preference makes a contract isolated; how the
+        exchange sizes the allocated margin is not documented.
+        """
+        wallet, isolated = pool
+        if wallet != "flex":
+            single = self.valuation.wallet_summary(acc, wallet, t)
+            return single.portfolio_value, single.maintenance_margin
+        flex = self.valuation.flex_summary(acc, t)
+        alone = [r for r in flex.risks if r.size and self._is_isolated(acc, r.spec.symbol)]
+        if isolated is not None:
+            risk = next(r for r in alone if r.spec.symbol == isolated)
+            return self._isolated_equity(acc, risk), risk.maintenance_margin
+        held = math.fsum(self._isolated_equity(acc, r) for r in alone)
+        maintenance = flex.maintenance_margin - math.fsum(r.maintenance_margin for r in alone)
+        return flex.margin_equity - held, maintenance
+
+    @staticmethod
+    def _isolated_equity(acc: Account, risk: PositionRisk) -> float:
+        position = acc.positions[risk.spec.symbol]
+        allocated = abs(position.size) * risk.spec.contract_size * position.entry
+        allocated /= acc.leverage[risk.spec.symbol]
+        return allocated + risk.pnl + risk.unrealized_funding
+
+    def _liquidate(self, acc: Account, pool: Pool, t: int) -> None:
+        symbols = self._pool_symbols(acc, pool)
+        for order in [o for o in acc.open_orders.values() if o.symbol in symbols]:
+            # Not from the reference: the update reason of orders cancelled by a liquidation.
+            self.matcher.close(acc, order, t, "cancelled", "NOT_ENOUGH_MARGIN")
+        for symbol in symbols:
+            spec, position = self.prices.known_spec(symbol), acc.positions[symbol]
+            seq = self.ledger.next_order_seq()
+            order = Order(
+                order_id=self.ledger.new_uid(),
+                account_id=acc.account_id,
+                symbol=symbol,
+                side="sell" if position.size > 0 else "buy",
+                order_type="liquidation",
+                quantity=abs(position.size),
+                limit_price=self.prices.mark(symbol, t),
+                stop_price=None,
+                trigger_signal=None,
+                reduce_only=True,
+                cli_ord_id=None,
+                received_ms=t,
+                seq=seq,
+                updated_ms=t,
+                update_reason="LIQUIDATION_ORDER",
+            )
+            self.ledger.put_order(acc, order)
+            self.ledger.book_order(acc, order)
+            price = order.limit_price or 0.0
+            self.matcher.fill(acc, order, spec, order.quantity, price, t, "liquidation")

@@ -1,0 +1,74 @@
+"""The engine's view of its market: the contracts it has seen and the funding rates it charged.
+
+Every price the engine reads goes through :class:`Prices`, which remembers
+two things the market may not repeat: the contract of every order or
+position (so an expired contract can still be valued and settled), and the
+funding rate of each hour once it was used (an hour's rate is fixed once
+funding was charged at it). Times are epoch milliseconds, prices USD.
+"""
+
+from __future__ import annotations
+
+from kfresearch.sim.instruments import InstrumentSpec
+from kfresearch.sim.interfaces import Level, Market, Signal
+
+__all__ = ["Prices"]
+
+
+class Prices:
+    """Prices and contracts for the engine, read from ``market`` (see the module docstring)."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self._specs: dict[str, InstrumentSpec] = {}
+        self._funding: dict[tuple[str, int], float] = {}
+
+    def spec(self, symbol: str, now_ms: int) -> InstrumentSpec | None:
+        """The contract ``symbol`` if it can be traded at ``now_ms`` (dated ones until expiry)."""
+        found = self.market.instrument(symbol, now_ms)
+        if found is None:
+            return None
+        self._specs[found.symbol] = found
+        expiry = found.last_trading_time_ms
+        return None if expiry is not None and now_ms >= expiry else found
+
+    def known_spec(self, symbol: str) -> InstrumentSpec:
+        """The contract of an order or position, even after it expired (it was looked up then)."""
+        return self._specs[symbol]
+
+    def mark(self, symbol: str, t_ms: int) -> float:
+        """Mark price at ``t_ms``."""
+        return self.market.mark_price(symbol, t_ms)
+
+    def index(self, symbol: str, t_ms: int) -> float:
+        """Spot index of the contract's underlying at ``t_ms``."""
+        return self.market.index_price(symbol, t_ms)
+
+    def signal(self, symbol: str, signal: str, t_ms: int) -> float:
+        """The price a trigger on ``signal`` (``mark``, ``index`` or ``last``) reads at ``t_ms``."""
+        if signal == "index":
+            return self.market.index_price(symbol, t_ms)
+        if signal == "last":
+            return self.market.last_price(symbol, t_ms)
+        return self.market.mark_price(symbol, t_ms)
+
+    def book(self, symbol: str, t_ms: int) -> tuple[list[Level], list[Level]]:
+        """The order book at ``t_ms``: (bids best first, asks best first)."""
+        return self.market.book(symbol, t_ms)
+
+    def extremes(
+        self, symbol: str, signal: Signal, t0_ms: int, t1_ms: int
+    ) -> tuple[float, float] | None:
+        """(min, max) of the ``signal`` price in ``(t0_ms, t1_ms]``; None if nothing printed."""
+        return self.market.extremes(symbol, signal, t0_ms, t1_ms)
+
+    def funding_rate(self, symbol: str, hour_ms: int) -> float:
+        """Absolute funding rate of the hour starting at ``hour_ms``, fixed once read."""
+        key = (symbol, hour_ms)
+        if key not in self._funding:
+            self._funding[key] = self.market.funding_rate(symbol, hour_ms)[0]
+        return self._funding[key]
+
+    def usd_value(self, currency: str, t_ms: int) -> float:
+        """USD value of one unit of ``currency`` at ``t_ms``."""
+        return self.market.usd_value(currency, t_ms)

@@ -1,0 +1,144 @@
+"""Accounts valued at a time: positions at the mark, wallets' margin, fee tiers.
+
+:class:`Valuation` turns an account's records and the market's prices into
+the margin figures of :mod:`kfresearch.sim.margin`: each position's risk,
+the multi-collateral wallet's summary, a single-collateral wallet's summary,
+whether a wallet can carry one more order, and the account's fee tier.
+Amounts are in the wallet's currency (USD for ``flex``, the coin for
+``fi_*``), prices USD, times epoch milliseconds.
+
+"One more order" (``extra``) is counted as if it were on the book, in place
+of a booked order with the same id: a new order, a trigger being activated,
+or an open order as an edit would leave it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kfresearch.sim import margin
+from kfresearch.sim.accounts import Account
+from kfresearch.sim.instruments import FEE_TIERS, InstrumentSpec
+from kfresearch.sim.margin import HOUR_MS, FlexSummary, PositionRisk, WalletSummary
+from kfresearch.sim.orders import Order
+from kfresearch.sim.prices import Prices
+
+__all__ = ["FEE_WINDOW_MS", "HAIRCUTS", "Valuation"]
+
+FEE_WINDOW_MS = 30 * 24 * HOUR_MS  # fee tiers follow the 30-day traded volume (reference §4.22)
+# Collateral haircuts of the flex wallet (reference §7.4 example: about 2 % on XBT).
+HAIRCUTS = {"USD": 0.0, "USDC": 0.0, "USDT": 0.0, "XBT": 0.02, "ETH": 0.02}
+
+
+class Valuation:
+    """Margin and fees of accounts at the market's prices (see the module docstring)."""
+
+    def __init__(self, prices: Prices) -> None:
+        self.prices = prices
+
+    def symbol_risk(
+        self, acc: Account, spec: InstrumentSpec, now: int, extra: Order | None
+    ) -> PositionRisk:
+        """The position in ``spec`` and its open orders (plus ``extra``) valued at the mark."""
+        position = acc.positions.get(spec.symbol)
+        resting = [o for o in acc.open_orders.values() if o.symbol == spec.symbol]
+        if extra is not None and extra.symbol == spec.symbol:
+            if extra.order_id in acc.open_orders:
+                resting = [extra if o.order_id == extra.order_id else o for o in resting]
+            else:
+                resting.append(extra)
+        counted = [o for o in resting if not o.is_trigger and not o.reduce_only]
+        leverage = acc.leverage.get(spec.symbol)
+        return margin.position_risk(
+            spec,
+            position.size if position else 0.0,
+            position.entry if position else 0.0,
+            self.prices.mark(spec.symbol, now),
+            position.unrealized_funding if position else 0.0,
+            open_buys=math.fsum(o.unfilled for o in counted if o.side == "buy"),
+            open_sells=math.fsum(o.unfilled for o in counted if o.side == "sell"),
+            max_leverage=leverage if not spec.is_inverse else None,
+        )
+
+    def _wallet_risks(
+        self, acc: Account, wallet: str, now: int, extra: Order | None
+    ) -> list[PositionRisk]:
+        symbols = acc.active_symbols() | ({extra.symbol} if extra is not None else set())
+        specs = [self.prices.known_spec(s) for s in sorted(symbols)]
+        return [
+            self.symbol_risk(acc, spec, now, extra)
+            for spec in specs
+            if spec.margin_account == wallet
+        ]
+
+    def flex_summary(self, acc: Account, now_ms: int, *, extra: Order | None = None) -> FlexSummary:
+        """The multi-collateral wallet valued at ``now_ms`` (``extra``: count one more order)."""
+        balances = acc.wallets.get("flex", {})
+        values = {
+            code: 1.0 if code == "USD" else self.prices.usd_value(code, now_ms) for code in balances
+        }
+        return margin.flex_summary(
+            balances, values, HAIRCUTS, self._wallet_risks(acc, "flex", now_ms, extra)
+        )
+
+    def wallet_summary(
+        self, acc: Account, wallet: str, now_ms: int, *, extra: Order | None = None
+    ) -> WalletSummary:
+        """A single-collateral wallet (``fi_xbtusd`` …) valued at ``now_ms`` in its coin."""
+        balances = acc.wallets.get(wallet, {})
+        currency = next(iter(balances), wallet[3:6].upper())
+        return margin.wallet_summary(
+            currency, balances.get(currency, 0.0), self._wallet_risks(acc, wallet, now_ms, extra)
+        )
+
+    def position_risks(self, acc: Account, now_ms: int) -> list[PositionRisk]:
+        """Every open position valued at ``now_ms``, newest fill first."""
+        ordered = sorted(acc.positions.values(), key=lambda p: (-p.fill_time_ms, p.symbol))
+        return [
+            self.symbol_risk(acc, self.prices.known_spec(p.symbol), now_ms, None) for p in ordered
+        ]
+
+    def wallet_need(
+        self, acc: Account, wallet: str, now: int, extra: Order | None
+    ) -> tuple[float, float]:
+        """(margin equity, initial margin with orders) of a wallet, maybe with one more order."""
+        if wallet == "flex":
+            flex = self.flex_summary(acc, now, extra=extra)
+            return flex.margin_equity, flex.initial_margin_with_orders
+        single = self.wallet_summary(acc, wallet, now, extra=extra)
+        return single.portfolio_value, single.initial_margin_with_orders
+
+    def margin_allows(
+        self, acc: Account, spec: InstrumentSpec, now: int, extra: Order | None
+    ) -> bool:
+        """Whether the wallet can carry ``extra`` (or the order reduces the requirement)."""
+        _, before_im = self.wallet_need(acc, spec.margin_account, now, None)
+        after_equity, after_im = self.wallet_need(acc, spec.margin_account, now, extra)
+        return after_im <= after_equity or after_im <= before_im
+
+    def margin_kept(self, acc: Account, wallet: str, now_ms: int) -> bool:
+        """Whether a margin wallet still covers its initial margin (cash has none)."""
+        if wallet == "cash":
+            return True
+        equity, need = self.wallet_need(acc, wallet, now_ms, None)
+        return need <= equity
+
+    def volumes(self, acc: Account, end_ms: int) -> dict[str, float]:
+        """USD notional traded per fee schedule in the 30 days before ``end_ms`` (excluded)."""
+        parts: dict[str, list[float]] = {}
+        for fill in reversed(acc.fills):  # fills are kept in time order: stop at the window
+            if fill.time_ms <= end_ms - 1 - FEE_WINDOW_MS:
+                break
+            if fill.time_ms < end_ms:
+                spec = self.prices.known_spec(fill.symbol)
+                parts.setdefault(spec.fee_schedule_uid, []).append(
+                    margin.notional_usd(spec, fill.quantity, fill.price)
+                )
+        return {uid: math.fsum(values) for uid, values in parts.items()}
+
+    def fee_tier(self, acc: Account, schedule_uid: str, now_ms: int) -> margin.FeeTier:
+        """The account's fee tier at ``now_ms``: its 30-day volume on the schedule before
+        ``now_ms``, so every fill of one instant (a market order walking the book) pays
+        the same rates."""
+        volume = self.volumes(acc, now_ms).get(schedule_uid, 0.0)
+        return margin.fee_tier(volume, FEE_TIERS)
