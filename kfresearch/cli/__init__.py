@@ -14,7 +14,7 @@
     kfresearch download candles|trades|funding|account-log|fills|order-history [SYMBOL]
                         [--since 30d] [--until T] [--resolution 1m] --to DIR
     kfresearch store info|repair DIR
-    kfresearch record SYMBOL [--trades] [--book] --to DIR [--duration S] [--poll S] [--roll S]
+    kfresearch record SYMBOL... [--trades] [--book] --to DIR [--duration S] [--every S] [--roll S]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
     kfresearch watch book|trades|ticker SYMBOL [--depth N] [--rows N] [--interval S] [--count N]

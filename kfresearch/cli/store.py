@@ -8,7 +8,7 @@
     kfresearch download account-log --since 3mo --to data/
     kfresearch store info data/
     kfresearch store repair data/
-    kfresearch record PF_XBTUSD --trades --book --to data/ [--duration 3600]
+    kfresearch record PF_XBTUSD [PF_ETHUSD …] --trades --book --to data/ [--duration 3600]
 """
 
 from __future__ import annotations
@@ -58,16 +58,19 @@ def register(commands: Subcommands) -> None:
     repair.set_defaults(run=_repair)
 
     record = commands.add_parser(
-        "record", help="record the trade tape and book snapshots of SYMBOL into a store"
+        "record",
+        help="record the live trade tape and book snapshots of SYMBOL... into a store",
     )
     add_connection_options(record)
-    record.add_argument("symbol")
+    record.add_argument("symbols", nargs="+", metavar="SYMBOL")
     record.add_argument("--trades", action="store_true", help="keep the public trades")
     record.add_argument("--book", action="store_true", help="keep book snapshots")
     record.add_argument("--to", required=True, metavar="DIR", help="the store directory")
     record.add_argument("--duration", type=float, default=None, help="seconds (default: Ctrl-C)")
-    record.add_argument("--poll", type=float, default=5.0, help="seconds between snapshots")
-    record.add_argument("--roll", type=float, default=300.0, help="seconds between files")
+    record.add_argument(
+        "--every", type=float, default=5.0, help="seconds between book snapshots (exchange time)"
+    )
+    record.add_argument("--roll", type=float, default=300.0, help="seconds between commits")
     record.add_argument("--depth", type=int, default=25, help="book levels per side")
     record.set_defaults(run=_record)
 
@@ -111,10 +114,16 @@ def _info(args: argparse.Namespace) -> int:
     if table.empty:
         print(f"{args.dir}: no series stored")
         return 0
+    holes = table.pop("hole_ranges")
     table = table.drop(columns=["gap_ranges"]).fillna("")
     table["size"] = [f"{b / 1e6:.1f} MB" for b in table.pop("bytes")]
     with pd.option_context("display.max_rows", 500, "display.width", 200):
         print(table.to_string(index=False))
+    for row, ranges in zip(table.itertuples(), holes, strict=True):
+        if ranges:  # not downloaded yet, or lost by the recorder
+            where = " ".join(str(v) for v in (row.kind, row.symbol) if v)
+            spans = "; ".join(f"{a:%Y-%m-%d %H:%M:%S} → {b:%Y-%m-%d %H:%M:%S}" for a, b in ranges)
+            print(f"holes in {where}: {spans}")
     return 0
 
 
@@ -143,11 +152,11 @@ def _record(args: argparse.Namespace) -> int:
         return 2
     with Client(args.env, base_url=args.base_url) as kf:
         summary = Store(args.to, kf, progress=False).record(
-            args.symbol,
+            args.symbols,
             trades=args.trades,
             book=args.book,
             duration=args.duration,
-            poll=args.poll,
+            every=args.every,
             roll=args.roll,
             depth=args.depth,
         )

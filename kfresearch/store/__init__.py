@@ -59,6 +59,14 @@ The same directory, no conversion::
     dask:    dask.dataframe.read_parquet("data/candles/")
     spark:   spark.read.parquet("data/candles")
 
+Recording
+---------
+``await store.recorder(kf.stream(), ["PF_XBTUSD"])`` (or, blocking,
+``store.record(...)`` and ``kfresearch record``) keeps the live trade tape
+and book snapshots from the WebSocket in the same dataset, committed every
+few minutes; what a reconnect lost is a hole in the covered ranges and a
+:class:`Gap` in the summary (:mod:`kfresearch.store.record`).
+
 Replay
 ------
 :meth:`Store.iter_days` yields a series one stored day at a time in time
@@ -68,8 +76,8 @@ stored without a client: what a backtest's market source needs.
 
 from kfresearch.store.intervals import Range
 from kfresearch.store.kinds import KINDS, Kind
-from kfresearch.store.record import Recorder, RecordSummary
+from kfresearch.store.record import Gap, Recorder, RecordSummary
 from kfresearch.store.store import Store
 from kfresearch.store.summary import Summary
 
-__all__ = ["KINDS", "Kind", "Range", "RecordSummary", "Recorder", "Store", "Summary"]
+__all__ = ["KINDS", "Gap", "Kind", "Range", "RecordSummary", "Recorder", "Store", "Summary"]

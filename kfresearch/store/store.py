@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,8 @@ from kfresearch.store.summary import Summary
 
 if TYPE_CHECKING:
     from kfresearch.client import Client
-    from kfresearch.store.record import RecordSummary
+    from kfresearch.store.record import Recorder, RecordSummary
+    from kfresearch.stream import Stream
 
 __all__ = ["IDENTITY", "Store"]
 
@@ -387,8 +390,9 @@ class Store:
         """One row per series: kind, keys, first and last time covered, rows, files, bytes, gaps.
 
         ``start``/``end`` bound what is covered (UTC); ``holes`` counts the
-        ranges inside them that are not covered yet; ``gaps`` are the ranges
-        where the exchange had no data.
+        ranges inside them that are not covered (not downloaded yet, or not
+        seen by the recorder: a reconnect that lost data) and ``hole_ranges``
+        lists them; ``gaps`` are the ranges where the exchange had no data.
         """
         rows = []
         for series in self.series():
@@ -401,6 +405,9 @@ class Store:
                     "start": _stamp(covered[0][0]) if covered else pd.NaT,
                     "end": _stamp(covered[-1][1]) if covered else pd.NaT,
                     "holes": max(len(covered) - 1, 0),
+                    "hole_ranges": [
+                        (_stamp(a[1]), _stamp(b[0])) for a, b in itertools.pairwise(covered)
+                    ],
                     "rows": manifest.rows,
                     "files": len(manifest.files),
                     "bytes": manifest.bytes,
@@ -409,7 +416,7 @@ class Store:
                 }
             )
         columns = ["kind", "symbol", "tick_type", "resolution", "start", "end", "holes"]
-        columns += ["rows", "files", "bytes", "gaps", "gap_ranges"]
+        columns += ["hole_ranges", "rows", "files", "bytes", "gaps", "gap_ranges"]
         frame = pd.DataFrame(rows, columns=columns)
         return frame.astype({"rows": "int64", "files": "int64", "bytes": "int64", "gaps": "int64"})
 
@@ -486,34 +493,88 @@ class Store:
         return frame
 
     # -- the recorder ----------------------------------------------------------------------
+    def recorder(
+        self,
+        stream: Stream,
+        symbols: str | Sequence[str],
+        *,
+        trades: bool = True,
+        book: bool = True,
+        every: float = 5.0,
+        roll: float = 300.0,
+        depth: int = 25,
+    ) -> Recorder:
+        """Start recording ``symbols`` from ``stream`` into the store; ``await`` it in a notebook.
+
+        Trades and book snapshots (the top ``depth`` levels every ``every``
+        seconds) are committed every ``roll`` seconds of the exchange's time;
+        ``recorder.stop()`` commits the rest and returns a
+        :class:`~kfresearch.store.RecordSummary`, whose ``gaps`` list what a
+        reconnect lost. See :mod:`kfresearch.store.record`.
+
+        Examples
+        --------
+        >>> s = kf.stream()                                              # doctest: +SKIP
+        >>> rec = await store.recorder(s, ["PF_XBTUSD", "PF_ETHUSD"])    # doctest: +SKIP
+        >>> rec.stop()                                                   # doctest: +SKIP
+        recorded PF_XBTUSD, PF_ETHUSD: 120 book snapshots (6,000 rows), 412 trades, 3 rolls, no gaps
+        """
+        from kfresearch.store.record import Recorder
+
+        kf = self._client()
+        if stream.env.name != kf.env.name:
+            raise ValidationError(
+                "stream", stream,
+                f"the stream is env {stream.env.name!r} and the store's client env "
+                f"{kf.env.name!r}: record from the client's own stream, kf.stream()",
+            )
+        if not (trades or book):
+            raise ValidationError("trades", trades, "say what to record: trades, book or both")
+        names = [self._symbol(s) for s in ([symbols] if isinstance(symbols, str) else symbols)]
+        self._write_identity()
+        recorder = Recorder(stream, self.root, names, trades=trades, book=book, every=every,
+                            roll=roll, depth=depth)
+        return recorder.start()
+
     def record(
         self,
-        symbol: str,
+        symbols: str | Sequence[str],
         *,
         trades: bool = True,
         book: bool = True,
         duration: float | None = None,
-        poll: float = 5.0,
+        every: float = 5.0,
         roll: float = 300.0,
         depth: int = 25,
     ) -> RecordSummary:
-        """Record ``symbol``'s trades and book snapshots into the store until ``duration``
-        seconds have passed (default: until Ctrl-C). See :mod:`kfresearch.store.record`.
-        """
-        from kfresearch.store.record import Recorder
+        """Record ``symbols`` for ``duration`` seconds (None: until Ctrl-C), blocking: a
+        script's (and ``kfresearch record``'s) way to run :meth:`recorder` on its own stream.
 
-        self._write_identity()
-        recorder = Recorder(
-            self._client(),
-            self.root,
-            self._symbol(symbol),
-            trades=trades,
-            book=book,
-            poll=poll,
-            roll=roll,
-            depth=depth,
-        )
-        return recorder.run(duration)
+        Raises
+        ------
+        StoreError
+            Called on a running event loop (a notebook): there, use
+            ``rec = await store.recorder(kf.stream(), symbols)`` and ``rec.stop()``.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise StoreError(
+                "store.record() blocks, which would freeze this event loop (a notebook): use "
+                "rec = await store.recorder(kf.stream(), symbols), then rec.stop()"
+            )
+        with self._client().stream() as stream:
+            recorder = self.recorder(stream, symbols, trades=trades, book=book, every=every,
+                                     roll=roll, depth=depth)
+            try:
+                while duration is None:
+                    time.sleep(3600)
+                time.sleep(duration or 0.0)
+            except KeyboardInterrupt:
+                pass
+            return recorder.stop()
 
 
 def _keys_of(manifest_path: Path) -> dict[str, str]:

@@ -36,10 +36,14 @@ def test_download_then_info_then_repair(tmp_path: Path, capsys: pytest.CaptureFi
         == 0
     )
     assert "trades symbol=PF_XBTUSD: fetched 9 min" in capsys.readouterr().out
+    earlier = ["download", "candles", "PF_XBTUSD", "--resolution", "1h", "--since", "10d"]
+    assert main([*earlier, "--until", "8d", "--to", data, "--env", "sim"]) == 0
+    capsys.readouterr()
 
     assert main(["store", "info", data]) == 0
     info = capsys.readouterr().out
     assert "candles PF_XBTUSD     trade         1h" in info
+    assert "holes in candles PF_XBTUSD: 2026-10-24 00:00:00 → 2026-10-29 00:00:00" in info
     assert "funding_rates" in info
     assert "MB" in info
 
@@ -67,11 +71,12 @@ def test_info_of_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_record_book_snapshots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
-    args = ["record", "PF_XBTUSD", "--book", "--to", str(data), "--env", "sim"]
-    assert main([*args, "--duration", "0.3", "--poll", "0.1", "--depth", "3"]) == 0
+    args = ["record", "PF_XBTUSD", "PF_ETHUSD", "--book", "--to", str(data), "--env", "sim"]
+    assert main([*args, "--duration", "0.3", "--every", "1", "--depth", "3"]) == 0
     out = capsys.readouterr().out
-    assert "recorded PF_XBTUSD:" in out
-    assert list((data / "book" / "symbol=PF_XBTUSD").rglob("*.parquet"))
+    # the suite's simulator clock stands still: each book's first snapshot only
+    assert "recorded PF_XBTUSD, PF_ETHUSD: 2 book snapshots (12 rows), 0 trades" in out
+    assert list((data / "book" / "symbol=PF_ETHUSD").rglob("*.parquet"))
     assert main(["record", "PF_XBTUSD", "--to", str(data), "--env", "sim"]) == 2
     assert "--trades, --book or both" in capsys.readouterr().err
 
