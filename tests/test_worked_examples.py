@@ -33,9 +33,9 @@ from kfresearch.ratelimit import RateLimiter
 from kfresearch.sim.clock import SimClock, parse_time_ms
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.instruments import FEE_SCHEDULE_UID, InstrumentSpec, MarginTier
-from kfresearch.sim.interfaces import Level
 from kfresearch.sim.public_api import instrument_json
 from kfresearch.sim.routing import iso
+from kfresearch.sim.source import Level
 
 T0 = parse_time_ms("2026-01-05T00:00:00Z")  # a Monday, an hour boundary
 MIN = 60_000
@@ -108,7 +108,7 @@ SPECS = {
 
 
 class ScriptedMarket:
-    """A :class:`kfresearch.sim.interfaces.Market` whose prices, books and funding a test writes.
+    """A :class:`kfresearch.sim.source.MarketSource` whose prices, books and funding a test writes.
 
     Every price and book holds from the time it is set until the next one.
     """

@@ -7,9 +7,10 @@ exchange.
 Layers, each importing only the ones above it (``tests/core/test_structure.py``
 checks there is no import cycle):
 
-- prices: :mod:`~kfresearch.sim.interfaces` (the ``Market`` the engine reads),
-  :mod:`~kfresearch.sim.market` (the seeded synthetic market: noise,
-  index/premium paths, book, tape, funding, candles),
+- prices: :mod:`~kfresearch.sim.source` (the ``MarketSource`` protocol the
+  engine reads), :mod:`~kfresearch.sim.market` (the seeded synthetic market:
+  noise, index/premium paths, book, tape, funding, candles),
+  :mod:`~kfresearch.sim.replay` (a history store replayed, for backtests),
   :mod:`~kfresearch.sim.instruments` (the contract catalog);
 - records: :mod:`~kfresearch.sim.orders`, :mod:`~kfresearch.sim.accounts`, kept
   by a :mod:`~kfresearch.sim.ledger` (in memory for ``sim``);

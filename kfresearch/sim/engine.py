@@ -12,7 +12,7 @@ its own:
 * :mod:`~kfresearch.sim.edits`: edits of open orders;
 * :mod:`~kfresearch.sim.valuation`: margin and fee tiers at the mark.
 
-The engine knows prices only through a :class:`~kfresearch.sim.interfaces.Market`
+The engine knows prices only through a :class:`~kfresearch.sim.source.MarketSource`
 (the seeded synthetic market for ``sim``), read through
 :class:`~kfresearch.sim.prices.Prices`; it keeps accounts in a
 :class:`~kfresearch.sim.ledger.Ledger` (in memory by default), and tells the
@@ -45,13 +45,13 @@ from kfresearch.sim.entry import OrderEntry
 from kfresearch.sim.events import Events, Listener
 from kfresearch.sim.formats import iso
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.interfaces import Market
 from kfresearch.sim.ledger import Ledger, MemoryLedger
 from kfresearch.sim.lifecycle import Lifecycle
 from kfresearch.sim.margin import FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.matching import Matcher
 from kfresearch.sim.orders import EditRequest, Order, OrderRequest
 from kfresearch.sim.prices import Prices
+from kfresearch.sim.source import MarketSource
 from kfresearch.sim.valuation import Valuation
 
 __all__ = ["PNL_CURRENCIES", "STATUS_WINDOW_MS", "Engine", "Listener"]
@@ -74,7 +74,7 @@ class Engine:
         Where accounts are kept (default: a :class:`MemoryLedger` of ``seed``).
     """
 
-    def __init__(self, market: Market, *, seed: int, ledger: Ledger | None = None) -> None:
+    def __init__(self, market: MarketSource, *, seed: int, ledger: Ledger | None = None) -> None:
         self.market = market
         self.seed = seed
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger(seed=seed)

@@ -29,13 +29,13 @@ from kfresearch.sim.accounts import Account, LogEntry, Position
 from kfresearch.sim.events import Events
 from kfresearch.sim.formats import dec
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.interfaces import Signal
 from kfresearch.sim.ledger import Ledger
 from kfresearch.sim.liquidation import Liquidator
 from kfresearch.sim.margin import HOUR_MS
 from kfresearch.sim.matching import ORDER_ERRORS, Matcher
 from kfresearch.sim.orders import Order
 from kfresearch.sim.prices import Prices
+from kfresearch.sim.source import Signal
 from kfresearch.sim.ticks import round_price, trailing_stop_price
 from kfresearch.sim.valuation import Valuation
 

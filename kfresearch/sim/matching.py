@@ -30,10 +30,10 @@ from kfresearch.sim.accounts import Account, Fill, LogEntry, Position
 from kfresearch.sim.events import Events
 from kfresearch.sim.formats import dec
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.interfaces import Level
 from kfresearch.sim.ledger import Ledger
 from kfresearch.sim.orders import Order
 from kfresearch.sim.prices import Prices
+from kfresearch.sim.source import Level
 from kfresearch.sim.ticks import round_price
 from kfresearch.sim.valuation import Valuation
 

@@ -10,7 +10,7 @@ funding was charged at it). Times are epoch milliseconds, prices USD.
 from __future__ import annotations
 
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.interfaces import Level, Market, Signal
+from kfresearch.sim.source import Level, MarketSource, Signal
 
 __all__ = ["Prices"]
 
@@ -18,7 +18,7 @@ __all__ = ["Prices"]
 class Prices:
     """Prices and contracts for the engine, read from ``market`` (see the module docstring)."""
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: MarketSource) -> None:
         self.market = market
         self._specs: dict[str, InstrumentSpec] = {}
         self._funding: dict[tuple[str, int], float] = {}

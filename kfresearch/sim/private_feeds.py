@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 from kfresearch.sim import margin
 from kfresearch.sim.accounts import Account
-from kfresearch.sim.interfaces import Market
 from kfresearch.sim.margin import FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.orders import Order
+from kfresearch.sim.source import MarketSource
 
 __all__ = [
     "FEEDS",
@@ -52,7 +52,7 @@ FILL_REMOVALS = {"FULL_FILL": "full_fill", "NOT_ENOUGH_LIQUIDITY": "partial_fill
 class RiskView(Protocol):
     """What the feeds read from the engine: prices and the valued wallets and positions."""
 
-    market: Market
+    market: MarketSource
 
     def flex_summary(self, acc: Account, now_ms: int) -> FlexSummary: ...
 

@@ -36,8 +36,8 @@ from kfresearch.sim.formats import SimError, dec, iso
 
 if TYPE_CHECKING:
     from kfresearch.sim.engine import Engine
-    from kfresearch.sim.interfaces import Market
     from kfresearch.sim.notifications import Notifications
+    from kfresearch.sim.source import MarketSource
 
 __all__ = [
     "Answer",
@@ -73,7 +73,7 @@ class Venue(Protocol):
     def engine(self) -> Engine: ...
 
     @property
-    def market(self) -> Market: ...
+    def market(self) -> MarketSource: ...
 
     @property
     def notifications(self) -> Notifications: ...

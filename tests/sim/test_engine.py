@@ -15,9 +15,9 @@ import pytest
 from kfresearch.sim.clock import parse_time_ms
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.instruments import InstrumentSpec, MarginTier
-from kfresearch.sim.interfaces import Level
 from kfresearch.sim.orders import EditRequest, OrderRequest
 from kfresearch.sim.routing import SimError
+from kfresearch.sim.source import Level
 
 T0 = parse_time_ms("2026-01-05T00:00:00Z")  # an hour boundary
 MIN = 60_000
@@ -74,7 +74,7 @@ SPECS = (PF, PI, FI)
 
 
 class FakeMarket:
-    """A :class:`~kfresearch.sim.interfaces.Market` whose prices the test writes.
+    """A :class:`~kfresearch.sim.source.MarketSource` whose prices the test writes.
 
     ``set_price(symbol, signal, t, price)`` changes a price from ``t`` on;
     ``extremes`` over ``(t0, t1]`` are the min/max of the prices in force then.

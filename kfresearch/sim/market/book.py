@@ -15,10 +15,10 @@ import threading
 import numpy as np
 
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.interfaces import Level
 from kfresearch.sim.market.noise import LRU, key, uniform
 from kfresearch.sim.market.params import F64, I64, liquidity, resolve, to_contracts
 from kfresearch.sim.market.paths import PricePaths
+from kfresearch.sim.source import Level
 
 __all__ = ["BOOK_LEVELS", "Books", "quote_ticks"]
 

@@ -33,7 +33,6 @@ import threading
 import numpy as np
 
 from kfresearch.sim.instruments import InstrumentSpec, catalog, index_symbols, spec_for
-from kfresearch.sim.interfaces import Level, Signal
 from kfresearch.sim.market.book import Books
 from kfresearch.sim.market.candles import CandleMaker, Candles, TickType
 from kfresearch.sim.market.funding import Funding
@@ -51,6 +50,7 @@ from kfresearch.sim.market.params import (
 )
 from kfresearch.sim.market.paths import PricePaths
 from kfresearch.sim.market.tape import Stats24h, Tape, Trades
+from kfresearch.sim.source import Level, Signal
 
 __all__ = ["HISTORY_DAYS", "SyntheticMarket"]
 
@@ -63,7 +63,7 @@ tested offline; nothing is generated until it is asked for.
 
 
 class SyntheticMarket:
-    """A deterministic market for every contract of the catalog (implements ``Market``).
+    """A deterministic market for every contract of the catalog (a ``MarketSource``).
 
     Parameters
     ----------
@@ -77,6 +77,8 @@ class SyntheticMarket:
         Day chunks kept per cache (bounds memory: about 1.2 MB per cached
         trade day of the busiest contract).
     """
+
+    name = "synthetic"
 
     def __init__(
         self, seed: int = 0, *, history_days: int = HISTORY_DAYS, cache_days: int = 64

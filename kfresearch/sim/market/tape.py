@@ -36,6 +36,7 @@ from kfresearch.sim.market.params import (
     to_contracts,
 )
 from kfresearch.sim.market.paths import PricePaths
+from kfresearch.sim.source import Trades
 
 __all__ = ["TRADE_ID_STRIDE", "Stats24h", "Tape", "TradeDay", "Trades"]
 
@@ -46,44 +47,6 @@ Increasing with time and starting at 1 on the contract's opening day, but not
 contiguous across days: counting every trade since listing would mean
 generating every day since listing.
 """
-
-
-@dataclass(frozen=True)
-class Trades:
-    """Public trades, one row per index of equal-length arrays.
-
-    Attributes
-    ----------
-    time_ms : int64 array
-        Epoch milliseconds.
-    price : float64 array
-        Price in USD, on the contract's tick.
-    size : float64 array
-        Contracts (base units for ``PF_``, USD for inverse), on the size step.
-    buy : bool array
-        True when the taker bought.
-    trade_id : int64 array
-        Per-contract id, increasing with time (see ``TRADE_ID_STRIDE``).
-    """
-
-    time_ms: I64
-    price: F64
-    size: F64
-    buy: Bool
-    trade_id: I64
-
-    def __len__(self) -> int:
-        return int(self.time_ms.shape[0])
-
-    @staticmethod
-    def empty() -> Trades:
-        return Trades(
-            np.empty(0, np.int64),
-            np.empty(0),
-            np.empty(0),
-            np.empty(0, bool),
-            np.empty(0, np.int64),
-        )
 
 
 @dataclass(frozen=True)

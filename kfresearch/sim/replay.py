@@ -1,0 +1,325 @@
+"""A :class:`~kfresearch.sim.source.MarketSource` that replays a history store.
+
+The exchange engine runs on stored history exactly as it runs on the
+synthetic or the live market, so a backtest fills orders by the rules of
+``sim`` and ``demo``. What each question is answered from:
+
+==================  ==========================================================================
+question            answer (point in time: never a value from after ``t``)
+==================  ==========================================================================
+mark, index         close of the last complete ``resolution`` candle (``mark``, ``spot``)
+last                price of the last stored trade at or before ``t`` (else the last
+                    complete ``trade`` candle's close, else the mark)
+trades, extremes    stored trades in the window; for mark and index, the highs and
+                    lows of the candles that completed in ``(t0, t1]``
+book                the last stored book snapshot at or before ``t`` (``store.record``)
+                    not older than ``book_max_age``; otherwise a model book: the last
+                    price straddled by ``spread_ticks`` ticks, then one level a tick,
+                    each worth ``level_usd`` USD
+funding             the stored hourly rate of the hour (``store.funding_rates``)
+contracts           the simulator's contract catalog (tick, size step, margin tiers), for
+                    the symbols that have stored data
+==================  ==========================================================================
+
+Data is read one UTC day at a time (a few days are kept), so memory stays
+bounded however long the replay. A question the store cannot answer raises
+:class:`~kfresearch.errors.StoreError` saying what to download.
+
+Example
+-------
+>>> from kfresearch.store import Store
+>>> store = Store("data/")                                      # doctest: +SKIP
+>>> source = ReplaySource(store)                                # doctest: +SKIP
+>>> engine = Engine(source, seed=1)                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from kfresearch.errors import StoreError
+from kfresearch.sim.instruments import DAY_MS, HOUR_MS, InstrumentSpec, spec_for
+from kfresearch.sim.source import Level, Signal, Trades
+
+if TYPE_CHECKING:
+    from kfresearch.store import Store
+
+__all__ = ["ReplaySource"]
+
+_RESOLUTION_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": HOUR_MS}
+_CASH = frozenset({"USD", "USDT", "USDC"})
+_Arrays = dict[str, NDArray[Any]]
+
+
+def _ms(frame: pd.DataFrame) -> NDArray[np.int64]:
+    index = pd.DatetimeIndex(frame.index)
+    return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+
+
+class ReplaySource:
+    """Prices from a :class:`~kfresearch.store.Store` (see the module docstring).
+
+    Parameters
+    ----------
+    store
+        The history store to read; nothing is downloaded.
+    resolution
+        Candles the mark and index are read from (``"1m"`` … ``"1h"``).
+    spread_ticks, level_usd
+        The model book used where no snapshot is stored: best bid and ask
+        ``spread_ticks`` ticks apart around the last price, then one level a
+        tick, each of ``level_usd`` USD.
+    book_max_age
+        Oldest stored book snapshot still used (a pandas-style duration).
+    cache_days
+        Days of each series kept in memory.
+    """
+
+    name = "replay"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        resolution: str = "1m",
+        spread_ticks: int = 1,
+        level_usd: float = 50_000.0,
+        book_max_age: str = "5min",
+        cache_days: int = 3,
+    ) -> None:
+        if resolution not in _RESOLUTION_MS:
+            raise ValueError(f"resolution must be one of {', '.join(_RESOLUTION_MS)}")
+        if spread_ticks < 1 or not level_usd > 0:
+            raise ValueError("spread_ticks must be at least 1 and level_usd positive")
+        self.store = store
+        self.resolution = resolution
+        self.step_ms = _RESOLUTION_MS[resolution]
+        self.spread_ticks = spread_ticks
+        self.level_usd = level_usd
+        self.book_max_age_ms = int(pd.Timedelta(book_max_age).total_seconds() * 1000)
+        self._cache: OrderedDict[tuple[str, str, str, int], _Arrays] = OrderedDict()
+        self._cache_size = max(cache_days, 2) * 8
+        self._symbols = sorted(
+            {s.keys["symbol"].upper() for s in store.series() if "symbol" in s.keys}
+        )
+
+    def __repr__(self) -> str:
+        return f"ReplaySource({self.store!r}, resolution={self.resolution!r})"
+
+    # -- contracts -----------------------------------------------------------
+
+    def instruments(self, now_ms: int) -> list[InstrumentSpec]:
+        """The catalog's contracts that have stored data and are listed at ``now_ms``."""
+        found = (self.instrument(s, now_ms) for s in self._symbols)
+        return [spec for spec in found if spec is not None and spec.is_listed(now_ms)]
+
+    def instrument(self, symbol: str, now_ms: int) -> InstrumentSpec | None:
+        """The contract ``symbol`` if the store holds data for it, else None."""
+        name = symbol.upper()
+        return spec_for(name, now_ms) if name in self._symbols else None
+
+    # -- stored series, a day at a time -----------------------------------------
+
+    def _day(self, kind: str, symbol: str, variant: str, day: int) -> _Arrays:
+        key = (kind, symbol, variant, day)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        since = pd.Timestamp(day * DAY_MS, unit="ms", tz="UTC")
+        until = since + pd.Timedelta(days=1)
+        keys: dict[str, str] = {"symbol": symbol}
+        if kind == "candles":
+            keys |= {"tick_type": variant, "resolution": self.resolution}
+        frame = self.store.read(kind, since, until, **keys)
+        arrays: _Arrays = {"time": _ms(frame)}
+        for column in ("open", "high", "low", "close", "price", "size", "level",
+                       "funding_rate", "relative_funding_rate"):
+            if column in frame.columns:
+                arrays[column] = frame[column].to_numpy(dtype=float)
+        if "side" in frame.columns:
+            arrays["side"] = frame["side"].to_numpy(dtype=str)
+        self._cache[key] = arrays
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return arrays
+
+    def _days(self, kind: str, symbol: str, variant: str, t0_ms: int, t1_ms: int) -> _Arrays:
+        """The series over the days that ``[t0_ms, t1_ms]`` touches, concatenated."""
+        parts = [
+            self._day(kind, symbol, variant, day)
+            for day in range(t0_ms // DAY_MS, t1_ms // DAY_MS + 1)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    def _candle_close(self, symbol: str, tick_type: str, t_ms: int) -> float | None:
+        """Close of the last candle complete at ``t_ms`` (its start + step <= t), a day back."""
+        for day in (t_ms // DAY_MS, t_ms // DAY_MS - 1):
+            rows = self._day("candles", symbol, tick_type, day)
+            i = int(np.searchsorted(rows["time"], t_ms - self.step_ms, side="right")) - 1
+            if i >= 0:
+                return float(rows["close"][i])
+        return None
+
+    def _missing(self, what: str, symbol: str, t_ms: int, how: str) -> StoreError:
+        at = pd.Timestamp(t_ms, unit="ms", tz="UTC").isoformat()
+        return StoreError(
+            f"the store has no {what} for {symbol} at {at}: download it first, "
+            f"e.g. {how}, or replay a range the store covers"
+        )
+
+    # -- prices ----------------------------------------------------------------
+
+    def _perpetual_of(self, symbol: str) -> str:
+        spec = spec_for(symbol)
+        base = spec.base if spec is not None else symbol.upper().removeprefix("PF_")[:3]
+        return f"PF_{base}USD"
+
+    def mark_price(self, symbol: str, t_ms: int) -> float:
+        """Close of the last complete mark candle at ``t_ms``."""
+        name = symbol.upper()
+        found = self._candle_close(name, "mark", t_ms)
+        if found is None:
+            how = f"store.candles({name!r}, {self.resolution!r}, tick_type='mark', since=…)"
+            raise self._missing("mark price", name, t_ms, how)
+        return found
+
+    def index_price(self, symbol: str, t_ms: int) -> float:
+        """Close of the last complete spot candle at ``t_ms`` (the contract's, else its
+        pair's linear perpetual's)."""
+        name = symbol.upper()
+        for candidate in dict.fromkeys((name, self._perpetual_of(name))):
+            if candidate in self._symbols:
+                found = self._candle_close(candidate, "spot", t_ms)
+                if found is not None:
+                    return found
+        how = f"store.candles({name!r}, {self.resolution!r}, tick_type='spot', since=…)"
+        raise self._missing("index price", name, t_ms, how)
+
+    def last_price(self, symbol: str, t_ms: int) -> float:
+        """Last stored trade at or before ``t_ms`` (a day back), else trade candles, else mark."""
+        name = symbol.upper()
+        for day in (t_ms // DAY_MS, t_ms // DAY_MS - 1):
+            rows = self._day("trades", name, "", day)
+            i = int(np.searchsorted(rows["time"], t_ms, side="right")) - 1
+            if i >= 0:
+                return float(rows["price"][i])
+        found = self._candle_close(name, "trade", t_ms)
+        return found if found is not None else self.mark_price(name, t_ms)
+
+    def usd_value(self, currency: str, t_ms: int) -> float:
+        """1.0 for USD and stablecoins; a coin at the index of its linear perpetual."""
+        name = currency.upper()
+        if name in _CASH:
+            return 1.0
+        name = "XBT" if name == "BTC" else name
+        perpetual = f"PF_{name}USD"
+        if perpetual not in self._symbols:
+            raise KeyError(f"no USD value for currency {currency!r}: the store has no {perpetual}")
+        return self.index_price(perpetual, t_ms)
+
+    # -- trades ------------------------------------------------------------------
+
+    def trades(self, symbol: str, start_ms: int, end_ms: int) -> Trades:
+        """Stored public trades with ``start_ms <= time < end_ms``, oldest first."""
+        if end_ms <= start_ms:
+            return Trades.empty()
+        rows = self._days("trades", symbol.upper(), "", start_ms, end_ms)
+        a = int(np.searchsorted(rows["time"], start_ms, side="left"))
+        b = int(np.searchsorted(rows["time"], end_ms, side="left"))
+        sides = rows.get("side", np.empty(0, dtype=str))
+        return Trades(
+            rows["time"][a:b],
+            rows["price"][a:b],
+            rows["size"][a:b],
+            np.asarray(sides[a:b] == "buy", dtype=bool),
+            np.arange(a, b, dtype=np.int64),
+        )
+
+    def extremes(
+        self, symbol: str, signal: Signal, t0_ms: int, t1_ms: int
+    ) -> tuple[float, float] | None:
+        """(min, max) of ``signal`` in ``(t0_ms, t1_ms]``: trade prices for ``last``, the
+        lows and highs of the candles that completed in the interval otherwise."""
+        if t1_ms <= t0_ms:
+            return None
+        name = symbol.upper()
+        if signal == "last":
+            rows = self._days("trades", name, "", t0_ms, t1_ms)
+            a = int(np.searchsorted(rows["time"], t0_ms, side="right"))
+            b = int(np.searchsorted(rows["time"], t1_ms, side="right"))
+            prices = rows["price"][a:b]
+        else:
+            tick_type = "mark" if signal == "mark" else "spot"
+            if signal == "index" and name not in self._symbols:
+                name = self._perpetual_of(name)
+            rows = self._days("candles", name, tick_type, t0_ms - self.step_ms, t1_ms)
+            ends = rows["time"] + self.step_ms
+            a = int(np.searchsorted(ends, t0_ms, side="right"))
+            b = int(np.searchsorted(ends, t1_ms, side="right"))
+            if b <= a:
+                return None
+            return float(rows["low"][a:b].min()), float(rows["high"][a:b].max())
+        if prices.size == 0:
+            return None
+        return float(prices.min()), float(prices.max())
+
+    # -- book --------------------------------------------------------------------
+
+    def book(self, symbol: str, t_ms: int, depth: int = 25) -> tuple[list[Level], list[Level]]:
+        """The last stored snapshot at or before ``t_ms`` if recent, else the model book."""
+        name = symbol.upper()
+        rows = self._days("book", name, "", t_ms - self.book_max_age_ms, t_ms)
+        i = int(np.searchsorted(rows["time"], t_ms, side="right")) - 1
+        if i >= 0 and rows["time"][i] >= t_ms - self.book_max_age_ms:
+            at = rows["time"] == rows["time"][i]
+            levels = [
+                (str(side), float(price), float(size))
+                for side, price, size in zip(
+                    rows["side"][at], rows["price"][at], rows["size"][at], strict=True
+                )
+            ]
+            bids = sorted(((p, s) for side, p, s in levels if side == "bid"), reverse=True)
+            asks = sorted((p, s) for side, p, s in levels if side == "ask")
+            return bids[:depth], asks[:depth]
+        return self._model_book(name, t_ms, depth)
+
+    def _model_book(self, symbol: str, t_ms: int, depth: int) -> tuple[list[Level], list[Level]]:
+        spec = self.instrument(symbol, t_ms) or spec_for(symbol)
+        if spec is None:
+            raise self._missing("contract", symbol, t_ms, f"store.trades({symbol!r}, since=…)")
+        tick = spec.tick_size
+        price = self.last_price(symbol, t_ms)
+        best_bid = math.floor(price / tick - self.spread_ticks / 2 + 1e-9) * tick
+        best_ask = best_bid + self.spread_ticks * tick
+        step = spec.size_step
+
+        def level(p: float) -> Level:
+            contracts = self.level_usd / spec.contract_size if spec.is_inverse else (
+                self.level_usd / p
+            )
+            size = max(round(contracts / step), 1) * step
+            return round(p, spec.tick_decimals), round(size, max(spec.precision, 0))
+
+        bids = [level(best_bid - i * tick) for i in range(depth)]
+        asks = [level(best_ask + i * tick) for i in range(depth)]
+        return bids, asks
+
+    # -- funding -----------------------------------------------------------------
+
+    def funding_rate(self, symbol: str, hour_ms: int) -> tuple[float, float]:
+        """(absolute, relative) stored rate of the hour starting at ``hour_ms``."""
+        name = symbol.upper()
+        rows = self._day("funding_rates", name, "", hour_ms // DAY_MS)
+        i = int(np.searchsorted(rows["time"], hour_ms, side="left"))
+        if i < rows["time"].size and rows["time"][i] == hour_ms:
+            return float(rows["funding_rate"][i]), float(rows["relative_funding_rate"][i])
+        how = f"store.funding_rates({name!r}, since=…)"
+        raise self._missing("funding rate", name, hour_ms, how)
