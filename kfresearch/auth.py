@@ -13,6 +13,12 @@ encoder (:func:`kfresearch.endpoints.encode_params`) builds them.
 
 WebSocket: ``signed_challenge = base64(HMAC-SHA-512(base64decode(secret), SHA-256(challenge)))``.
 
+Spot REST (the Unified WebSocket's token, reference kraken-unified-ws.md §1.3)::
+
+    API-Sign = base64(HMAC-SHA-512(base64decode(secret), uri_path + SHA-256(nonce + post_data)))
+
+with the SHA-256 as its raw 32 bytes appended to the path's bytes.
+
 Example
 -------
 >>> s = Secret("cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ==")
@@ -40,6 +46,7 @@ __all__ = [
     "nonce_source",
     "rest_signature",
     "signed_path",
+    "spot_signature",
     "ws_challenge_signature",
 ]
 
@@ -79,6 +86,40 @@ def rest_signature(secret: Secret, post_data: str, nonce: str, path: str) -> str
 def ws_challenge_signature(secret: Secret, challenge: str) -> str:
     """``signed_challenge`` for the WebSocket challenge (reference §3.2, vector K2)."""
     return _hmac(secret, challenge)
+
+
+def spot_signature(secret: Secret, path: str, nonce: str, post_data: str) -> str:
+    """The ``API-Sign`` header of a Spot-style REST request (``GetWebSocketsToken``).
+
+    Parameters
+    ----------
+    secret : Secret
+        The Kraken (spot-style) API secret, base64 as Kraken shows it.
+    path : str
+        The URI path only, e.g. ``/0/private/GetWebSocketsToken``.
+    nonce : str
+        The ``nonce`` field of the body, as sent.
+    post_data : str
+        The urlencoded body exactly as sent, ``nonce`` included.
+
+    Returns
+    -------
+    str
+        base64 of the HMAC-SHA-512 (88 characters).
+
+    Example
+    -------
+    Kraken's documented example (unified-ws reference §1.3):
+
+    >>> s = Secret("kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HA"
+    ...            "ZtuZuj6F1huXg==")
+    >>> body = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+    >>> spot_signature(s, "/0/private/AddOrder", "1616492376594", body)[:16]
+    '4/dpxb3iT4tp/ZCV'
+    """
+    digest = hashlib.sha256((nonce + post_data).encode("utf-8")).digest()
+    mac = hmac.new(secret.key_bytes(), path.encode("utf-8") + digest, hashlib.sha512).digest()
+    return base64.b64encode(mac).decode("ascii")
 
 
 class NonceSource:

@@ -9,7 +9,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from kfresearch.auth import KrakenAuth, rest_signature, signed_path, ws_challenge_signature
+from kfresearch.auth import (
+    KrakenAuth,
+    rest_signature,
+    signed_path,
+    spot_signature,
+    ws_challenge_signature,
+)
 from kfresearch.credentials import Credentials, Secret
 from kfresearch.endpoints import ENDPOINTS, encode_params
 from kfresearch.environments import resolve_environment
@@ -206,3 +212,33 @@ def test_signature_checked_by_an_exchange_style_verifier() -> None:
             auth=core.auth,
         )
     assert seen == [True, True]
+
+
+def test_spot_signature_reproduces_krakens_documented_example() -> None:
+    """unified-ws reference §1.3: Kraken's Spot signing example, byte for byte."""
+    secret = Secret(
+        "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+    )
+    data = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+    got = spot_signature(secret, "/0/private/AddOrder", "1616492376594", data)
+    assert (
+        got
+        == "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+    )
+
+
+def test_spot_signature_differs_from_the_futures_scheme() -> None:
+    # same inputs, different recipe (nonce first, path outside the SHA-256)
+    spot = spot_signature(OUR_SECRET, "/0/private/GetWebSocketsToken", NONCE, f"nonce={NONCE}")
+    futures = rest_signature(OUR_SECRET, f"nonce={NONCE}", NONCE, "/0/private/GetWebSocketsToken")
+    assert spot != futures
+
+
+def test_auth_docstring_examples_run() -> None:
+    import doctest
+
+    import kfresearch.auth
+
+    result = doctest.testmod(kfresearch.auth)
+    assert result.attempted > 0
+    assert result.failed == 0
