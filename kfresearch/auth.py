@@ -43,6 +43,7 @@ from kfresearch.credentials import Credentials, Secret
 __all__ = [
     "KrakenAuth",
     "NonceSource",
+    "SpotAuth",
     "nonce_source",
     "rest_signature",
     "signed_path",
@@ -179,3 +180,45 @@ class KrakenAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"KrakenAuth({self._credentials!r})"
+
+
+class SpotAuth(httpx.Auth):
+    """Signs a Spot REST request the way ``GetWebSocketsToken`` needs (reference
+    kraken-unified-ws.md §1.3): ``nonce`` first in the form body, then ``API-Key``
+    and ``API-Sign`` headers over exactly that body.
+
+    Each attempt of a retried request gets a fresh nonce (httpx runs the auth
+    flow per send); the body sent is the body signed.
+    """
+
+    requires_request_body = True
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+        self._nonces = nonce_source(credentials.key)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        nonce = self._nonces.next()
+        rest = request.content.decode("utf-8")
+        body = f"nonce={nonce}" + (f"&{rest}" if rest else "")
+        path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in ("content-length", "content-type")
+        }
+        headers |= {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "API-Key": self._credentials.key,
+            "API-Sign": spot_signature(self._credentials.secret, path, nonce, body),
+        }
+        yield httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=body.encode("utf-8"),
+            extensions=request.extensions,
+        )
+
+    def __repr__(self) -> str:
+        return f"SpotAuth({self._credentials!r})"

@@ -1,9 +1,22 @@
 """API credentials: where they come from, and a secret that never prints.
 
-Resolution order (design.md): explicit arguments > ``KFRESEARCH_API_KEY`` /
-``KFRESEARCH_API_SECRET`` > a ``.env`` file in the working directory. The
-``sim`` and ``demo`` environments provision their own local key pairs, so they
-need none of these.
+Two kinds of key pair (reference kraken-unified-ws.md §1.3): a **Derivatives**
+key (Kraken Futures, for the v3 REST API, the WebSocket v1 and the History
+API) and a **Kraken spot-style** key (kraken.com, "Access WebSocket API"
+permission) for the Unified WebSocket's token. Each comes from its own
+place, in this order (design.md): explicit arguments > environment
+variables > a ``.env`` file in the working directory:
+
+==============  ====================  ==============================================
+kind            arguments             variables
+==============  ====================  ==============================================
+derivatives     ``key``, ``secret``   ``KFRESEARCH_API_KEY``, ``KFRESEARCH_API_SECRET``
+spot            ``uws_key``,          ``KFRESEARCH_UWS_API_KEY``,
+                ``uws_secret``        ``KFRESEARCH_UWS_API_SECRET``
+==============  ====================  ==============================================
+
+The ``sim`` and ``demo`` environments provision their own local key pairs of
+both kinds, so they need none of these.
 
 Secrets may be given as ``str`` or as ``bytes`` of ASCII text; anything else
 is refused with a :class:`~kfresearch.errors.CredentialsError` that names the
@@ -24,15 +37,48 @@ import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from dotenv import dotenv_values
 
 from kfresearch.errors import CredentialsError
 
-__all__ = ["ApiKey", "Credentials", "Secret", "as_secret", "load_credentials", "mask"]
+__all__ = [
+    "KINDS",
+    "ApiKey",
+    "Credentials",
+    "KeyKind",
+    "Secret",
+    "as_secret",
+    "load_credentials",
+    "mask",
+]
 
 KEY_VAR = "KFRESEARCH_API_KEY"
 SECRET_VAR = "KFRESEARCH_API_SECRET"  # noqa: S105 - a variable name, not a secret
+UWS_KEY_VAR = "KFRESEARCH_UWS_API_KEY"
+UWS_SECRET_VAR = "KFRESEARCH_UWS_API_SECRET"  # noqa: S105 - a variable name, not a secret
+
+KeyKind = Literal["derivatives", "spot"]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where one kind of key pair is looked for: its arguments and variables."""
+
+    label: str
+    key_arg: str
+    secret_arg: str
+    key_var: str
+    secret_var: str
+
+
+#: Each kind of key pair, and where it comes from.
+KINDS: dict[str, _Source] = {
+    "derivatives": _Source("Derivatives (Kraken Futures)", "key", "secret", KEY_VAR, SECRET_VAR),
+    "spot": _Source("Kraken (spot-style, for the Unified WebSocket)", "uws_key", "uws_secret",
+                    UWS_KEY_VAR, UWS_SECRET_VAR),
+}
 
 
 def mask(value: str | None) -> str:
@@ -139,12 +185,17 @@ class Secret:
 
 @dataclass(frozen=True, repr=False)
 class Credentials:
-    """A Futures key pair. ``key`` is the public key, ``secret`` a :class:`Secret`."""
+    """A key pair. ``key`` is the public key, ``secret`` a :class:`Secret`, ``kind``
+    ``"derivatives"`` (Kraken Futures, v3) or ``"spot"`` (a Kraken key, for the
+    Unified WebSocket's token)."""
 
     key: str
     secret: Secret
+    kind: KeyKind = "derivatives"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise CredentialsError(f"unknown key kind {self.kind!r}: 'derivatives' or 'spot'")
         if not isinstance(self.key, str):
             raise CredentialsError(f"the API key must be text, got a {type(self.key).__name__}")
         if not self.key.strip():
@@ -153,7 +204,8 @@ class Credentials:
         self.secret.key_bytes()  # reject a malformed secret now, not at the first request
 
     def __repr__(self) -> str:
-        return f"Credentials(key={mask(self.key)!r}, secret={self.secret!r})"
+        kind = "" if self.kind == "derivatives" else f", kind={self.kind!r}"
+        return f"Credentials(key={mask(self.key)!r}, secret={self.secret!r}{kind})"
 
     __str__ = __repr__
 
@@ -174,8 +226,9 @@ def load_credentials(
     *,
     cwd: Path | None = None,
     use_environment: bool = True,
+    kind: KeyKind = "derivatives",
 ) -> Credentials | None:
-    """Find a key pair: arguments, then environment variables, then ``./.env``.
+    """Find a key pair of ``kind``: arguments, then environment variables, then ``./.env``.
 
     Returns None when no source has a key and a secret. A source that has only
     one of the two is an error (it is almost always a typo).
@@ -184,30 +237,44 @@ def load_credentials(
     ------
     CredentialsError
         Half a pair, or a secret that is not base64.
+
+    Examples
+    --------
+    >>> load_credentials("my-key", "c2VjcmV0", kind="spot")
+    Credentials(key='my-k…', secret=Secret('********'), kind='spot')
     """
+    source = KINDS[kind]
     secret = as_secret(secret)
     if key is not None or secret is not None:
-        return _pair(key, secret, "the arguments key= and secret=")
+        return _pair(key, secret, f"the arguments {source.key_arg}= and {source.secret_arg}=",
+                     kind)
     if not use_environment:
         return None
-    env_key, env_secret = os.environ.get(KEY_VAR), as_secret(os.environ.get(SECRET_VAR))
+    env_key, env_secret = os.environ.get(source.key_var), as_secret(
+        os.environ.get(source.secret_var)
+    )
     if env_key or env_secret:
-        return _pair(env_key, env_secret, f"the environment variables {KEY_VAR}/{SECRET_VAR}")
+        return _pair(env_key, env_secret,
+                     f"the environment variables {source.key_var}/{source.secret_var}", kind)
     dotenv = (cwd or Path.cwd()) / ".env"
     if dotenv.is_file():
         values = dotenv_values(dotenv)
-        file_key, file_secret = values.get(KEY_VAR), as_secret(values.get(SECRET_VAR))
+        file_key, file_secret = values.get(source.key_var), as_secret(
+            values.get(source.secret_var)
+        )
         del values
         if file_key or file_secret:
-            return _pair(file_key, file_secret, f"{dotenv}")
+            return _pair(file_key, file_secret, f"{dotenv}", kind)
     return None
 
 
-def _pair(key: str | None, secret: Secret | None, source: str) -> Credentials:
+def _pair(key: str | None, secret: Secret | None, source: str, kind: KeyKind) -> Credentials:
     if not key or secret is None or not secret.reveal():
         missing = "secret" if key else "key"
+        where = KINDS[kind]
         raise CredentialsError(
             f"{source} give an API key and secret only in part: the {missing} is missing. "
-            f"Set both {KEY_VAR} and {SECRET_VAR}, or pass key= and secret=."
+            f"Set both {where.key_var} and {where.secret_var}, or pass {where.key_arg}= and "
+            f"{where.secret_arg}=."
         )
-    return Credentials(key.strip(), secret)
+    return Credentials(key.strip(), secret, kind)

@@ -85,6 +85,14 @@ class Endpoint:
     text : bool
         A successful answer is not JSON but text (the CSV account log),
         handed over as ``str``.
+    scheme : {"futures", "spot"}
+        How it is signed: ``Authent`` headers (v3, History), or ``API-Sign``
+        (the Unified WebSocket's token, reference kraken-unified-ws.md §1.3),
+        sent to the environment's spot REST host.
+    key_kind : {"derivatives", "spot"}
+        Which of the client's key pairs signs it: the Derivatives key for the
+        futures scheme, the Kraken spot-style key for the spot one (``kfresearch
+        doctor`` crosses them to tell a key of the wrong kind).
     """
 
     name: str
@@ -96,6 +104,8 @@ class Endpoint:
     reads_only: bool = False
     raw: bool = False
     text: bool = False
+    scheme: str = "futures"
+    key_kind: str = "derivatives"
 
     @property
     def changes_account(self) -> bool:
@@ -106,7 +116,7 @@ class Endpoint:
     @property
     def pool(self) -> str | None:
         """``"derivatives"``, ``"history"`` or None (public calls cost nothing)."""
-        if not self.private:
+        if not self.private or self.scheme == "spot":
             return None
         return "history" if self.path.startswith("/api/history/") else "derivatives"
 
@@ -221,6 +231,16 @@ ACCOUNT_LOG_CSV = Endpoint(
 )
 # -- key check (auth service, no pool documented) ---------------------------------------
 CHECK_KEY = Endpoint("check_key", "GET", "/api/auth/v1/api-keys/v3/check", private=True)
+# -- the Unified WebSocket's token (Spot REST, signed with a Kraken spot-style key) ------
+WEBSOCKETS_TOKEN = Endpoint(
+    "websockets_token",
+    "POST",
+    "/0/private/GetWebSocketsToken",
+    private=True,
+    reads_only=True,  # asking for a token changes nothing: no live trading gate
+    scheme="spot",
+    key_kind="spot",
+)
 
 _TABLE: tuple[Endpoint, ...] = (
     INSTRUMENTS,
@@ -259,6 +279,7 @@ _TABLE: tuple[Endpoint, ...] = (
     ACCOUNT_LOG,
     ACCOUNT_LOG_CSV,
     CHECK_KEY,
+    WEBSOCKETS_TOKEN,
 )
 
 ENDPOINTS: dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in _TABLE}

@@ -21,6 +21,8 @@ Example
 'https://futures.kraken.com/derivatives/api/v3'
 >>> resolve_environment("sim", base_url="http://127.0.0.1:8765").ws_url
 'ws://127.0.0.1:8765/ws/v1'
+>>> resolve_environment("live").uws_public_url
+'wss://uws.kraken.com/v2/public'
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class Environment:
         Orders here trade real funds: the live safety gates apply.
     keys_help : str
         Where keys for this environment come from.
+    spot_base_url : str
+        Host of the Spot REST API that issues Unified WebSocket tokens
+        (``https://api.kraken.com`` on live); empty: ``base_url``.
+    uws_base_url : str
+        Host of the Unified WebSocket (``wss://uws.kraken.com`` on live);
+        empty: ``base_url`` with a ``ws``/``wss`` scheme.
     """
 
     name: str
@@ -73,6 +81,8 @@ class Environment:
     in_process: bool
     real_money: bool
     keys_help: str
+    spot_base_url: str = ""
+    uws_base_url: str = ""
 
     @property
     def rest_url(self) -> str:
@@ -98,6 +108,27 @@ class Environment:
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/v1"
 
     @property
+    def spot_url(self) -> str:
+        """Base of the Spot REST API (``GetWebSocketsToken``)."""
+        return self.spot_base_url or self.base_url
+
+    def _uws(self, path: str) -> str:
+        if self.uws_base_url:
+            return f"{self.uws_base_url}{path}"
+        scheme, rest = self.base_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{path}"
+
+    @property
+    def uws_public_url(self) -> str:
+        """The Unified WebSocket's public endpoint (market data)."""
+        return self._uws("/v2/public")
+
+    @property
+    def uws_private_url(self) -> str:
+        """The Unified WebSocket's private endpoint (account data and trading)."""
+        return self._uws("/v2/private")
+
+    @property
     def provisions_keys(self) -> bool:
         """sim and demo make their own local key pairs; live needs the user's."""
         return not self.real_money
@@ -113,9 +144,13 @@ ENVIRONMENTS: dict[str, Environment] = {
         in_process=False,
         real_money=True,
         keys_help=(
-            "make a Futures API key at https://futures.kraken.com (Settings > API keys); "
-            "a Spot key does not work"
+            "for protocol='v3' make a Futures (Derivatives) API key at https://futures.kraken.com "
+            "(Settings > API keys); for protocol='uws' a Kraken API key with the 'Access "
+            "WebSocket API' permission at https://www.kraken.com (Settings > API); the two are "
+            "different keys"
         ),
+        spot_base_url="https://api.kraken.com",
+        uws_base_url="wss://uws.kraken.com",
     ),
     "demo": Environment(
         "demo",
@@ -175,6 +210,7 @@ def resolve_environment(
             "demo-futures.kraken.com was retired on 2026-07-14; use env='demo' (the local "
             "paper exchange) or env='sim'"
         )
+    # a server of one's own (``kfresearch sim serve``) serves the token and the UWS too
     return Environment(
         chosen.name,
         f"{parts.scheme}://{parts.netloc}",

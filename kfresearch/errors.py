@@ -8,6 +8,9 @@
     ├── ValidationError               a bad argument, caught before anything is sent
     │                                 (``field``, ``value``, and what would be valid)
     ├── LiveTradingDisabledError      an order-changing call on ``live`` without the opt-in
+    ├── UnsupportedCallError          the protocol in use has no such call (the Unified
+    │                                 WebSocket has no candle or account history): says
+    │                                 what to use instead
     ├── TransportError                the request did not get a usable answer
     │   ├── NetworkError              connect/read failure, dropped connection
     │   │   └── RequestTimeoutError   the request timed out (also a builtin TimeoutError)
@@ -34,6 +37,9 @@
 
     DataGapWarning                    (a UserWarning) the exchange has no data for part of the
                                       range asked for: the frame starts later than ``since``
+    SunsetWarning                     (a FutureWarning) an API in use is being switched off
+                                      (v3 on 2027-03-01), or its future is not stated (the
+                                      Charts and History APIs after that date)
 
 A download that fails half-way raises with ``partial``: a DataFrame of the
 rows fetched so far (None for other errors).
@@ -73,7 +79,9 @@ __all__ = [
     "StoreError",
     "StreamError",
     "SubscriptionError",
+    "SunsetWarning",
     "TransportError",
+    "UnsupportedCallError",
     "ValidationError",
 ]
 
@@ -104,6 +112,17 @@ class CredentialsError(ConfigurationError):
 
 class LiveTradingDisabledError(KFError):
     """An order-changing call on ``live`` without the separate trading opt-in."""
+
+
+class UnsupportedCallError(KFError):
+    """The protocol in use cannot serve this call (reference kraken-unified-ws.md §1.9).
+
+    The Unified WebSocket has no paged history (candles, trades, fills,
+    account log), no leverage or PnL preferences, no notifications: the
+    message says what to use instead (the local history store,
+    :mod:`kfresearch.store`, and its recorder; or ``protocol="v3"`` while it
+    lasts).
+    """
 
 
 class TransportError(KFError):
@@ -159,6 +178,16 @@ class DataGapWarning(UserWarning):
 
     Warned once per call; ``frame.attrs["data_start"]`` holds the first time
     with data (``NaT`` when there is none at all).
+    """
+
+
+class SunsetWarning(FutureWarning):
+    """An API kfresearch uses is being switched off, or its future is not stated.
+
+    Kraken switches off the Derivatives REST v3 and WebSocket v1 APIs on
+    2027-03-01; the Charts and History APIs are not named in that notice, and
+    their fate is not stated. Record what you need with the history store's
+    recorder (``kfresearch record SYMBOL``) and downloads (``kfresearch download``).
     """
 
 

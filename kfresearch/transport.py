@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import orjson
 
-from kfresearch.auth import KrakenAuth
+from kfresearch.auth import KrakenAuth, SpotAuth
 from kfresearch.credentials import Credentials
 from kfresearch.endpoints import Endpoint, Params, encode_params
 from kfresearch.environments import Environment
@@ -68,7 +68,7 @@ __all__ = [
 
 log = logging.getLogger("kfresearch.transport")
 
-_SECRET_HEADERS = {"apikey", "authent"}
+_SECRET_HEADERS = {"apikey", "authent", "api-key", "api-sign"}
 
 #: The exchange's error strings (reference §5) and the newer bodies' codes.
 _ERRORS: dict[str, type[APIError]] = {
@@ -95,6 +95,15 @@ _ERRORS: dict[str, type[APIError]] = {
     "INSUFFICIENT_MARGIN": InsufficientFundsError,
     "Server Error": ServerError,
     "unknownError": ServerError,
+    # the Spot REST API (GetWebSocketsToken, reference kraken-unified-ws.md §1.3)
+    "EAPI:Invalid key": AuthenticationError,
+    "EAPI:Invalid signature": AuthenticationError,
+    "EAPI:Invalid nonce": NonceError,
+    "EGeneral:Permission denied": PermissionDeniedError,
+    "EAPI:Rate limit exceeded": RateLimitError,
+    "EGeneral:Temporary lockout": RateLimitError,
+    "EService:Unavailable": MarketUnavailableError,
+    "EService:Busy": ServerError,
 }
 _CODES: dict[int, type[APIError]] = {
     10: RateLimitError,
@@ -111,6 +120,13 @@ _HINTS: dict[str, str] = {
     "Json Parse Error": "The json parameter did not parse; kfresearch encodes it for you "
     "when you use kf.batch(...).",
     "accountInactive": "The Futures account is inactive: fund it or use env='sim'/'demo'.",
+    "EAPI:Invalid key": "The Unified WebSocket's token needs a Kraken (spot-style) API key "
+    "(KFRESEARCH_UWS_API_KEY / KFRESEARCH_UWS_API_SECRET); a Derivatives (Futures) key is "
+    "refused there. `kfresearch doctor` tells which key is which.",
+    "EGeneral:Permission denied": "The Kraken key lacks the 'Access WebSocket API' permission: "
+    "add it on kraken.com (Settings > API).",
+    "EGeneral:Temporary lockout": "Kraken locked the key out for about 15 minutes after too "
+    "many failures; wait before retrying (kfresearch does not retry it).",
 }
 _BY_STATUS: dict[int, type[APIError]] = {
     400: InvalidArgumentError,
@@ -144,6 +160,9 @@ def _error_of(body: Any) -> tuple[str, int | None] | None:
     """(error text, numeric code) when ``body`` is one of the exchange's error shapes."""
     if not isinstance(body, dict):
         return None
+    spot = body.get("error")
+    if isinstance(spot, list):  # the Spot REST shape: {"error": ["EAPI:Invalid key"], ...}
+        return (str(spot[0]), None) if spot else None
     if body.get("result") == "error" or ("errors" in body and body.get("result") != "success"):
         error = body.get("error")
         errors = body.get("errors")
@@ -270,10 +289,13 @@ class Core:
         retry: RetryPolicy,
         allow_trading: bool,
         seed: int | None = None,
+        spot_credentials: Credentials | None = None,
     ) -> None:
         self.env = env
         self.credentials = credentials
+        self.spot_credentials = spot_credentials
         self.auth = KrakenAuth(credentials) if credentials else None
+        self._auths: dict[tuple[str, str], httpx.Auth] = {}
         self.limiter = limiter
         self.retry = retry
         self.allow_trading = allow_trading
@@ -283,7 +305,8 @@ class Core:
         self, endpoint: Endpoint, params: Params | None, path_params: Mapping[str, str] | None
     ) -> httpx.Request:
         """The request as it goes on the wire (unsigned: the auth signs on send)."""
-        url = self.env.base_url + endpoint.url_path(path_params)
+        base = self.env.spot_url if endpoint.scheme == "spot" else self.env.base_url
+        url = base + endpoint.url_path(path_params)
         encoded = encode_params(params)
         if endpoint.method == "POST":
             return httpx.Request(
@@ -294,11 +317,13 @@ class Core:
             )
         return httpx.Request(endpoint.method, f"{url}?{encoded}" if encoded else url)
 
-    def check_allowed(self, endpoint: Endpoint) -> None:
+    def check_allowed(self, endpoint: Endpoint, *, via_uws: bool = False) -> None:
         """Raise before anything is sent when the call may not be made.
 
         The live gate comes first: a user without keys who tries a live order
-        should learn about the gate, not only about the keys.
+        should learn about the gate, not only about the keys. ``via_uws``: the
+        call goes over the Unified WebSocket, whose private calls need the
+        Kraken spot-style key.
         """
         if endpoint.changes_account and self.env.real_money and not self.allow_trading:
             raise LiveTradingDisabledError(
@@ -307,6 +332,15 @@ class Core:
                 "kfresearch.connect(env='live', allow_trading=True) or set "
                 "KFRESEARCH_ALLOW_LIVE_TRADING=1; to practise, use env='demo' or env='sim'."
             )
+        if endpoint.private and (endpoint.key_kind == "spot" or via_uws):
+            if self.spot_credentials is None:
+                raise CredentialsError(
+                    f"{endpoint.describe()} needs a Kraken (spot-style) API key for the Unified "
+                    "WebSocket and none was found. Set KFRESEARCH_UWS_API_KEY and "
+                    "KFRESEARCH_UWS_API_SECRET (or pass uws_key= and uws_secret=); "
+                    f"for {self.env.name}: {self.env.keys_help}."
+                )
+            return
         if endpoint.private and self.credentials is None:
             raise CredentialsError(
                 f"{endpoint.describe()} needs API credentials and none were found. Set "
@@ -330,7 +364,7 @@ class Core:
                 log.debug("%s waits %.3fs for the %s rate-limit pool", where, wait, endpoint.pool)
                 yield Sleep(wait)
             request = self.build_request(endpoint, params, path_params)
-            outcome = yield Transmit(request, self.auth if endpoint.private else None)
+            outcome = yield Transmit(request, self.auth_for(endpoint) if endpoint.private else None)
             last = attempt + 1 == self.retry.max_attempts
             if isinstance(outcome, httpx.Response):
                 _log_response(outcome)
@@ -371,6 +405,19 @@ class Core:
             log.info("%s failed (attempt %d); retrying in %.2fs", where, attempt + 1, delay)
             yield Sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def auth_for(self, endpoint: Endpoint) -> httpx.Auth | None:
+        """The signer of ``endpoint``: its scheme, with the key pair of its ``key_kind``."""
+        credentials = self.spot_credentials if endpoint.key_kind == "spot" else self.credentials
+        if credentials is None:
+            return None
+        if endpoint.scheme == "futures" and credentials is self.credentials:
+            return self.auth
+        found = self._auths.get((endpoint.scheme, endpoint.key_kind))
+        if found is None:
+            found = SpotAuth(credentials) if endpoint.scheme == "spot" else KrakenAuth(credentials)
+            self._auths[(endpoint.scheme, endpoint.key_kind)] = found
+        return found
 
     def _unknown(self, endpoint: Endpoint, params: Params | None, what: str) -> OutcomeUnknownError:
         cli = str((params or {}).get("cliOrdId") or "") or None

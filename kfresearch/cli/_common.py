@@ -16,8 +16,16 @@ Handler: TypeAlias = Callable[[argparse.Namespace], int]
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--env`` and ``--base-url``, which every command that talks to an exchange takes."""
+    """Add ``--env``, ``--base-url`` and ``--protocol``, which every command that talks to an
+    exchange takes."""
     parser.add_argument(
         "--env", default=None, help="live, demo or sim (default KFRESEARCH_ENV or demo)"
     )
     parser.add_argument("--base-url", default=None, help="a server that speaks the API")
+    parser.add_argument(
+        "--protocol",
+        default=None,
+        choices=["v3", "uws"],
+        help="v3 (REST) or uws (Unified WebSocket); default KFRESEARCH_PROTOCOL, else by date "
+        "(uws from 2027-03-01)",
+    )

@@ -19,6 +19,6 @@ def register(commands: Subcommands) -> None:
 def _doctor(args: argparse.Namespace) -> int:
     from kfresearch.client import Client
 
-    report = Client(args.env, base_url=args.base_url).doctor()
+    report = Client(args.env, base_url=args.base_url, protocol=args.protocol).doctor()
     print(report)
     return 0 if report.ok else 1

@@ -282,7 +282,7 @@ def test_every_account_changing_call_is_gated_on_live() -> None:
     }
     assert all(e.method != "GET" for e in changing)
     assert [e.name for e in ENDPOINTS.values() if e.method != "GET" and not e.changes_account] \
-        == ["order_status"]  # the one POST that only reads
+        == ["order_status", "websockets_token"]  # the POSTs that only read
     for endpoint in changing:
         path = endpoint.url_path({"symbol": "PF_XBTUSD"})
         with pytest.raises(LiveTradingDisabledError):
