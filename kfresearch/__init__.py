@@ -48,7 +48,9 @@ from kfresearch.errors import (
     StoreError,
     StreamError,
     SubscriptionError,
+    SunsetWarning,
     TransportError,
+    UnsupportedCallError,
     ValidationError,
 )
 
@@ -152,10 +154,12 @@ __all__ = [
     "StoreError",
     "StreamError",
     "SubscriptionError",
+    "SunsetWarning",
     "SwitchStatus",
     "TimeLike",
     "Trailing",
     "TransportError",
+    "UnsupportedCallError",
     "ValidationError",
     "__version__",
     "connect",

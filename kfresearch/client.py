@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -70,6 +71,7 @@ from kfresearch.transport import RetryPolicy, run_async, run_sync
 if TYPE_CHECKING:
     from kfresearch.ratelimit import RateLimiter
     from kfresearch.sim.exchange import SimExchange
+    from kfresearch.stream.runner import LoopRunner
     from kfresearch.timeparse import TimeLike
 
 __all__ = ["AsyncClient", "Client", "DataMethods", "connect"]
@@ -297,8 +299,13 @@ class DataMethods(ClientState):
 
     @operation
     def doctor(self) -> Plan[DoctorReport]:
-        """Check host, clock, credentials and known traps (:mod:`kfresearch.doctor`)."""
-        return plan_doctor(self.env, self.has_credentials)
+        """Check host, clock, both kinds of key and known traps (:mod:`kfresearch.doctor`)."""
+        return plan_doctor(
+            self.env,
+            self.protocol,
+            derivatives=self._core.credentials is not None,
+            spot=self._core.spot_credentials is not None,
+        )
 
 
 class Client(DataMethods, OrderMethods, Blocking):
@@ -324,13 +331,28 @@ class Client(DataMethods, OrderMethods, Blocking):
     retry, limiter, sim, transport : optional
         Retry policy, rate-limit pools, in-process exchange and httpx
         transport (see :class:`kfresearch.clientstate.ClientState`).
+    protocol : {"v3", "uws"}, optional
+        The Derivatives REST API or the Unified WebSocket; default
+        ``KFRESEARCH_PROTOCOL``, else by date (``uws`` from 2027-03-01).
+    uws_key, uws_secret : str, optional
+        The Kraken (spot-style) key pair for the Unified WebSocket. Default
+        ``KFRESEARCH_UWS_API_KEY`` / ``KFRESEARCH_UWS_API_SECRET`` or ``./.env``.
     """
 
     def _open(self, transport: Any) -> None:
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
         self._sleep: Callable[[float], None] = time.sleep  # tests swap in a fake clock
+        self._uws_loop: LoopRunner | None = None
 
     def _send(self, call: Call) -> Any:
+        route = self._uws_route(call)
+        if route is not None and route.kind == "uws":
+            # the UWS adapter is asyncio: it runs on a loop of its own, in a thread
+            if self._uws_loop is None:
+                from kfresearch.stream.runner import LoopRunner
+
+                self._uws_loop = LoopRunner.background()
+            return self._uws_loop.call(self._uws().answer(call), None)
         step = self._core.exchange(call.endpoint, call.params, call.path_params)
         return run_sync(step, self._http, self._sleep)
 
@@ -365,8 +387,16 @@ class Client(DataMethods, OrderMethods, Blocking):
         return switch
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the UWS connections)."""
         self._http.close()
+        self._close_uws()
+        runner, self._uws_loop = self._uws_loop, None
+        if runner is not None:
+            adapter = self._uws_adapter
+            if adapter is not None:
+                with contextlib.suppress(Exception):
+                    runner.call(adapter.aclose(), self.timeout)
+            runner.stop()
 
     def __enter__(self) -> Self:
         return self
@@ -387,6 +417,9 @@ class AsyncClient(DataMethods, OrderMethods, Awaiting):
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def _send(self, call: Call) -> Any:
+        route = self._uws_route(call)
+        if route is not None and route.kind == "uws":
+            return await self._uws().answer(call)
         step = self._core.exchange(call.endpoint, call.params, call.path_params)
         return await run_async(step, self._http, self._sleep)
 
@@ -421,8 +454,11 @@ class AsyncClient(DataMethods, OrderMethods, Awaiting):
         return switch
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the UWS connections)."""
         await self._http.aclose()
+        self._close_uws()
+        if self._uws_adapter is not None:
+            await self._uws_adapter.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -450,13 +486,23 @@ def connect(
     limiter: RateLimiter | None = None,
     sim: SimExchange | None = None,
     transport: Any = None,
+    protocol: str | None = None,
+    uws_key: str | None = None,
+    uws_secret: str | bytes | Secret | None = None,
 ) -> Client:
     """Make a :class:`Client`: ``kf = kfresearch.connect()``.
 
     Same arguments as :class:`Client`. Default environment: ``KFRESEARCH_ENV``
-    or ``demo`` (paper trading; nothing reaches the real exchange).
+    or ``demo`` (paper trading; nothing reaches the real exchange). Default
+    protocol: ``KFRESEARCH_PROTOCOL``, else by the environment's date: the v3
+    REST API before 2027-03-01 (with a warning from 2027-01-01), the Unified
+    WebSocket (``protocol="uws"``) from that day on.
+
+    >>> kfresearch.connect("sim", protocol="uws").protocol
+    'uws'
     """
     secret = as_secret(secret)  # first: no frame keeps the secret in clear
+    uws_secret = as_secret(uws_secret)
     return Client(
         env,
         key=key,
@@ -468,4 +514,7 @@ def connect(
         limiter=limiter,
         sim=sim,
         transport=transport,
+        protocol=protocol,
+        uws_key=uws_key,
+        uws_secret=uws_secret,
     )

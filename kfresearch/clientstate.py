@@ -1,5 +1,5 @@
-"""What both clients hold and decide without I/O: environment, keys, the transport core,
-the instruments cache, client order ids and the live gate.
+"""What both clients hold and decide without I/O: environment, keys, the protocol, the
+transport core, the instruments cache, client order ids and the live gate.
 
 :class:`ClientState` is the base of :class:`~kfresearch.Client` and
 :class:`~kfresearch.AsyncClient` (through the classes that declare their
@@ -13,21 +13,31 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import sys
 import threading
 import time
+import uuid
+import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from kfresearch.credentials import Credentials, Secret, as_secret, load_credentials, mask
-from kfresearch.endpoints import INSTRUMENTS, Endpoint, find_endpoint
+from kfresearch.endpoints import INSTRUMENTS, WEBSOCKETS_TOKEN, Endpoint, find_endpoint
 from kfresearch.environments import Environment, resolve_environment
+from kfresearch.errors import SunsetWarning, UnsupportedCallError
+from kfresearch.protocols import Protocol, choose, today
 from kfresearch.ratelimit import RateLimiter, shared_limiter
-from kfresearch.transport import Core, RetryPolicy
+from kfresearch.transport import Core, RetryPolicy, run_sync
 
 if TYPE_CHECKING:
     from kfresearch.plans import Call
     from kfresearch.sim.exchange import SimExchange
     from kfresearch.stream import Stream
+    from kfresearch.uws.adapter import UwsAdapter
+    from kfresearch.uws.routes import Route
+    from kfresearch.uws.tokens import TokenSource
 
 __all__ = ["ALLOW_LIVE_VAR", "DEFAULT_TIMEOUT", "INSTRUMENTS_FRESH_FOR", "ClientState"]
 
@@ -41,6 +51,18 @@ reading them again: order checks and symbol lookups cost no request within that 
 # outputs repeat); one id stream per exchange, shared by all its clients.
 _ID_STREAMS: weakref.WeakKeyDictionary[Any, random.Random] = weakref.WeakKeyDictionary()
 _ID_LOCK = threading.Lock()
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_user(message: str) -> None:
+    """A :class:`SunsetWarning` pointing at the first line of user code on the stack (the
+    plans in between vary in depth)."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(SunsetWarning(message), stacklevel=level)
 
 
 class ClientState:
@@ -73,6 +95,15 @@ class ClientState:
         The in-process exchange for ``sim``/``demo`` (default: one per environment).
     transport : httpx transport, optional
         Replaces the network (tests, recording).
+    protocol : {"v3", "uws"}, optional
+        The wire protocol: the Derivatives REST API (``v3``) or the Unified
+        WebSocket (``uws``). Default ``KFRESEARCH_PROTOCOL``, else by the
+        environment's date: ``v3`` before 2027-03-01 (warning from
+        2027-01-01), ``uws`` from then on (:mod:`kfresearch.protocols`).
+    uws_key, uws_secret : str, optional
+        The Kraken (spot-style) key pair the Unified WebSocket needs. Default
+        ``KFRESEARCH_UWS_API_KEY`` / ``KFRESEARCH_UWS_API_SECRET`` or ``./.env``
+        (live only: sim and demo provision their own).
     """
 
     def __init__(
@@ -88,17 +119,29 @@ class ClientState:
         limiter: RateLimiter | None = None,
         sim: SimExchange | None = None,
         transport: Any = None,
+        protocol: str | None = None,
+        uws_key: str | None = None,
+        uws_secret: str | bytes | Secret | None = None,
     ) -> None:
         secret = as_secret(secret)  # first: no frame keeps the secret in clear
+        uws_secret = as_secret(uws_secret)
         self.env = resolve_environment(env, base_url=base_url)
         self._sim: SimExchange | None = None
         if self.env.in_process:
             from kfresearch.sim.exchange import default_exchange
 
             self._sim = sim or default_exchange(self.env.name)
+        self._protocol, sunset = choose(protocol, self.env.name, today(self.env, self._sim))
+        if sunset is not None:
+            _warn_user(sunset)
         credentials = load_credentials(key, secret, use_environment=not self.env.provisions_keys)
         if credentials is None and self.env.provisions_keys:
             credentials = self._provisioned()
+        spot = load_credentials(
+            uws_key, uws_secret, use_environment=not self.env.provisions_keys, kind="spot"
+        )
+        if spot is None and self.env.provisions_keys:
+            spot = self._provisioned_spot()
         if allow_trading is None:
             allow_trading = os.environ.get(ALLOW_LIVE_VAR, "") == "1"
         self.timeout = timeout
@@ -111,6 +154,7 @@ class ClientState:
             ),
             retry=retry or RetryPolicy(),
             allow_trading=allow_trading,
+            spot_credentials=spot,
         )
         self._instruments: Any = None
         self._instruments_read_at = -float("inf")
@@ -118,6 +162,11 @@ class ClientState:
             from kfresearch.sim.transport import SimTransport
 
             transport = SimTransport(self._sim)
+        self._transport = transport
+        self._tokens: TokenSource | None = None
+        self._token_http: httpx.Client | None = None
+        self._uws_adapter: UwsAdapter | None = None
+        self._warned: set[str] = set()
         self._open(transport)
 
     def _open(self, transport: Any) -> None:
@@ -131,6 +180,85 @@ class ClientState:
 
         # a served simulator (env='sim', base_url=...) uses the same provisioned keys
         return provisioned_keys()["full"].credentials
+
+    def _provisioned_spot(self) -> Credentials | None:
+        # TRANSITIONAL until the simulator's UWS side is on main: then no getattr
+        if self._sim is not None:
+            uws = getattr(self._sim, "uws", None)
+            return uws.spot_credentials("full") if uws is not None else None
+        from kfresearch.sim import keys
+
+        spot = getattr(keys, "provisioned_spot_keys", None)
+        return spot()["full"].credentials if spot is not None else None
+
+    @property
+    def protocol(self) -> Protocol:
+        """``"v3"`` (the Derivatives REST API) or ``"uws"`` (the Unified WebSocket)."""
+        return self._protocol
+
+    # -- the Unified WebSocket --------------------------------------------------------
+    def _token_source(self) -> TokenSource | None:
+        """The UWS token source (None without a Kraken spot-style key)."""
+        if self._core.spot_credentials is None:
+            return None
+        if self._tokens is None:
+            from kfresearch.uws.tokens import TokenSource
+
+            self._tokens = TokenSource(self._fetch_token)
+        return self._tokens
+
+    def _fetch_token(self) -> Any:
+        """``GetWebSocketsToken`` through the transport core (blocking; any thread)."""
+        if self._token_http is None:
+            self._token_http = httpx.Client(timeout=self.timeout, transport=self._transport)
+        step = self._core.exchange(WEBSOCKETS_TOKEN)
+        return run_sync(step, self._token_http, time.sleep)
+
+    def _uws(self) -> UwsAdapter:
+        """The UWS adapter of this client (made on first use)."""
+        if self._uws_adapter is None:
+            from kfresearch.uws.adapter import UwsAdapter
+
+            tokens = self._token_source()
+            self._uws_adapter = UwsAdapter(
+                self.env,
+                self._connector(),
+                token=tokens.aget if tokens is not None else None,
+                invalidate_token=tokens.invalidate if tokens is not None else None,
+                timeout=self.timeout,
+            )
+        return self._uws_adapter
+
+    def _connector(self) -> Any:
+        """How WebSockets are opened: in-process for ``sim``/``demo``, else the network."""
+        if self._sim is not None:
+            from kfresearch.stream.inprocess import InProcessConnector
+
+            return InProcessConnector(self._sim)
+        from kfresearch.stream.connection import WebsocketsConnector
+
+        return WebsocketsConnector()
+
+    def _uws_route(self, call: Call) -> Route | None:
+        """On UWS, the way ``call`` goes (None: as on v3). Raises for a call UWS cannot serve;
+        warns once per API family whose future is not stated."""
+        if self._protocol != "uws":
+            return None
+        from kfresearch.uws.routes import route_of
+
+        route = route_of(call.endpoint)
+        if route.kind == "none":
+            raise UnsupportedCallError(route.note)
+        if route.kind == "uws":
+            self._core.check_allowed(call.endpoint, via_uws=True)
+        elif route.family and route.family not in self._warned:
+            self._warned.add(route.family)
+            _warn_user(route.note)
+        return route
+
+    def _close_uws(self) -> None:
+        if self._token_http is not None:
+            self._token_http.close()
 
     @property
     def sim(self) -> SimExchange:
@@ -185,6 +313,18 @@ class ClientState:
         """
         from kfresearch.stream import Stream
 
+        if self._protocol == "uws":
+            from kfresearch.stream.uws import KrakenUWS
+
+            tokens = self._token_source()
+            return Stream(
+                self.env, credentials=self._core.spot_credentials, sim=self._sim,
+                heartbeat=heartbeat, keepalive=keepalive, stale_after=stale_after,
+                backoff=backoff, timeout=timeout, trades_maxlen=trades_maxlen,
+                history_maxlen=history_maxlen,
+                protocol=KrakenUWS(token=tokens.aget if tokens else None,
+                                   invalidate_token=tokens.invalidate if tokens else None),
+            )
         return Stream(
             self.env, credentials=self._core.credentials, sim=self._sim, heartbeat=heartbeat,
             keepalive=keepalive, stale_after=stale_after, backoff=backoff, timeout=timeout,
@@ -193,7 +333,10 @@ class ClientState:
 
     @property
     def has_credentials(self) -> bool:
-        """True when the client has a key pair (private calls can be made)."""
+        """True when the client has the key pair its protocol's private calls need (the
+        Derivatives key on v3, the Kraken spot-style key on UWS)."""
+        if self._protocol == "uws":
+            return self._core.spot_credentials is not None
         return self._core.credentials is not None
 
     @property
@@ -221,20 +364,33 @@ class ClientState:
 
     def _gate(self, endpoint: Endpoint) -> None:
         """The live gate, checked before an order plan sends anything (even its reads)."""
-        self._core.check_allowed(endpoint)
+        self._core.check_allowed(endpoint, via_uws=self._protocol == "uws")
 
     def _new_client_order_id(self) -> str:
+        """A fresh client order id: ``kfr-`` and 32 hex digits on v3, a UUID on UWS (whose
+        client order ids are UUIDs, 32 hex digits or 18 characters, reference §6)."""
         from kfresearch.orders.rules import new_client_order_id
+        from kfresearch.uws.orders import uuid_client_order_id
 
         sim = self._sim
-        if sim is None or self.env.name != "sim":
-            return new_client_order_id()
-        with _ID_LOCK:
-            stream = _ID_STREAMS.get(sim)
-            if stream is None:
-                stream = random.Random(f"kfresearch-client-order-ids-{sim.seed}")  # noqa: S311
-                _ID_STREAMS[sim] = stream
-            return new_client_order_id(stream.getrandbits)
+        source = None
+        if sim is not None and self.env.name == "sim":
+            with _ID_LOCK:
+                stream = _ID_STREAMS.get(sim)
+                if stream is None:
+                    stream = random.Random(f"kfresearch-client-order-ids-{sim.seed}")  # noqa: S311
+                    _ID_STREAMS[sim] = stream
+                source = stream.getrandbits
+        if self._protocol == "uws":
+            return uuid_client_order_id(source(128) if source else uuid.uuid4().int)
+        return new_client_order_id(source)
+
+    def _check_client_order_id(self, value: str | None, field: str = "client_order_id") -> None:
+        """On UWS, a client order id the exchange would refuse is refused before sending."""
+        if value is not None and self._protocol == "uws":
+            from kfresearch.uws.orders import check_client_order_id
+
+            check_client_order_id(value, field)
 
     def _endpoint(self, method: str, path: str, private: bool) -> Endpoint:
         """The table's rules for ``method path`` (cost, retry, gate), sent to ``path`` as given."""
@@ -250,7 +406,11 @@ class ClientState:
             return f"<kfresearch.{type(self).__name__} (not initialised)>"
         key = mask(core.credentials.key) if core.credentials else "<none>"
         trading = ", allow_trading=True" if self.env.real_money and core.allow_trading else ""
+        protocol = ""
+        if getattr(self, "_protocol", "v3") == "uws":
+            spot = mask(core.spot_credentials.key) if core.spot_credentials else "<none>"
+            protocol = f" protocol='uws' uws_key={spot!r}"
         return (
             f"<kfresearch.{type(self).__name__} env={self.env.name!r} "
-            f"base_url={self.env.base_url!r} key={key!r}{trading}>"
+            f"base_url={self.env.base_url!r} key={key!r}{protocol}{trading}>"
         )

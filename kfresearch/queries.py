@@ -36,7 +36,13 @@ from kfresearch.endpoints import (
     TICKERS,
     Endpoint,
 )
-from kfresearch.errors import APIError, DataGapWarning, KFError, ValidationError
+from kfresearch.errors import (
+    APIError,
+    DataGapWarning,
+    KFError,
+    UnsupportedCallError,
+    ValidationError,
+)
 from kfresearch.frames.pages import candles_more, page_token
 from kfresearch.plans import Call, Plan
 from kfresearch.timeparse import TimeLike, time_argument
@@ -468,17 +474,20 @@ def plan_accounts(instruments_body: Any) -> Plan[pd.DataFrame]:
     """Wallets, with each margin wallet's fee tier and maker/taker rates.
 
     The fee schedule endpoints are deprecated (reference §0): when they do not
-    answer, the wallets come without fee rates (NaN) rather than not at all.
+    answer (or the protocol has none: the Unified WebSocket), the wallets come
+    without fee rates (NaN) rather than not at all.
     """
-    calls = [Call(ACCOUNTS), Call(FEESCHEDULES), Call(FEESCHEDULE_VOLUMES)]
+    # the fee schedules first: where they do not exist (the Unified WebSocket) the batch
+    # fails before anything is sent
+    calls = [Call(FEESCHEDULES), Call(FEESCHEDULE_VOLUMES), Call(ACCOUNTS)]
     if instruments_body is None:
         calls.append(Call(INSTRUMENTS))
     try:
         bodies = yield calls
-    except APIError:
+    except (APIError, UnsupportedCallError):
         return frames.accounts((yield [Call(ACCOUNTS)])[0])
     instruments = bodies[3] if len(bodies) > 3 else instruments_body
-    return frames.accounts(bodies[0], bodies[1], bodies[2], instruments)
+    return frames.accounts(bodies[2], bodies[0], bodies[1], instruments)
 
 
 def plan_account_log(

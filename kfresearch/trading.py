@@ -61,6 +61,7 @@ from kfresearch.orders.plans import (
 from kfresearch.orders.preview import OrderContext, OrderPreview, plan_context, plan_preview
 from kfresearch.orders.requests import Edit, Instruction, Send, Trailing
 from kfresearch.orders.results import BatchResult, CancelAllResult, OrderResult, SwitchStatus
+from kfresearch.orders.statuses import LOOKUP_RESENDS
 
 if TYPE_CHECKING:
     from kfresearch.plans import Plan
@@ -172,6 +173,7 @@ class OrderMethods(ClientState):
         70000 or 70001
         """
         self._gate(SENDORDER)
+        self._check_client_order_id(client_order_id)
         intent = Send(
             symbol,
             side,
@@ -191,6 +193,8 @@ class OrderMethods(ClientState):
             instruments_body=self._instruments_body(),
             client_order_id=client_order_id or self._new_client_order_id(),
             validate=validate,
+            # on UWS an unanswered order is resolved by lookup only, never sent again
+            resends=0 if self.protocol == "uws" else LOOKUP_RESENDS,
         )
 
     @operation
@@ -270,6 +274,9 @@ class OrderMethods(ClientState):
         ...           Cancel(order_id)])                                      # doctest: +SKIP
         """
         self._gate(BATCHORDER)
+        for i, item in enumerate(items):
+            if isinstance(item, Send):
+                self._check_client_order_id(item.client_order_id, f"items[{i}].client_order_id")
         return plan_batch(
             list(items),
             instruments_body=self._instruments_body(),

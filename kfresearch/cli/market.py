@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     from kfresearch.errors import KFError
 
     spec: MarketCommand = args.spec
-    with Client(args.env, base_url=args.base_url) as kf:
+    with Client(args.env, base_url=args.base_url, protocol=args.protocol) as kf:
         try:
             frame = spec.fetch(kf, args)
             if not (getattr(args, "csv", None) or getattr(args, "parquet", None)):

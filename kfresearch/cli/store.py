@@ -83,7 +83,7 @@ def _download(args: argparse.Namespace) -> int:
     if args.kind in _NEEDS_SYMBOL and not args.symbol:
         print(f"error: download {args.kind} needs a SYMBOL, e.g. PF_XBTUSD", file=sys.stderr)
         return 2
-    with Client(args.env, base_url=args.base_url) as kf:
+    with Client(args.env, base_url=args.base_url, protocol=args.protocol) as kf:
         try:
             store = Store(args.to, kf)
             summary = store.download(
@@ -133,7 +133,7 @@ def _repair(args: argparse.Namespace) -> int:
     from kfresearch.client import Client
     from kfresearch.store import Store
 
-    with Client(args.env, base_url=args.base_url) as kf:
+    with Client(args.env, base_url=args.base_url, protocol=args.protocol) as kf:
         done = Store(args.dir, kf).repair()
     if done.empty:
         print(f"{args.dir}: every file reads back whole")
@@ -150,7 +150,7 @@ def _record(args: argparse.Namespace) -> int:
     if not (args.trades or args.book):
         print("error: say what to record: --trades, --book or both", file=sys.stderr)
         return 2
-    with Client(args.env, base_url=args.base_url) as kf:
+    with Client(args.env, base_url=args.base_url, protocol=args.protocol) as kf:
         summary = Store(args.to, kf, progress=False).record(
             args.symbols,
             trades=args.trades,

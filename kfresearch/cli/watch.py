@@ -108,7 +108,7 @@ def _watch(args: argparse.Namespace) -> int:
     symbol = str(args.symbol).strip().upper()
     clear = sys.stdout.isatty()
     screens = 0
-    with Client(args.env, base_url=args.base_url) as kf:
+    with Client(args.env, base_url=args.base_url, protocol=args.protocol) as kf:
         stream = kf.stream()
         try:
             stream.subscribe(_FEEDS[args.what], symbol)

@@ -172,8 +172,14 @@ def plan_place(
     instruments_body: Any,
     client_order_id: str,
     validate: bool = True,
+    resends: int = LOOKUP_RESENDS,
 ) -> Plan[OrderResult]:
     """Validate, send and, if the outcome is unknown, resolve one new order.
+
+    When the answer does not come, the order is looked up by its client order
+    id; if no lookup finds it, it is sent again with the same id at most
+    ``resends`` times (v3 refuses a client order id it already holds, so that
+    cannot make a second order); on the Unified WebSocket ``resends`` is 0.
 
     Raises
     ------
@@ -191,20 +197,21 @@ def plan_place(
     else:
         order = order.normalised()
     params = send_params(order, client_order_id, rules)
-    for attempt in range(LOOKUP_RESENDS + 1):
+    for attempt in range(resends + 1):
         try:
             body = (yield [Call(SENDORDER, params)])[0]
         except OutcomeUnknownError as exc:
             found = yield from _lookup_or_unknown(None, client_order_id, exc)
             if found is not None:
                 return accept(replace(found, order_type=order.order_type), _SEND, None)
-            if attempt < LOOKUP_RESENDS:
+            if attempt < resends:
                 continue  # never processed: send again, same client order id
+            times = "once" if attempt == 0 else f"{attempt + 1} times"
             raise OutcomeUnknownError(
                 f"{_SEND}: no answer, and the order with client order id {client_order_id!r} "
-                "is neither open, nor recently closed, nor filled. It was sent "
-                f"{attempt + 1} times with that id, so the exchange holds at most one. Check "
-                "kf.order_history() before placing it again with the same client_order_id.",
+                f"is neither open, nor recently closed, nor filled. It was sent {times} with "
+                "that id, so the exchange holds at most one. Check kf.order_history() before "
+                "placing it again with the same client_order_id.",
                 endpoint=_SEND,
                 client_order_id=client_order_id,
             ) from exc

@@ -19,7 +19,7 @@ from kfresearch.endpoints import (
     OPENPOSITIONS,
     TICKER,
 )
-from kfresearch.errors import ValidationError
+from kfresearch.errors import UnsupportedCallError, ValidationError
 from kfresearch.orders.requests import (
     Send,
     check_send,
@@ -233,13 +233,22 @@ def plan_context(symbol: str, instruments_body: Any) -> Plan[OrderContext]:
     if instruments_body is None:
         instruments_body = (yield [Call(INSTRUMENTS)])[0]
     rules = rules_for(instruments_body, symbol)
-    ticker, positions, accounts, fees, volumes = yield [
+    reads = [
         Call(TICKER, path_params={"symbol": rules.symbol}),
         Call(OPENPOSITIONS),
         Call(ACCOUNTS),
-        Call(FEESCHEDULES),
-        Call(FEESCHEDULE_VOLUMES),
     ]
+    try:
+        # the fee schedules first: where they do not exist (the Unified WebSocket) the
+        # batch fails before anything is sent, and the reads go without them
+        fees, volumes, ticker, positions, accounts = yield [
+            Call(FEESCHEDULES),
+            Call(FEESCHEDULE_VOLUMES),
+            *reads,
+        ]
+    except UnsupportedCallError:
+        fees = volumes = None
+        ticker, positions, accounts = yield reads
     maker, taker = _fee_rates(accounts, fees, volumes, instruments_body, rules)
     return OrderContext(
         rules=rules,
