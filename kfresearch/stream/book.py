@@ -7,6 +7,16 @@ number, a negative size, or a book left crossed (best bid ≥ best ask) means
 the local book can no longer be trusted: the book stops applying deltas,
 counts the problem, and the stream asks the exchange for a fresh snapshot.
 
+On the Unified WebSocket (:meth:`LiveBook.apply_levels`) there is no
+``seq``: every snapshot and update carries the CRC-32 of the top ten levels
+per side, computed from the exact wire text (:mod:`kfresearch.checksum`,
+reference kraken-unified-ws.md §6). The book keeps each level's text, applies
+the update, truncates to the subscribed depth and checks the checksum; a
+mismatch empties the book (a wrong book is never shown) and counts
+``checksum``; :attr:`LiveBook.failures_in_row` counts mismatches since the
+last verified update, and the stream gives up on the book after
+:data:`MAX_CHECKSUM_FAILURES` of them.
+
 :meth:`LiveBook.frame` is :func:`kfresearch.frames.orderbook` applied to the
 current levels, so it has exactly the columns, dtypes, derived columns and
 ``attrs`` of ``kf.orderbook(symbol)``.
@@ -26,6 +36,7 @@ Example
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 from typing import Any, Literal
@@ -34,15 +45,20 @@ import numpy as np
 import pandas as pd
 
 from kfresearch import frames
-from kfresearch.stream.events import BookDelta, BookSnapshot
+from kfresearch.checksum import CHECKSUM_LEVELS, book_checksum, qty_is_zero
+from kfresearch.errors import StreamError
+from kfresearch.stream.events import BookDelta, BookLevels, BookSnapshot
 
-__all__ = ["BookStatus", "LiveBook", "Outcome"]
+__all__ = ["MAX_CHECKSUM_FAILURES", "BookStatus", "LiveBook", "Outcome"]
 
-BookStatus = Literal["waiting", "live", "resyncing"]
+BookStatus = Literal["waiting", "live", "resyncing", "failed"]
 #: what :meth:`LiveBook.apply_delta` did: applied, ignored (not live, or old
 #: ``seq``), or the problem that stopped the book
-Outcome = Literal["applied", "ignored", "gap", "crossed", "negative_size"]
-PROBLEMS: tuple[str, ...] = ("gap", "crossed", "negative_size")
+Outcome = Literal["applied", "ignored", "gap", "crossed", "negative_size", "checksum"]
+PROBLEMS: tuple[str, ...] = ("gap", "crossed", "negative_size", "checksum")
+#: checksum mismatches in a row (fresh snapshots in between) after which the stream
+#: stops maintaining a book and says so (Kraken's SDK does the same, reference §6)
+MAX_CHECKSUM_FAILURES = 5
 
 _INF = math.inf
 
@@ -72,9 +88,13 @@ class LiveBook:
     Reads (:meth:`frame`, :attr:`best_bid` …) are safe from any thread.
     """
 
-    def __init__(self, symbol: str, *, env: str | None = None) -> None:
+    def __init__(self, symbol: str, *, env: str | None = None, depth: int | None = None) -> None:
         self.symbol = symbol
         self.env = env
+        self.depth = depth
+        self.failures_in_row = 0
+        self.error: StreamError | None = None
+        self._texts: tuple[dict[float, tuple[str, str]], dict[float, tuple[str, str]]] = ({}, {})
         self.status: BookStatus = "waiting"
         self.seq: int | None = None
         self.time_ms: int | None = None
@@ -154,6 +174,103 @@ class LiveBook:
         self.counts[problem] += 1
         return problem
 
+    def apply_levels(self, event: BookLevels) -> Outcome:
+        """Apply a Unified WebSocket snapshot or update and verify its checksum.
+
+        Returns ``applied``; ``ignored`` (an update while not live); or the
+        problem: ``checksum`` (the book is then emptied: never shown wrong),
+        ``crossed`` or ``negative_size``.
+
+        Examples
+        --------
+        >>> book = LiveBook("PF_XBTUSD", depth=10)
+        >>> asks = [("45285.21000000", "1.5"), ("45286.41545719", "53")]
+        >>> bids = [("45282.11000000", "0.45"), ("45281.01000000", "0.0001")]
+        >>> book.apply_levels(BookLevels("PF_XBTUSD", True, 0, bids, asks, 252777935))
+        'applied'
+        >>> book.apply_levels(BookLevels("PF_XBTUSD", False, 1, [], [("45285.21", "0")], 1))
+        'checksum'
+        >>> book.status, len(book)
+        ('resyncing', 0)
+        """
+        with self._lock:
+            if event.snapshot:
+                self._clear()
+                self.counts["snapshots"] += 1
+            elif self.status != "live":
+                self.counts["ignored"] += 1
+                return "ignored"
+            for bid, levels in ((True, event.bids), (False, event.asks)):
+                book = self._bids if bid else self._asks
+                texts = self._texts[0 if bid else 1]
+                for price_text, qty_text in levels:
+                    price = float(price_text)
+                    if qty_is_zero(qty_text):
+                        book.pop(price, None)
+                        texts.pop(price, None)
+                        continue
+                    size = float(qty_text)
+                    if size < 0.0:
+                        self._clear()
+                        return self._stop("negative_size")
+                    book[price] = size
+                    texts[price] = (price_text, qty_text)
+            if self.depth is not None:  # levels pushed past the depth are dropped silently
+                self._truncate(self._bids, self._texts[0], descending=True)
+                self._truncate(self._asks, self._texts[1], descending=False)
+            self._best_bid = max(self._bids, default=-_INF)
+            self._best_ask = min(self._asks, default=_INF)
+            if event.time_ms is not None:
+                self.time_ms = event.time_ms
+            if event.checksum is None or event.checksum != self._checksum():
+                self._clear()
+                self.failures_in_row += 1
+                return self._stop("checksum")
+            if self._best_bid >= self._best_ask:
+                return self._stop("crossed")
+            if not event.snapshot:
+                self.counts["deltas"] += 1
+                self.failures_in_row = 0
+            self.status = "live"
+            return "applied"
+
+    def _checksum(self) -> int:
+        asks = [self._texts[1][p] for p in heapq.nsmallest(CHECKSUM_LEVELS, self._asks)]
+        bids = [self._texts[0][p] for p in heapq.nlargest(CHECKSUM_LEVELS, self._bids)]
+        return book_checksum(asks, bids)
+
+    def _truncate(
+        self, levels: dict[float, float], texts: dict[float, tuple[str, str]], *,
+        descending: bool,
+    ) -> None:
+        depth = self.depth or 0
+        if len(levels) <= depth:
+            return
+        keep = set(heapq.nlargest(depth, levels) if descending else heapq.nsmallest(depth, levels))
+        for price in [p for p in levels if p not in keep]:
+            del levels[price]
+            texts.pop(price, None)
+
+    def _clear(self) -> None:
+        self._bids, self._asks = {}, {}
+        self._texts = ({}, {})
+        self._best_bid, self._best_ask = -_INF, _INF
+
+    def fail(self, error: StreamError) -> None:
+        """Stop maintaining the book (and empty it): reads raise ``error``."""
+        with self._lock:
+            self._clear()
+            self.status = "failed"
+            self.error = error
+
+    def restart(self) -> None:
+        """Maintain the book again (the user subscribed again after a failure)."""
+        with self._lock:
+            self.failures_in_row = 0
+            self.error = None
+            if self.status == "failed":
+                self.status = "waiting"
+
     def reset(self) -> None:
         """Wait for a new snapshot (after a reconnect); the levels stay until it comes."""
         with self._lock:
@@ -207,6 +324,8 @@ class LiveBook:
         >>> s.book("PF_XBTUSD").frame(depth=5)[["side", "level", "price", "size"]]  # doctest: +SKIP
         """
         with self._lock:
+            if self.error is not None:
+                raise self.error
             bids = _side_array(self._bids, descending=True)
             asks = _side_array(self._asks, descending=False)
             time_ms = self.time_ms
@@ -218,8 +337,10 @@ class LiveBook:
         return out
 
     def stats(self) -> dict[str, Any]:
-        """Counters: ``snapshots``, ``deltas`` applied, ``ignored``, and each problem."""
-        return {"status": self.status, "seq": self.seq, **self.counts}
+        """Counters: ``snapshots``, ``deltas`` applied, ``ignored``, each problem, and
+        ``failures_in_row`` (checksum mismatches since the last verified update)."""
+        return {"status": self.status, "seq": self.seq, **self.counts,
+                "failures_in_row": self.failures_in_row}
 
     def __len__(self) -> int:
         return len(self._bids) + len(self._asks)

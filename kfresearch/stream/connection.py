@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "Connector",
+    "HandshakeRefused",
     "Socket",
     "SocketClosed",
     "WebsocketsConnector",
@@ -34,6 +35,15 @@ class SocketClosed(Exception):
         super().__init__(reason or "connection closed")
         self.code = code
         self.reason = reason
+
+
+class HandshakeRefused(OSError):
+    """The server answered the WebSocket upgrade with an HTTP error (``status``): a 4xx
+    answer is final, the stream does not reconnect (reference kraken-unified-ws.md §6)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Socket(Protocol):
@@ -130,7 +140,7 @@ class WebsocketsConnector:
 
     async def connect(self, url: str) -> Socket:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidHandshake, InvalidURI
+        from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
         try:
             connection = await connect(
@@ -141,6 +151,11 @@ class WebsocketsConnector:
                 close_timeout=self.close_timeout,
                 max_size=2**24,  # a deep book snapshot can pass the default 1 MiB
             )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise HandshakeRefused(
+                f"WebSocket handshake with {url} refused: HTTP {status}", status
+            ) from exc
         except (InvalidHandshake, InvalidURI) as exc:
             raise OSError(f"WebSocket handshake with {url} failed: {exc}") from exc
         return _WebsocketsSocket(connection)

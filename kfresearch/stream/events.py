@@ -20,11 +20,13 @@ from typing import Any
 __all__ = [
     "Answer",
     "BookDelta",
+    "BookLevels",
     "BookSnapshot",
     "ChallengeAnswer",
     "Event",
     "Heartbeat",
     "Info",
+    "Many",
     "Records",
     "Refused",
     "Unknown",
@@ -33,9 +35,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Info:
-    """The exchange greets a new connection (``{"event": "info", "version": 1}``)."""
+    """The exchange greets a new connection (``{"event": "info", "version": 1}``; on the
+    Unified WebSocket its ``status`` message, whose ``system`` says ``online``,
+    ``maintenance``, ``cancel_only`` or ``post_only``)."""
 
-    version: int | None
+    version: int | str | None
+    system: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +77,10 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """The exchange's clock (epoch ms)."""
+    """The exchange is alive; ``time_ms`` is its clock (epoch ms) when the heartbeat says
+    (v1), None when it carries no time (the Unified WebSocket's)."""
 
-    time_ms: int
+    time_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,25 @@ class BookDelta:
     bid: bool
     price: float
     size: float
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevels:
+    """Book levels with their exact wire text and the exchange's checksum (the Unified
+    WebSocket's ``book``, reference kraken-unified-ws.md §6).
+
+    ``bids``/``asks`` are ``(price_text, qty_text)`` pairs exactly as sent; a
+    quantity with no non-zero digit deletes its level. ``snapshot`` replaces
+    the book. ``checksum`` is the CRC-32 of the book after applying this
+    message (None: the message carried none, which is malformed).
+    """
+
+    symbol: str
+    snapshot: bool
+    time_ms: int | None
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    checksum: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +160,16 @@ class Records:
 
 
 @dataclass(frozen=True, slots=True)
+class Many:
+    """Several events from one message (a Unified WebSocket ``executions`` message holds
+    order changes and fills). ``optional`` feeds' records are dropped quietly when
+    that feed is not subscribed (one channel feeds two of the stream's feeds)."""
+
+    events: tuple[Event, ...]
+    optional: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A message the protocol does not understand (kept, counted, not acted on)."""
 
@@ -149,6 +184,8 @@ Event = (
     | Heartbeat
     | BookSnapshot
     | BookDelta
+    | BookLevels
     | Records
+    | Many
     | Unknown
 )

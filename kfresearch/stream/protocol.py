@@ -3,8 +3,8 @@
 The stream speaks to the exchange only through a :class:`WireProtocol`:
 where to connect, the text of each request, and the parse of each incoming
 message into one :mod:`~kfresearch.stream.events` event. Kraken's WebSocket
-v1 is :class:`kfresearch.stream.v1.KrakenV1`; the Unified WebSocket (until
-2027-03-01 the v1 API still serves) will be a second implementation.
+v1 is :class:`kfresearch.stream.v1.KrakenV1` (until 2027-03-01); the Unified
+WebSocket is :class:`kfresearch.stream.uws.KrakenUWS`.
 
 Feed names (:data:`FEEDS`) are the stream's, used by ``subscribe``, ``on``
 and ``messages``; :func:`feed_name` also accepts the singular and wire
@@ -18,6 +18,7 @@ from typing import Protocol
 from kfresearch.credentials import Secret
 from kfresearch.environments import Environment
 from kfresearch.errors import ValidationError
+from kfresearch.stream.connection import Connector
 from kfresearch.stream.events import Event
 
 __all__ = [
@@ -88,9 +89,19 @@ class WireProtocol(Protocol):
 
     #: short name shown in reprs and stats (``"v1"``)
     name: str
+    #: levels a book subscription keeps (None: the exchange's; books checked by ``seq``)
+    book_depth: int | None
 
     def url(self, env: Environment) -> str:
         """The WebSocket URL of ``env``."""
+        ...
+
+    def connector(self, env: Environment, inner: Connector) -> Connector:
+        """How to connect: ``inner`` (network or in-process), or a wrapper around it."""
+        ...
+
+    def unsupported(self, feed: str) -> str | None:
+        """Why ``feed`` cannot be had on this protocol (None: it can)."""
         ...
 
     def challenge_request(self, api_key: str) -> str | None:
@@ -99,6 +110,15 @@ class WireProtocol(Protocol):
 
     def sign(self, secret: Secret, challenge: str) -> str:
         """The signed challenge."""
+        ...
+
+    async def token(self) -> str | None:
+        """A token for private requests (protocols without a challenge), or None."""
+        ...
+
+    def auth_refused(self, message: str) -> bool:
+        """Whether a refusal means the authentication was refused (the stream then gets a
+        fresh one and asks again)."""
         ...
 
     def subscribe(

@@ -28,7 +28,7 @@ from kfresearch.errors import (
     SubscriptionError,
     ValidationError,
 )
-from kfresearch.stream.book import PROBLEMS, LiveBook
+from kfresearch.stream.book import MAX_CHECKSUM_FAILURES, PROBLEMS, LiveBook
 from kfresearch.stream.connection import (
     Connector,
     Socket,
@@ -40,10 +40,13 @@ from kfresearch.stream.delivery import Callback, Hub, Message, MessageIterator
 from kfresearch.stream.events import (
     Answer,
     BookDelta,
+    BookLevels,
     BookSnapshot,
     ChallengeAnswer,
+    Event,
     Heartbeat,
     Info,
+    Many,
     Records,
     Refused,
 )
@@ -265,6 +268,7 @@ class Stream:
                 connector = InProcessConnector(sim)
             else:
                 connector = WebsocketsConnector(keepalive=keepalive)
+            connector = self._protocol.connector(env, connector)
         self._connector: Connector = connector
         self._url = self._protocol.url(env)
         self._heartbeat = heartbeat
@@ -288,13 +292,16 @@ class Stream:
         self._closed_event = asyncio.Event()  # replaced on the loop by _begin
         self._last_rx = 0.0
         self._last_error: BaseException | None = None
+        self._fatal: StreamError | None = None
+        self._auth_retries = 0
         self._closers: list[Callable[[], None]] = []
-        self.server_version: int | None = None
+        self.server_version: int | str | None = None
+        self.system_status: str | None = None
         self.last_heartbeat_ms: int | None = None
         self._counts: dict[str, int] = dict.fromkeys(
             ("connects", "reconnects", "connect_failures", "messages", "resyncs",
              "subscription_errors", "stale_disconnects", "unknown_messages",
-             "unexpected_messages", "authentications", "handler_errors"),
+             "unexpected_messages", "authentications", "auth_refusals", "handler_errors"),
             0,
         )
 
@@ -315,6 +322,8 @@ class Stream:
         return self
 
     def _ensure_started(self) -> LoopRunner:
+        if self._fatal is not None:
+            raise self._fatal
         if self.closed:
             raise StreamError("the stream is closed: make a new one with kf.stream()")
         if self._runner is not None:
@@ -503,6 +512,9 @@ class Stream:
         """
         name = feed_name(feed)
         wanted = self._products(name, products)
+        missing = self._protocol.unsupported(name)
+        if missing is not None:
+            raise ValidationError("feed", feed, missing)
         if name in PRIVATE_FEEDS and self._credentials is None:
             raise CredentialsError(
                 f"the {name} feed is private: it needs an API key pair; {self.env.keys_help}"
@@ -544,7 +556,11 @@ class Stream:
         loop = asyncio.get_running_loop()
         for key in keys:
             if key.feed == "book" and key.product is not None:
-                self._books.setdefault(key.product, LiveBook(key.product, env=self.env.name))
+                book = self._books.setdefault(
+                    key.product,
+                    LiveBook(key.product, env=self.env.name, depth=self._protocol.book_depth),
+                )
+                book.restart()  # asked again after the stream gave up on it
             waiter: asyncio.Future[None] = loop.create_future()
             waiter.add_done_callback(_retrieve)
             handle._futures.append(waiter)
@@ -577,6 +593,10 @@ class Stream:
             except (OSError, TimeoutError) as exc:
                 self._counts["connect_failures"] += 1
                 self._last_error = exc
+                status = getattr(exc, "status", None)
+                if isinstance(status, int) and 400 <= status < 500:
+                    self._give_up(f"the WebSocket upgrade was refused with HTTP {status}")
+                    return
                 log.info("could not connect to %s: %r", self._url, exc)
                 await asyncio.sleep(next(delays))
                 continue
@@ -596,6 +616,11 @@ class Stream:
                     await asyncio.shield(socket.close())
             if self.closed:
                 break
+            last = self._last_error
+            if isinstance(last, SocketClosed) and last.code == 1008:
+                self._give_up(f"the exchange closed the connection with code 1008 (policy "
+                              f"violation{': ' + last.reason if last.reason else ''})")
+                return
             if self._counts["messages"] > messages_before:
                 delays = backoff(*self._backoff)  # it was a working connection: start over
             self._counts["reconnects"] += 1
@@ -605,8 +630,26 @@ class Stream:
             self._ping()
             await asyncio.sleep(wait)
 
+    def _give_up(self, why: str) -> None:
+        """A terminal failure (close code 1008, a 4xx upgrade answer): no reconnect."""
+        error = StreamError(
+            f"{why}; the stream does not reconnect (reconnecting would be refused again). "
+            "Check the keys and the URL (`kfresearch doctor`), then make a new stream."
+        )
+        self._fatal = error
+        self._last_error = error
+        log.warning("%s", error)
+        for key in self._subs.keys.values():
+            if not key.settled:
+                key.settle(error)
+        self._hub.error(error)
+        self._state = "closed"
+        self._closed_event.set()
+        self._ping()
+
     async def _session(self, socket: Socket) -> None:
         self._subs.reconnected()
+        self._auth_retries = 0
         for book in self._books.values():
             book.reset()
         self._last_rx = asyncio.get_running_loop().time()
@@ -681,8 +724,13 @@ class Stream:
             if self._auth is not None:
                 return self._auth
             request = self._protocol.challenge_request(credentials.key)
-            if request is None:
-                return None
+            if request is None:  # a token-based protocol (the Unified WebSocket)
+                token = await self._protocol.token()
+                if token is None:
+                    return None
+                self._auth = (credentials.key, "", token)
+                self._counts["authentications"] += 1
+                return self._auth
             self._challenge = asyncio.get_running_loop().create_future()
             self._subs.pending.append(Request("challenge"))
             await socket.send(request)
@@ -698,11 +746,22 @@ class Stream:
     # -- incoming ------------------------------------------------------------------------
     def _handle(self, text: str | bytes) -> None:
         self._counts["messages"] += 1
-        match self._protocol.parse(text):
+        self._dispatch(self._protocol.parse(text))
+
+    def _dispatch(self, event: Event, optional: frozenset[str] = frozenset()) -> None:
+        match event:
             case BookDelta() as delta:  # first: nearly every message of a busy stream
                 self._on_delta(delta)
+            case BookLevels() as levels:
+                self._on_levels(levels)
             case Records() as records:
+                if records.feed in optional and (records.feed, records.symbol) not in \
+                        self._subs.keys:
+                    return  # a shared channel's rows for a feed nobody subscribed
                 self._on_records(records)
+            case Many(events=events, optional=shared):
+                for each in events:
+                    self._dispatch(each, shared)
             case BookSnapshot() as snapshot:
                 self._on_book(snapshot)
             case Heartbeat() as beat:
@@ -716,8 +775,10 @@ class Stream:
                     self._challenge.set_result(challenge)
                 with contextlib.suppress(ValueError):
                     self._subs.pending.remove(Request("challenge"))
-            case Info(version=version):
+            case Info(version=version, system=system):
                 self.server_version = version
+                if system is not None:
+                    self.system_status = system
             case other:
                 self._counts["unknown_messages"] += 1
                 log.debug("message not understood: %r", other)
@@ -737,6 +798,55 @@ class Stream:
                 )
         elif outcome != "ignored":
             self._resync(delta.symbol, outcome)
+
+    def _on_levels(self, event: BookLevels) -> None:
+        """A Unified WebSocket book message: applied and checksummed by the book."""
+        key = self._subs.keys.get(("book", event.symbol))
+        book = self._books.get(event.symbol)
+        if key is None or book is None or book.status == "failed":
+            self._counts["unexpected_messages"] += 1
+            return
+        outcome = book.apply_levels(event)
+        if event.snapshot:
+            key.resync = False
+        if outcome == "ignored":
+            return
+        if outcome != "applied":
+            if book.failures_in_row >= MAX_CHECKSUM_FAILURES:
+                self._abandon(event.symbol, book, key)
+            else:
+                self._resync(event.symbol, outcome)
+            return
+        initial = False
+        if event.snapshot:
+            initial, key.initial = key.initial, False
+            if key.status != "ready":
+                key.settle()
+                self._ping()
+        if self._hub.wants("book"):
+            records = tuple(
+                [{"side": "bid", "price": float(p), "size": float(q), "seq": None}
+                 for p, q in event.bids]
+                + [{"side": "ask", "price": float(p), "size": float(q), "seq": None}
+                   for p, q in event.asks]
+            )
+            self._hub.publish(Message("book", event.symbol, initial, records, event.time_ms))
+
+    def _abandon(self, symbol: str, book: LiveBook, key: Key) -> None:
+        """Too many checksum mismatches in a row: stop the book and say so plainly."""
+        error = StreamError(
+            f"book {symbol}: the checksum failed {book.failures_in_row} times in a row, each "
+            "time after a fresh snapshot, so kfresearch stops maintaining this book rather than "
+            f"show a wrong one (stream.stats()['books'][{symbol!r}] has the counts). Subscribe "
+            f"again to retry: s.subscribe('book', [{symbol!r}])."
+        )
+        book.fail(error)
+        log.warning("%s", error)
+        key.settle(error)
+        self._hub.error(error)
+        self._ping()
+        if self._socket is not None:
+            self._spawn(self._send(Request("unsubscribe", "book", (symbol,))))
 
     def _on_book(self, snapshot: BookSnapshot) -> None:
         key = self._subs.keys.get(("book", snapshot.symbol))
@@ -777,7 +887,8 @@ class Stream:
                                       event.time_ms, event.removed, event.reason, event.raw))
 
     def _on_heartbeat(self, beat: Heartbeat) -> None:
-        self.last_heartbeat_ms = beat.time_ms
+        if beat.time_ms is not None:
+            self.last_heartbeat_ms = beat.time_ms
         key = self._subs.keys.get(("heartbeat", None))
         if key is not None and key.status != "ready":
             key.settle()
@@ -823,6 +934,16 @@ class Stream:
                     key.status, key.requested = "pending", False
                     self._spawn(self._send_unsent())
             return
+        if request.feed in PRIVATE_FEEDS and self._protocol.auth_refused(refusal.message):
+            # the token was refused (expired, unknown): fetch a fresh one and ask again
+            self._counts["auth_refusals"] += 1
+            self._auth_retries += 1
+            if self._auth_retries <= 3:  # per connection: a token that keeps failing is fatal
+                self._auth = None
+                for key in keys:
+                    key.status, key.requested = "pending", False
+                self._spawn(self._send_unsent())
+                return
         failure = SubscriptionError(
             refusal.message, feed=request.feed, products=request.products,
             private=request.feed in PRIVATE_FEEDS,
@@ -1048,10 +1169,12 @@ class Stream:
         Keys: ``status``; ``connects``, ``reconnects``, ``connect_failures``,
         ``stale_disconnects``; ``messages`` handled; ``resyncs`` (books fetched
         again) and the problems that caused them: ``gaps``, ``crossed``,
-        ``negative_sizes``; ``book_snapshots``, ``book_deltas`` applied,
-        ``ignored_deltas`` (old ``seq``, or while resyncing);
+        ``negative_sizes``, ``checksum_mismatches`` (Unified WebSocket books);
+        ``book_snapshots``, ``book_deltas`` applied, ``ignored_deltas`` (old
+        ``seq``, or while resyncing);
         ``subscription_errors``, ``callback_errors``, ``handler_errors``,
-        ``unknown_messages``, ``unexpected_messages``; ``authentications``;
+        ``unknown_messages``, ``unexpected_messages``; ``authentications``,
+        ``auth_refusals`` (tokens refused and fetched again);
         ``server_version``; ``last_heartbeat`` (the exchange's time, a UTC
         Timestamp); ``books``: per-symbol counters.
         """
@@ -1066,6 +1189,7 @@ class Stream:
             "gaps": total["gap"],
             "crossed": total["crossed"],
             "negative_sizes": total["negative_size"],
+            "checksum_mismatches": total["checksum"],
             "book_snapshots": total["snapshots"],
             "book_deltas": total["deltas"],
             "ignored_deltas": total["ignored"],

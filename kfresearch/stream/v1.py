@@ -27,6 +27,7 @@ import orjson
 from kfresearch.auth import ws_challenge_signature
 from kfresearch.credentials import Secret
 from kfresearch.environments import Environment
+from kfresearch.stream.connection import Connector
 from kfresearch.stream.events import (
     Answer,
     BookDelta,
@@ -74,9 +75,22 @@ class KrakenV1:
     """The :class:`~kfresearch.stream.protocol.WireProtocol` of ``wss://futures.kraken.com/ws/v1``."""
 
     name = "v1"
+    book_depth: int | None = None
 
     def url(self, env: Environment) -> str:
         return env.ws_url
+
+    def connector(self, env: Environment, inner: Connector) -> Connector:
+        return inner
+
+    def unsupported(self, feed: str) -> str | None:
+        return None
+
+    async def token(self) -> str | None:
+        return None  # v1 signs a challenge instead
+
+    def auth_refused(self, message: str) -> bool:
+        return False
 
     def challenge_request(self, api_key: str) -> str | None:
         return orjson.dumps({"event": "challenge", "api_key": api_key}).decode()
