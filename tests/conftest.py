@@ -29,6 +29,9 @@ for _name in (
     "KFRESEARCH_API_SECRET",
     "KFRESEARCH_ENV",
     "KFRESEARCH_ALLOW_LIVE_TRADING",
+    "KFRESEARCH_UWS_API_KEY",
+    "KFRESEARCH_UWS_API_SECRET",
+    "KFRESEARCH_PROTOCOL",
 ):
     os.environ.pop(_name, None)
 

@@ -35,6 +35,7 @@ __all__ = [
     "accounts_body",
     "camel",
     "camel_keys",
+    "candles_body",
     "fill_row",
     "fills_body",
     "instruments_body",
@@ -98,9 +99,19 @@ def _num(value: Any) -> float | None:
 # --------------------------------------------------------------------------- market data
 
 
+#: Spot v2 ``pairs`` fields whose v3 twins the row also carries (``tick_size`` …): left
+#: out so that ``kf.instruments()`` is the same frame on both protocols
+_SPOT_PAIR_FIELDS = frozenset({
+    "status", "qty_precision", "qty_increment", "qty_min", "price_precision",
+    "price_increment", "marginable", "margin_initial", "position_limit_long",
+    "position_limit_short", "cost_precision", "cost_min", "has_index",
+})
+
+
 def instruments_body(rows: Iterable[Row], server_ms: int | None = None) -> dict[str, Any]:
-    """The ``instrument`` snapshot as ``GET /instruments`` (every key camel-cased)."""
-    return _success("instruments", [camel_keys(dict(r)) for r in rows], server_ms)
+    """The ``instrument`` snapshot's pairs as ``GET /instruments`` (keys camel-cased)."""
+    out = [camel_keys({k: v for k, v in r.items() if k not in _SPOT_PAIR_FIELDS}) for r in rows]
+    return _success("instruments", out, server_ms)
 
 
 #: Spot v2 ticker names -> the v3 /tickers names (the others are camel-cased)
@@ -117,10 +128,12 @@ _TICKER = {
 }
 
 
-#: not carried over: the body's server time, and the relative funding rates the frame
-#: derives itself from the absolute ones (as from v3's)
+#: not carried over: the body's server time, the relative funding rates the frame
+#: derives itself from the absolute ones (as from v3's), and the Spot v2 fields v3's
+#: /tickers has no column for (so ``kf.tickers()`` is the same frame on both protocols)
 _TICKER_DROP = frozenset({"timestamp", "relative_funding_rate",
-                          "relative_funding_rate_prediction"})
+                          "relative_funding_rate_prediction", "change", "vwap",
+                          "next_funding_rate_time"})
 
 
 def ticker_row(row: Row) -> dict[str, Any]:
@@ -174,6 +187,23 @@ def trades_body(rows: Iterable[Row]) -> dict[str, Any]:
     """The ``trade`` snapshot as ``GET /history``."""
     rows = list(rows)
     return _success("history", [trade_row(r) for r in rows], _latest(rows))
+
+
+def candles_body(rows: Iterable[Row]) -> dict[str, Any]:
+    """``ohlc`` rows as a Charts API page (``GET /api/charts/v1/…``): time = the candle's
+    ``interval_begin`` in epoch ms, ``more_candles`` False (the channel's snapshot is all
+    there is, reference §1.6).
+
+    >>> candles_body([{"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0,
+    ...                "interval_begin": "2026-11-20T10:00:00.000000Z"}])["candles"][0]["time"]
+    1795687200000
+    """
+    out = [
+        {"time": time_ms(r.get("interval_begin")), "open": r.get("open"), "high": r.get("high"),
+         "low": r.get("low"), "close": r.get("close"), "volume": r.get("volume")}
+        for r in rows
+    ]
+    return {"candles": out, "more_candles": False}
 
 
 # --------------------------------------------------------------------------- orders and fills
@@ -263,10 +293,17 @@ def fill_row(report: Row) -> dict[str, Any]:
     }
 
 
+#: fields of a fill row that ``GET /fills`` does not have (the stream's rows keep them, as
+#: WebSocket v1's fills do): left out so that ``kf.fills()`` is the same frame on both
+_NOT_IN_FILLS = ("fee_paid", "fee_currency")
+
+
 def fills_body(reports: Iterable[Row], server_ms: int | None = None) -> dict[str, Any]:
     """Trade reports (newest first, as ``/fills`` lists them)."""
-    rows = sorted((fill_row(r) for r in reports), key=lambda r: str(r["fillTime"] or ""),
-                  reverse=True)
+    rows = [
+        {k: v for k, v in fill_row(r).items() if k not in _NOT_IN_FILLS} for r in reports
+    ]
+    rows.sort(key=lambda r: str(r["fillTime"] or ""), reverse=True)
     return _success("fills", rows, server_ms)
 
 
