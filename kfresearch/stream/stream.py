@@ -564,7 +564,10 @@ class Stream:
             waiter: asyncio.Future[None] = loop.create_future()
             waiter.add_done_callback(_retrieve)
             handle._futures.append(waiter)
-            if key.status == "ready":
+            if self._fatal is not None:  # gave up before this key was registered
+                key.settle(self._fatal)
+                waiter.set_exception(self._fatal)
+            elif key.status == "ready":
                 waiter.set_result(None)
             else:
                 key.waiters.append(waiter)
@@ -1004,6 +1007,8 @@ class Stream:
     async def _flush_until_settled(self) -> None:
         while True:
             await self._settled()
+            if self._fatal is not None:
+                raise self._fatal
             socket = self._socket
             if socket is None:
                 continue
@@ -1022,6 +1027,8 @@ class Stream:
             raise StreamError("the stream has not started")
         while True:
             changed.clear()
+            if self._fatal is not None:
+                raise self._fatal
             if self._socket is not None and all(k.settled for k in self._subs.keys.values()):
                 return
             await changed.wait()
