@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +93,7 @@ from kfresearch.errors import (
 from kfresearch.plans import Call
 from kfresearch.stream.connection import Connector, backoff
 from kfresearch.uws import bodies
+from kfresearch.uws.executions import TERMINAL, Executions
 from kfresearch.uws.link import Link, LinkClosed
 from kfresearch.uws.orders import (
     add_order_params,
@@ -110,9 +110,6 @@ log = logging.getLogger("kfresearch.uws")
 #: depth of the book snapshot behind ``kf.orderbook()`` (the largest UWS offers)
 BOOK_DEPTH = 1000
 ASSET_CLASS = "derivatives"
-_TERMINAL = frozenset({"filled", "canceled", "cancelled", "expired"})
-_KEEP_CLOSED = 1000  # closed orders remembered for order_status lookups
-_KEEP_FILLS = 1000
 _CONNECT_ATTEMPTS = 4
 #: subscriptions whose parameters list no ``asset_class`` (reference §1.6)
 _NO_ASSET_CLASS = frozenset({"balances", "heartbeat", "status"})
@@ -241,13 +238,8 @@ class UwsAdapter:
         self._locks: dict[str, asyncio.Lock] = {}
         self._collectors: list[_Collector] = []
         self._symbols: tuple[str, ...] | None = None
-        # the account, from the executions channel
-        self._orders: dict[str, dict[str, Any]] = {}
-        self._closed: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._fills: deque[dict[str, Any]] = deque(maxlen=_KEEP_FILLS)
-        self._watchers: dict[str, list[dict[str, Any]]] = {}
+        self._executions = Executions()  # the account, from the executions channel
         self._snapshot_seen: asyncio.Event | None = None
-        self._sequence: int | None = None
         self._sent_ids: set[str] = set()
         self.counts: dict[str, int] = dict.fromkeys(
             ("connects", "token_refreshes", "sequence_gaps", "requests"), 0
@@ -332,7 +324,7 @@ class UwsAdapter:
             link = await self._open(self.env.uws_private_url, "private")
             self._private = link
             self._snapshot_seen = asyncio.Event()
-            self._sequence = None
+            self._executions.restart()
             try:
                 await self._request(
                     link, "subscribe",
@@ -457,77 +449,16 @@ class UwsAdapter:
             collector.offer(push)
 
     def _on_executions(self, push: Push) -> None:
-        sequence = push.raw.get("sequence")
-        if isinstance(sequence, int) and not isinstance(sequence, bool):
-            if (
-                push.type != "snapshot"
-                and self._sequence is not None
-                and sequence != self._sequence + 1
-            ):
-                # a lost report: the account state cannot be trusted; read it afresh
-                self.counts["sequence_gaps"] += 1
-                log.warning("executions: sequence %s after %s; reconnecting", sequence,
-                            self._sequence)
-                if self._private is not None:
-                    asyncio.get_running_loop().create_task(self._private.close())
-                    self._private = None
-            self._sequence = sequence
         data = push.data if isinstance(push.data, list) else []
-        if push.type == "snapshot":
-            self._orders.clear()
-            self._fills.clear()
-            for report in data:
-                if isinstance(report, Mapping):
-                    self._apply(report, snapshot=True)
-            if self._snapshot_seen is not None:
-                self._snapshot_seen.set()
-            return
-        for report in data:
-            if isinstance(report, Mapping):
-                self._apply(report)
-
-    def _apply(self, report: Mapping[str, Any], *, snapshot: bool = False) -> None:
-        order_id = str(report.get("order_id") or "")
-        known = self._orders.get(order_id) or self._closed.get(order_id) or {}
-        kind = str(report.get("exec_type") or "")
-        # fills are the ``trade`` reports; ``filled`` only closes the order (Spot v2, §6)
-        is_fill = kind == "trade" and report.get("last_qty") is not None
-        if is_fill:
-            # newest first, as /fills lists them (snapshots and updates come oldest first)
-            fill = {**{k: known.get(k) for k in ("symbol", "side", "cl_ord_id")}, **report}
-            if not any(f.get("exec_id") == fill.get("exec_id") for f in self._fills):
-                self._fills.appendleft(fill)
-        for key in (order_id, str(report.get("cl_ord_id") or known.get("cl_ord_id") or "")):
-            if key and key in self._watchers:
-                self._watchers[key].append(dict(report))
-        if not order_id or (snapshot and kind == "trade" and not known):
-            return  # a snapshot fill of an order that is no longer open
-        merged = {**known, **{k: v for k, v in report.items() if v is not None}}
-        merged.setdefault("first_timestamp", report.get("timestamp"))
-        status = str(merged.get("order_status") or "")
-        if kind in ("canceled", "expired"):
-            status = "canceled" if kind == "canceled" else "expired"
-        if kind == "filled":
-            status = "filled"
-        merged["order_status"] = status or "new"
-        if merged["order_status"] in _TERMINAL:
-            self._orders.pop(order_id, None)
-            self._closed[order_id] = merged
-            self._closed.move_to_end(order_id)
-            while len(self._closed) > _KEEP_CLOSED:
-                self._closed.popitem(last=False)
-        else:
-            self._orders[order_id] = merged
-
-    def _order(self, order_id: str | None, client_order_id: str | None) -> dict[str, Any] | None:
-        for table in (self._orders, self._closed):
-            if order_id and order_id in table:
-                return table[order_id]
-            if client_order_id:
-                for order in table.values():
-                    if order.get("cl_ord_id") == client_order_id:
-                        return order
-        return None
+        if not self._executions.on_push(push.type, data, push.raw.get("sequence")):
+            # a lost report: the account state cannot be trusted; read it afresh
+            self.counts["sequence_gaps"] += 1
+            log.warning("executions: a report was lost (sequence gap); reconnecting")
+            if self._private is not None:
+                asyncio.get_running_loop().create_task(self._private.close())
+                self._private = None
+        if push.type == "snapshot" and self._snapshot_seen is not None:
+            self._snapshot_seen.set()
 
     # -- market data -------------------------------------------------------------------
     async def instruments(self, call: Call) -> Any:
@@ -568,29 +499,23 @@ class UwsAdapter:
     # -- account -----------------------------------------------------------------------
     async def open_orders(self, call: Call) -> Any:
         await self._settled_private()
-        return bodies.open_orders_body(self._orders.values())
+        return bodies.open_orders_body(self._executions.open.values())
 
     async def order_status(self, call: Call) -> Any:
         await self._settled_private()
         ids = _listed(call.params.get("orderIds"))
         clis = _listed(call.params.get("cliOrdIds"))
         entries = []
-        for order in [*self._orders.values(), *self._closed.values()]:
+        for order in [*self._executions.open.values(), *self._executions.closed.values()]:
             if order.get("order_id") in ids or order.get("cl_ord_id") in clis:
                 entries.append(bodies.status_entry(order))
         return {"result": "success", "orders": entries}
 
     async def fills(self, call: Call) -> Any:
         if call.params.get("lastFillTime"):
-            raise UnsupportedCallError(
-                "the Unified WebSocket gives only the account's last fills (its executions "
-                "snapshot), not fills before a time: kf.fills() without since= gives those; "
-                "for older fills use kf.executions(since=...) (the History API, while it "
-                "answers) and keep them in the history store (kfresearch.store: "
-                "`kfresearch download fills`)."
-            )
+            raise UnsupportedCallError(_NO_OLDER_FILLS)
         await self._settled_private()
-        return bodies.fills_body(self._fills)
+        return bodies.fills_body(self._executions.fills)
 
     async def positions(self, call: Call) -> Any:
         rows = await self._read_snapshot(True, "positions", {"snapshot": True})
@@ -622,9 +547,7 @@ class UwsAdapter:
         """
         link = await self._private_link()
         keys = [k for k in watch if k]
-        seen: list[dict[str, Any]] = []
-        for key in keys:
-            self._watchers[key] = seen
+        seen = self._executions.watch(keys)
         cli = str(params.get("cl_ord_id") or "") or None
         try:
             answer = await self._request(link, method, params, private=True, where=where,
@@ -644,8 +567,7 @@ class UwsAdapter:
                 client_order_id=cli,
             ) from exc
         finally:
-            for key in keys:
-                self._watchers.pop(key, None)
+            self._executions.unwatch(keys)
 
     async def send_order(self, call: Call) -> Any:
         params = add_order_params(call.params)
@@ -663,7 +585,7 @@ class UwsAdapter:
             self._sent_ids.add(cli)
         answer, seen = await self._order_request("add_order", params, where, watch=[cli])
         if not answer.success:
-            return {"result": "success", "sendStatus": self._rejection("add_order", answer)}
+            return {"result": "success", "sendStatus": _rejection("add_order", answer)}
         result = answer.result if isinstance(answer.result, Mapping) else {}
         order_id = str(result.get("order_id") or "")
         reports = [r for r in seen if not r.get("order_id") or r.get("order_id") == order_id]
@@ -675,30 +597,21 @@ class UwsAdapter:
                 "cliOrdId": result.get("cl_ord_id") or cli or None,
                 "receivedTime": answer.raw.get("time_in"),
                 "orderEvents": _order_events(order_id, params, reports,
-                                             self._order(order_id, cli)),
+                                             self._executions.find(order_id, cli)),
             },
         }
-
-    def _rejection(self, method: str, answer: Answer) -> dict[str, Any]:
-        error = str(answer.error or "")
-        status = rejection_status(method, error)
-        if status == error and not error.startswith("EOrder:"):
-            # not an order rejection but a request error (token, rate, arguments): raise it
-            raise api_error(error, f"UWS {method}", answer.raw)
-        return {"status": status, "receivedTime": answer.raw.get("time_in"),
-                "error": error}
 
     async def edit_order(self, call: Call) -> Any:
         await self._settled_private()
         order_id = call.params.get("orderId") or call.params.get("order_id")
-        known = self._order(order_id, call.params.get("cliOrdId"))
+        known = self._executions.find(order_id, call.params.get("cliOrdId"))
         filled = float(known.get("cum_qty") or 0.0) if known else None
         params = amend_order_params(call.params, filled)
         answer, _ = await self._order_request("amend_order", params, "UWS amend_order")
         if not answer.success:
-            return {"result": "success", "editStatus": self._rejection("amend_order", answer)}
+            return {"result": "success", "editStatus": _rejection("amend_order", answer)}
         result = answer.result if isinstance(answer.result, Mapping) else {}
-        after = self._order(order_id, call.params.get("cliOrdId")) or known or {}
+        after = self._executions.find(order_id, call.params.get("cliOrdId")) or known or {}
         new = _v3_order(after)
         return {
             "result": "success",
@@ -716,9 +629,9 @@ class UwsAdapter:
         order_id = call.params.get("order_id") or call.params.get("orderId")
         cli = call.params.get("cliOrdId")
         answer, _ = await self._order_request("cancel_order", params, "UWS cancel_order")
-        known = self._order(order_id, cli)
+        known = self._executions.find(order_id, cli)
         if not answer.success:
-            status = self._rejection("cancel_order", answer)
+            status = _rejection("cancel_order", answer)
             if known is not None and known.get("order_status") == "filled":
                 status["status"] = "filled"
             return {"result": "success", "cancelStatus": status}
@@ -737,7 +650,8 @@ class UwsAdapter:
     async def cancel_all(self, call: Call) -> Any:
         await self._settled_private()
         symbol = call.params.get("symbol")
-        targets = [o for o in self._orders.values() if symbol is None or o.get("symbol") == symbol]
+        targets = [o for o in self._executions.open.values()
+                   if symbol is None or o.get("symbol") == symbol]
         cancelled = [{"order_id": o.get("order_id"), "cliOrdId": o.get("cl_ord_id")}
                      for o in targets]
         if symbol is not None:
@@ -853,8 +767,10 @@ class UwsAdapter:
             out.append({
                 "status": "placed", "order_tag": tag, "order_id": order_id,
                 "cliOrdId": params.get("cl_ord_id"),
-                "orderEvents": _order_events(order_id, {**params, "symbol": symbol}, reports,
-                                             self._order(order_id, params.get("cl_ord_id"))),
+                "orderEvents": _order_events(
+                    order_id, {**params, "symbol": symbol}, reports,
+                    self._executions.find(order_id, params.get("cl_ord_id")),
+                ),
             })
         return out
 
@@ -862,7 +778,7 @@ class UwsAdapter:
         await self._settled_private()
         ids: list[str] = []
         for item in cancels:
-            order = self._order(item.get("order_id"), item.get("cliOrdId"))
+            order = self._executions.find(item.get("order_id"), item.get("cliOrdId"))
             ids.append(str(item.get("order_id") or (order or {}).get("order_id") or ""))
         known = [i for i in ids if i]
         answer: Answer | None = None
@@ -882,6 +798,24 @@ class UwsAdapter:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _rejection(method: str, answer: Answer) -> dict[str, Any]:
+    """The v3 ``*Status`` of an order method's refusal (a request error is raised)."""
+    error = str(answer.error or "")
+    status = rejection_status(method, error)
+    if status == error and not error.startswith("EOrder:"):
+        # not an order rejection but a request error (token, rate, arguments): raise it
+        raise api_error(error, f"UWS {method}", answer.raw)
+    return {"status": status, "receivedTime": answer.raw.get("time_in"), "error": error}
+
+
+_NO_OLDER_FILLS = (
+    "the Unified WebSocket gives only the account's last fills (its executions snapshot), "
+    "not fills before a time: kf.fills() without since= gives those; for older fills use "
+    "kf.executions(since=...) (the History API, while it answers) and keep them in the "
+    "history store (kfresearch.store: `kfresearch download fills`)."
+)
 
 
 def _invalid_token(error: str | None) -> bool:
@@ -991,7 +925,7 @@ def _order_events(
     fills = [r for r in reports if r.get("last_qty") is not None
              and str(r.get("exec_type")) == "trade"]
     status = str((state or {}).get("order_status") or "")
-    rests = status not in _TERMINAL and not (
+    rests = status not in TERMINAL and not (
         str(order.get("order_type")) == "market"
         or str(order.get("time_in_force") or "").lower() in ("ioc", "fok")
     )
