@@ -98,6 +98,8 @@ class LoopRunner:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():  # the coroutine's own TimeoutError (RequestTimeoutError is one)
+                raise
             future.cancel()
             raise StreamError(f"the stream did not answer within {timeout:g} s") from None
 
