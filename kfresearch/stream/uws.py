@@ -273,7 +273,15 @@ def _trade_row(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _trade(push: Push) -> Event:
-    return _grouped(push, "trade", _trade_row)
+    if push.type == "snapshot":
+        return _grouped(push, "trade", _trade_row)
+    # one message per trade, as WebSocket v1 sends them: callbacks and iterators see each
+    events: list[Event] = [
+        Records("trade", str(entry.get("symbol")), False, [_trade_row(entry)],
+                time_ms=time_ms(entry.get("timestamp")), raw=push.raw)
+        for entry in push.data or ()
+    ]
+    return events[0] if len(events) == 1 else Many(tuple(events))
 
 
 def _ticker(push: Push) -> Event:

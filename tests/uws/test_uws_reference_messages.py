@@ -180,3 +180,14 @@ def test_the_order_requests_are_the_references() -> None:
     assert amend == _without_token(REQUESTS[12]["params"])
     cancel = cancel_params({"order_id": "cff769bb-dc52-56e1-98c8-22301dc888ae"})
     assert cancel == _without_token(REQUESTS[13]["params"])
+
+
+def test_a_trade_update_is_one_stream_message_per_trade() -> None:
+    """As WebSocket v1 sends them: callbacks and ``s.messages("trade")`` see each trade."""
+    two = dict(PUSHES["trade"], data=PUSHES["trade"]["data"] * 2)
+    event = KrakenUWS().parse(json.dumps(two))
+    assert isinstance(event, Many)
+    assert [len(e.records) for e in event.events if isinstance(e, Records)] == [1, 1]
+    snapshot = KrakenUWS().parse(json.dumps(dict(two, type="snapshot")))
+    assert isinstance(snapshot, Records)  # a snapshot stays one message
+    assert len(snapshot.records) == 2
