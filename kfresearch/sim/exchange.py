@@ -23,7 +23,10 @@ transport. Every request passes the same checks, in the exchange's order
    ``rate-limit-reset`` for ``/api/history``.
 
 Errors are rendered per service: v3 ``{"result":"error","error":…,"serverTime":…}``
-with HTTP 200; history 401 ``{"reason":…,"status":"unauthorized"}``.
+with HTTP 200; history 401 ``{"reason":…,"status":"unauthorized"}``. A refusal
+also says *why* in plain words (:mod:`kfresearch.sim.diagnosis`): in the
+:attr:`SimExchange.request_log` and in an ``X-Sim-Why`` response header, the
+one thing on the wire the exchange itself does not send.
 
 One request is processed at a time (a lock), so the engine needs no locking.
 """
@@ -35,6 +38,7 @@ import hmac
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,11 +47,12 @@ from urllib.parse import parse_qs, unquote, unquote_plus
 
 import orjson
 
-from kfresearch.auth import rest_signature
+from kfresearch.auth import rest_signature, unauthorized_answer
 from kfresearch.credentials import Credentials
 from kfresearch.errors import ValidationError
 from kfresearch.ratelimit import POOLS, TokenBucket
 from kfresearch.sim.clock import SimClock
+from kfresearch.sim.diagnosis import LoggedRequest, auth_why, nonce_why, path_why, rate_why
 from kfresearch.sim.faults import Fault, Faults
 from kfresearch.sim.keys import SimKey, provisioned_keys
 from kfresearch.sim.notifications import Notifications
@@ -55,17 +60,16 @@ from kfresearch.sim.routes import ROUTES
 from kfresearch.sim.routing import Answer, Context, Route, SimError, by_specificity, iso
 from kfresearch.timeparse import to_timedelta
 
-__all__ = ["CHECKS", "SimExchange", "SimResponse", "default_exchange"]
+__all__ = ["CHECKS", "LOG_SIZE", "SimExchange", "SimResponse", "default_exchange"]
 
 #: The exchange's checks, in the order it makes them (the path is matched first).
 CHECKS = ("arguments", "authentication", "permissions", "rate_limit")
 
+#: Requests the :attr:`SimExchange.request_log` keeps (the oldest go first).
+LOG_SIZE = 10_000
+
 T = TypeVar("T")
 _NONCE_WINDOW = 50  # recent nonces remembered per key; older ones are "below threshold"
-_HISTORY_UNAUTHORIZED = {
-    "reason": "You are not authorized to access this endpoint.",
-    "status": "unauthorized",
-}
 
 
 @dataclass
@@ -115,13 +119,21 @@ class _Request:
     key: SimKey | None = None
 
 
-def _denied(route: Route) -> SimError:
+def _denied(route: Route, why: str) -> SimError:
     """The exchange's answer to a bad key, signature or permission, per service."""
+    status, body = unauthorized_answer(route.pattern)
     return SimError(
         "authenticationError",
-        status=401 if route.service in {"history", "auth", "stats"} else 200,
-        body=_HISTORY_UNAUTHORIZED if route.service == "history" else None,
+        status=status,
+        body=body if route.service == "history" else None,
+        why=why,
     )
+
+
+def _ascii(text: str) -> str:
+    """``text`` for an HTTP header (ASCII only)."""
+    text = text.replace("…", "...").replace("§", "section ").replace("µ", "u")
+    return text.encode("ascii", "replace").decode("ascii")
 
 
 class SimExchange:
@@ -184,6 +196,10 @@ class SimExchange:
         self._nonces: dict[str, _NonceBook] = {}
         self._lock = threading.RLock()
         self.requests_seen = 0
+        #: Every request answered (and WebSocket message received), newest last, with
+        #: the error and the simulator's explanation of it (:mod:`kfresearch.sim.diagnosis`).
+        self.request_log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
+        self._logged = 0
 
     # -- public helpers -------------------------------------------------------------
     def credentials(self, name: str = "full") -> Credentials:
@@ -233,19 +249,45 @@ class SimExchange:
         """Answer one raw HTTP request."""
         path, _, query = target.partition("?")
         path = unquote(path)
+        text = body.decode("utf-8", "replace")
         fault = self.faults.pick(path)
         if fault is not None and fault.kind not in {"drop_after", "latency"}:
-            return self._fault_response(fault)
+            answer = self._fault_response(fault)
+            with self._lock:
+                self.log(method, target, text, answer.status or None, fault.kind, "fault",
+                         f"an injected {fault.kind} fault")
+            return answer
         with self._lock:
             self.requests_seen += 1
-            answer = self._handle(
+            answer, check, error = self._handle(
                 method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body
             )
+            self.log(method, target, text, answer.status, error.error if error else None,
+                     check, error.why if error else None)
+        if error is not None and error.why:
+            answer.headers["x-sim-why"] = _ascii(error.why)
         if fault is not None and fault.kind == "latency":
             answer.delay = fault.seconds
         elif fault is not None:
             answer.drop = "after"
         return answer
+
+    def log(
+        self,
+        method: str,
+        target: str,
+        body: str,
+        status: int | None,
+        error: str | None = None,
+        check: str | None = None,
+        why: str | None = None,
+    ) -> LoggedRequest:
+        """Add one entry to :attr:`request_log` (the WebSocket sessions log their messages)."""
+        with self._lock:
+            entry = LoggedRequest(self._logged, method, target, body, status, error, check, why)
+            self._logged += 1
+            self.request_log.append(entry)
+            return entry
 
     def _fault_response(self, fault: Fault) -> SimResponse:
         if fault.kind == "status":
@@ -271,28 +313,34 @@ class SimExchange:
 
     def _handle(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
-    ) -> SimResponse:
+    ) -> tuple[SimResponse, str | None, SimError | None]:
+        """The answer, and for a refusal the step that refused (``"path"``, a step of
+        :data:`CHECKS` or ``"handler"``) and its error."""
         now = self.clock.now_ms()
         found = self._match(method, path)
         if found is None:
             allowed = any(r.regex.match(path) for r in self.routes)
             status = 405 if allowed else 404
-            return _json(status, {"result": "error", "error": "notFound", "serverTime": iso(now)})
+            error = SimError("notFound", status, why=path_why(method, path, self.routes))
+            body_ = {"result": "error", "error": "notFound", "serverTime": iso(now)}
+            return _json(status, body_), "path", error
         route, path_params = found
+        step = CHECKS[0]
         try:
             params = self._params(query, body)
             ctx = Context(self, method, path, params, path_params, now)
             request = _Request(route, ctx, path, query, headers, body)
-            for check in CHECKS:
-                getattr(self, f"_check_{check}")(request)
+            for step in CHECKS:
+                getattr(self, f"_check_{step}")(request)
+            step = "handler"
             if request.key is not None:
                 ctx.account_id = request.key.account_id
                 ctx.key_can_trade = request.key.can_trade
             self.engine.advance(now)
             payload = route.handler(ctx)
         except SimError as error:
-            return self._error(route, error, now)
-        return self._success(route, payload, now)
+            return self._error(route, error, now), step, error
+        return self._success(route, payload, now), None, None
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for candidate in self.routes:
@@ -313,8 +361,11 @@ class SimExchange:
     # -- the checks, in the exchange's order (CHECKS) ------------------------------------
     @staticmethod
     def _check_arguments(request: _Request) -> None:
-        if request.route.missing(request.ctx) is not None:
-            raise SimError("requiredArgumentMissing")
+        missing = request.route.missing(request.ctx)
+        if missing is not None:
+            names = " or ".join(repr(name) for name in (
+                (missing,) if isinstance(missing, str) else missing))
+            raise SimError("requiredArgumentMissing", why=f"the argument {names} is missing")
 
     def _check_authentication(self, request: _Request) -> None:
         route, headers = request.route, request.headers
@@ -322,25 +373,27 @@ class SimExchange:
             return
         key = self.keys.get(headers.get("apikey", ""))
         authent = headers.get("authent", "")
-        if key is None or not authent:
-            raise _denied(route)
         nonce = headers.get("nonce", "")
         body = request.body.decode("utf-8", "replace")
         post_data = request.query + body
-        secret = key.credentials.secret
-        accepted = [rest_signature(secret, post_data, nonce, request.path)]
-        if not self.strict_auth:
-            # before 2024-02-20 clients hashed the URL-decoded parameters (reference §2.4)
-            legacy = unquote_plus(request.query) + unquote_plus(body)
-            accepted.append(rest_signature(secret, legacy, nonce, request.path))
-        if not any(hmac.compare_digest(authent, candidate) for candidate in accepted):
-            raise _denied(route)
+        secret = key.credentials.secret if key is not None else None
+        accepted = []
+        if secret is not None and authent:
+            accepted.append(rest_signature(secret, post_data, nonce, request.path))
+            if not self.strict_auth:
+                # before 2024-02-20 clients hashed the URL-decoded parameters (reference §2.4)
+                legacy = unquote_plus(request.query) + unquote_plus(body)
+                accepted.append(rest_signature(secret, legacy, nonce, request.path))
+        if key is None or not any(hmac.compare_digest(authent, c) for c in accepted):
+            raise _denied(route, auth_why(headers, secret, post_data, nonce, request.path))
         if nonce:
             if not nonce.isdigit():
-                raise SimError("invalidArgument")
-            problem = self._nonces.setdefault(key.credentials.key, _NonceBook()).check(int(nonce))
+                raise SimError("invalidArgument", why=nonce_why("invalidArgument", nonce, None, 0))
+            book = self._nonces.setdefault(key.credentials.key, _NonceBook())
+            problem = book.check(int(nonce))
             if problem:
-                raise SimError(problem)
+                oldest = book.recent[0] if book.recent else None
+                raise SimError(problem, why=nonce_why(problem, nonce, oldest, _NONCE_WINDOW))
         request.key = key
 
     @staticmethod
@@ -349,8 +402,10 @@ class SimExchange:
         if key is None:
             return
         # provisioned keys are read-only or full access; none may withdraw
-        if permission == "withdraw" or (permission == "trade" and not key.can_trade):
-            raise _denied(request.route)
+        if permission == "withdraw":
+            raise _denied(request.route, "withdrawals need a withdrawal key (reference §2.1)")
+        if permission == "trade" and not key.can_trade:
+            raise _denied(request.route, "this key is read-only: it cannot change the account")
 
     def _check_rate_limit(self, request: _Request) -> None:
         route, key = request.route, request.key
@@ -366,6 +421,7 @@ class SimExchange:
         if cost <= 0:
             return
         if bucket.available + 1e-6 < cost:  # float dust is not a spent budget
+            why = rate_why(pool, bucket.available, bucket.capacity, bucket.per_second, cost)
             if pool == "history":
                 reset = (cost - bucket.available) / bucket.per_second
                 raise SimError(
@@ -376,8 +432,9 @@ class SimExchange:
                         b"Too Many Requests",
                         {"content-type": "text/plain", "rate-limit-reset": f"{reset:.0f}"},
                     ),
+                    why=why,
                 )
-            raise SimError("apiLimitExceeded")
+            raise SimError("apiLimitExceeded", why=why)
         bucket.reserve(cost)
 
     def _error(self, route: Route, error: SimError, now: int) -> SimResponse:

@@ -23,14 +23,20 @@ class SimError(Exception):
     ``error`` is the exchange's string (``"invalidArgument"``,
     ``"requiredArgumentMissing"``, ``"notFound"`` …); ``status`` the HTTP
     status (the v3 API answers most errors with 200). ``body`` overrides the
-    rendered body entirely when the exchange's shape is special.
+    rendered body entirely when the exchange's shape is special. ``why`` says
+    in plain words what was wrong, for a learner: the exchange never sends
+    it; the simulator logs it and adds it as the ``X-Sim-Why`` header
+    (:mod:`kfresearch.sim.diagnosis`).
     """
 
-    def __init__(self, error: str, status: int = 200, body: Any = None) -> None:
+    def __init__(
+        self, error: str, status: int = 200, body: Any = None, why: str | None = None
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.body = body
+        self.why = why
 
 
 def dec(value: float | int, digits: int | None = None) -> str:

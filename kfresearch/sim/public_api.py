@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from kfresearch.sim.clock import parse_time_ms
+from kfresearch.sim.diagnosis import symbol_why
 from kfresearch.sim.instruments import (
     DAY_MS,
     FEE_SCHEDULE_NAME,
@@ -62,9 +63,11 @@ def _num(x: float) -> int | float:
 
 
 def _listed(ctx: Context, symbol: str, status: int = 200) -> InstrumentSpec:
-    spec = synthetic_market(ctx).instrument(symbol, ctx.now_ms)
+    market = synthetic_market(ctx)
+    spec = market.instrument(symbol, ctx.now_ms)
     if spec is None:
-        raise SimError("notFound", status=status)
+        listed = [s.symbol for s in market.instruments(ctx.now_ms)]
+        raise SimError("notFound", status=status, why=symbol_why(symbol, listed))
     return spec
 
 

@@ -99,7 +99,7 @@ class Context:
     def require(self, name: str) -> str:
         value = self.get(name)
         if value is None or value == "":
-            raise SimError("requiredArgumentMissing")
+            raise SimError("requiredArgumentMissing", why=f"the argument {name!r} is missing")
         return value
 
     def get_list(self, name: str) -> list[str]:

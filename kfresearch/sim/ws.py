@@ -122,7 +122,9 @@ class FeedSession:
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._turn = asyncio.Lock()  # one request or one tick at a time
-        self._rng = random.Random(exchange.seed)  # ids, not secrets
+        # challenges: seeded (reproducible) but on a stream of their own, so that they do
+        # not repeat the engine's ids (the account uid is the same seed's first draw)
+        self._rng = random.Random(f"ws-challenges-{exchange.seed}")  # ids, not secrets
         self._log_sent = 0  # id of the last account-log entry sent
         self._notices_sent = 0
         self._tick_ms = exchange.clock.now_ms()  # the time of the last tick
@@ -194,6 +196,7 @@ class FeedSession:
 
     # -- incoming -------------------------------------------------------------------
     async def on_message(self, text: str) -> None:
+        self.exchange.log("WS", "/ws/v1", text, None)
         try:
             message = orjson.loads(text)
             event = message["event"]
