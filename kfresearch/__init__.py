@@ -10,7 +10,8 @@ return (:class:`OrderResult`, :class:`BatchResult`, :class:`OrderPreview`, …),
 :data:`TimeLike`, the exception tree of :mod:`kfresearch.errors`; and the
 subpackages :mod:`kfresearch.frames`, :mod:`kfresearch.charts`,
 :mod:`kfresearch.widgets`, :mod:`kfresearch.stream` (live WebSocket data, made
-by ``kf.stream()``), :mod:`kfresearch.sim` and :mod:`kfresearch.store` (the local
+by ``kf.stream()``), :mod:`kfresearch.trace` (the wire inspector,
+``kf.trace()``), :mod:`kfresearch.sim` and :mod:`kfresearch.store` (the local
 history store). Everything else is private.
 
 ``import kfresearch`` loads only the exceptions: the client (httpx, pandas),
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from kfresearch import orders as orders
     from kfresearch import sim as sim
     from kfresearch import stream as stream
+    from kfresearch import trace as trace
     from kfresearch import widgets as widgets
     from kfresearch.client import AsyncClient, Client, connect
     from kfresearch.credentials import Credentials, Secret
@@ -109,7 +111,7 @@ _LAZY: dict[str, str] = {
     "AsyncDeadMansSwitch": "kfresearch.trading",
     "DeadMansSwitch": "kfresearch.trading",
 }
-_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "stream", "widgets")
+_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "stream", "trace", "widgets")
 
 __all__ = [
     "APIError",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kfresearch.plans import Call
     from kfresearch.sim.exchange import SimExchange
     from kfresearch.stream import Stream
+    from kfresearch.trace import Trace
     from kfresearch.uws.adapter import UwsAdapter
     from kfresearch.uws.routes import Route
     from kfresearch.uws.tokens import TokenSource
@@ -330,6 +331,29 @@ class ClientState:
             keepalive=keepalive, stale_after=stale_after, backoff=backoff, timeout=timeout,
             trades_maxlen=trades_maxlen, history_maxlen=history_maxlen,
         )
+
+    def trace(self) -> Trace:
+        """Record what goes on the wire during a block: ``with kf.trace() as t: ...``.
+
+        Every REST request (retries too) and WebSocket message that kfresearch
+        sends or receives in this process while the block runs, from any
+        client or stream: method, URL, query, body, headers (``APIKey``
+        shortened; ``Nonce`` and the ``Authent`` signature shown; the secret
+        is never on the wire), status, decoded answer, rate-limit cost with
+        the pool's level before and after, and timings. See
+        :class:`kfresearch.trace.Trace`.
+
+        Examples
+        --------
+        >>> with kf.trace() as t:                                            # doctest: +SKIP
+        ...     kf.accounts()
+        >>> t[0]                    # the request and the answer, side by side  # doctest: +SKIP
+        >>> print(t[0].curl())      # the same request from a shell             # doctest: +SKIP
+        >>> t.frame()[["method", "path", "status", "cost", "pool_after"]]    # doctest: +SKIP
+        """
+        from kfresearch.trace import Trace
+
+        return Trace()
 
     @property
     def has_credentials(self) -> bool:

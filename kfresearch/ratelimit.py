@@ -110,6 +110,12 @@ class RateLimiter:
         bucket = self.pools.get(pool) if pool else None
         return bucket.reserve(cost) if bucket is not None else 0.0
 
+    def level(self, pool: str | None) -> float | None:
+        """Units left in ``pool`` now (negative while requests queue); None for a free
+        request or a pool this limiter does not keep."""
+        bucket = self.pools.get(pool) if pool else None
+        return bucket.available if bucket is not None else None
+
     def exhaust(self, pool: str | None, retry_after: float | None = None) -> None:
         bucket = self.pools.get(pool) if pool else None
         if bucket is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,12 +55,14 @@ from kfresearch.errors import (
     ServerError,
 )
 from kfresearch.ratelimit import RateLimiter
+from kfresearch.trace.hook import RECORDERS, record_http
 
 __all__ = [
     "Core",
     "RetryPolicy",
     "Sleep",
     "Transmit",
+    "error_of",
     "interpret",
     "masked_headers",
     "run_async",
@@ -156,8 +159,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def _error_of(body: Any) -> tuple[str, int | None] | None:
-    """(error text, numeric code) when ``body`` is one of the exchange's error shapes."""
+def error_of(body: Any) -> tuple[str, int | None] | None:
+    """(error text, numeric code) when ``body`` is one of the exchange's error shapes.
+
+    >>> error_of({"result": "error", "error": "apiLimitExceeded"})
+    ('apiLimitExceeded', None)
+    >>> error_of({"result": "success"}) is None
+    True
+    """
     if not isinstance(body, dict):
         return None
     spot = body.get("error")
@@ -204,7 +213,7 @@ def interpret(endpoint: Endpoint, response: httpx.Response) -> Any:
         body: Any = orjson.loads(content) if content else None
     except orjson.JSONDecodeError:
         body = None
-    found = _error_of(body)
+    found = error_of(body)
     if found is None and status < 400:
         if body is None:
             preview = content[:80].decode("utf-8", "replace")
@@ -359,12 +368,19 @@ class Core:
         where = endpoint.describe()
         cost = endpoint.cost_of(params or {})
         for attempt in range(self.retry.max_attempts):
+            traced = bool(RECORDERS)  # the only cost of tracing while no trace is open
+            before = self.limiter.level(endpoint.pool) if traced else None
             wait = self.limiter.reserve(endpoint.pool, cost)
             if wait > 0:
                 log.debug("%s waits %.3fs for the %s rate-limit pool", where, wait, endpoint.pool)
                 yield Sleep(wait)
             request = self.build_request(endpoint, params, path_params)
+            if traced:
+                sent_at, started = time.time(), time.perf_counter()
             outcome = yield Transmit(request, self.auth_for(endpoint) if endpoint.private else None)
+            if traced:
+                self._record(endpoint, request, outcome, sent_at, started, cost, before, wait,
+                             attempt)
             last = attempt + 1 == self.retry.max_attempts
             if isinstance(outcome, httpx.Response):
                 _log_response(outcome)
@@ -418,6 +434,36 @@ class Core:
             found = SpotAuth(credentials) if endpoint.scheme == "spot" else KrakenAuth(credentials)
             self._auths[(endpoint.scheme, endpoint.key_kind)] = found
         return found
+
+    def _record(
+        self,
+        endpoint: Endpoint,
+        request: httpx.Request,
+        outcome: Any,
+        sent_at: float,
+        started: float,
+        cost: float,
+        before: float | None,
+        wait: float,
+        attempt: int,
+    ) -> None:
+        """Give the open traces this attempt (:mod:`kfresearch.trace.hook`)."""
+        elapsed = time.perf_counter() - started
+        sent = outcome.request if isinstance(outcome, httpx.Response) else request
+        record_http(
+            env=self.env.name,
+            endpoint=endpoint.describe(),
+            request=sent,
+            outcome=outcome,
+            sent_at=sent_at,
+            elapsed=elapsed,
+            pool=endpoint.pool if cost else None,
+            cost=cost,
+            pool_before=before if cost else None,
+            pool_after=self.limiter.level(endpoint.pool) if cost else None,
+            waited=wait,
+            attempt=attempt + 1,
+        )
 
     def _unknown(self, endpoint: Endpoint, params: Params | None, what: str) -> OutcomeUnknownError:
         cli = str((params or {}).get("cliOrdId") or "") or None

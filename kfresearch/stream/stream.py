@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from types import TracebackType
@@ -61,6 +62,7 @@ from kfresearch.stream.runner import LoopRunner
 from kfresearch.stream.subscriptions import Key, Request, Subscriptions
 from kfresearch.stream.tables import Table, make_tables
 from kfresearch.stream.v1 import KrakenV1
+from kfresearch.trace.hook import RECORDERS, record_ws
 
 if TYPE_CHECKING:
     from kfresearch.sim.exchange import SimExchange
@@ -679,6 +681,8 @@ class Stream:
                 self._last_error = exc
                 return
             self._last_rx = loop.time()
+            if RECORDERS:  # a trace is open (kf.trace()): nothing else costs while none is
+                record_ws("received", self._url, text, time.time())
             try:
                 self._handle(text)
             except Exception as exc:  # a bug must not end the stream
@@ -714,6 +718,12 @@ class Stream:
                  else self._protocol.unsubscribe)
         text = build(request.feed, request.products, auth)
         self._subs.pending.append(request)
+        await self._transmit(socket, text)
+
+    async def _transmit(self, socket: Socket, text: str) -> None:
+        """Send one message (every message the stream sends passes here, traced or not)."""
+        if RECORDERS:
+            record_ws("sent", self._url, text, time.time())
         await socket.send(text)
 
     async def _authenticate(self, socket: Socket) -> tuple[str, str, str] | None:
@@ -736,7 +746,7 @@ class Stream:
                 return self._auth
             self._challenge = asyncio.get_running_loop().create_future()
             self._subs.pending.append(Request("challenge"))
-            await socket.send(request)
+            await self._transmit(socket, request)
             try:
                 challenge = await asyncio.wait_for(asyncio.shield(self._challenge), self.timeout)
             except TimeoutError:

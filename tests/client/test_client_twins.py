@@ -21,8 +21,9 @@ ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}
 DIFFERENT_RESULT = {"keep_alive": ("DeadMansSwitch", "AsyncDeadMansSwitch")}
 DUNDERS = {"__enter__", "__exit__", "__aenter__", "__aexit__"}
 # No I/O of their own, so one function serves both: the stream's waiting calls block in a
-# script and are awaited on a running loop, whichever client made it.
-SHARED = {"stream"}
+# script and are awaited on a running loop, whichever client made it; a trace is a plain
+# ``with`` block in sync and async code alike.
+SHARED = {"stream", "trace"}
 
 
 def _public(cls: type) -> set[str]:

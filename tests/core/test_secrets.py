@@ -129,3 +129,52 @@ def test_pprint_of_credentials_masks_the_key() -> None:
         assert "PUBL…" in text
     assert str(creds.key) == KEY  # the whole key is still there for signing
     assert dataclasses.fields(creds)[0].name == "key"
+
+
+def _ok_server(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"result": "success", "openOrders": []})
+
+
+def _everything_shown(trace: Any) -> str:
+    """Every way a trace can be looked at: reprs, text, HTML, curl, the frame."""
+    parts = [repr(trace), trace._repr_html_(), trace.summary()]
+    frame = trace.frame()
+    parts += [frame.to_string(), frame.to_csv(), frame.to_html()]
+    for record in trace:
+        parts += [repr(record), str(record), record._repr_html_(), str(vars(record))]
+        if record.kind == "http":
+            parts.append(record.curl())
+    return "\n".join(parts)
+
+
+def test_traces_html_and_curl_never_show_the_secret_or_the_whole_key() -> None:
+    client = kfresearch.Client(
+        "live", key=KEY, secret=SECRET, transport=httpx.MockTransport(_ok_server)
+    )
+    with client.trace() as trace:
+        client.request("GET", "/derivatives/api/v3/openorders", private=True)
+        client.request("GET", "/derivatives/api/v3/tickers")
+    shown = _everything_shown(trace)
+    assert _leaks(shown) == []
+    assert "PUBL…" in shown
+    assert "Authent" in shown
+    assert "$KFRESEARCH_API_SECRET" in trace[0].curl()
+
+
+def test_a_traced_stream_never_shows_the_secret_or_the_whole_key() -> None:
+    from kfresearch.credentials import Credentials, Secret
+    from kfresearch.environments import resolve_environment
+    from kfresearch.sim.exchange import SimExchange
+    from kfresearch.stream import Stream
+
+    exchange = SimExchange(seed=2)
+    stream = Stream(resolve_environment("sim"), credentials=Credentials(KEY, Secret(SECRET)),
+                    sim=exchange, heartbeat=False)
+    with kfresearch.Client("sim", sim=exchange).trace() as trace:
+        with pytest.raises(kfresearch.SubscriptionError):  # a key this exchange never issued
+            stream.subscribe("fills")
+        stream.close()
+    sent = [record.text for record in trace.ws if record.direction == "sent"]
+    assert any('"api_key":"PUBL…"' in text for text in sent)
+    assert any('"signed_challenge"' in text for text in sent)
+    assert _leaks(_everything_shown(trace)) == []

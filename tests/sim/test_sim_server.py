@@ -46,6 +46,32 @@ def test_plain_curl_of_tickers(server: tuple[str, Any]) -> None:
     assert {"PF_XBTUSD", "PI_XBTUSD", "PF_ETHUSD"} <= symbols
 
 
+def test_a_traced_order_replayed_with_its_curl_command_is_placed(server: tuple[str, Any]) -> None:
+    # kf.trace()[i].curl(): the shell signs afresh with the secret from a variable
+    url, _ = server
+    full = provisioned_keys()["full"].credentials
+    with kfresearch.connect("sim", base_url=url) as kf, kf.trace() as trace:
+        kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=50_000, client_order_id="curl-1")
+    command = trace.http[-1].curl().replace("curl-1", "curl-2")
+    out = subprocess.run(
+        ["bash", "-c", command.replace("curl -X", "curl -s -i -X", 1)],
+        env={"PATH": "/usr/bin:/bin", "KFRESEARCH_API_KEY": full.key,
+             "KFRESEARCH_API_SECRET": full.secret.reveal()},
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    _head, _, body = out.partition("\n\n")
+    assert json.loads(body)["sendStatus"]["status"] == "placed", out
+    assert json.loads(body)["sendStatus"]["cliOrdId"] == "curl-2"
+    wrong = subprocess.run(  # signed with another secret: the simulator says why it failed
+        ["bash", "-c", command.replace("curl -X", "curl -s -i -X", 1)],
+        env={"PATH": "/usr/bin:/bin", "KFRESEARCH_API_KEY": full.key,
+             "KFRESEARCH_API_SECRET": "AAAA" * 22},
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    assert '"error":"authenticationError"' in wrong
+    assert "x-sim-why: the signature does not match" in wrong.lower()
+
+
 def test_client_over_http_with_provisioned_keys(server: tuple[str, Any]) -> None:
     url, _ = server
     with kfresearch.connect("sim", base_url=url) as kf:
