@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python -m bench.stream
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.trace
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
