@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from api_notebooks import SOURCES as API_SOURCES
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -577,6 +578,8 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         ),
     ],
 }
+
+SOURCES.update(API_SOURCES)  # 12-16 teach the API itself (tools/api_notebooks.py)
 
 
 def build(name: str) -> None:
