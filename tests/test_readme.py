@@ -35,3 +35,15 @@ def test_live_data_example_runs() -> None:
     stream = asyncio.run(namespace["example"](kfresearch.connect("sim")))  # type: ignore[operator]
     assert stream.status == "closed"
     assert stream.stats()["book_snapshots"] == 1
+
+
+def test_seeing_the_wire_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import kfresearch
+    import kfresearch.auth
+
+    block = re.search(r"## Seeing the wire\n\n```python\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    namespace: dict[str, object] = {"kf": kfresearch.connect("sim"), "kfresearch": kfresearch}
+    exec(compile(block.group(1), "README seeing the wire", "exec"), namespace)  # noqa: S102
+    assert "$KFRESEARCH_API_SECRET" in capsys.readouterr().out
+    assert namespace["sent"].path == "/derivatives/api/v3/sendorder"  # type: ignore[attr-defined]
