@@ -24,7 +24,8 @@ checks there is no import cycle):
 - the exchange's front door: :mod:`~kfresearch.sim.routing` (what a handler
   gets), the handler modules (``*_api``, each exporting a ``ROUTES`` table),
   :mod:`~kfresearch.sim.routes` (all of them), :mod:`~kfresearch.sim.exchange`
-  (the checks, then the route), :mod:`~kfresearch.sim.ws` and
+  (the checks, then the route; :mod:`~kfresearch.sim.diagnosis` says why a
+  check refused, for learners), :mod:`~kfresearch.sim.ws` and
   :mod:`~kfresearch.sim.server` (WebSocket, HTTP).
 
 Which endpoints it serves and how faithfully each is modelled: the table in
