@@ -24,7 +24,8 @@ __all__ = ["HttpRecord", "WsRecord", "masked_text", "shown_headers"]
 
 #: headers whose value is the public key: shortened like every repr of a key
 _KEY_HEADERS = frozenset({"apikey"})
-_API_KEY_FIELD = re.compile(r'("api_key"\s*:\s*")([^"]*)(")')
+#: message fields that carry a key or a session token (UWS ``token``): shortened in records
+_KEY_FIELDS = re.compile(r'("(?:api_key|token)"\s*:\s*")([^"]*)(")')
 
 
 def shown_headers(headers: Any) -> tuple[tuple[str, str], ...]:
@@ -45,14 +46,17 @@ def shown_headers(headers: Any) -> tuple[tuple[str, str], ...]:
 
 
 def masked_text(text: str) -> str:
-    """A WebSocket message with its ``api_key`` shortened.
+    """A WebSocket message with its ``api_key`` (v1) and ``token`` (Unified WebSocket,
+    a session credential for 15 minutes) shortened.
 
     >>> masked_text('{"event":"challenge","api_key":"DIK2abcdef"}')
     '{"event":"challenge","api_key":"DIK2…"}'
+    >>> masked_text('{"method":"subscribe","params":{"channel":"executions","token":"G38a1t"}}')
+    '{"method":"subscribe","params":{"channel":"executions","token":"G38a…"}}'
     """
-    if '"api_key"' not in text:
+    if '"api_key"' not in text and '"token"' not in text:
         return text
-    return _API_KEY_FIELD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
+    return _KEY_FIELDS.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
 
 
 def _decode(content: bytes | str) -> Any:
@@ -261,10 +265,12 @@ class WsRecord:
 
     @property
     def name(self) -> str:
-        """``event`` of a request or answer, else ``feed`` of a data message."""
+        """``event`` of a v1 request or answer, else ``feed`` of a data message; ``method``
+        of a Unified WebSocket request or answer, ``type`` or ``channel`` of its pushes."""
         message = self.message
         if isinstance(message, dict):
-            value = message.get("event") or message.get("feed") or message.get("type")
+            value = (message.get("event") or message.get("feed") or message.get("type")
+                     or message.get("method"))  # the Unified WebSocket's requests and answers
             if value is None and "channel" in message:
                 value = message["channel"]
             return str(value) if value is not None else ""

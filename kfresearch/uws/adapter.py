@@ -296,7 +296,7 @@ class UwsAdapter:
                     await asyncio.sleep(next(delays))
                 continue
             self.counts["connects"] += 1
-            return Link(socket, self._on_push, name=name)
+            return Link(socket, self._on_push, name=name, url=url)
         raise NetworkError(
             f"could not connect to {url} ({last!r}) after {_CONNECT_ATTEMPTS} attempts; check "
             "the network (`kfresearch doctor`)",

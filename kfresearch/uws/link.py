@@ -19,10 +19,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kfresearch.stream.connection import Socket, SocketClosed
+from kfresearch.trace.hook import RECORDERS, record_ws
 from kfresearch.uws.wire import Answer, Push, decode, encode_request
 
 __all__ = ["Link", "LinkClosed"]
@@ -43,9 +45,12 @@ class LinkClosed(Exception):
 class Link:
     """A UWS connection: :meth:`request` and the pushes (see the module docstring)."""
 
-    def __init__(self, socket: Socket, on_push: Callable[[Push], None], *, name: str) -> None:
+    def __init__(
+        self, socket: Socket, on_push: Callable[[Push], None], *, name: str, url: str = ""
+    ) -> None:
         self.socket = socket
         self.name = name
+        self.url = url or name  # what kf.trace() records the messages under
         self.on_push = on_push
         self.closed: LinkClosed | None = None
         self.status: Mapping[str, Any] | None = None  # the last ``status`` push's data
@@ -66,6 +71,8 @@ class Link:
             except Exception as exc:  # a broken socket implementation: end, do not hang
                 self._end(LinkClosed(repr(exc)))
                 return
+            if RECORDERS:  # a trace is open (kf.trace()): nothing else costs while none is
+                record_ws("received", self.url, text, time.time())
             message = decode(text)
             if isinstance(message, Answer):
                 waiter = self._waiting.pop(message.req_id, None) if message.req_id else None
@@ -108,8 +115,11 @@ class Link:
         req_id = next(_REQ_IDS)
         waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[req_id] = waiter
+        text = encode_request(method, params, req_id)
+        if RECORDERS:
+            record_ws("sent", self.url, text, time.time())
         try:
-            await self.socket.send(encode_request(method, params, req_id))
+            await self.socket.send(text)
         except SocketClosed as exc:
             self._waiting.pop(req_id, None)
             self._end(LinkClosed(exc.reason or "connection closed", exc.code))

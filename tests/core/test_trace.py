@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import doctest
 import importlib
+import json
 import re
 import subprocess
 from collections import Counter
@@ -268,7 +269,7 @@ def test_records_of_other_transports_enter_through_the_hook() -> None:
     assert isinstance(record, WsRecord)
     assert record.text.endswith('"api_key":"ABCD…"}')
     assert not isinstance(record, HttpRecord)
-    assert record.name == ""
+    assert record.name == "subscribe"  # a Unified WebSocket request is named by its method
 
 
 @pytest.mark.parametrize("module_name", ["kfresearch.auth", "kfresearch.transport",
@@ -277,3 +278,43 @@ def test_docstring_examples_run(module_name: str) -> None:
     result = doctest.testmod(importlib.import_module(module_name))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_unified_websocket_requests_are_traced_with_the_token_shortened() -> None:
+    # the UWS client's own socket (uws/link.py) feeds traces through the same hook
+    from kfresearch.uws.link import Link
+
+    token = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
+    url = "wss://ws-auth.kraken.com/v2"
+
+    class Answering:
+        def __init__(self) -> None:
+            self.inbox: asyncio.Queue[str] = asyncio.Queue()
+
+        async def send(self, text: str) -> None:
+            request = json.loads(text)
+            self.inbox.put_nowait(json.dumps({"method": request["method"], "success": True,
+                                              "req_id": request["req_id"], "result": {}}))
+
+        async def recv(self) -> str:
+            return await self.inbox.get()
+
+        async def close(self) -> None:
+            return None
+
+    async def run() -> Trace:
+        link = Link(Answering(), lambda push: None, name="private", url=url)
+        with Trace() as trace:
+            answer = await link.request("subscribe", {"channel": "executions", "token": token},
+                                        timeout=5)
+            await asyncio.sleep(0)
+        assert answer.success
+        await link.close()
+        return trace
+
+    trace = asyncio.run(run())
+    assert [(r.direction, r.url, r.name) for r in trace.ws] == [
+        ("sent", url, "subscribe"), ("received", url, "subscribe")
+    ]
+    assert token not in repr(trace.frame().to_dict()) + "".join(r.text for r in trace.ws)
+    assert '"token":"G38a…"' in trace.ws[0].text
