@@ -46,6 +46,7 @@ from kfresearch.endpoints import (
     Params,
 )
 from kfresearch.environments import Environment
+from kfresearch.errors import ValidationError
 from kfresearch.operations import Awaiting, Blocking, operation
 from kfresearch.plans import Call, Plan, drive, drive_async, plan_single
 from kfresearch.queries import (
@@ -70,7 +71,6 @@ from kfresearch.transport import RetryPolicy, run_async, run_sync
 
 if TYPE_CHECKING:
     from kfresearch.ratelimit import RateLimiter
-    from kfresearch.sim.exchange import SimExchange
     from kfresearch.stream.runner import LoopRunner
     from kfresearch.timeparse import TimeLike
 
@@ -328,9 +328,10 @@ class Client(DataMethods, OrderMethods, Blocking):
         (default ``KFRESEARCH_ALLOW_LIVE_TRADING=1``).
     timeout : float
         Seconds for every request (connect, read, write).
-    retry, limiter, sim, transport : optional
-        Retry policy, rate-limit pools, in-process exchange and httpx
-        transport (see :class:`kfresearch.clientstate.ClientState`).
+    retry, limiter, exchange, transport : optional
+        Retry policy, rate-limit pools, an exchange to share (``kf.sim``) and
+        an :class:`httpx.BaseTransport` (see
+        :class:`kfresearch.clientstate.ClientState`).
     protocol : {"v3", "uws"}, optional
         The Derivatives REST API or the Unified WebSocket; default
         ``KFRESEARCH_PROTOCOL``, else by date (``uws`` from 2027-03-01).
@@ -339,7 +340,14 @@ class Client(DataMethods, OrderMethods, Blocking):
         ``KFRESEARCH_UWS_API_KEY`` / ``KFRESEARCH_UWS_API_SECRET`` or ``./.env``.
     """
 
-    def _open(self, transport: Any) -> None:
+    def _open(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> None:
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            raise ValidationError(
+                "transport",
+                transport,
+                "Client needs an httpx.BaseTransport (such as httpx.HTTPTransport); an "
+                "httpx.AsyncBaseTransport goes with AsyncClient",
+            )
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
         self._sleep: Callable[[float], None] = time.sleep  # tests swap in a fake clock
         self._uws_loop: LoopRunner | None = None
@@ -412,7 +420,14 @@ class AsyncClient(DataMethods, OrderMethods, Awaiting):
     Use top-level ``await`` in notebooks: ``async with AsyncClient("sim") as kf: ...``.
     """
 
-    def _open(self, transport: Any) -> None:
+    def _open(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> None:
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise ValidationError(
+                "transport",
+                transport,
+                "AsyncClient needs an httpx.AsyncBaseTransport (such as "
+                "httpx.AsyncHTTPTransport); an httpx.BaseTransport goes with Client",
+            )
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -484,8 +499,8 @@ def connect(
     timeout: float = DEFAULT_TIMEOUT,
     retry: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
-    sim: SimExchange | None = None,
-    transport: Any = None,
+    exchange: Any = None,
+    transport: httpx.BaseTransport | None = None,
     protocol: str | None = None,
     uws_key: str | None = None,
     uws_secret: str | bytes | Secret | None = None,
@@ -512,7 +527,7 @@ def connect(
         timeout=timeout,
         retry=retry,
         limiter=limiter,
-        sim=sim,
+        exchange=exchange,
         transport=transport,
         protocol=protocol,
         uws_key=uws_key,

@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import sys
-import threading
 import time
 import uuid
 import warnings
-import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from kfresearch.credentials import Credentials, Secret, as_secret, load_credentials, mask
+from kfresearch.credentials import Secret, as_secret, load_credentials, mask
 from kfresearch.endpoints import INSTRUMENTS, WEBSOCKETS_TOKEN, Endpoint, find_endpoint
-from kfresearch.environments import Environment, resolve_environment
-from kfresearch.errors import SunsetWarning, UnsupportedCallError
+from kfresearch.environments import Environment, build_exchange, resolve_environment
+from kfresearch.errors import SunsetWarning, UnsupportedCallError, ValidationError
 from kfresearch.protocols import Protocol, choose, today
 from kfresearch.ratelimit import RateLimiter, shared_limiter
 from kfresearch.transport import Core, RetryPolicy, run_sync
 
 if TYPE_CHECKING:
     from kfresearch.plans import Call
-    from kfresearch.sim.exchange import SimExchange
     from kfresearch.stream import Stream
     from kfresearch.trace import Trace
     from kfresearch.uws.adapter import UwsAdapter
@@ -47,12 +44,6 @@ DEFAULT_TIMEOUT = 10.0
 INSTRUMENTS_FRESH_FOR = 60.0
 """Seconds a client reuses the instruments it read (symbols, ticks, size steps) before
 reading them again: order checks and symbol lookups cost no request within that time."""
-
-# Reproducible client order ids for the seeded in-process simulator (so notebook
-# outputs repeat); one id stream per exchange, shared by all its clients.
-_ID_STREAMS: weakref.WeakKeyDictionary[Any, random.Random] = weakref.WeakKeyDictionary()
-_ID_LOCK = threading.Lock()
-
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -92,10 +83,13 @@ class ClientState:
         How often and how long to retry safe requests.
     limiter : RateLimiter, optional
         The rate-limit pools (default: shared by every client of this key).
-    sim : SimExchange, optional
-        The in-process exchange for ``sim``/``demo`` (default: one per environment).
-    transport : httpx transport, optional
-        Replaces the network (tests, recording).
+    exchange : optional
+        An exchange to share, for the environments kfresearch builds: another
+        client's ``kf.sim`` (default: ``sim`` builds a fresh one for each
+        client, ``demo`` has one per process). See
+        :mod:`kfresearch.environments`.
+    transport : httpx.BaseTransport (Client) or httpx.AsyncBaseTransport (AsyncClient), optional
+        Replaces the environment's transport (tests, recording).
     protocol : {"v3", "uws"}, optional
         The wire protocol: the Derivatives REST API (``v3``) or the Unified
         WebSocket (``uws``). Default ``KFRESEARCH_PROTOCOL``, else by the
@@ -118,8 +112,8 @@ class ClientState:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
-        sim: SimExchange | None = None,
-        transport: Any = None,
+        exchange: Any = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         protocol: str | None = None,
         uws_key: str | None = None,
         uws_secret: str | bytes | Secret | None = None,
@@ -127,22 +121,22 @@ class ClientState:
         secret = as_secret(secret)  # first: no frame keeps the secret in clear
         uws_secret = as_secret(uws_secret)
         self.env = resolve_environment(env, base_url=base_url)
-        self._sim: SimExchange | None = None
-        if self.env.in_process:
-            from kfresearch.sim.exchange import default_exchange
-
-            self._sim = sim or default_exchange(self.env.name)
-        self._protocol, sunset = choose(protocol, self.env.name, today(self.env, self._sim))
+        parts = build_exchange(self.env, exchange)
+        self._exchange: Any = parts.exchange if parts is not None else None
+        self._random_bits: Callable[[int], int] | None = (
+            parts.random_bits if parts is not None else None
+        )
+        self._protocol, sunset = choose(protocol, self.env.name, today(self.env, self._exchange))
         if sunset is not None:
             _warn_user(sunset)
         credentials = load_credentials(key, secret, use_environment=not self.env.provisions_keys)
-        if credentials is None and self.env.provisions_keys:
-            credentials = self._provisioned()
+        if credentials is None and self.env.provisions_keys and parts is not None:
+            credentials = parts.credentials
         spot = load_credentials(
             uws_key, uws_secret, use_environment=not self.env.provisions_keys, kind="spot"
         )
-        if spot is None and self.env.provisions_keys:
-            spot = self._provisioned_spot()
+        if spot is None and self.env.provisions_keys and parts is not None:
+            spot = parts.spot_credentials
         if allow_trading is None:
             allow_trading = os.environ.get(ALLOW_LIVE_VAR, "") == "1"
         self.timeout = timeout
@@ -159,10 +153,8 @@ class ClientState:
         )
         self._instruments: Any = None
         self._instruments_read_at = -float("inf")
-        if transport is None and self._sim is not None:
-            from kfresearch.sim.transport import SimTransport
-
-            transport = SimTransport(self._sim)
+        if transport is None and parts is not None:
+            transport = parts.transport
         self._transport = transport
         self._tokens: TokenSource | None = None
         self._token_http: httpx.Client | None = None
@@ -170,27 +162,9 @@ class ClientState:
         self._warned: set[str] = set()
         self._open(transport)
 
-    def _open(self, transport: Any) -> None:
+    def _open(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> None:
         """Open the connection pool (the blocking or the async one)."""
         raise NotImplementedError
-
-    def _provisioned(self) -> Credentials | None:
-        if self._sim is not None:
-            return self._sim.credentials("full")
-        from kfresearch.sim.keys import provisioned_keys
-
-        # a served simulator (env='sim', base_url=...) uses the same provisioned keys
-        return provisioned_keys()["full"].credentials
-
-    def _provisioned_spot(self) -> Credentials | None:
-        # TRANSITIONAL until the simulator's UWS side is on main: then no getattr
-        if self._sim is not None:
-            uws = getattr(self._sim, "uws", None)
-            return uws.spot_credentials("full") if uws is not None else None
-        from kfresearch.sim import keys
-
-        spot = getattr(keys, "provisioned_spot_keys", None)
-        return spot()["full"].credentials if spot is not None else None
 
     @property
     def protocol(self) -> Protocol:
@@ -211,7 +185,15 @@ class ClientState:
     def _fetch_token(self) -> Any:
         """``GetWebSocketsToken`` through the transport core (blocking; any thread)."""
         if self._token_http is None:
-            self._token_http = httpx.Client(timeout=self.timeout, transport=self._transport)
+            transport = self._transport
+            if transport is not None and not isinstance(transport, httpx.BaseTransport):
+                raise ValidationError(
+                    "transport",
+                    transport,
+                    "the Unified WebSocket's token is fetched by a blocking request: give a "
+                    "transport that is also an httpx.BaseTransport (as httpx.MockTransport is)",
+                )
+            self._token_http = httpx.Client(timeout=self.timeout, transport=transport)
         step = self._core.exchange(WEBSOCKETS_TOKEN)
         return run_sync(step, self._token_http, time.sleep)
 
@@ -232,10 +214,10 @@ class ClientState:
 
     def _connector(self) -> Any:
         """How WebSockets are opened: in-process for ``sim``/``demo``, else the network."""
-        if self._sim is not None:
+        if self._exchange is not None:
             from kfresearch.stream.inprocess import InProcessConnector
 
-            return InProcessConnector(self._sim)
+            return InProcessConnector(self._exchange)
         from kfresearch.stream.connection import WebsocketsConnector
 
         return WebsocketsConnector()
@@ -262,11 +244,12 @@ class ClientState:
             self._token_http.close()
 
     @property
-    def sim(self) -> SimExchange:
-        """The in-process simulated exchange (``sim``/``demo``): its clock, faults, keys."""
-        if self._sim is None:
+    def sim(self) -> Any:
+        """The in-process exchange (``sim``/``demo``): a
+        :class:`~kfresearch.sim.exchange.SimExchange`, its clock, faults, keys."""
+        if self._exchange is None:
             raise AttributeError(f"env {self.env.name!r} at {self.env.base_url} is not in-process")
-        return self._sim
+        return self._exchange
 
     def stream(
         self,
@@ -319,7 +302,7 @@ class ClientState:
 
             tokens = self._token_source()
             return Stream(
-                self.env, credentials=self._core.spot_credentials, sim=self._sim,
+                self.env, credentials=self._core.spot_credentials, sim=self._exchange,
                 heartbeat=heartbeat, keepalive=keepalive, stale_after=stale_after,
                 backoff=backoff, timeout=timeout, trades_maxlen=trades_maxlen,
                 history_maxlen=history_maxlen,
@@ -327,7 +310,7 @@ class ClientState:
                                    invalidate_token=tokens.invalidate if tokens else None),
             )
         return Stream(
-            self.env, credentials=self._core.credentials, sim=self._sim, heartbeat=heartbeat,
+            self.env, credentials=self._core.credentials, sim=self._exchange, heartbeat=heartbeat,
             keepalive=keepalive, stale_after=stale_after, backoff=backoff, timeout=timeout,
             trades_maxlen=trades_maxlen, history_maxlen=history_maxlen,
         )
@@ -371,7 +354,9 @@ class ClientState:
     # -- decisions the declarations share (no I/O) ----------------------------------
     def _now_ms(self) -> int:
         """The exchange's "now": the simulated clock in-process, else the wall clock."""
-        return self._sim.clock.now_ms() if self._sim is not None else int(time.time() * 1000)
+        if self._exchange is not None:
+            return int(self._exchange.clock.now_ms())
+        return int(time.time() * 1000)
 
     def _instruments_body(self) -> Any:
         """The instruments read within :data:`INSTRUMENTS_FRESH_FOR` seconds, else None
@@ -396,15 +381,7 @@ class ClientState:
         from kfresearch.orders.rules import new_client_order_id
         from kfresearch.uws.orders import uuid_client_order_id
 
-        sim = self._sim
-        source = None
-        if sim is not None and self.env.name == "sim":
-            with _ID_LOCK:
-                stream = _ID_STREAMS.get(sim)
-                if stream is None:
-                    stream = random.Random(f"kfresearch-client-order-ids-{sim.seed}")  # noqa: S311
-                    _ID_STREAMS[sim] = stream
-                source = stream.getrandbits
+        source = self._random_bits
         if self._protocol == "uws":
             return uuid_client_order_id(source(128) if source else uuid.uuid4().int)
         return new_client_order_id(source)

@@ -15,6 +15,15 @@ name         what answers                                           real money
 ``sim``      the in-process simulator: synthetic, seeded, offline   no
 ===========  =====================================================  ===========
 
+Environments build their exchange; the client does not. An environment
+served by kfresearch itself names a *factory* (``"module:function"``,
+imported only when a client connects, so ``import kfresearch`` stays light):
+``factory(env, shared)`` returns an :class:`ExchangeParts` (the httpx
+transport, the provisioned credentials, the exchange handle ``kf.sim``).
+``kfresearch.sim.environments`` provides ``sim`` (a fresh seeded exchange for
+each client, unless ``shared`` is given: ``connect("sim", exchange=kf.sim)``)
+and ``demo``. :func:`build_exchange` runs the factory.
+
 Example
 -------
 >>> resolve_environment("live").rest_url
@@ -27,17 +36,28 @@ Example
 
 from __future__ import annotations
 
+import importlib
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kfresearch.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kfresearch.credentials import Credentials
 
 __all__ = [
     "ENVIRONMENTS",
     "RETIRED_DEMO_URL",
     "V3_DECOMMISSION_DATE",
     "Environment",
+    "ExchangeFactory",
+    "ExchangeParts",
+    "build_exchange",
     "resolve_environment",
 ]
 
@@ -74,6 +94,9 @@ class Environment:
     uws_base_url : str
         Host of the Unified WebSocket (``wss://uws.kraken.com`` on live);
         empty: ``base_url`` with a ``ws``/``wss`` scheme.
+    factory : str or None
+        ``"module:function"`` of the :data:`ExchangeFactory` that builds the
+        exchange (kfresearch's own environments), or None (a remote exchange).
     """
 
     name: str
@@ -83,6 +106,7 @@ class Environment:
     keys_help: str
     spot_base_url: str = ""
     uws_base_url: str = ""
+    factory: str | None = None
 
     @property
     def rest_url(self) -> str:
@@ -158,6 +182,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         in_process=True,
         real_money=False,
         keys_help="demo provisions its own local paper-trading keys; nothing to set",
+        factory="kfresearch.sim.environments:demo",
     ),
     "sim": Environment(
         "sim",
@@ -165,6 +190,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         in_process=True,
         real_money=False,
         keys_help="sim provisions its own keys: `kfresearch sim keys` prints them",
+        factory="kfresearch.sim.environments:sim",
     ),
 }
 
@@ -211,10 +237,62 @@ def resolve_environment(
             "paper exchange) or env='sim'"
         )
     # a server of one's own (``kfresearch sim serve``) serves the token and the UWS too
-    return Environment(
-        chosen.name,
-        f"{parts.scheme}://{parts.netloc}",
+    return replace(
+        chosen,
+        base_url=f"{parts.scheme}://{parts.netloc}",
         in_process=False,
-        real_money=chosen.real_money,
-        keys_help=chosen.keys_help,
+        spot_base_url="",
+        uws_base_url="",
     )
+
+
+@dataclass(frozen=True)
+class ExchangeParts:
+    """What an environment's factory hands the client.
+
+    Attributes
+    ----------
+    transport : httpx transport or None
+        Serves both :class:`httpx.Client` and :class:`httpx.AsyncClient` (an
+        in-process exchange); None: the network.
+    credentials : Credentials or None
+        The key pair the environment provisions (used when the user gives none).
+    spot_credentials : Credentials or None
+        The Kraken (spot-style) key pair it provisions for the Unified WebSocket.
+    exchange : Any
+        The in-process exchange (``kf.sim``), or None when it is served elsewhere.
+    random_bits : callable or None
+        Where client order ids draw their random bits (``getrandbits``): seeded
+        for ``sim`` so notebook outputs repeat; None: the operating system's.
+    """
+
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None
+    credentials: Credentials | None
+    spot_credentials: Credentials | None = None
+    exchange: Any = None
+    random_bits: Callable[[int], int] | None = None
+
+
+ExchangeFactory = Callable[[Environment, Any], ExchangeParts]
+"""``factory(env, shared)``: the parts of ``env``'s exchange; ``shared`` is an exchange the
+user passed to share (``connect("sim", exchange=kf.sim)``) or None for a fresh one."""
+
+
+def build_exchange(env: Environment, shared: Any = None) -> ExchangeParts | None:
+    """Run ``env``'s factory (None for an environment without one, such as ``live``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``shared`` was given for an environment kfresearch does not build.
+    """
+    if env.factory is None:
+        if shared is not None:
+            raise ConfigurationError(
+                f"exchange= shares an exchange kfresearch runs (env='sim' or 'demo'); "
+                f"env {env.name!r} at {env.base_url} is not one: leave exchange= out"
+            )
+        return None
+    module, _, name = env.factory.partition(":")
+    factory: ExchangeFactory = getattr(importlib.import_module(module), name)
+    return factory(env, shared)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import kfresearch
-from kfresearch.environments import IN_PROCESS_URL, Environment
+from kfresearch.environments import ENVIRONMENTS, IN_PROCESS_URL, Environment
 from kfresearch.ratelimit import RateLimiter
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
@@ -129,7 +129,7 @@ def recorder(ex: SimExchange) -> Recording:
 
 @pytest.fixture
 def kf(ex: SimExchange, recorder: Recording) -> Iterator[kfresearch.Client]:
-    client = kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited(), transport=recorder)
+    client = kfresearch.Client("sim", exchange=ex, limiter=RateLimiter.unlimited(), transport=recorder)
     yield client
     client.close()
 
@@ -140,14 +140,19 @@ def make_live_sim(ex: SimExchange, recorder: Recording) -> Any:
 
     def make(allow_trading: bool = False) -> kfresearch.Client:
         env = Environment(
-            "live", IN_PROCESS_URL, in_process=True, real_money=True, keys_help="test"
+            "live",
+            IN_PROCESS_URL,
+            in_process=True,
+            real_money=True,
+            keys_help="test",
+            factory=ENVIRONMENTS["sim"].factory,
         )
         creds = ex.credentials("full")
         return kfresearch.Client(
             env,
             key=creds.key,
             secret=creds.secret,
-            sim=ex,
+            exchange=ex,
             allow_trading=allow_trading,
             limiter=RateLimiter.unlimited(),
             transport=recorder,

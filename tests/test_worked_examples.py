@@ -180,7 +180,7 @@ class Desk:
         # rate limits are not what these examples are about: a rate clock that refills at once
         exchange = SimExchange(seed=1, clock=clock, market=self.market,
                                rate_clock=itertools.count(0.0, 1_000.0).__next__)
-        self.kf = kfresearch.connect("sim", sim=exchange, limiter=RateLimiter.unlimited())
+        self.kf = kfresearch.connect("sim", exchange=exchange, limiter=RateLimiter.unlimited())
 
     @property
     def now(self) -> int:
@@ -534,7 +534,7 @@ def test_isolated_position_is_liquidated_alone(desk: Desk) -> None:
 @pytest.mark.parametrize("seed", [3, 11])
 def test_replaying_fills_reproduces_the_account_logs_realised_pnl(seed: int) -> None:
     exchange = SimExchange(seed=seed, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     sizes = {"PF_XBTUSD": [3, -5, 4, -6, 2], "PI_XBTUSD": [90_000, -150_000, 120_000, -60_000]}
     for (symbol, plan), step in itertools.product(sizes.items(), range(5)):
         if step < len(plan):
@@ -559,7 +559,7 @@ def test_replaying_fills_reproduces_the_account_logs_realised_pnl(seed: int) -> 
 def test_funding_rates_join_the_account_log_on_period_end() -> None:
     """``funding_rates()`` stamps a rate at the start of its hour, the log pays it at the end."""
     exchange = SimExchange(seed=7, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     kf.place_order("PF_XBTUSD", "buy", 2, order_type="mkt")
     kf.sim.advance(3 * HOUR)
     log = kf.account_log(since="1d")
@@ -581,7 +581,7 @@ def test_ticker_relative_funding_is_on_the_funding_rates_basis() -> None:
     ``funding_rates()`` reports for that hour; with the current index it is within the
     index's move since then."""
     start = "2026-11-01T00:00:00Z"
-    kf = kfresearch.connect("sim", sim=SimExchange(seed=7, clock=SimClock.fixed(start)))
+    kf = kfresearch.connect("sim", exchange=SimExchange(seed=7, clock=SimClock.fixed(start)))
     kf.sim.advance(40 * MIN)
     body = kf.request("GET", "/derivatives/api/v3/tickers")
     hour = pd.Timestamp(start)
@@ -598,7 +598,7 @@ def test_ticker_relative_funding_is_on_the_funding_rates_basis() -> None:
 
 def test_accounts_carry_the_rates_the_next_fill_pays() -> None:
     kf = kfresearch.connect(
-        "sim", sim=SimExchange(seed=7, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+        "sim", exchange=SimExchange(seed=7, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
     )
 
     def flex() -> pd.Series:

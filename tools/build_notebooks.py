@@ -491,7 +491,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         ),
         code(
             "from kfresearch.sim.faults import Fault\n\n"
-            "flaky = kfresearch.Client(\"sim\", sim=kf.sim, retry=kfresearch.client.RetryPolicy(max_attempts=1))\n"
+            "flaky = kfresearch.Client(\"sim\", exchange=kf.sim, retry=kfresearch.client.RetryPolicy(max_attempts=1))\n"
             "kf.sim.add_fault(Fault(\"status\", path=\"/trade/PF_ETHUSD/1m\", status=503, after=3))\n"
             "try:\n"
             "    Store(data, flaky).download(\"candles\", \"PF_ETHUSD\", since=\"10d\", resolution=\"1m\")\n"

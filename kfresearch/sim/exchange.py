@@ -60,7 +60,7 @@ from kfresearch.sim.routes import ROUTES
 from kfresearch.sim.routing import Answer, Context, Route, SimError, by_specificity, iso
 from kfresearch.timeparse import to_timedelta
 
-__all__ = ["CHECKS", "LOG_SIZE", "SimExchange", "SimResponse", "default_exchange"]
+__all__ = ["CHECKS", "LOG_SIZE", "SimExchange", "SimResponse"]
 
 #: The exchange's checks, in the order it makes them (the path is matched first).
 CHECKS = ("arguments", "authentication", "permissions", "rate_limit")
@@ -480,22 +480,6 @@ class SimExchange:
         return (
             f"SimExchange(seed={self.seed}, clock={self.clock!r}, strict_auth={self.strict_auth})"
         )
-
-
-_DEFAULTS: dict[str, SimExchange] = {}
-_DEFAULTS_LOCK = threading.Lock()
-
-
-def default_exchange(name: str = "sim") -> SimExchange:
-    """The process-wide simulated exchange behind ``connect(env=name)``.
-
-    One per environment name, so every client of ``sim`` in a notebook sees
-    the same account, orders and clock.
-    """
-    with _DEFAULTS_LOCK:
-        if name not in _DEFAULTS:
-            _DEFAULTS[name] = SimExchange(clock=SimClock("real") if name == "demo" else None)
-        return _DEFAULTS[name]
 
 
 def _duration_ms(duration: Any) -> int:

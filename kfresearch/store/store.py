@@ -122,7 +122,7 @@ class Store:
         """The exchange's clock: the simulator's in-process, else the server time it sent."""
         kf = self._client()
         if kf.env.in_process:
-            return kf.sim.clock.now_ms()
+            return int(kf.sim.clock.now_ms())
         server = kf.instruments().attrs.get("server_time")
         return int(server.value // 1_000_000) if server is not None else int(time.time() * 1000)
 

@@ -19,7 +19,7 @@ SEND = "/derivatives/api/v3/sendorder"
 @pytest.fixture(scope="module")
 def kf() -> Any:
     client = kfresearch.Client(
-        "sim", sim=SimExchange(seed=1, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+        "sim", exchange=SimExchange(seed=1, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
     )
     client.request("POST", SEND, {"orderType": "mkt", "symbol": "PF_ETHUSD", "side": "buy",
                                   "size": 1})

@@ -25,7 +25,7 @@ def test_docstring_examples(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TQDM_DISABLE", "1")
     module = importlib.import_module(name)
     kf = kfresearch.Client(
-        "sim", sim=SimExchange(seed=1, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+        "sim", exchange=SimExchange(seed=1, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
     )
     globs: dict[str, Any] = {"kf": kf, "kfresearch": kfresearch, "charts": charts}
     globs.update({n: getattr(charts, n) for n in charts.__all__})

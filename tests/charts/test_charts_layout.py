@@ -21,7 +21,7 @@ from kfresearch.sim.exchange import SimExchange
 @pytest.fixture(scope="module")
 def kf() -> Any:
     client = kfresearch.Client(
-        "sim", sim=SimExchange(seed=3, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+        "sim", exchange=SimExchange(seed=3, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
     )
     yield client
     client.close()

@@ -25,7 +25,7 @@ def exchange() -> SimExchange:
 
 @pytest.fixture(scope="module")
 def kf(exchange: SimExchange) -> kfresearch.Client:
-    return kfresearch.Client("sim", sim=exchange)
+    return kfresearch.Client("sim", exchange=exchange)
 
 
 def _empty_like(fn: Any, body: dict[str, Any]) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def test_term_structure_lists_perpetuals_and_dated(kf: kfresearch.Client) -> Non
 
 def test_positions_agree_with_the_engine_after_a_fill() -> None:
     exchange = SimExchange(seed=5, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     kf.request(
         "POST",
         "/derivatives/api/v3/sendorder",
@@ -163,7 +163,7 @@ def test_positions_agree_with_the_engine_after_a_fill() -> None:
 
 
 def test_a_download_failing_half_way_carries_the_rows_so_far(exchange: SimExchange) -> None:
-    kf = kfresearch.Client("sim", sim=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1))
+    kf = kfresearch.Client("sim", exchange=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1))
     exchange.add_fault(
         Fault("status", path="/api/charts/v1/trade/PF_LTCUSD/1m", status=500, after=5)
     )
@@ -180,8 +180,8 @@ def test_a_download_failing_half_way_carries_the_rows_so_far(exchange: SimExchan
 
 @pytest.mark.anyio
 async def test_async_candles_fetch_concurrently_and_agree(exchange: SimExchange) -> None:
-    sync = kfresearch.Client("sim", sim=exchange).candles("PF_XRPUSD", "5m", since="20d")
-    async with kfresearch.AsyncClient("sim", sim=exchange) as akf:
+    sync = kfresearch.Client("sim", exchange=exchange).candles("PF_XRPUSD", "5m", since="20d")
+    async with kfresearch.AsyncClient("sim", exchange=exchange) as akf:
         got = await akf.candles("PF_XRPUSD", "5m", since="20d")
         tickers = await akf.tickers()
     pd.testing.assert_frame_equal(sync, got)

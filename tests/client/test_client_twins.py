@@ -86,7 +86,7 @@ def pydoc_text(cls: type) -> str:
 
 def test_constructors_spell_out_their_parameters() -> None:
     expected = ["env", "key", "secret", "base_url", "allow_trading", "timeout", "retry",
-                "limiter", "sim", "transport", "protocol", "uws_key", "uws_secret"]
+                "limiter", "exchange", "transport", "protocol", "uws_key", "uws_secret"]
     for made in (Client, AsyncClient, kfresearch.connect):
         params = inspect.signature(made).parameters
         assert list(params) == expected, made
@@ -123,8 +123,8 @@ CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
 
 @pytest.mark.anyio
 async def test_async_returns_awaitables_of_the_same_types(exchange: SimExchange) -> None:
-    kf = Client("sim", sim=exchange)
-    async with AsyncClient("sim", sim=exchange) as akf:
+    kf = Client("sim", exchange=exchange)
+    async with AsyncClient("sim", exchange=exchange) as akf:
         for name, args, kwargs in CALLS:
             sync = getattr(kf, name)(*args, **kwargs)
             pending = getattr(akf, name)(*args, **kwargs)

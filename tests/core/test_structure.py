@@ -141,3 +141,11 @@ def test_handler_modules_export_route_tables(handler: str) -> None:
     assert all(isinstance(r, Route) for r in module.ROUTES)
     source = (PACKAGE / "sim" / f"{handler}.py").read_text(encoding="utf-8")
     assert "@route(" not in source  # nothing registers itself on import
+
+
+@pytest.mark.parametrize("module", ["client", "trading", "clientstate", "environments"])
+def test_the_client_does_not_import_the_simulator(module: str) -> None:
+    name = f"kfresearch.{module}"
+    imported = _imported(name, PACKAGE / f"{module}.py")
+    assert "kfresearch.sim" not in imported
+    assert not [other for other in imported if other.startswith("kfresearch.sim.")]

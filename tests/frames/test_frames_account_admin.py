@@ -87,7 +87,7 @@ def test_a_csv_export_reads_into_the_account_log_frame() -> None:
 
 def test_the_simulators_csv_gives_the_json_frame_but_ids() -> None:
     exchange = SimExchange(seed=11, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     for side in ("buy", "sell", "buy"):
         kf.request(
             "POST",
@@ -115,7 +115,7 @@ def test_the_simulators_csv_gives_the_json_frame_but_ids() -> None:
 
 def test_the_clients_notifications_and_subaccounts_on_the_simulator() -> None:
     exchange = SimExchange(seed=11, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     assert kf.notifications().empty
     exchange.notifications.post(
         "Upgrade",

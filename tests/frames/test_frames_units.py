@@ -187,7 +187,7 @@ def _check_currencies(frame: pd.DataFrame, spec: FrameSpec) -> int:
 def session() -> Any:
     """A sim account that traded linear and inverse contracts through funding hours."""
     exchange = SimExchange(seed=5, clock=SimClock.fixed("2026-03-01T00:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     kf.place_order("PF_XBTUSD", "buy", 0.5, order_type="mkt")
     kf.place_order("PI_XBTUSD", "sell", 3000, order_type="mkt")
     kf.place_order("PF_ETHUSD", "sell", 2, order_type="mkt")

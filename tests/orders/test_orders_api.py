@@ -60,13 +60,13 @@ def test_each_order_type_reaches_the_simulator(
 
 def test_client_order_ids_are_reproducible_on_the_seeded_sim(ex: SimExchange) -> None:
     other = SimExchange(seed=1, clock=ex.clock, rate_clock=lambda: 0.0)
-    first = kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited())
-    second = kfresearch.Client("sim", sim=other, limiter=RateLimiter.unlimited())
+    first = kfresearch.Client("sim", exchange=ex, limiter=RateLimiter.unlimited())
+    second = kfresearch.Client("sim", exchange=other, limiter=RateLimiter.unlimited())
     a = first.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000)
     b = second.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000)
     assert (a.order_id, a.client_order_id) == (b.order_id, b.client_order_id)
     # clients of one exchange share the id stream: no collision
-    third = kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited())
+    third = kfresearch.Client("sim", exchange=ex, limiter=RateLimiter.unlimited())
     assert third.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000).ok
 
 
@@ -369,7 +369,7 @@ def test_preview_and_context(kf: kfresearch.Client) -> None:
 
 def test_async_twins(ex: SimExchange, acct: Any) -> None:
     async def main() -> None:
-        async with kfresearch.AsyncClient("sim", sim=ex, limiter=RateLimiter.unlimited()) as kf:
+        async with kfresearch.AsyncClient("sim", exchange=ex, limiter=RateLimiter.unlimited()) as kf:
             placed = await kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=70000)
             assert placed.ok
             assert placed.order_id in acct.open_orders

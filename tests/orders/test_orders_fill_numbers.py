@@ -43,7 +43,7 @@ def test_inverse_average_is_contracts_over_coin() -> None:
 
 def test_placed_orders_report_exact_fills_and_the_positions_entry() -> None:
     kf = kfresearch.connect(
-        "sim", sim=SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+        "sim", exchange=SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
     )
     linear = kf.place_order("PF_XBTUSD", "buy", 3, order_type="mkt")
     assert len(linear.fills) > 1  # walked several levels

@@ -30,7 +30,7 @@ SYMBOL = "PF_XBTUSD"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     exchange = SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     store = Store(tmp_path_factory.mktemp("replay"), kf, progress=False)
     for tick_type in ("mark", "spot", "trade"):
         store.candles(SYMBOL, "1m", since=START, until=NOW, tick_type=tick_type)

@@ -38,7 +38,7 @@ def _resting_bid_that_will_fill(exchange: SimExchange, symbol: str, tick: float)
 @pytest.fixture
 def sim() -> tuple[SimExchange, kfresearch.Client]:
     exchange = SimExchange(seed=42, clock=SimClock.fixed(NOW))
-    return exchange, kfresearch.Client("sim", sim=exchange)
+    return exchange, kfresearch.Client("sim", exchange=exchange)
 
 
 def _order(kf: kfresearch.Client, **params: Any) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def kf() -> kfresearch.Client:
     if not EXAMPLES.is_dir():
         pytest.skip(f"the reference examples are not at {EXAMPLES}")
     exchange = SimExchange(seed=11, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    client = kfresearch.Client("sim", sim=exchange)
+    client = kfresearch.Client("sim", exchange=exchange)
     order = "/derivatives/api/v3/sendorder"
     client.request(
         "POST", order, {"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": 0.01}

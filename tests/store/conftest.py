@@ -39,10 +39,10 @@ def exchange() -> SimExchange:
 @pytest.fixture
 def recording(exchange: SimExchange) -> Iterator[tuple[kfresearch.Client, Recording]]:
     transport = Recording(exchange)
-    with kfresearch.Client("sim", sim=exchange, transport=transport) as kf:
+    with kfresearch.Client("sim", exchange=exchange, transport=transport) as kf:
         yield kf, transport
 
 
 @pytest.fixture(scope="module")
 def kf(exchange: SimExchange) -> kfresearch.Client:
-    return kfresearch.Client("sim", sim=exchange)
+    return kfresearch.Client("sim", exchange=exchange)

@@ -85,7 +85,7 @@ def test_a_clock_mid_bucket_serves_the_open_bucket_live_and_never_stores_it(
     tmp_path: Path,
 ) -> None:
     exchange = SimExchange(seed=5, clock=SimClock.fixed("2026-11-01T10:30:20Z"))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     store = Store(tmp_path, kf, progress=False)
     direct = kf.candles("PF_XBTUSD", "1h", since="1d", progress=False)
     _same(store.candles("PF_XBTUSD", "1h", since="1d"), direct)
@@ -108,7 +108,7 @@ def test_trades_and_funding_are_the_clients_frames(tmp_path: Path, kf: kfresearc
 
 def test_account_data_is_stored_too(tmp_path: Path) -> None:
     exchange = SimExchange(seed=8, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     kf.place_order("PF_XBTUSD", "buy", 0.01, order_type="mkt")
     kf.place_order("PF_ETHUSD", "sell", 0.1, order_type="mkt")
     exchange.clock.advance(120_000)  # the store keeps account events once a minute old
@@ -169,7 +169,7 @@ def test_history_before_the_exchange_has_it_is_a_reported_gap(
 )
 def test_a_failed_download_resumes_without_duplicates(tmp_path: Path, fault: Fault) -> None:
     exchange = SimExchange(seed=9, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1))
+    kf = kfresearch.Client("sim", exchange=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1))
     store = Store(tmp_path, kf, progress=False)
     exchange.add_fault(fault)
     with pytest.raises(kfresearch.KFError) as caught:
@@ -261,7 +261,7 @@ def test_a_store_refuses_data_from_another_source(tmp_path: Path, kf: kfresearch
     Store(tmp_path, kf, progress=False).download(
         "candles", "PF_XBTUSD", since="1d", resolution="1h"
     )
-    other = kfresearch.Client("sim", sim=SimExchange(seed=1, clock=SimClock.fixed(NOW)))
+    other = kfresearch.Client("sim", exchange=SimExchange(seed=1, clock=SimClock.fixed(NOW)))
     with pytest.raises(kfresearch.StoreError, match=r"seed 42.*seed 1"):
         Store(tmp_path, other)
 

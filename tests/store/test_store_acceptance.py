@@ -111,7 +111,7 @@ def ninety_days(tmp_path_factory: pytest.TempPathFactory, exchange: SimExchange)
         if p.relative_to(_series_dir(root, s)).as_posix() not in _manifest(root, s)["files"]
     ]
     transport = Recording(exchange)
-    with kfresearch.Client("sim", sim=exchange, transport=transport) as kf:
+    with kfresearch.Client("sim", exchange=exchange, transport=transport) as kf:
         store = Store(root, kf, progress=False)
         summaries = [
             store.download("candles", s, since=f"{DAYS}d", resolution="1m") for s in SYMBOLS

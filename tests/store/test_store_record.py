@@ -42,7 +42,7 @@ def _uids(kf: kfresearch.Client, start: int, end: int) -> list[str]:
 
 def test_reconnects_keep_the_tape_whole_or_record_the_gap(tmp_path: Path) -> None:
     exchange = SimExchange(seed=4, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     store = Store(tmp_path, kf, progress=False)
     recent = kf.trades(SYMBOL, since=T0 - 3_600_000, until=T0 + 1, progress=False)
     first = int(recent.index[-100].value // 1_000_000)  # the feed's snapshot: the last 100
@@ -105,7 +105,7 @@ def test_reconnects_keep_the_tape_whole_or_record_the_gap(tmp_path: Path) -> Non
 
 def test_a_notebook_awaits_the_recorder(tmp_path: Path) -> None:
     exchange = SimExchange(seed=4, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     store = Store(tmp_path, kf, progress=False)
 
     async def main() -> str:
@@ -130,7 +130,7 @@ def test_a_notebook_awaits_the_recorder(tmp_path: Path) -> None:
 
 
 def test_record_blocks_in_scripts_only(tmp_path: Path) -> None:
-    kf = kfresearch.Client("sim", sim=SimExchange(seed=4, clock=SimClock.fixed(NOW)))
+    kf = kfresearch.Client("sim", exchange=SimExchange(seed=4, clock=SimClock.fixed(NOW)))
     store = Store(tmp_path, kf, progress=False)
 
     async def in_a_notebook() -> None:

@@ -300,7 +300,7 @@ def test_stats_and_repr(kf: kfresearch.Client, s: Stream) -> None:
 
 def test_the_async_client_makes_streams_too(ex: Any) -> None:
     async def main() -> str:
-        async with kfresearch.AsyncClient("sim", sim=ex) as kf:
+        async with kfresearch.AsyncClient("sim", exchange=ex) as kf:
             async with kf.stream() as s:
                 await s.subscribe("book", SYMBOL)
                 await s.subscribe("fills")

@@ -82,8 +82,8 @@ def test_connect_live_in_january_2027_warns_with_the_date(
 def test_the_simulators_clock_is_the_in_process_date() -> None:
     after = SimExchange(seed=1, clock=SimClock.fixed("2027-03-02T00:00:00Z"))
     before = SimExchange(seed=1, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
-    assert kfresearch.Client("sim", sim=after).protocol == "uws"
-    assert kfresearch.Client("sim", sim=before).protocol == "v3"
+    assert kfresearch.Client("sim", exchange=after).protocol == "uws"
+    assert kfresearch.Client("sim", exchange=before).protocol == "v3"
 
 
 def test_each_key_pair_comes_from_its_own_variables_and_prints_masked(

@@ -50,7 +50,7 @@ def test_ticket_and_other_panels_follow_a_panel(kf: kfresearch.Client, acct: Any
 
 
 def test_widgets_on_another_client_are_not_told(kf: kfresearch.Client, ex: Any) -> None:
-    other = kfresearch.Client("sim", sim=ex)
+    other = kfresearch.Client("sim", exchange=ex)
     panel = PositionsPanel(other)
     before = panel.refreshes
     ticket = OrderTicket(kf, "PF_ETHUSD")
