@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nbclient
+import nbformat
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -32,8 +34,6 @@ def _texts(cell: Any) -> list[str]:
 
 @pytest.mark.parametrize("name", ["06-placing-orders.ipynb"])
 def test_a_notebook_runs_twice_in_one_kernel(name: str) -> None:
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
         notebook,

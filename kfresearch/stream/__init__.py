@@ -86,8 +86,9 @@ from kfresearch.stream.book import LiveBook
 from kfresearch.stream.candles import candles_from_trades
 from kfresearch.stream.delivery import Message, MessageIterator
 from kfresearch.stream.protocol import FEEDS, PRIVATE_FEEDS, PUBLIC_FEEDS, WireProtocol
-from kfresearch.stream.stream import Stream, Subscription, Waitable
+from kfresearch.stream.stream import Stream, Subscription
 from kfresearch.stream.v1 import KrakenV1
+from kfresearch.stream.waiting import Waitable
 
 if TYPE_CHECKING:
     from kfresearch.stream.charts import (

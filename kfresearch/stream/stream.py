@@ -18,18 +18,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
-import pandas as pd
-
 from kfresearch.credentials import Credentials
 from kfresearch.environments import Environment
 from kfresearch.errors import (
     CredentialsError,
     KFError,
     StreamError,
-    SubscriptionError,
     ValidationError,
 )
-from kfresearch.stream.book import MAX_CHECKSUM_FAILURES, PROBLEMS, LiveBook
+from kfresearch.stream.book import LiveBook
 from kfresearch.stream.connection import (
     Connector,
     Socket,
@@ -37,24 +34,10 @@ from kfresearch.stream.connection import (
     WebsocketsConnector,
     backoff,
 )
-from kfresearch.stream.delivery import Callback, Hub, Message, MessageIterator
-from kfresearch.stream.events import (
-    Answer,
-    BookDelta,
-    BookLevels,
-    BookSnapshot,
-    ChallengeAnswer,
-    Event,
-    Heartbeat,
-    Info,
-    Many,
-    Records,
-    Refused,
-)
+from kfresearch.stream.delivery import Hub
+from kfresearch.stream.inbox import StreamInbox
 from kfresearch.stream.protocol import (
     PRIVATE_FEEDS,
-    PUBLIC_FEEDS,
-    SNAPSHOT_FEEDS,
     WireProtocol,
     feed_name,
 )
@@ -62,12 +45,14 @@ from kfresearch.stream.runner import LoopRunner
 from kfresearch.stream.subscriptions import Key, Request, Subscriptions
 from kfresearch.stream.tables import Table, make_tables
 from kfresearch.stream.v1 import KrakenV1
+from kfresearch.stream.views import StreamViews
+from kfresearch.stream.waiting import Waitable, retrieve_exception
 from kfresearch.trace.hook import RECORDERS, record_ws
 
 if TYPE_CHECKING:
     from kfresearch.sim.exchange import SimExchange
 
-__all__ = ["Stream", "Subscription", "Waitable"]
+__all__ = ["Stream", "Subscription"]
 
 log = logging.getLogger("kfresearch.stream")
 
@@ -84,49 +69,6 @@ def _close_open_streams() -> None:
     for stream in list(_OPEN):
         with contextlib.suppress(Exception):
             stream._close_at_exit()
-
-
-class Waitable:
-    """The answer of a stream call that may have to wait.
-
-    In a plain script the call has already waited (it blocked); in a notebook
-    or async code, where blocking the loop would freeze the stream, it has not:
-    ``await`` it. Awaiting an already finished one returns at once.
-
-    Examples
-    --------
-    >>> await s.sync()          # notebook                                   # doctest: +SKIP
-    >>> s.sync()                # script: returns when done                  # doctest: +SKIP
-    """
-
-    def __init__(self, future: asyncio.Future[Any] | None = None, *, what: str = "") -> None:
-        self._future = future
-        self._what = what
-        if future is not None:
-            future.add_done_callback(_retrieve)
-
-    @property
-    def done(self) -> bool:
-        return self._future is None or self._future.done()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._wait().__await__()
-
-    async def _wait(self) -> None:
-        if self._future is not None:
-            await self._future
-
-    def __repr__(self) -> str:
-        if self.done:
-            return f"<{self._what or 'stream call'}: done>"
-        return f"<{self._what or 'stream call'}: running; `await` it to wait until it is done>"
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a task's exception retrieved: an un-awaited failure is logged, not printed
-    as "exception was never retrieved" at garbage collection."""
-    if not future.cancelled() and (exc := future.exception()) is not None:
-        log.debug("stream call failed: %r", exc)
 
 
 class Subscription:
@@ -209,7 +151,7 @@ class Subscription:
         return f"<Subscription {self._label()}: {self.status}{error}>"
 
 
-class Stream:
+class Stream(StreamInbox, StreamViews):
     """Live data over the exchange's WebSocket: books, tables, callbacks, iterators.
 
     Make one with ``kf.stream()`` (it uses the client's environment and keys).
@@ -443,7 +385,7 @@ class Stream:
         task.set_name(f"kfresearch-stream-{id(self):x}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_retrieve)
+        task.add_done_callback(retrieve_exception)
         return task
 
     async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -564,7 +506,7 @@ class Stream:
                 )
                 book.restart()  # asked again after the stream gave up on it
             waiter: asyncio.Future[None] = loop.create_future()
-            waiter.add_done_callback(_retrieve)
+            waiter.add_done_callback(retrieve_exception)
             handle._futures.append(waiter)
             if self._fatal is not None:  # gave up before this key was registered
                 key.settle(self._fatal)
@@ -756,470 +698,36 @@ class Stream:
             self._counts["authentications"] += 1
             return self._auth
 
-    # -- incoming ------------------------------------------------------------------------
-    def _handle(self, text: str | bytes) -> None:
-        self._counts["messages"] += 1
-        self._dispatch(self._protocol.parse(text))
 
-    def _dispatch(self, event: Event, optional: frozenset[str] = frozenset()) -> None:
-        match event:
-            case BookDelta() as delta:  # first: nearly every message of a busy stream
-                self._on_delta(delta)
-            case BookLevels() as levels:
-                self._on_levels(levels)
-            case Records() as records:
-                if records.feed in optional and (records.feed, records.symbol) not in \
-                        self._subs.keys:
-                    return  # a shared channel's rows for a feed nobody subscribed
-                self._on_records(records)
-            case Many(events=events, optional=shared):
-                for each in events:
-                    self._dispatch(each, shared)
-            case BookSnapshot() as snapshot:
-                self._on_book(snapshot)
-            case Heartbeat() as beat:
-                self._on_heartbeat(beat)
-            case Answer() as answer:
-                self._on_answer(answer)
-            case Refused() as refusal:
-                self._on_refused(refusal)
-            case ChallengeAnswer(challenge=challenge):
-                if self._challenge is not None and not self._challenge.done():
-                    self._challenge.set_result(challenge)
-                with contextlib.suppress(ValueError):
-                    self._subs.pending.remove(Request("challenge"))
-            case Info(version=version, system=system):
-                self.server_version = version
-                if system is not None:
-                    self.system_status = system
-            case other:
-                self._counts["unknown_messages"] += 1
-                log.debug("message not understood: %r", other)
 
-    def _on_delta(self, delta: BookDelta) -> None:
-        book = self._books.get(delta.symbol)
-        if book is None:
-            self._counts["unexpected_messages"] += 1
-            return
-        outcome = book.apply_delta(delta)
-        if outcome == "applied":
-            if self._hub.wants("book"):
-                side = "bid" if delta.bid else "ask"
-                record = {"side": side, "price": delta.price, "size": delta.size, "seq": delta.seq}
-                self._hub.publish(
-                    Message("book", delta.symbol, False, (record,), delta.time_ms)
-                )
-        elif outcome != "ignored":
-            self._resync(delta.symbol, outcome)
 
-    def _on_levels(self, event: BookLevels) -> None:
-        """A Unified WebSocket book message: applied and checksummed by the book."""
-        key = self._subs.keys.get(("book", event.symbol))
-        book = self._books.get(event.symbol)
-        if key is None or book is None or book.status == "failed":
-            self._counts["unexpected_messages"] += 1
-            return
-        outcome = book.apply_levels(event)
-        if event.snapshot:
-            key.resync = False
-        if outcome == "ignored":
-            return
-        if outcome != "applied":
-            if book.failures_in_row >= MAX_CHECKSUM_FAILURES:
-                self._abandon(event.symbol, book, key)
-            else:
-                self._resync(event.symbol, outcome)
-            return
-        initial = False
-        if event.snapshot:
-            initial, key.initial = key.initial, False
-            if key.status != "ready":
-                key.settle()
-                self._ping()
-        if self._hub.wants("book"):
-            records = tuple(
-                [{"side": "bid", "price": float(p), "size": float(q), "seq": None}
-                 for p, q in event.bids]
-                + [{"side": "ask", "price": float(p), "size": float(q), "seq": None}
-                   for p, q in event.asks]
-            )
-            self._hub.publish(Message("book", event.symbol, initial, records, event.time_ms))
 
-    def _abandon(self, symbol: str, book: LiveBook, key: Key) -> None:
-        """Too many checksum mismatches in a row: stop the book and say so plainly."""
-        error = StreamError(
-            f"book {symbol}: the checksum failed {book.failures_in_row} times in a row, each "
-            "time after a fresh snapshot, so kfresearch stops maintaining this book rather than "
-            f"show a wrong one (stream.stats()['books'][{symbol!r}] has the counts). Subscribe "
-            f"again to retry: s.subscribe('book', [{symbol!r}])."
-        )
-        book.fail(error)
-        log.warning("%s", error)
-        key.settle(error)
-        self._hub.error(error)
-        self._ping()
-        if self._socket is not None:
-            self._spawn(self._send(Request("unsubscribe", "book", (symbol,))))
 
-    def _on_book(self, snapshot: BookSnapshot) -> None:
-        key = self._subs.keys.get(("book", snapshot.symbol))
-        book = self._books.get(snapshot.symbol)
-        if key is None or book is None:
-            self._counts["unexpected_messages"] += 1
-            return
-        problem = book.apply_snapshot(snapshot)
-        key.resync = False
-        if problem is not None:
-            self._resync(snapshot.symbol, problem)
-            return
-        initial, key.initial = key.initial, False
-        if key.status != "ready":
-            key.settle()
-            self._ping()
-        if self._hub.wants("book"):
-            records = tuple(
-                [{"side": "bid", "price": p, "size": q, "seq": snapshot.seq}
-                 for p, q in snapshot.bids]
-                + [{"side": "ask", "price": p, "size": q, "seq": snapshot.seq}
-                   for p, q in snapshot.asks]
-            )
-            self._hub.publish(Message("book", snapshot.symbol, initial, records, snapshot.time_ms))
 
-    def _on_records(self, event: Records) -> None:
-        key = self._subs.keys.get((event.feed, event.symbol))
-        if key is None:  # not (or no longer) subscribed
-            self._counts["unexpected_messages"] += 1
-            return
-        self._tables[event.feed].apply(event)
-        initial, key.initial = key.initial, False
-        if key.status != "ready" and key.status != "failed":
-            key.settle()
-            self._ping()
-        if self._hub.wants(event.feed):
-            self._hub.publish(Message(event.feed, event.symbol, initial, tuple(event.records),
-                                      event.time_ms, event.removed, event.reason, event.raw))
 
-    def _on_heartbeat(self, beat: Heartbeat) -> None:
-        if beat.time_ms is not None:
-            self.last_heartbeat_ms = beat.time_ms
-        key = self._subs.keys.get(("heartbeat", None))
-        if key is not None and key.status != "ready":
-            key.settle()
-            self._ping()
-        if self._hub.wants("heartbeat"):
-            initial = False
-            if key is not None:
-                initial, key.initial = key.initial, False
-            self._hub.publish(Message("heartbeat", None, initial, ({"time": beat.time_ms},),
-                                      beat.time_ms))
 
-    def _on_answer(self, answer: Answer) -> None:
-        keys = self._subs.answered(answer)
-        for key in keys:
-            if answer.action == "unsubscribe":
-                if key.resync:
-                    key.status, key.requested = "pending", False
-                    self._spawn(self._send_unsent())
-                continue
-            if key.feed in SNAPSHOT_FEEDS:
-                if key.status == "pending":
-                    key.status = "subscribed"
-            elif key.status != "ready":
-                key.settle()
-        self._ping()
 
-    def _on_refused(self, refusal: Refused) -> None:
-        request, keys = self._subs.refused(refusal)
-        if request is not None and request.action == "challenge":
-            if self._challenge is not None and not self._challenge.done():
-                self._challenge.set_exception(
-                    SubscriptionError(refusal.message, feed="challenge", private=True)
-                )
-            return
-        if request is None:
-            error = StreamError(f"the exchange says: {refusal.message}")
-            log.warning("%s", error)
-            self._hub.error(error)
-            return
-        if request.action == "unsubscribe":
-            for key in keys:  # could not unsubscribe for a fresh snapshot: subscribe anyway
-                if key.resync:
-                    key.status, key.requested = "pending", False
-                    self._spawn(self._send_unsent())
-            return
-        if request.feed in PRIVATE_FEEDS and self._protocol.auth_refused(refusal.message):
-            # the token was refused (expired, unknown): fetch a fresh one and ask again
-            self._counts["auth_refusals"] += 1
-            self._auth_retries += 1
-            if self._auth_retries <= 3:  # per connection: a token that keeps failing is fatal
-                self._auth = None
-                for key in keys:
-                    key.status, key.requested = "pending", False
-                self._spawn(self._send_unsent())
-                return
-        failure = SubscriptionError(
-            refusal.message, feed=request.feed, products=request.products,
-            private=request.feed in PRIVATE_FEEDS,
-        )
-        self._counts["subscription_errors"] += 1
-        # a script's blocking subscribe raises it; on a notebook's loop nobody may await
-        # the subscription, so say it where the notebook shows it
-        runner = self._runner
-        log.log(logging.INFO if runner is not None and runner.owns_thread else logging.WARNING,
-                "%s", failure)
-        for key in keys:
-            key.settle(failure)
-        self._hub.error(failure)
-        self._ping()
 
-    def _resync(self, symbol: str, problem: str) -> None:
-        """The local book cannot be trusted: unsubscribe and subscribe for a fresh snapshot."""
-        key = self._subs.keys.get(("book", symbol))
-        if key is None or key.resync:
-            return
-        self._counts["resyncs"] += 1
-        log.info("book %s: %s, asking for a fresh snapshot", symbol, problem)
-        key.resync = True
-        key.initial = True
-        key.status = "unsubscribing"
-        self._ping()
-        self._spawn(self._send(Request("unsubscribe", "book", (symbol,))))
 
-    # -- waiting for the feed ------------------------------------------------------------
-    def sync(self, timeout: float | None = None) -> Waitable:
-        """Wait until everything the in-process simulator published up to its current
-        time has been handled (books, tables, synchronous callbacks).
 
-        This is what makes a notebook reproducible: move the simulator's clock
-        (``kf.sim.advance(60_000)``), then ``await s.sync()``; the books and
-        tables are then exactly the exchange's at that time.
 
-        Raises
-        ------
-        StreamError
-            Not an in-process simulator (a network feed has no "everything
-            up to now"), or no answer within ``timeout``.
-        """
-        if not self._connector.flushable:
-            raise StreamError(
-                "sync() needs the in-process simulator (env='sim' or 'demo' without "
-                "base_url); on a network feed wait for what you need with s.messages(...)"
-            )
-        return self._call(self._sync(timeout), "sync")
 
-    async def _sync(self, seconds: float | None) -> None:
-        limit = seconds if seconds is not None else self.timeout
-        try:
-            await asyncio.wait_for(self._flush_until_settled(), limit)
-        except TimeoutError:
-            raise StreamError(self._no_answer("sync", limit)) from None
 
-    async def _flush_until_settled(self) -> None:
-        while True:
-            await self._settled()
-            if self._fatal is not None:
-                raise self._fatal
-            socket = self._socket
-            if socket is None:
-                continue
-            try:
-                await socket.flush()  # type: ignore[attr-defined]
-            except SocketClosed:
-                await asyncio.sleep(0)
-                continue
-            if self._socket is socket and all(k.settled for k in self._subs.keys.values()):
-                return
 
-    async def _settled(self) -> None:
-        """Until connected and every wanted key is live or refused."""
-        changed = self._changed
-        if changed is None:  # pragma: no cover - made by _begin
-            raise StreamError("the stream has not started")
-        while True:
-            changed.clear()
-            if self._fatal is not None:
-                raise self._fatal
-            if self._socket is not None and all(k.settled for k in self._subs.keys.values()):
-                return
-            await changed.wait()
 
-    # -- what the user reads -------------------------------------------------------------
-    def book(self, symbol: str) -> LiveBook:
-        """The live book of ``symbol`` (subscribe to ``"book"`` first).
 
-        Raises
-        ------
-        StreamError
-            Not subscribed; :class:`SubscriptionError` when the exchange refused it.
-        """
-        name = str(symbol).strip().upper()
-        book = self._books.get(name)
-        key = self._subs.keys.get(("book", name))
-        if book is None:
-            raise StreamError(
-                f"no book of {name}: subscribe first: s.subscribe('book', [{name!r}])"
-            )
-        if key is not None and key.error is not None:
-            raise key.error
-        return book
 
-    def _frame(self, feed: str, symbol: str | None = None) -> pd.DataFrame:
-        keys = [k for k in self._subs.keys.values() if k.feed == feed]
-        table = self._tables[feed]
-        if not keys and not len(table):
-            hint = f"s.subscribe({feed!r}, ['PF_XBTUSD'])" if feed in PUBLIC_FEEDS \
-                else f"s.subscribe({feed!r})"
-            raise StreamError(f"not subscribed to {feed}: {hint}")
-        failed = [k for k in keys if k.error is not None]
-        if failed and len(failed) == len(keys):
-            raise failed[0].error  # type: ignore[misc]
-        frame = table.frame(symbol)
-        frame.attrs["env"] = self.env.name
-        return frame
 
-    def tickers(self, *, lite: bool = False) -> pd.DataFrame:
-        """Latest ticker per symbol: the columns of ``kf.tickers()`` (from the ``ticker``
-        feed, or ``ticker_lite`` with ``lite=True``), plus the feed's ``dtm``,
-        ``leverage``, ``maturity_time``, ``next_funding_rate_time``."""
-        return self._frame("ticker_lite" if lite else "ticker")
 
-    def trades(self, symbol: str | None = None) -> pd.DataFrame:
-        """The rolling window of trades (all subscribed symbols, or one): the columns of
-        ``kf.trades()``, oldest first, each trade once."""
-        return self._frame("trade", None if symbol is None else str(symbol).upper())
 
-    def open_orders(self) -> pd.DataFrame:
-        """The account's open orders, as ``kf.open_orders()`` (plus trailing-stop options)."""
-        return self._frame("open_orders")
 
-    def fills(self) -> pd.DataFrame:
-        """The account's fills as ``kf.fills()``, plus ``fee_paid``, ``fee_currency``,
-        ``remaining_order_qty``, ``order_type``, ``taker_order_type``."""
-        return self._frame("fills")
 
-    def positions(self) -> pd.DataFrame:
-        """Open positions as ``kf.positions()`` (marked at the feed's mark price), plus the
-        feed's margin fields (``liquidation_threshold``, ``effective_leverage`` …)."""
-        return self._frame("open_positions")
 
-    def accounts(self) -> pd.DataFrame:
-        """Wallets (``balances`` feed) as ``kf.accounts()``."""
-        return self._frame("balances")
 
-    def account_log(self) -> pd.DataFrame:
-        """The rolling account log as ``kf.account_log()``."""
-        return self._frame("account_log")
 
-    def notifications(self) -> pd.DataFrame:
-        """Exchange notifications by ``id``
-        (:func:`kfresearch.stream.tables.notifications_frame`)."""
-        return self._frame("notifications")
 
-    def table(self, feed: str) -> Table:
-        """The live table of a table feed (live charts watch its ``version``)."""
-        return self._tables[feed_name(feed)]
 
-    # -- reacting ------------------------------------------------------------------------
-    def on(
-        self, event: str, fn: Callback, *, symbol: str | None = None, initial: bool = False
-    ) -> Callable[[], None]:
-        """Call ``fn(message)`` for each message of a feed (or ``fn(exception)`` for ``"error"``).
 
-        Parameters
-        ----------
-        event : str
-            A feed (``"fill"``, ``"trade"``, ``"book"``, ``"open_orders"`` …) or
-            ``"error"`` (refused subscriptions, failing callbacks).
-        fn : callable
-            Called on the stream's loop with a :class:`Message`; keep it quick.
-            A coroutine function runs as a task. Exceptions are logged and
-            counted, never stop the stream.
-        symbol : str, optional
-            Only this product's messages.
-        initial : bool
-            Also the first message of each (re)subscription (the snapshot of
-            what already exists); default only news.
-
-        Returns
-        -------
-        callable
-            Call it to stop the callbacks.
-
-        Examples
-        --------
-        >>> off = s.on("fill", lambda m: print(m.record["price"]))      # doctest: +SKIP
-        >>> off()                                                       # doctest: +SKIP
-        """
-        name = "error" if event == "error" else feed_name(event)
-        return self._hub.on(name, fn, symbol=symbol.upper() if symbol else None,
-                            initial=initial or name == "error")
-
-    def messages(
-        self, feed: str, symbol: str | None = None, *, initial: bool = False,
-        maxsize: int = 10_000,
-    ) -> MessageIterator:
-        """The messages of a feed, for ``async for`` (or ``for`` in a script).
-
-        Examples
-        --------
-        >>> async for msg in s.messages("trade", "PF_XBTUSD"):          # doctest: +SKIP
-        ...     print(msg.record["price"], msg.record["size"])
-        """
-        def on_loop_thread() -> bool:
-            runner = self._runner or LoopRunner.current()
-            return runner is not None and runner.in_loop_thread()
-
-        return MessageIterator(
-            self._hub, feed_name(feed), symbol=symbol.upper() if symbol else None,
-            initial=initial, maxsize=maxsize, loop_thread=on_loop_thread,
-        )
-
-    # -- inspection --------------------------------------------------------------------
-    @property
-    def subscriptions(self) -> list[tuple[str, str | None, str]]:
-        """``(feed, product, status)`` of every wanted feed."""
-        return [(k.feed, k.product, k.status) for k in self._subs.keys.values()]
-
-    def stats(self) -> dict[str, Any]:
-        """Counters of the connection and the books.
-
-        Keys: ``status``; ``connects``, ``reconnects``, ``connect_failures``,
-        ``stale_disconnects``; ``messages`` handled; ``resyncs`` (books fetched
-        again) and the problems that caused them: ``gaps``, ``crossed``,
-        ``negative_sizes``, ``checksum_mismatches`` (Unified WebSocket books);
-        ``book_snapshots``, ``book_deltas`` applied, ``ignored_deltas`` (old
-        ``seq``, or while resyncing);
-        ``subscription_errors``, ``callback_errors``, ``handler_errors``,
-        ``unknown_messages``, ``unexpected_messages``; ``authentications``,
-        ``auth_refusals`` (tokens refused and fetched again);
-        ``server_version``; ``last_heartbeat`` (the exchange's time, a UTC
-        Timestamp); ``books``: per-symbol counters.
-        """
-        books = {symbol: book.stats() for symbol, book in list(self._books.items())}
-        total = {name: sum(b[name] for b in books.values())
-                 for name in ("snapshots", "deltas", "ignored", *PROBLEMS)}
-        beat = self.last_heartbeat_ms
-        return {
-            "status": self._state,
-            **{k: v for k, v in self._counts.items() if k != "resyncs"},
-            "resyncs": self._counts["resyncs"],
-            "gaps": total["gap"],
-            "crossed": total["crossed"],
-            "negative_sizes": total["negative_size"],
-            "checksum_mismatches": total["checksum"],
-            "book_snapshots": total["snapshots"],
-            "book_deltas": total["deltas"],
-            "ignored_deltas": total["ignored"],
-            "callback_errors": self._hub.callback_errors,
-            "server_version": self.server_version,
-            "last_heartbeat": None if beat is None else pd.Timestamp(beat, unit="ms", tz="UTC"),
-            "books": books,
-        }
-
-    @property
-    def errors(self) -> list[BaseException]:
-        """The last problems (refusals, failing callbacks), oldest first."""
-        return list(self._hub.errors)
 
     def __repr__(self) -> str:
         where = "in-process" if self._connector.flushable else self._url
