@@ -170,7 +170,7 @@ def test_a_traced_stream_never_shows_the_secret_or_the_whole_key() -> None:
     exchange = SimExchange(seed=2)
     stream = Stream(resolve_environment("sim"), credentials=Credentials(KEY, Secret(SECRET)),
                     sim=exchange, heartbeat=False)
-    with kfresearch.Client("sim", sim=exchange).trace() as trace:
+    with kfresearch.Client("sim", exchange=exchange).trace() as trace:
         with pytest.raises(kfresearch.SubscriptionError):  # a key this exchange never issued
             stream.subscribe("fills")
         stream.close()

@@ -25,7 +25,7 @@ from kfresearch.trace.records import masked_text
 
 
 def _client(ex: SimExchange, cls: Any = kfresearch.Client, **kwargs: Any) -> Any:
-    client = cls("sim", sim=ex, **kwargs)
+    client = cls("sim", exchange=ex, **kwargs)
     client._sleep = (lambda s: None) if cls is kfresearch.Client else _no_wait
     return client
 
