@@ -17,6 +17,8 @@
     │   ├── OutcomeUnknownError       an order-changing request may or may not have been
     │   │                             processed: resolve it by client order id, never resend
     │   └── DecodeError               the server answered something that is not the API's JSON
+    ├── PaperAccountBusyError         another process held the ``demo`` paper account for
+    │                                 longer than the wait: nothing changed, try again
     ├── StoreError                    the local history store cannot be used as it is on disk
     │   └── CorruptFileError          a stored file is truncated or unreadable: ``store.repair()``
     ├── StreamError                   the WebSocket stream cannot do what was asked (closed,
@@ -72,6 +74,7 @@ __all__ = [
     "NotFoundError",
     "OrderRejected",
     "OutcomeUnknownError",
+    "PaperAccountBusyError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -155,6 +158,14 @@ class OutcomeUnknownError(TransportError):
 
 class DecodeError(TransportError):
     """The server answered with something that is not the API's JSON."""
+
+
+class PaperAccountBusyError(KFError):
+    """Another process kept the ``demo`` paper account locked longer than the wait.
+
+    Nothing of the call was applied; try again, or close the other kernel
+    (or ``kfresearch demo serve``) that holds the account.
+    """
 
 
 class StoreError(KFError):

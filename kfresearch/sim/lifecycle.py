@@ -66,6 +66,7 @@ class Lifecycle:
 
     def advance(self, now_ms: int) -> bool:
         """Bring every account up to ``now_ms``; False on the first call (nothing to catch up)."""
+        self.prices.moved_to(now_ms)
         if self.ledger.advanced_ms is None:
             self.ledger.set_advanced(now_ms)
             return False

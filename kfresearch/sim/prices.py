@@ -22,6 +22,7 @@ class Prices:
         self.market = market
         self._specs: dict[str, InstrumentSpec] = {}
         self._funding: dict[tuple[str, int], float] = {}
+        self.latest_ms = 0
 
     def spec(self, symbol: str, now_ms: int) -> InstrumentSpec | None:
         """The contract ``symbol`` if it can be traded at ``now_ms`` (dated ones until expiry)."""
@@ -33,8 +34,23 @@ class Prices:
         return None if expiry is not None and now_ms >= expiry else found
 
     def known_spec(self, symbol: str) -> InstrumentSpec:
-        """The contract of an order or position, even after it expired (it was looked up then)."""
-        return self._specs[symbol]
+        """The contract of an order or position, even after it expired (it was looked up then).
+
+        An order or position kept from an earlier session (a paper account on
+        disk) was looked up by another process: its contract is asked of the
+        market as listed at the latest time this engine saw.
+        """
+        found = self._specs.get(symbol)
+        if found is None:
+            listed = self.market.instrument(symbol, self.latest_ms)
+            if listed is None:
+                raise KeyError(symbol)
+            found = self._specs[symbol] = listed
+        return found
+
+    def moved_to(self, now_ms: int) -> None:
+        """Note that the engine's clock reached ``now_ms`` (for :meth:`known_spec`)."""
+        self.latest_ms = max(self.latest_ms, now_ms)
 
     def mark(self, symbol: str, t_ms: int) -> float:
         """Mark price at ``t_ms``."""
