@@ -32,7 +32,8 @@
         ├── RateLimitError            ``apiLimitExceeded`` / HTTP 429 (``retry_after`` seconds)
         ├── InvalidArgumentError      ``invalidArgument``, ``requiredArgumentMissing``, HTTP 400
         ├── NotFoundError             ``notFound``, ``contractNotFound``, HTTP 404
-        ├── MarketUnavailableError    ``marketUnavailable``, ``accountInactive``, ``Unavailable``
+        ├── MarketUnavailableError    ``marketUnavailable``, ``accountInactive``, ``Unavailable``,
+        │                             ``upstreamUnavailable`` (demo cannot reach its prices)
         ├── InsufficientFundsError    ``insufficientFunds``, ``INSUFFICIENT_MARGIN``
         ├── ServerError               ``Server Error``, ``unknownError``, HTTP 5xx
         └── OrderRejected             a rejection status inside a success body (``status``)

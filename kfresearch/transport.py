@@ -94,6 +94,7 @@ _ERRORS: dict[str, type[APIError]] = {
     "marketUnavailable": MarketUnavailableError,
     "accountInactive": MarketUnavailableError,
     "Unavailable": MarketUnavailableError,
+    "upstreamUnavailable": MarketUnavailableError,  # demo's prices cannot be fetched
     "insufficientFunds": InsufficientFundsError,
     "INSUFFICIENT_MARGIN": InsufficientFundsError,
     "Server Error": ServerError,
@@ -123,6 +124,9 @@ _HINTS: dict[str, str] = {
     "Json Parse Error": "The json parameter did not parse; kfresearch encodes it for you "
     "when you use kf.batch(...).",
     "accountInactive": "The Futures account is inactive: fund it or use env='sim'/'demo'.",
+    "upstreamUnavailable": "demo takes its prices from the live exchange, which cannot be "
+    "reached: nothing was sent and no order was accepted. Check the connection and try again, "
+    'or work offline with env="sim" (synthetic prices).',
     "EAPI:Invalid key": "The Unified WebSocket's token needs a Kraken (spot-style) API key "
     "(KFRESEARCH_UWS_API_KEY / KFRESEARCH_UWS_API_SECRET); a Derivatives (Futures) key is "
     "refused there. `kfresearch doctor` tells which key is which.",

@@ -66,7 +66,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_group_registers_through_the_table() -> None:
     from kfresearch import cli
 
-    assert cli.GROUPS == ("doctor", "market", "store", "sim", "watch")
+    assert cli.GROUPS == ("doctor", "market", "store", "sim", "demo", "watch")
     for name in cli.GROUPS:
         module = importlib.import_module(f"kfresearch.cli.{name}")
         assert callable(module.register)

@@ -17,6 +17,8 @@
     kfresearch record SYMBOL... [--trades] [--book] --to DIR [--duration S] [--every S] [--roll S]
     kfresearch sim serve [--host 127.0.0.1] [--port 8765] [--seed S] [--now ISO] [--strict-auth]
     kfresearch sim keys [--json]
+    kfresearch demo serve [--host 127.0.0.1] [--port 8766] [--account NAME] [--balance USD]
+                          [--upstream URL]
     kfresearch watch book|trades|ticker SYMBOL [--depth N] [--rows N] [--interval S] [--count N]
 
 Every market command takes ``--env`` and ``--base-url``. Printed tables show
@@ -47,6 +49,7 @@ GROUPS: tuple[str, ...] = (
     "market",
     "store",
     "sim",
+    "demo",
     "watch",
 )
 

@@ -108,7 +108,7 @@ class Lifecycle:
         for acc in list(self.ledger.accounts.values()):
             for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
                 if order.is_open and not order.is_trigger:
-                    self._maybe_fill_resting(acc, order, extremes, t1)
+                    self._maybe_fill_resting(acc, order, extremes, t0, t1)
             for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
                 if order.is_open and order.is_trigger:
                     self._maybe_trigger(acc, order, extremes, t1)
@@ -174,21 +174,55 @@ class Lifecycle:
 
     # ---------------------------------------------------------- resting / triggers
 
-    def _maybe_fill_resting(self, acc: Account, order: Order, extremes: Extremes, t: int) -> None:
-        """Fill a resting limit as maker, whole, when public trades went through its price."""
-        seen = extremes(order.symbol, "last")
+    def _maybe_fill_resting(
+        self, acc: Account, order: Order, extremes: Extremes, t0: int, t: int
+    ) -> None:
+        """Fill a resting limit as maker at its price when public trades reached it.
+
+        A source that models queues (:attr:`Prices.models_queue`) fills
+        conservatively: the whole order on a trade strictly through the
+        price, else only the volume traded at the price beyond the order's
+        place in the queue. Otherwise a trade at or through the price fills
+        the whole order.
+        """
         limit = order.limit_price
-        if seen is None or limit is None:
+        if limit is None:
             return
-        low, high = seen
-        if (order.side == "buy" and low <= limit) or (order.side == "sell" and high >= limit):
+        if self.prices.models_queue:
+            quantity = self._queue_fill(acc, order, limit, t0, t)
+        else:
+            seen = extremes(order.symbol, "last")
+            reached = seen is not None and (
+                (order.side == "buy" and seen[0] <= limit)
+                or (order.side == "sell" and seen[1] >= limit)
+            )
+            quantity = order.unfilled if reached else 0.0
+        if quantity > 0:
             spec = self.prices.known_spec(order.symbol)
             if order.reduce_only:
                 self.matcher.clip_reduce_only(acc, order)
                 if order.unfilled <= 0 or acc.position_size(order.symbol) * order.sign >= 0:
                     self.matcher.close(acc, order, t, "cancelled", "WOULD_NOT_REDUCE_POSITION")
                     return
-            self.matcher.fill(acc, order, spec, order.unfilled, limit, t, "maker")
+            quantity = min(quantity, order.unfilled)
+            self.matcher.fill(acc, order, spec, quantity, limit, t, "maker")
+
+    def _queue_fill(self, acc: Account, order: Order, limit: float, t0: int, t1: int) -> float:
+        """Contracts of a queued resting order that the trades of ``(t0, t1]`` fill."""
+        trades = self.prices.trades(order.symbol, t0, t1)
+        if not len(trades):
+            return 0.0
+        through = trades.price < limit if order.side == "buy" else trades.price > limit
+        if through.any():
+            return order.unfilled
+        tick = self.prices.known_spec(order.symbol).tick_size
+        at_price = float(trades.size[abs(trades.price - limit) < tick / 2].sum())
+        if at_price <= 0:
+            return 0.0
+        ahead = order.queue_ahead or 0.0
+        order.queue_ahead = max(ahead - at_price, 0.0)
+        self.ledger.put_order(acc, order)
+        return max(at_price - ahead, 0.0)
 
     def _maybe_trigger(self, acc: Account, order: Order, extremes: Extremes, t: int) -> None:
         """Fire a trigger order whose signal crossed its stop during the step.

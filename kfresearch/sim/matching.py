@@ -190,6 +190,10 @@ class Matcher:
         return self._place_event(order, reduced)
 
     def _book(self, acc: Account, order: Order, now: int, reduced: float | None) -> None:
+        if self.prices.models_queue and order.limit_price is not None and not order.is_trigger:
+            order.queue_ahead = self.prices.queue_ahead(
+                order.symbol, order.side, order.limit_price, now
+            )
         self.ledger.put_order(acc, order)
         self.ledger.book_order(acc, order)
         self.events.touch(acc.account_id)

@@ -283,6 +283,8 @@ class Order:
     closed_ms: int | None = None
     update_reason: str = "NEW_USER_ORDER"
     error: str | None = None
+    # contracts ahead of it at its price when it rested (sources that model queues)
+    queue_ahead: float | None = None
 
     @property
     def unfilled(self) -> float:

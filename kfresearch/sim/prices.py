@@ -10,7 +10,7 @@ funding was charged at it). Times are epoch milliseconds, prices USD.
 from __future__ import annotations
 
 from kfresearch.sim.instruments import InstrumentSpec
-from kfresearch.sim.source import Level, MarketSource, Signal
+from kfresearch.sim.source import Level, MarketSource, Signal, Trades
 
 __all__ = ["Prices"]
 
@@ -77,6 +77,21 @@ class Prices:
     ) -> tuple[float, float] | None:
         """(min, max) of the ``signal`` price in ``(t0_ms, t1_ms]``; None if nothing printed."""
         return self.market.extremes(symbol, signal, t0_ms, t1_ms)
+
+    @property
+    def models_queue(self) -> bool:
+        """True when resting orders queue behind the book's size at their price (live source)."""
+        return bool(getattr(self.market, "models_queue", False))
+
+    def queue_ahead(self, symbol: str, side: str, price: float, t_ms: int) -> float:
+        """Contracts ahead of a new order resting at ``price`` on ``side`` (book size there)."""
+        bids, asks = self.market.book(symbol, t_ms, depth=1_000)
+        levels = bids if side == "buy" else asks
+        return float(sum(size for level, size in levels if abs(level - price) < 1e-9))
+
+    def trades(self, symbol: str, t0_ms: int, t1_ms: int) -> Trades:
+        """Public trades in ``(t0_ms, t1_ms]``, oldest first."""
+        return self.market.trades(symbol, t0_ms + 1, t1_ms + 1)
 
     def funding_rate(self, symbol: str, hour_ms: int) -> float:
         """Absolute funding rate of the hour starting at ``hour_ms``, fixed once read."""

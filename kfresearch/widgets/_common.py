@@ -41,8 +41,8 @@ R = TypeVar("R")
 
 # name -> (label, background colour)
 _BADGES = {
-    "sim": ("SIM", "#57606a"),
-    "demo": ("DEMO", "#1a7f37"),
+    "sim": ("SIM · synthetic prices", "#57606a"),
+    "demo": ("DEMO · live prices · paper money", "#1a7f37"),
     "live": ("LIVE", "#cf222e"),
 }
 
@@ -73,7 +73,15 @@ def guarded(method: Callable[Concatenate[W, P], R]) -> Callable[Concatenate[W, P
 
 
 def badge_html(env: Environment, *, allow_trading: bool = True) -> str:
-    """The environment as a coloured badge: grey SIM, green DEMO, red LIVE."""
+    """The environment as a coloured badge, saying where prices and money come from.
+
+    Grey "SIM · synthetic prices", green "DEMO · live prices · paper money",
+    red "LIVE".
+
+    >>> from kfresearch.environments import resolve_environment
+    >>> "DEMO · live prices · paper money" in badge_html(resolve_environment("demo"))
+    True
+    """
     label, colour = _BADGES.get(env.name, (env.name.upper(), "#0969da"))
     if env.real_money:
         label, colour = "LIVE", "#cf222e"

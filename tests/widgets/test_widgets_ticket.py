@@ -36,7 +36,7 @@ def test_ticket_starts_from_the_market(kf: kfresearch.Client) -> None:
     ticket = OrderTicket(kf, "pf_xbtusd")
     assert ticket.symbol.value == "PF_XBTUSD"
     assert "PF_ETHUSD" in ticket.symbol.options
-    assert "SIM" in ticket.badge.value
+    assert "SIM · synthetic prices" in ticket.badge.value
     assert "available margin 100,000.00 USD" in ticket.margin.value
     assert ticket.limit_price.value == BID  # a passive price to start with
     assert ticket.size.value == 0.0001  # the contract step

@@ -1,0 +1,103 @@
+"""``kfresearch demo serve``: the paper exchange on loopback, with a served simulator upstream.
+
+Two real server processes: ``kfresearch sim serve`` stands in for the live
+exchange (``--upstream``), ``kfresearch demo serve`` serves a paper account to
+clients that know nothing of kfresearch: raw signed HTTP here, and ccxt when
+it is installed (skipped otherwise, as in test_sim_other_clients.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from served import Served, free_port, full_key, serve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Served]:
+    with serve(seed=7, speed=None) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def demo(upstream: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    port = free_port()
+    data = tmp_path_factory.mktemp("data")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kfresearch.cli", "demo", "serve", "--port", str(port),
+         "--account", "served", "--balance", "20000", "--upstream", upstream.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"KFRESEARCH_DATA_DIR": str(data)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/derivatives/api/v3/instruments", timeout=1):  # noqa: S310
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:  # pragma: no cover
+        process.kill()
+        raise RuntimeError(process.stdout.read() if process.stdout else "demo serve did not start")
+    try:
+        yield Served(url, process)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert (Path(data) / "paper" / "served.sqlite").exists()
+
+
+def test_a_market_order_over_http_fills_at_the_upstream_book(
+    upstream: Served, demo: Served
+) -> None:
+    asks = upstream.request("GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}).json()
+    best_ask = asks["orderBook"]["asks"][0]
+    assert best_ask[1] >= 0.001
+    # the public data demo serves is the upstream's own
+    assert demo.request("GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}).json()[
+        "orderBook"
+    ]["asks"][0] == best_ask
+    key = full_key()
+    sent = demo.request(
+        "POST",
+        "/derivatives/api/v3/sendorder",
+        {"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.001"},
+        key=key,
+    ).json()
+    assert sent["sendStatus"]["status"] == "placed"
+    fills = demo.request("GET", "/derivatives/api/v3/fills", key=key).json()["fills"]
+    assert [(f["side"], float(f["size"]), float(f["price"])) for f in fills] == [
+        ("buy", 0.001, best_ask[0])
+    ]
+    accounts = demo.request("GET", "/derivatives/api/v3/accounts", key=key).json()["accounts"]
+    assert float(accounts["flex"]["currencies"]["USD"]["quantity"]) < 20_000
+
+
+def test_ccxt_trades_the_paper_exchange(demo: Served) -> None:
+    ccxt = pytest.importorskip("ccxt")
+    key = full_key()
+    exchange = ccxt.krakenfutures({"apiKey": key.key, "secret": key.secret.reveal()})
+    for name in ("public", "private"):
+        exchange.urls["api"][name] = f"{demo.url}/derivatives/api/"
+    exchange.urls["api"]["charts"] = f"{demo.url}/api/charts/"
+    exchange.urls["api"]["history"] = f"{demo.url}/api/history/"
+    exchange.urls["api"]["feeschedules"] = f"{demo.url}/api/feeschedules/"
+    exchange.load_markets()
+    placed = exchange.create_order("BTC/USD:USD", "market", "buy", 0.001)
+    assert placed["id"]
+    assert any(t["order"] == placed["id"] for t in exchange.fetch_my_trades("BTC/USD:USD"))
+    resting = exchange.create_order("BTC/USD:USD", "limit", "buy", 0.001, 10_000)
+    assert resting["id"] in {o["id"] for o in exchange.fetch_open_orders("BTC/USD:USD")}
+    exchange.cancel_order(resting["id"], "BTC/USD:USD")
