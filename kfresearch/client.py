@@ -338,6 +338,9 @@ class Client(DataMethods, OrderMethods, Blocking):
     uws_key, uws_secret : str, optional
         The Kraken (spot-style) key pair for the Unified WebSocket. Default
         ``KFRESEARCH_UWS_API_KEY`` / ``KFRESEARCH_UWS_API_SECRET`` or ``./.env``.
+    account, balance : optional
+        ``demo`` only: the named paper account and the USD a new one starts
+        with (``connect("demo", account="carry-study", balance=25_000)``).
     """
 
     def _open(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> None:
@@ -504,6 +507,8 @@ def connect(
     protocol: str | None = None,
     uws_key: str | None = None,
     uws_secret: str | bytes | Secret | None = None,
+    account: str | None = None,
+    balance: float | None = None,
 ) -> Client:
     """Make a :class:`Client`: ``kf = kfresearch.connect()``.
 
@@ -532,4 +537,6 @@ def connect(
         protocol=protocol,
         uws_key=uws_key,
         uws_secret=uws_secret,
+        account=account,
+        balance=balance,
     )

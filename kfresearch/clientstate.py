@@ -24,7 +24,12 @@ import httpx
 from kfresearch.credentials import Secret, as_secret, load_credentials, mask
 from kfresearch.endpoints import INSTRUMENTS, WEBSOCKETS_TOKEN, Endpoint, find_endpoint
 from kfresearch.environments import Environment, build_exchange, resolve_environment
-from kfresearch.errors import SunsetWarning, UnsupportedCallError, ValidationError
+from kfresearch.errors import (
+    ConfigurationError,
+    SunsetWarning,
+    UnsupportedCallError,
+    ValidationError,
+)
 from kfresearch.protocols import Protocol, choose, today
 from kfresearch.ratelimit import RateLimiter, shared_limiter
 from kfresearch.transport import Core, RetryPolicy, run_sync
@@ -99,6 +104,12 @@ class ClientState:
         The Kraken (spot-style) key pair the Unified WebSocket needs. Default
         ``KFRESEARCH_UWS_API_KEY`` / ``KFRESEARCH_UWS_API_SECRET`` or ``./.env``
         (live only: sim and demo provision their own).
+    account : str, optional
+        ``demo`` only: the named paper account to trade (default ``"default"``),
+        kept in ``<data dir>/paper/<account>.sqlite`` (see :mod:`kfresearch.sim.paper`).
+    balance : float, optional
+        ``demo`` only: USD a new paper account starts with (default 100,000);
+        an existing account keeps its own (``kf.paper.reset(balance=...)``).
     """
 
     def __init__(
@@ -117,11 +128,20 @@ class ClientState:
         protocol: str | None = None,
         uws_key: str | None = None,
         uws_secret: str | bytes | Secret | None = None,
+        account: str | None = None,
+        balance: float | None = None,
     ) -> None:
         secret = as_secret(secret)  # first: no frame keeps the secret in clear
         uws_secret = as_secret(uws_secret)
         self.env = resolve_environment(env, base_url=base_url)
-        parts = build_exchange(self.env, exchange)
+        if (account is not None or balance is not None) and self.env.name != "demo":
+            raise ValidationError(
+                "account" if account is not None else "balance",
+                account if account is not None else balance,
+                f"account= and balance= choose a paper account of env 'demo'; env "
+                f"{self.env.name!r} has none: use kfresearch.connect('demo', account=...)",
+            )
+        parts = build_exchange(self.env, exchange, {"account": account, "balance": balance})
         self._exchange: Any = parts.exchange if parts is not None else None
         self._random_bits: Callable[[int], int] | None = (
             parts.random_bits if parts is not None else None
@@ -242,6 +262,26 @@ class ClientState:
     def _close_uws(self) -> None:
         if self._token_http is not None:
             self._token_http.close()
+
+    @property
+    def paper(self) -> Any:
+        """The paper account of this demo client (:class:`kfresearch.sim.paper.PaperAccount`).
+
+        ``kf.paper.reset(balance=25_000)`` starts it again, empty;
+        ``kf.paper.path`` is its SQLite file.
+
+        Raises
+        ------
+        ConfigurationError
+            On any environment but the in-process ``demo``.
+        """
+        account = getattr(self._exchange, "paper", None)
+        if account is None:
+            raise ConfigurationError(
+                f"kf.paper is the paper account of env 'demo'; this client is on "
+                f"{self.env.name!r}: use kfresearch.connect('demo', account=...)"
+            )
+        return account
 
     @property
     def sim(self) -> Any:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -273,12 +273,16 @@ class ExchangeParts:
     random_bits: Callable[[int], int] | None = None
 
 
-ExchangeFactory = Callable[[Environment, Any], ExchangeParts]
-"""``factory(env, shared)``: the parts of ``env``'s exchange; ``shared`` is an exchange the
-user passed to share (``connect("sim", exchange=kf.sim)``) or None for a fresh one."""
+ExchangeFactory = Callable[[Environment, Any, Mapping[str, Any]], ExchangeParts]
+"""``factory(env, shared, options)``: the parts of ``env``'s exchange; ``shared`` is an
+exchange the user passed to share (``connect("sim", exchange=kf.sim)``) or None for a fresh
+one; ``options`` are the environment's own arguments of ``connect`` (``demo``: ``account``,
+``balance``), None when not given."""
 
 
-def build_exchange(env: Environment, shared: Any = None) -> ExchangeParts | None:
+def build_exchange(
+    env: Environment, shared: Any = None, options: Mapping[str, Any] | None = None
+) -> ExchangeParts | None:
     """Run ``env``'s factory (None for an environment without one, such as ``live``).
 
     Raises
@@ -295,4 +299,4 @@ def build_exchange(env: Environment, shared: Any = None) -> ExchangeParts | None
         return None
     module, _, name = env.factory.partition(":")
     factory: ExchangeFactory = getattr(importlib.import_module(module), name)
-    return factory(env, shared)
+    return factory(env, shared, options or {})

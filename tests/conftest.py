@@ -9,6 +9,7 @@ no time.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,11 @@ for _name in (
     "KFRESEARCH_UWS_API_KEY",
     "KFRESEARCH_UWS_API_SECRET",
     "KFRESEARCH_PROTOCOL",
+    "KFRESEARCH_DEMO_UPSTREAM",
 ):
     os.environ.pop(_name, None)
+# ... nor the developer's paper accounts: demo keeps them in a directory of the run's own
+os.environ["KFRESEARCH_DATA_DIR"] = tempfile.mkdtemp(prefix="kfresearch-tests-")
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "examples"
 

@@ -450,6 +450,117 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "* In a terminal: `kfresearch watch book PF_XBTUSD` (or `trades`, `ticker`) until Ctrl-C."
         ),
     ],
+    "09-paper-trading": [
+        md(
+            "# 09 · Paper trading on the real market\n\n"
+            "`demo` is kfresearch's paper exchange: **live prices, paper money, nothing lost**.\n\n"
+            "* Prices are the live exchange's own: tickers, order books, trades and funding rates come "
+            "from its public API (no key needed). A market order walks the real book's levels; a resting "
+            "limit order fills only when real trades go through its price (or trade at its price beyond "
+            "its place in the queue); stops trigger on the real mark, index or last price; funding is "
+            "charged each hour at the real rate.\n"
+            "* The money is yours to invent: a **named paper account** with the starting balance you "
+            "choose, kept in a small SQLite file under your data directory "
+            "(`~/.local/share/kfresearch/paper/` on Linux; `KFRESEARCH_DATA_DIR` moves it). It survives "
+            "kernel restarts, and two notebooks can trade it at once without losing an update.\n"
+            "* Orders never leave this machine.\n\n"
+            "If the live exchange cannot be reached, `demo` says so and accepts no order; it never "
+            "falls back to made-up prices (use `env=\"sim\"` to work offline).\n\n"
+            "*While the test suite runs this notebook, the \"live exchange\" is a simulator served on "
+            "this machine (`KFRESEARCH_DEMO_UPSTREAM=http://127.0.0.1:PORT`) with a fixed clock, and the "
+            "account lives in a temporary directory, so the numbers below are reproducible.*"
+        ),
+        code(
+            "import kfresearch\n\n"
+            "kf = kfresearch.connect(\"demo\", account=\"nb09-carry\", balance=25_000)\n"
+            "kf.paper.reset(balance=25_000)  # start this lesson from an empty account\n"
+            "kf.paper"
+        ),
+        md("The account's flex wallet holds the balance you chose:"),
+        code(
+            "accounts = kf.accounts()\n"
+            "wallets = accounts[accounts.quantity.notna()]  # one row per wallet and currency\n"
+            "wallets[wallets.account == \"flex\"][[\"account\", \"currency\", \"quantity\"]]"
+        ),
+        md(
+            "## Orders fill against the real book\n\nA market buy takes the best asks, level by level, "
+            "at the prices the live book shows at that moment:"
+        ),
+        code(
+            "book = kf.orderbook(\"PF_XBTUSD\", depth=3)\n"
+            "book[book.side == \"ask\"][[\"price\", \"size\"]]"
+        ),
+        code(
+            "bought = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.05, order_type=\"mkt\")\n"
+            "kf.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\"]]"
+        ),
+        md(
+            "A limit order below the market rests until real trades print through its price. It waits "
+            "behind the size the book already showed at that price:"
+        ),
+        code(
+            "bid = float(book.loc[book.side == \"bid\", \"price\"].iloc[0])\n"
+            "resting = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.05, limit_price=bid - 1_000)\n"
+            "kf.open_orders().reset_index(drop=True)[[\"symbol\", \"side\", \"limit_price\", \"unfilled_size\"]]"
+        ),
+        md(
+            "## Every fill, fee and funding payment is in the ledger\n\n`account_log()` reads the "
+            "paper account's full ledger. Each balance change has its row, so the balance always equals "
+            "the starting balance plus the sum of the changes:"
+        ),
+        code(
+            "log = kf.account_log()\n"
+            "log[[\"info\", \"contract\", \"asset\", \"change\", \"fee\"]]"
+        ),
+        code(
+            "accounts = kf.accounts()\n"
+            "flex = accounts.loc[(accounts.account == \"flex\") & accounts.quantity.notna(), \"quantity\"].iloc[0]\n"
+            "usd = log[log.asset == \"usd\"]\n"
+            "print(f\"25,000 {usd.change.sum():+.4f} = {25_000 + usd.change.sum():,.4f} USD; \"\n"
+            "      f\"the wallet holds {flex:,.4f} USD\")"
+        ),
+        md(
+            "## Funding, each hour, at the real rate\n\nA perpetual position pays or receives funding at "
+            "the top of every hour, at the rate the live exchange publishes (an amount per contract per "
+            "hour). The position accrues it in the meantime; when the hour turns, a `funding rate "
+            "change` row appears in the ledger. The rate now, and what the position would pay for a "
+            "whole hour at it:"
+        ),
+        code(
+            "rate = kf.tickers().loc[\"PF_XBTUSD\", \"funding_rate\"]\n"
+            "size = kf.positions().loc[\"PF_XBTUSD\", \"size\"]\n"
+            "print(f\"funding rate {rate:.6f} USD per contract per hour: \"\n"
+            "      f\"{-size * rate:+.6f} USD an hour for {size} contracts\")"
+        ),
+        code("kf.account_log(info=\"funding rate change\")[[\"contract\", \"funding_rate\", \"realized_funding\"]]"),
+        md(
+            "Come back after the top of the hour and run the cell above again: the payment is there, "
+            "even if this kernel was shut down in between (the account catches up when it is next used).\n\n"
+            "## Restart the kernel: the account is as you left it\n\nAnother Python process (a "
+            "new kernel, another notebook, a script) opening the same named account finds the same "
+            "position, order and ledger:"
+        ),
+        code(
+            "import subprocess\nimport sys\n\n"
+            "script = \"\"\"\n"
+            "import kfresearch\n"
+            "kf = kfresearch.connect('demo', account='nb09-carry')\n"
+            "print(kf.positions()[['side', 'size']])\n"
+            "print(len(kf.open_orders()), 'open order,', len(kf.account_log()), 'ledger rows')\n"
+            "\"\"\"\n"
+            "print(subprocess.run([sys.executable, \"-c\", script], capture_output=True, text=True, check=True).stdout)"
+        ),
+        md(
+            "## Other clients\n\n`kfresearch demo serve --account nb09-carry` serves the same paper "
+            "account over HTTP and WebSocket on loopback, for clients written for the real exchange "
+            "(ccxt, python-kraken-sdk …): point their base URL at it and use the keys "
+            "`kfresearch sim keys` prints.\n\nTidy up: cancel the resting order and close the position."
+        ),
+        code(
+            "kf.cancel_order(resting.order_id).status, "
+            "kf.place_order(\"PF_XBTUSD\", \"sell\", 0.05, order_type=\"mkt\", reduce_only=True).status"
+        ),
+    ],
     "10-history-store": [
         md(
             "# 10 · A local history store\n\n"
@@ -588,6 +699,18 @@ def build(name: str) -> None:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     os.environ.update(ENV)
+    if name == "09-paper-trading":  # demo's "live exchange": a served simulator (conftest.py)
+        sys.path.insert(0, str(ROOT / "tools"))
+        from demo_upstream import served_upstream
+
+        with served_upstream() as upstream:
+            os.environ.update(upstream)
+            _execute(name, notebook)
+        return
+    _execute(name, notebook)
+
+
+def _execute(name: str, notebook: nbformat.NotebookNode) -> None:
     # widget state would store random model ids and every trait; widgets need a live kernel anyway
     NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()

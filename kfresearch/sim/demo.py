@@ -20,7 +20,7 @@ ever used instead.
 Example
 -------
 >>> ex = demo_exchange("carry-study", balance=25_000)  # doctest: +SKIP
->>> kf = kfresearch.connect("demo", sim=ex)            # doctest: +SKIP
+>>> kf = kfresearch.connect("demo", exchange=ex)            # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -111,15 +111,17 @@ class DemoExchange(SimExchange):
         return f"DemoExchange({self.source.url!r}, account={self.paper.name!r})"
 
 
-def live_source(url: str | None = None) -> LiveSource:
+def live_source(url: str | None = None, *, http: httpx.Client | None = None) -> LiveSource:
     """The process's live source for ``url`` (default :func:`~kfresearch.sim.live.upstream_url`).
 
     One per upstream, so every demo client of a process shares its polls.
+    ``http`` is the client a new source polls through (tests: an in-process
+    simulator's transport); an existing source keeps its own.
     """
     chosen = (url or upstream_url()).rstrip("/")
     with _SOURCES_LOCK:
         if chosen not in _SOURCES:
-            _SOURCES[chosen] = LiveSource(chosen)
+            _SOURCES[chosen] = LiveSource(chosen, http=http)
         return _SOURCES[chosen]
 
 

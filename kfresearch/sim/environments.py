@@ -8,8 +8,11 @@ and calls them when a client connects; nothing registers on import.
   ``connect("sim")`` never see each other's orders, and re-running a notebook
   starts from the same state. Pass one to share it:
   ``connect("sim", exchange=kf.sim)``.
-* :func:`demo`, for now, is the simulator on the real clock, one per process
-  (the paper exchange on the live market replaces it, issue 13).
+* :func:`demo` builds the paper exchange on the live market
+  (:mod:`kfresearch.sim.demo`) for the named paper account
+  (``connect("demo", account="carry-study", balance=25_000)``; default
+  account ``"default"``); every client of a process shares one live source
+  per upstream, and every process one SQLite file per account.
 
 Both provision the simulator's key pairs; served elsewhere (``base_url=``)
 only the keys are provided.
@@ -29,20 +32,22 @@ from __future__ import annotations
 import random
 import threading
 import weakref
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from kfresearch.credentials import Credentials
 from kfresearch.environments import Environment, ExchangeParts
 from kfresearch.errors import ConfigurationError
 from kfresearch.sim import keys
-from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
+from kfresearch.sim.paper import DEFAULT_ACCOUNT
 from kfresearch.sim.transport import SimTransport
 
 __all__ = ["demo", "sim"]
 
 _LOCK = threading.Lock()
-_DEMO: SimExchange | None = None
+_NONE: Mapping[str, Any] = MappingProxyType({})
 # one client-order-id stream per exchange, shared by every client of it
 _ID_STREAMS: weakref.WeakKeyDictionary[SimExchange, random.Random] = (
     weakref.WeakKeyDictionary()
@@ -94,7 +99,7 @@ def _not_served_here(env: Environment, shared: Any) -> None:
         )
 
 
-def sim(env: Environment, shared: Any = None) -> ExchangeParts:
+def sim(env: Environment, shared: Any = None, options: Mapping[str, Any] = _NONE) -> ExchangeParts:
     """A fresh seeded simulator (or ``shared``), its transport and provisioned keys."""
     _not_served_here(env, shared)
     if not env.in_process:
@@ -102,15 +107,24 @@ def sim(env: Environment, shared: Any = None) -> ExchangeParts:
     return _parts(env, shared if shared is not None else SimExchange(), seeded_ids=True)
 
 
-def demo(env: Environment, shared: Any = None) -> ExchangeParts:
-    """The process's paper exchange (the simulator on the real clock, for now)."""
-    global _DEMO
+def demo(env: Environment, shared: Any = None, options: Mapping[str, Any] = _NONE) -> ExchangeParts:
+    """The paper exchange on live prices for ``options["account"]`` (or ``shared``).
+
+    ``options["balance"]``: USD a new account starts with. Served elsewhere
+    (``base_url=``, e.g. ``kfresearch demo serve --account NAME``) the server
+    keeps its own account: ``account=`` is refused there.
+    """
     _not_served_here(env, shared)
+    account, balance = options.get("account"), options.get("balance")
     if not env.in_process:
+        if account is not None or balance is not None:
+            raise ConfigurationError(
+                f"account= and balance= choose the in-process demo's paper account; the demo at "
+                f"{env.base_url} serves its own (kfresearch demo serve --account NAME)"
+            )
         return _parts(env, None, seeded_ids=False)
     if shared is None:
-        with _LOCK:
-            if _DEMO is None:
-                _DEMO = SimExchange(clock=SimClock("real"))
-            shared = _DEMO
+        from kfresearch.sim.demo import demo_exchange
+
+        shared = demo_exchange(account or DEFAULT_ACCOUNT, balance=balance)
     return _parts(env, shared, seeded_ids=False)

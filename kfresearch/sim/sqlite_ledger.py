@@ -54,7 +54,14 @@ from typing import Any
 import orjson
 
 from kfresearch.errors import PaperAccountBusyError
-from kfresearch.sim.accounts import Account, Fill, HistoryItem, LogEntry, Position
+from kfresearch.sim.accounts import (
+    STARTING_WALLETS,
+    Account,
+    Fill,
+    HistoryItem,
+    LogEntry,
+    Position,
+)
 from kfresearch.sim.history_bodies import Recorded
 from kfresearch.sim.ledger import MemoryLedger
 from kfresearch.sim.orders import Order
@@ -297,7 +304,11 @@ class SqliteLedger(MemoryLedger):
         found = self._accounts.get(account_id)
         if found is None:
             found = Account(account_id, self.new_uid(), len(self._accounts) + 1, now_ms)
-            found.wallets = {"flex": {"USD": self.balance}, "cash": {}}
+            # paper money is USD in the flex wallet; inverse contracts' coin wallets start empty
+            found.wallets = {
+                name: ({"USD": self.balance} if name == "flex" else {})
+                for name in STARTING_WALLETS
+            }
             self._accounts[account_id] = found
             self._touch(found)
         return found

@@ -1,7 +1,8 @@
 """Environments build their exchange; the client does not (issue 13).
 
 ``sim`` builds a fresh seeded exchange for each client unless one is passed to
-share; ``demo`` keeps one per process (for now); ``live`` builds nothing.
+share; ``demo`` builds a paper exchange per client, all on one live source per
+upstream (here a simulator standing in for the live exchange); ``live`` builds nothing.
 """
 
 from __future__ import annotations
@@ -49,11 +50,23 @@ def test_fresh_exchanges_repeat_their_client_order_ids() -> None:
     assert sharing._new_client_order_id() not in ids
 
 
-def test_demo_keeps_one_exchange_per_process() -> None:
-    assert kfresearch.connect("demo").sim is kfresearch.connect("demo").sim
-    assert kfresearch.connect("demo")._new_client_order_id() != (
-        kfresearch.connect("demo")._new_client_order_id()
-    )
+def test_demo_builds_a_paper_exchange_per_client_on_one_live_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kfresearch.sim.clock import SimClock
+    from kfresearch.sim.demo import DemoExchange, live_source
+    from kfresearch.sim.transport import SimTransport
+
+    upstream = SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+    url = "http://environments-upstream.kfresearch.invalid"
+    live_source(url, http=httpx.Client(transport=SimTransport(upstream)))
+    monkeypatch.setenv("KFRESEARCH_DEMO_UPSTREAM", url)
+    first, second = kfresearch.connect("demo"), kfresearch.connect("demo")
+    assert isinstance(first.sim, DemoExchange)
+    assert first.sim is not second.sim
+    assert first.sim.source is second.sim.source
+    assert first.paper.name == "default"
+    assert first._new_client_order_id() != second._new_client_order_id()
 
 
 def test_a_name_resolves_to_a_factory_of_parts() -> None:

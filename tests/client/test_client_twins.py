@@ -86,7 +86,8 @@ def pydoc_text(cls: type) -> str:
 
 def test_constructors_spell_out_their_parameters() -> None:
     expected = ["env", "key", "secret", "base_url", "allow_trading", "timeout", "retry",
-                "limiter", "exchange", "transport", "protocol", "uws_key", "uws_secret"]
+                "limiter", "exchange", "transport", "protocol", "uws_key", "uws_secret", "account",
+                "balance"]
     for made in (Client, AsyncClient, kfresearch.connect):
         params = inspect.signature(made).parameters
         assert list(params) == expected, made

@@ -9,9 +9,11 @@ trades, its funding rate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +56,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     source = LiveSource(UPSTREAM, http=http, poll_s=0.0)
     account = PaperAccount("test", SqliteLedger(tmp_path / "test.sqlite", balance=100_000))
     demo = DemoExchange(source, account)
-    kf = kfresearch.connect("demo", sim=demo, limiter=RateLimiter.unlimited())
+    kf = kfresearch.connect("demo", exchange=demo, limiter=RateLimiter.unlimited())
     yield Setup(upstream, demo, kf)
     kf.close()
 
@@ -143,7 +145,7 @@ def test_an_unreachable_upstream_is_a_clear_error_naming_sim(
     demo = demo_exchange("offline")
     assert demo.source.url == "http://127.0.0.1:9"
     with pytest.raises(kfresearch.NetworkError, match=r'127.0.0.1:9.*env="sim"'):
-        kfresearch.connect("demo", sim=demo)
+        kfresearch.connect("demo", exchange=demo)
     assert demo.paper.ledger.accounts == {}
 
 
@@ -164,7 +166,7 @@ def test_an_upstream_lost_mid_session_accepts_no_order(tmp_path: Path) -> None:
     switch = _Switch(SimTransport(upstream))
     source = LiveSource(UPSTREAM, http=httpx.Client(transport=switch), poll_s=0.0)
     account = PaperAccount("test", SqliteLedger(tmp_path / "test.sqlite"))
-    kf = kfresearch.connect("demo", sim=DemoExchange(source, account))
+    kf = kfresearch.connect("demo", exchange=DemoExchange(source, account))
     kf.place_order(SYMBOL, "buy", 0.01, order_type="mkt")
     switch.up = False
     for call in (
@@ -188,3 +190,75 @@ def test_the_ticket_and_panels_say_live_prices_and_paper_money(setup: Setup) -> 
 
     for widget in (OrderTicket(setup.kf, SYMBOL), OrdersPanel(setup.kf), PositionsPanel(setup.kf)):
         assert "DEMO · live prices · paper money" in widget.badge.value
+
+
+def test_connect_demo_opens_the_named_account_with_the_chosen_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kfresearch.sim.demo import live_source
+
+    upstream = SimExchange(seed=42, clock=SimClock.fixed(NOW))
+    url = "http://connect-upstream.kfresearch.invalid"
+    live_source(url, http=httpx.Client(transport=SimTransport(upstream)))
+    monkeypatch.setenv("KFRESEARCH_DEMO_UPSTREAM", url)
+    monkeypatch.setenv("KFRESEARCH_DATA_DIR", str(tmp_path))
+    kf = kfresearch.connect("demo", account="carry-study", balance=25_000)
+    assert repr(kf.paper) == "PaperAccount('carry-study', starting balance 25,000 USD)"
+    assert kf.paper.path == tmp_path / "paper" / "carry-study.sqlite"
+    first = kf.place_order(SYMBOL, "buy", 0.01, order_type="mkt")
+    again = kfresearch.connect("demo", account="carry-study")  # a new kernel would do the same
+    assert again.positions().loc[SYMBOL, "size"] == pytest.approx(0.01)
+    second = again.place_order(SYMBOL, "buy", 0.01, order_type="mkt")
+    assert second.order_id != first.order_id
+    assert kf.positions().loc[SYMBOL, "size"] == pytest.approx(0.02)
+    other = kfresearch.connect("demo", account="other")
+    assert other.positions().empty
+    assert other.paper.starting_balance == 100_000.0
+    kf.paper.reset(balance=5_000)
+    assert again.positions().empty
+    assert again.paper.starting_balance == 5_000.0
+    with pytest.raises(kfresearch.ValidationError, match="account"):
+        kfresearch.connect("sim", account="carry-study")
+    with pytest.raises(kfresearch.ConfigurationError, match="demo"):
+        _ = kfresearch.connect("sim").paper
+
+
+def test_the_live_source_reads_the_exchange_s_documented_bodies() -> None:
+    """The reference's recorded bodies (numbers where the sim sends strings, fields missing)."""
+    examples = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "examples"
+
+    def example(name: str) -> Any:
+        (body,) = json.loads((examples / name).read_text())["examples"].values()
+        return body
+
+    bodies = {
+        "/derivatives/api/v3/tickers": example("tickers.kraken-doc.json"),
+        "/derivatives/api/v3/instruments": example("instruments.kraken-doc.json"),
+        "/derivatives/api/v3/orderbook": {"orderBook": example("orderbook.kraken-doc.json")}
+        | {"result": "success", "serverTime": "2022-06-17T10:47:00.000Z"},
+        "/derivatives/api/v3/history": example("history_public_trades.json"),
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=bodies[request.url.path])
+
+    source = LiveSource("https://futures.example", http=httpx.Client(transport=httpx.MockTransport(answer)))
+    now = source.now_ms()
+    assert now == parse_time_ms(bodies["/derivatives/api/v3/tickers"]["serverTime"])
+    spec = source.instrument("pi_xbtusd", now)
+    assert spec is not None
+    assert spec.is_inverse
+    assert spec.tick_size == 0.5
+    assert source.mark_price("PI_XBTUSD", now) == 30209.9
+    assert source.index_price("PI_XBTUSD", now) == 21087.8
+    assert source.last_price("PI_XBTUSD", now) == 49289
+    absolute, relative = source.funding_rate("PI_XBTUSD", now // 3_600_000 * 3_600_000)
+    assert absolute == 1.18588737106e-07
+    assert relative == pytest.approx(absolute * 30209.9)  # inverse: relative = absolute x price
+    bids, asks = source.book("PI_XBTUSD", now)
+    assert bids[0] == (40178.0, 5.0)
+    assert asks == [(40186.0, 5.0183), (40190.0, 0.4183)]
+    trades = source.trades("PI_XBTUSD", 0, now)
+    assert list(trades.price) == [0.7921]
+    assert list(trades.size) == [1068.0]
+    assert not trades.buy[0]

@@ -74,7 +74,7 @@ def _only_account(path: Path) -> Account:
 def test_the_account_survives_a_restart_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "study.sqlite"
     ex = _exchange(path)
-    kf = kfresearch.connect("demo", sim=ex)
+    kf = kfresearch.connect("demo", exchange=ex)
     for side in ("buy", "buy", "sell"):
         kf.place_order("PF_XBTUSD", side, 0.01, order_type="mkt")
     resting = kf.place_order(
@@ -101,9 +101,9 @@ def test_the_account_survives_a_restart_as_it_was(tmp_path: Path) -> None:
 
 def test_a_restarted_session_trades_on_with_new_ids(tmp_path: Path) -> None:
     path = tmp_path / "study.sqlite"
-    first = kfresearch.connect("demo", sim=_exchange(path))
+    first = kfresearch.connect("demo", exchange=_exchange(path))
     one = first.place_order("PF_XBTUSD", "buy", 0.01, order_type="mkt", client_order_id="a-1")
-    second = kfresearch.connect("demo", sim=_exchange(path))
+    second = kfresearch.connect("demo", exchange=_exchange(path))
     two = second.place_order("PF_XBTUSD", "buy", 0.01, order_type="mkt")
     assert one.order_id != two.order_id
     with pytest.raises(kfresearch.OrderRejected):  # the client id was claimed last session
@@ -160,7 +160,7 @@ def test_another_process_s_commit_is_read_before_the_next_unit(tmp_path: Path) -
 def test_reset_starts_the_account_again_with_the_chosen_balance(tmp_path: Path) -> None:
     path = tmp_path / "study.sqlite"
     ex = _exchange(path)
-    kf = kfresearch.connect("demo", sim=ex)
+    kf = kfresearch.connect("demo", exchange=ex)
     kf.place_order("PF_XBTUSD", "buy", 0.01, order_type="mkt")
     ledger = ex.engine.ledger
     assert isinstance(ledger, SqliteLedger)
@@ -190,7 +190,7 @@ _BURST = textwrap.dedent(
     engine = Engine(market, seed=42, ledger=ledger)
     # the exchange's rate limit refills 1000x faster: the burst is about the ledger
     exchange = SimExchange(market=market, engine=engine, rate_clock=lambda: time.monotonic() * 1e3)
-    kf = kfresearch.connect("demo", sim=exchange, limiter=RateLimiter.unlimited())
+    kf = kfresearch.connect("demo", exchange=exchange, limiter=RateLimiter.unlimited())
     for i in range(count):
         kind = i % 4
         if kind == 3:
