@@ -267,8 +267,10 @@ class Recorder:
                     track.begin(at + 1, self.summary.gaps)
                 track.extend(at + 1)
             for track in self._books.values():
-                if ("book", track.symbol) not in live or track.start is None:
+                if ("book", track.symbol) not in live:
                     continue
+                if track.start is None:  # the stream had the book before the recorder began
+                    track.begin(at, self.summary.gaps)
                 track.extend(at + 1)
                 if at >= track.next_sample:
                     self._sample(track, at)

@@ -103,6 +103,29 @@ def test_reconnects_keep_the_tape_whole_or_record_the_gap(tmp_path: Path) -> Non
     assert at_t3["size"].tolist() == [q for _, q in bids] + [q for _, q in asks]
 
 
+def test_feeds_the_stream_had_already_are_recorded_from_the_next_message(
+    tmp_path: Path,
+) -> None:
+    exchange = SimExchange(seed=4, clock=SimClock.fixed(NOW))
+    kf = kfresearch.Client("sim", sim=exchange)
+    store = Store(tmp_path, kf, progress=False)
+    with kf.stream() as s:
+        s.subscribe("book", SYMBOL)
+        s.subscribe("trade", SYMBOL)
+        _run(kf, s, 10_000)
+        rec = store.recorder(s, SYMBOL, every=5, depth=3)
+        end = _run(kf, s, 20_000)
+        summary = rec.stop()
+    assert summary.gaps == []
+    book = store.read("book", symbol=SYMBOL)
+    assert sorted({int(t.value // 1_000_000) for t in book.index}) == list(
+        range(T0 + 15_000, end + 1, 5_000)
+    )
+    # the tape starts at the first trade after the recorder began, before that heartbeat
+    tape = store.read("trades", symbol=SYMBOL)
+    assert tape["uid"].tolist() == _uids(kf, T0 + 10_001, end + 1)
+
+
 def test_a_notebook_awaits_the_recorder(tmp_path: Path) -> None:
     exchange = SimExchange(seed=4, clock=SimClock.fixed(NOW))
     kf = kfresearch.Client("sim", exchange=exchange)
