@@ -15,9 +15,11 @@ the past; trades and candles may not outlive the REST API, reference
 
 Time is the exchange's. The ``heartbeat`` feed (subscribed by the recorder)
 says how far the record is complete: a heartbeat stamped ``T`` follows
-everything published up to ``T``. Every ``roll`` seconds of it (default 5
-minutes) the rows so far are committed (a file per series and UTC day, then
-the manifest, as downloads do), so a killed recorder loses at most one roll.
+everything published up to ``T``. A heartbeat without a time (the Unified
+WebSocket's) stands for the latest time a book or trade message carried.
+Every ``roll`` seconds of it (default 5 minutes) the rows so far are
+committed (a file per series and UTC day, then the manifest, as downloads
+do), so a killed recorder loses at most one roll.
 :meth:`Recorder.stop` commits the rest.
 
 Gaps
@@ -38,7 +40,10 @@ Gaps
     The reference does not say how many trades the snapshot holds, nor that
     the heartbeat follows the other feeds' messages of its time; the recorder
     assumes the snapshot holds every trade from its oldest one on and that the
-    heartbeat comes last (both true of the simulator).
+    heartbeat comes last (both true of the simulator). Nor does it show
+    ``heartbeat`` pushes on the Unified WebSocket (Spot v2 sends one a
+    second): without them the book is sampled at its snapshots only and
+    nothing is committed before :meth:`Recorder.stop`.
 
 Use it from a notebook (``await``) or async code::
 
@@ -207,6 +212,7 @@ class Recorder:
         self._books = {s: _Track(Series(root, "book", {"symbol": s}), s) for s in symbols} \
             if book else {}
         self._rolled: int | None = None
+        self._latest: int | None = None  # the latest exchange time a message carried
         self._lock = threading.Lock()  # callbacks run on the stream's thread, stop() on yours
         self._offs: list[Callable[[], None]] = []
         self.subscriptions: list[Subscription] = []
@@ -254,8 +260,12 @@ class Recorder:
         return {(feed, product) for feed, product, status in self.stream.subscriptions
                 if status == "ready"}
 
+    def _saw(self, at: int | None) -> None:
+        if at is not None and (self._latest is None or at > self._latest):
+            self._latest = at
+
     def _on_heartbeat(self, message: Message) -> None:
-        at = message.time_ms
+        at = message.time_ms if message.time_ms is not None else self._latest
         if at is None:
             return
         with self._lock:
@@ -286,6 +296,8 @@ class Recorder:
             return
         rows = sorted(message.records, key=lambda r: int(r["time"]))
         with self._lock:
+            if rows:
+                self._saw(int(rows[-1]["time"]))
             if message.initial:
                 self._trade_snapshot(track, rows)
                 return
@@ -319,10 +331,14 @@ class Recorder:
 
     def _on_book(self, message: Message) -> None:
         track = self._books.get(message.symbol or "")
-        if track is None or not message.initial or message.time_ms is None:
+        if track is None or message.time_ms is None:
             return
         at = message.time_ms
+        if not message.initial:
+            self._saw(at)  # one int, set on the stream's thread: no lock for every delta
+            return
         with self._lock:
+            self._saw(at)
             # a (fresh) snapshot: the book was unknown since the last heartbeat that saw it
             if track.end is None or at > track.end:
                 track.cut()

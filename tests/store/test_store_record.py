@@ -4,7 +4,9 @@ a reconnect lost as a gap (the simulator's ``ws_drop`` fault, in-process)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 import pytest
@@ -14,8 +16,8 @@ from kfresearch.errors import StoreError, ValidationError
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import Fault
-from kfresearch.store import Gap, Store
-from kfresearch.stream import Stream
+from kfresearch.store import Gap, Recorder, Store
+from kfresearch.stream import Message, Stream
 
 from .conftest import NOW
 
@@ -165,3 +167,57 @@ def test_record_blocks_in_scripts_only(tmp_path: Path) -> None:
         store.record(SYMBOL, trades=False, book=False, duration=0)
     summary = store.record(SYMBOL, trades=False, duration=0)
     assert str(summary).startswith("recorded PF_XBTUSD: 1 book snapshots (50 rows)")
+
+
+class _Feed:
+    """What the recorder uses of a stream, driven by hand: a protocol whose heartbeat carries
+    no time (the Unified WebSocket's)."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[str, Callable[[Message], None]] = {}
+        self.subscriptions = [("heartbeat", None, "ready"), ("book", SYMBOL, "ready"),
+                              ("trade", SYMBOL, "ready")]
+        self.bid = 100.0
+
+    def on(self, feed: str, fn: Callable[[Message], None], *, initial: bool) -> Callable[[], None]:
+        self.callbacks[feed] = fn
+        return lambda: None
+
+    def subscribe(self, feed: str, products: Any = None) -> None:
+        return None
+
+    def book(self, symbol: str) -> _Feed:
+        return self
+
+    def frame(self, depth: int) -> pd.DataFrame:
+        return pd.DataFrame({"side": ["bid", "ask"], "level": [1, 1],
+                             "price": [self.bid, self.bid + 1], "size": [1.0, 2.0]})
+
+    def send(self, feed: str, at: int | None, initial: bool = False, **record: Any) -> None:
+        records = (record,) if record else ()
+        symbol = None if feed == "heartbeat" else SYMBOL
+        self.callbacks[feed](Message(feed, symbol, initial, records, at))
+
+
+def test_a_heartbeat_without_a_time_stands_for_the_latest_time_seen(tmp_path: Path) -> None:
+    feed = _Feed()
+    rec = Recorder(cast(Stream, feed), tmp_path, [SYMBOL], every=5, roll=60, depth=1).start()
+    trade = {"trade_id": 1, "price": 100.5, "size": 0.1, "side": "buy", "type": "fill",
+             "symbol": SYMBOL}
+    feed.send("book", T0 + 1_000, initial=True)
+    feed.send("trade", None, initial=True, time=T0 + 900, uid="a", **trade)
+    feed.send("heartbeat", None)  # the latest time seen: the book's snapshot
+    feed.send("trade", T0 + 4_000, time=T0 + 4_000, uid="b", **trade)
+    feed.bid = 101.0
+    feed.send("book", T0 + 6_000)  # a delta
+    feed.send("heartbeat", None)
+    summary = rec.stop()
+    assert summary.gaps == []
+    store = Store(tmp_path)
+    book = store.read("book", symbol=SYMBOL)
+    assert book.index.tolist() == [_stamp(T0 + 1_000)] * 2 + [_stamp(T0 + 6_000)] * 2
+    assert book["price"].tolist() == [100.0, 101.0, 101.0, 102.0]
+    assert store.read("trades", symbol=SYMBOL)["uid"].tolist() == ["a", "b"]
+    info = store.info().set_index("kind")
+    assert info.loc["trades", "start"] == _stamp(T0 + 900)
+    assert info.loc["trades", "end"] == info.loc["book", "end"] == _stamp(T0 + 6_001)
