@@ -11,8 +11,9 @@ return (:class:`OrderResult`, :class:`BatchResult`, :class:`OrderPreview`, …),
 subpackages :mod:`kfresearch.frames`, :mod:`kfresearch.charts`,
 :mod:`kfresearch.widgets`, :mod:`kfresearch.stream` (live WebSocket data, made
 by ``kf.stream()``), :mod:`kfresearch.trace` (the wire inspector,
-``kf.trace()``), :mod:`kfresearch.sim` and :mod:`kfresearch.store` (the local
-history store). Everything else is private.
+``kf.trace()``), :mod:`kfresearch.sim`, :mod:`kfresearch.store` (the local
+history store) and :mod:`kfresearch.strategy` (backtest, run, sweep). Everything
+else is private.
 
 ``import kfresearch`` loads only the exceptions: the client (httpx, pandas),
 the frames and the order code load on first use of a name that needs them
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from kfresearch import frames as frames
     from kfresearch import orders as orders
     from kfresearch import sim as sim
+    from kfresearch import strategy as strategy
     from kfresearch import stream as stream
     from kfresearch import trace as trace
     from kfresearch import widgets as widgets
@@ -112,7 +114,9 @@ _LAZY: dict[str, str] = {
     "AsyncDeadMansSwitch": "kfresearch.trading",
     "DeadMansSwitch": "kfresearch.trading",
 }
-_SUBPACKAGES = ("charts", "frames", "orders", "sim", "store", "stream", "trace", "widgets")
+_SUBPACKAGES = (
+    "charts", "frames", "orders", "sim", "store", "strategy", "stream", "trace", "widgets"
+)
 
 __all__ = [
     "APIError",

@@ -127,7 +127,7 @@ def instrument_json(spec: InstrumentSpec) -> Json:
 def instruments(ctx: Context) -> Json:
     """``instruments[]``: every listed contract; ``contractType`` (repeatable) filters."""
     wanted = {t for t in ctx.get_list("contractType") if t and t != "all"}
-    specs = synthetic_market(ctx).instruments(ctx.now_ms)
+    specs = ctx.exchange.market.instruments(ctx.now_ms)
     return {"instruments": [instrument_json(s) for s in specs if not wanted or s.type in wanted]}
 
 
@@ -195,6 +195,34 @@ def ticker_json(market: SyntheticMarket, spec: InstrumentSpec, now_ms: int) -> J
     return body
 
 
+def source_ticker_json(market: Any, spec: InstrumentSpec, now_ms: int) -> Json:
+    """A ticker from what every market source answers (a replay has no 24 h statistics):
+    last, mark, best bid and ask, index and, for perpetuals, the hour's funding rate."""
+    bids, asks = market.book(spec.symbol, now_ms, depth=1)
+    digits = spec.tick_decimals
+    size_digits = max(spec.precision, 0)
+    body: Json = {
+        "symbol": spec.symbol,
+        "last": dec(market.last_price(spec.symbol, now_ms), digits),
+        "tag": spec.tag,
+        "pair": spec.pair,
+        "markPrice": dec(market.mark_price(spec.symbol, now_ms), digits + 6),
+    }
+    if bids:
+        body |= {"bid": dec(bids[0][0], digits), "bidSize": dec(bids[0][1], size_digits)}
+    if asks:
+        body |= {"ask": dec(asks[0][0], digits), "askSize": dec(asks[0][1], size_digits)}
+    if spec.is_perpetual:
+        hour = now_ms // HOUR_MS * HOUR_MS
+        body["fundingRate"] = dec(market.funding_rate(spec.symbol, hour)[0])
+    body |= {
+        "suspended": False,
+        "indexPrice": dec(market.index_price(spec.symbol, now_ms), digits + 2),
+        "postOnly": spec.post_only,
+    }
+    return body
+
+
 def _index_tickers(market: SyntheticMarket, now_ms: int) -> list[Json]:
     out: list[Json] = []
     for symbol, base in index_symbols():
@@ -211,6 +239,11 @@ def _index_tickers(market: SyntheticMarket, now_ms: int) -> list[Json]:
 
 def tickers(ctx: Context) -> Json:
     """``tickers[]``: every listed contract, then the ``in_``/``rr_`` index tickers."""
+    source = ctx.exchange.market
+    if not isinstance(source, SyntheticMarket):
+        # a replayed market: its contracts only
+        specs = source.instruments(ctx.now_ms)
+        return {"tickers": [source_ticker_json(source, s, ctx.now_ms) for s in specs]}
     market = synthetic_market(ctx)
     rows = [ticker_json(market, s, ctx.now_ms) for s in market.instruments(ctx.now_ms)]
     return {"tickers": rows + _index_tickers(market, ctx.now_ms)}
@@ -218,6 +251,13 @@ def tickers(ctx: Context) -> Json:
 
 def ticker(ctx: Context) -> Json:
     """``ticker`` of one contract or index (case-insensitive); 404 ``notFound`` if unknown."""
+    source = ctx.exchange.market
+    if not isinstance(source, SyntheticMarket):
+        # a replayed market: contracts only, from what any market source answers
+        spec = source.instrument(ctx.path_params["symbol"], ctx.now_ms)
+        if spec is None:
+            raise SimError("notFound", status=404)
+        return {"ticker": source_ticker_json(source, spec, ctx.now_ms)}
     market = synthetic_market(ctx)
     symbol = ctx.path_params["symbol"]
     for row in _index_tickers(market, ctx.now_ms):

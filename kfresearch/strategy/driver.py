@@ -1,0 +1,150 @@
+"""One loop feeds a strategy, whatever the market: replayed history or the exchange's clock.
+
+A :class:`Venue` moves the exchange to each bar close and hands over the
+bars that closed; the loop (:func:`drive`) does the rest, identically for
+:func:`~kfresearch.strategy.backtest` and :func:`~kfresearch.strategy.run`.
+At each bar close ``t``:
+
+1. fills and funding of ``(previous close, t]`` (the venue's tap), in the
+   exchange's order: ``on_fill`` / ``on_funding``;
+2. if overridden, ``on_trade`` for the public trades of the bar and
+   ``on_book`` for the book at ``t``;
+3. every symbol's bar is added to the history first, then ``on_bar`` for
+   each, in symbol order, each followed by the fills its orders made at once;
+4. equity, cash and positions are recorded at ``t``.
+
+``on_start`` runs before the first bar, ``on_stop`` after the last (its
+orders' fills are delivered too). The loop runs a deep copy of the strategy.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from kfresearch.errors import ValidationError
+from kfresearch.strategy.base import Strategy, as_strategy
+from kfresearch.strategy.context import Context
+from kfresearch.strategy.events import Bar, Book, Fill, Trade
+from kfresearch.strategy.tally import Tally
+
+if TYPE_CHECKING:
+    from kfresearch.client import Client
+    from kfresearch.strategy.taps import Tap
+
+__all__ = ["STEP_MS", "Venue", "check_symbols", "drive", "usd_equity"]
+
+#: Bar lengths the drivers take, in milliseconds.
+STEP_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000}
+
+StrategyLike = Strategy | Callable[[Context, Bar], None]
+
+
+class Venue(Protocol):
+    """Where a run happens: the client, the clock, the bars, the account's events."""
+
+    kf: Client
+    mode: str
+    tap: Tap
+
+    def now_ms(self) -> int:
+        """The exchange's time, epoch ms."""
+        ...
+
+    def start_equity(self) -> float:
+        """USD equity of the account when the run starts."""
+        ...
+
+    def steps(self) -> Iterator[tuple[int, list[Bar]]]:
+        """Move the exchange to each bar close in turn; yield (close ms, the bars closed)."""
+        ...
+
+    def trades(self, symbol: str, start_ms: int, end_ms: int) -> list[Trade]:
+        """Public trades of ``[start_ms, end_ms)``."""
+        ...
+
+    def book(self, symbol: str, t_ms: int) -> Book:
+        """The order book at ``t_ms``."""
+        ...
+
+
+def usd_equity(kf: Client) -> float:
+    """USD value of the multi-collateral (flex) wallet, where ``PF_`` contracts are margined:
+    its portfolio value, else the sum of its currencies' USD values."""
+    accounts = kf.accounts()
+    flex = accounts[accounts["account"] == "flex"]
+    if flex.empty:
+        raise ValidationError("kf", kf, "the account has no flex wallet to trade PF_ contracts in")
+    portfolio = flex["portfolio_value"].dropna()
+    if len(portfolio):
+        return float(portfolio.iloc[0])
+    return float(flex["value"].fillna(0.0).sum())
+
+
+def check_symbols(symbols: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Symbols in the exchange's spelling, linear contracts only.
+
+    Raises
+    ------
+    ValidationError
+        No symbols, or an inverse contract (the run's USD accounting is for
+        linear ``PF_``/``FF_`` contracts).
+    """
+    from kfresearch.contracts import is_inverse
+
+    names = (symbols,) if isinstance(symbols, str) else tuple(symbols)
+    out = tuple(dict.fromkeys(str(s).upper() for s in names))
+    if not out:
+        raise ValidationError("symbols", symbols, "give at least one symbol, e.g. 'PF_XBTUSD'")
+    inverse = [s for s in out if is_inverse(s)]
+    if inverse:
+        raise ValidationError(
+            "symbols",
+            symbols,
+            f"{', '.join(inverse)} settle in the coin; strategies account in USD: use the "
+            "linear PF_ contracts",
+        )
+    return out
+
+
+def drive(
+    strategy: StrategyLike, venue: Venue, symbols: tuple[str, ...], *, keep: int = 10_000
+) -> tuple[Context, Strategy]:
+    """Run ``strategy`` (a copy) on ``venue`` (module docstring); the context and the copy."""
+    player = copy.deepcopy(as_strategy(strategy))
+    tally = Tally(symbols, venue.start_equity())
+    ctx = Context(venue.kf, tally, mode=venue.mode, now_ms=venue.now_ms, keep=keep)
+    wants_trades, wants_book = player.wants("on_trade"), player.wants("on_book")
+
+    def deliver() -> None:
+        for event in venue.tap.take():
+            if isinstance(event, Fill):
+                tally.add_fill(event)
+                player.on_fill(ctx, event)
+            else:
+                tally.add_funding(event)
+                player.on_funding(ctx, event)
+
+    player.on_start(ctx)
+    deliver()
+    previous: int | None = None
+    for t, bars in venue.steps():
+        deliver()
+        if wants_trades and previous is not None:
+            for symbol in symbols:
+                for trade in venue.trades(symbol, previous, t):
+                    player.on_trade(ctx, trade)
+        if wants_book:
+            for symbol in symbols:
+                player.on_book(ctx, venue.book(symbol, t))
+        for bar in bars:
+            ctx.record_bar(bar)
+        for bar in bars:
+            player.on_bar(ctx, bar)
+            deliver()
+        tally.mark(t)
+        previous = t
+    player.on_stop(ctx)
+    deliver()
+    return ctx, player

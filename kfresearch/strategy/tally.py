@@ -1,0 +1,147 @@
+"""A run's own book-keeping: positions and USD cash from its fills and funding, equity per bar.
+
+The exchange keeps the account; the tally follows it from the events the
+strategy is told (fills, funding), so reading a position or the equity in
+``on_bar`` costs no request, in a backtest as in a live run. Cash is USD for
+linear contracts (``PF_``/``FF_``: fees, PnL and funding are USD):
+
+    cash = start equity − Σ signed size × price − Σ fees + Σ funding
+    equity = cash + Σ position × last close
+
+so realised and unrealised PnL need no entry price. Inverse contracts
+(``PI_``/``FI_``, settled in the coin) are refused by the drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kfresearch.strategy.events import Fill, Funding
+
+__all__ = ["Tally"]
+
+
+@dataclass
+class Tally:
+    """Positions, cash and the per-bar record of one run (see the module docstring).
+
+    Attributes
+    ----------
+    symbols : tuple of str
+    start_equity : float
+        USD at the start.
+    cash : float
+        USD (module docstring).
+    positions : dict
+        Signed contracts per symbol.
+    closes : dict
+        Last close per symbol (USD).
+    """
+
+    symbols: tuple[str, ...]
+    start_equity: float
+    cash: float = 0.0
+    positions: dict[str, float] = field(default_factory=dict)
+    closes: dict[str, float] = field(default_factory=dict)
+    fills: list[Fill] = field(default_factory=list)
+    funding: list[Funding] = field(default_factory=list)
+    _times: list[int] = field(default_factory=list)
+    _equity: list[float] = field(default_factory=list)
+    _cash: list[float] = field(default_factory=list)
+    _held: list[tuple[float, ...]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cash = self.start_equity
+        for symbol in self.symbols:
+            self.positions.setdefault(symbol, 0.0)
+
+    def add_fill(self, fill: Fill) -> None:
+        signed = fill.signed_size
+        held = self.positions.get(fill.symbol, 0.0) + signed
+        # sizes live on the contract's step: keep float dust out of "flat"
+        self.positions[fill.symbol] = 0.0 if abs(held) < 1e-12 else held
+        self.cash -= signed * fill.price + fill.fee
+        self.fills.append(fill)
+
+    def add_funding(self, funding: Funding) -> None:
+        self.cash += funding.amount
+        self.funding.append(funding)
+
+    @property
+    def equity(self) -> float:
+        """USD: cash plus every position at its symbol's last close."""
+        return self.cash + sum(
+            size * self.closes.get(symbol, 0.0) for symbol, size in self.positions.items() if size
+        )
+
+    def mark(self, time_ms: int) -> None:
+        """Record equity, cash and positions at ``time_ms`` (a bar close)."""
+        self._times.append(time_ms)
+        self._equity.append(self.equity)
+        self._cash.append(self.cash)
+        self._held.append(tuple(self.positions[s] for s in self.symbols))
+
+    # -- frames ------------------------------------------------------------------
+    def _index(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(
+            pd.to_datetime(np.asarray(self._times, dtype=np.int64), unit="ms", utc=True),
+            name="time",
+        )
+
+    def equity_frame(self) -> pd.DataFrame:
+        """Per bar: ``equity_usd``, ``cash_usd``, ``drawdown`` (fraction <= 0), ``drawdown_usd``."""
+        equity = np.asarray(self._equity, dtype=float)
+        peak = np.maximum.accumulate(equity) if equity.size else equity
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drawdown = np.where(peak > 0, equity / peak - 1.0, 0.0)
+        return pd.DataFrame(
+            {
+                "equity_usd": equity,
+                "cash_usd": np.asarray(self._cash, dtype=float),
+                "drawdown": drawdown,
+                "drawdown_usd": equity - peak,
+            },
+            index=self._index(),
+        )
+
+    def positions_frame(self) -> pd.DataFrame:
+        """Signed contracts per symbol (one column each) at every bar close."""
+        values = np.asarray(self._held, dtype=float).reshape(len(self._held), len(self.symbols))
+        return pd.DataFrame(values, index=self._index(), columns=list(self.symbols))
+
+    def fills_frame(self) -> pd.DataFrame:
+        """One row per fill (:meth:`Fill.row`), indexed by ``time``."""
+        rows = [fill.row() for fill in self.fills]
+        frame = pd.DataFrame(rows, columns=list(_FILL_COLUMNS))
+        frame.index = pd.DatetimeIndex([fill.time for fill in self.fills], name="time", tz="UTC")
+        return frame.astype(_FILL_COLUMNS)
+
+    def funding_frame(self) -> pd.DataFrame:
+        """``symbol``, ``amount`` (received; negative = paid), ``rate`` per realisation."""
+        frame = pd.DataFrame(
+            {
+                "symbol": [f.symbol for f in self.funding],
+                "amount": [f.amount for f in self.funding],
+                "rate": [np.nan if f.rate is None else f.rate for f in self.funding],
+            }
+        )
+        frame.index = pd.DatetimeIndex([f.time for f in self.funding], name="time", tz="UTC")
+        return frame.astype({"symbol": "string", "amount": "float64", "rate": "float64"})
+
+
+_FILL_COLUMNS: dict[str, str] = {
+    "symbol": "string",
+    "side": "string",
+    "size": "float64",
+    "price": "float64",
+    "notional_usd": "float64",
+    "fee": "float64",
+    "fee_currency": "string",
+    "fill_type": "string",
+    "order_id": "string",
+    "client_order_id": "string",
+    "fill_id": "string",
+}
