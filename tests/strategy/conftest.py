@@ -14,7 +14,7 @@ import pytest
 import kfresearch
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
-from kfresearch.store import KINDS, Recorder, Store
+from kfresearch.store import KINDS, Store
 from kfresearch.store.manifest import Series
 from kfresearch.strategy import Strategy
 
@@ -118,11 +118,16 @@ def sim_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.download("funding_rates", SYMBOL, since=pd.Timestamp(WINDOW_SINCE).floor("D"),
                    until=pd.Timestamp(WINDOW_UNTIL).ceil("D"))
     exchange = SimExchange(seed=42, clock=SimClock.fixed(WINDOW_SINCE))
-    recorder = Recorder(kfresearch.connect("sim", sim=exchange), root, SYMBOL, trades=False)
-    begin = exchange.clock.now_ms()
+    kf = kfresearch.connect("sim", sim=exchange)
+    snapshots = []
     minutes = int((pd.Timestamp(WINDOW_UNTIL) - pd.Timestamp(WINDOW_SINCE)) / MINUTE)
     for _ in range(minutes + 1):
-        recorder.snapshot()
+        book = kf.orderbook(SYMBOL, depth=25)
+        rows = book[["side", "level", "price", "size"]].copy()
+        rows.index = pd.DatetimeIndex([pd.Timestamp(book.attrs["server_time"])] * len(rows),
+                                      name="time").as_unit("ns")
+        snapshots.append(rows)
         exchange.advance("1m")
-    recorder.commit(begin, exchange.clock.now_ms() + 1)
+    write(root, "book", {"symbol": SYMBOL}, pd.concat(snapshots), pd.Timestamp(WINDOW_SINCE),
+          pd.Timestamp(WINDOW_UNTIL) + MINUTE)
     return root
