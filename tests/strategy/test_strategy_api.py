@@ -1,0 +1,191 @@
+"""The strategy API around the acceptance tests: hooks fed, context reads and refusals,
+the live gate, the dead man's switch, the result's frames and charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+import kfresearch
+from kfresearch.errors import LiveTradingDisabledError, OrderRejected, ValidationError
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.exchange import SimExchange
+from kfresearch.store import Store
+from kfresearch.strategy import (
+    STAT_UNITS,
+    Bar,
+    Book,
+    Context,
+    Strategy,
+    Trade,
+    as_strategy,
+    backtest,
+    run,
+)
+
+from .conftest import SYMBOL, write_market
+
+START = pd.Timestamp("2026-09-30T23:59:00Z")
+CLOSES = [100_000.0, 100_100.0, 100_200.0, 100_050.0, 99_900.0, 100_300.0, 100_400.0,
+          100_250.0, 100_500.0, 100_600.0]
+UNTIL = START + pd.Timedelta(minutes=len(CLOSES))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    root = tmp_path_factory.mktemp("hand")
+    write_market(root, START, CLOSES, {START.floor("h"): 1.0, START.ceil("h"): 1.0})
+    return Store(root)
+
+
+@dataclass
+class Watcher(Strategy):
+    """Trades on every other bar and remembers everything it was told."""
+
+    size: float = 0.01
+    seen: list[str] = field(default_factory=list)
+
+    def on_start(self, ctx: Context) -> None:
+        self.seen.append("start")
+
+    def on_bar(self, ctx: Context, bar: Bar) -> None:
+        self.seen.append(f"bar {bar.end:%H:%M} {bar.close:.0f}")
+        ctx.order_target(bar.symbol, self.size if len(ctx.closes(bar.symbol)) % 2 else 0.0)
+
+    def on_trade(self, ctx: Context, trade: Trade) -> None:
+        self.seen.append(f"trade {trade.time:%H:%M:%S}")
+
+    def on_book(self, ctx: Context, book: Book) -> None:
+        self.seen.append(f"book {book.bids[0][0]:.0f}/{book.asks[0][0]:.0f}")
+
+    def on_stop(self, ctx: Context) -> None:
+        self.seen.append("stop")
+
+
+@pytest.fixture(scope="module")
+def watched(store: Store) -> kfresearch.strategy.Result:
+    return backtest(Watcher(), store, SYMBOL, START, UNTIL, seed=5)
+
+
+def test_hooks_are_fed_in_the_drivers_order(watched: kfresearch.strategy.Result) -> None:
+    seen = watched.strategy.seen  # type: ignore[attr-defined]
+    assert seen[0] == "start"
+    assert seen[-1] == "stop"
+    # the first bar has no previous close: no trades yet; then trades, book, bar
+    assert seen[1:3] == ["book 99999/100000", "bar 00:00 100000"]
+    assert seen[3:6] == ["trade 00:00:30", "book 100099/100100", "bar 00:01 100100"]
+    assert sum(s.startswith("bar ") for s in seen) == len(CLOSES)
+
+
+def test_result_frames_and_statistics(watched: kfresearch.strategy.Result) -> None:
+    fills, orders = watched.fills, watched.orders
+    assert len(fills) == len(CLOSES)  # one trade every bar: flat, long, flat, …
+    assert list(fills["side"][:2]) == ["buy", "sell"]
+    assert isinstance(fills.index, pd.DatetimeIndex)
+    assert str(fills.index.tz) == "UTC"
+    assert (orders["status"] == "placed").all()
+    assert len(orders) == len(CLOSES)
+    assert list(watched.positions[SYMBOL][:3]) == [0.01, 0.0, 0.01]
+    assert list(watched.stats.index) == list(STAT_UNITS)
+    assert watched.stats["fills"] == len(CLOSES)
+    assert watched.stats["turnover_usd"] == pytest.approx(fills["notional_usd"].sum())
+    assert watched.fees.columns.tolist() == ["symbol", "fill_type", "notional_usd", "fee",
+                                             "fee_currency"]
+    equity = watched.equity
+    assert equity["drawdown"].max() == 0.0
+    assert equity["drawdown_usd"].min() == pytest.approx(watched.stats["max_drawdown_usd"])
+    assert "net" in repr(watched)
+
+
+def test_charts_show_the_run(watched: kfresearch.strategy.Result) -> None:
+    equity = watched.equity_chart()
+    assert [t.name for t in equity.data] == ["equity", "peak", "drawdown"]
+    assert list(equity.data[0].y) == list(watched.equity["equity_usd"])
+    fills = watched.fills_chart()
+    markers = [t for t in fills.data if t.type == "scatter"]
+    assert sum(len(t.x) for t in markers) == len(watched.fills)
+    costs = watched.costs_chart()
+    stats = watched.stats
+    assert list(costs.data[0].y[:3]) == pytest.approx(
+        [stats["gross_pnl_usd"], -stats["fees_usd"], -stats["funding_usd"]])
+
+
+def test_a_function_is_a_strategy(store: Store) -> None:
+    def buy_once(ctx: Context, bar: Bar) -> None:
+        if ctx.position(bar.symbol) == 0:
+            ctx.buy(bar.symbol, 0.001)
+
+    result = backtest(buy_once, store, SYMBOL, START, UNTIL)
+    assert len(result.fills) == 1
+    assert result.positions[SYMBOL].iloc[-1] == 0.001
+    with pytest.raises(TypeError, match="Strategy subclass"):
+        as_strategy(42)  # type: ignore[arg-type]
+
+
+def test_the_context_refuses_what_the_run_does_not_trade(store: Store) -> None:
+    def wrong_symbol(ctx: Context, bar: Bar) -> None:
+        ctx.position("PF_ETHUSD")
+
+    with pytest.raises(ValidationError, match="add it to symbols="):
+        backtest(wrong_symbol, store, SYMBOL, START, UNTIL)
+    with pytest.raises(ValidationError, match="settle in the coin"):
+        backtest(wrong_symbol, store, "PI_XBTUSD", START, UNTIL)
+    with pytest.raises(ValidationError, match="later than since"):
+        backtest(wrong_symbol, store, SYMBOL, UNTIL, START)
+
+
+def test_rejections_are_raised_and_recorded(store: Store) -> None:
+    @dataclass
+    class Greedy(Strategy):
+        rejected: list[str] = field(default_factory=list)
+
+        def on_bar(self, ctx: Context, bar: Bar) -> None:
+            try:
+                ctx.buy(bar.symbol, 50.0)  # 5 M USD on 100 k: more than the margin allows
+            except OrderRejected as err:
+                self.rejected.append(err.status)
+
+    result = backtest(Greedy(), store, SYMBOL, START, START + pd.Timedelta(minutes=2))
+    assert result.strategy.rejected == ["insufficientAvailableFunds"] * 2  # type: ignore[attr-defined]
+    assert list(result.orders["status"]) == ["insufficientAvailableFunds"] * 2
+    assert result.fills.empty
+
+
+def test_missing_history_says_what_to_download(tmp_path: Path) -> None:
+    with pytest.raises(kfresearch.StoreError, match=r"store\.download"):
+        backtest(Watcher(), Store(tmp_path), SYMBOL, START, UNTIL)
+
+
+def test_run_on_live_without_the_second_opt_in_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    kf = kfresearch.connect("live", key="k" * 8, secret="c2VjcmV0", transport=httpx.MockTransport(handler))
+    with pytest.raises(LiveTradingDisabledError, match="nothing was sent"):
+        run(Watcher(), kf, SYMBOL, bars=1)
+    assert sent == []
+
+
+def test_run_keeps_the_dead_mans_switch_armed_and_disarms_it() -> None:
+    exchange = SimExchange(seed=9, clock=SimClock.fixed("2026-10-31T10:00:00Z"))
+    kf = kfresearch.connect("sim", sim=exchange)
+    account = exchange.keys[exchange.credentials("full").key].account_id
+    deadlines: list[int | None] = []
+
+    def watch(ctx: Context, bar: Bar) -> None:
+        deadlines.append(exchange.engine.account(account, ctx.now.value // 10**6).dms_trigger_ms)
+
+    result = run(watch, kf, SYMBOL, bars=12)
+    assert len(result.equity) == 12
+    now = [int(t.value // 10**6) for t in result.equity.index]
+    assert all(d is not None and d > t + 60_000 for d, t in zip(deadlines, now, strict=True))
+    assert exchange.engine.account(account, now[-1]).dms_trigger_ms is None
+    with pytest.raises(ValidationError, match="more than two bars"):
+        run(watch, kf, SYMBOL, bars=1, dead_man_switch=90)
