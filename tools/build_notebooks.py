@@ -264,71 +264,137 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
     ],
     "07-strategy-prototype": [
         md(
-            "# 07 · A strategy prototype, honestly costed\n\n"
-            "A moving-average rule on hourly candles of `PF_XBTUSD`: be long 0.1 XBT when the 12-hour "
-            "average is above the 48-hour one, short otherwise. A backtest that ignores costs flatters "
-            "any rule, so this one pays the **taker fee** (0.05 % of notional) on every change of "
-            "position and the hourly **funding** on the position it holds."
+            "# 07 · One strategy: backtest, sweep, paper\n\n"
+            "A moving-average rule on 1-minute bars of `PF_XBTUSD`, written **once** as a "
+            "`kfresearch.strategy.Strategy`. The same object is backtested on stored history, swept "
+            "over a small grid, then run on the paper exchange; the backtest of the hours it ran "
+            "is compared fill by fill with what the paper exchange did.\n\n"
+            "A backtest here is not a pandas loop with costs bolted on: it replays the history store "
+            "through the simulator's own **exchange engine**, so orders are validated by the same "
+            "order API, fill against the book and the tape by the same rules, pay the same fees and "
+            "hourly funding, and can be liquidated, exactly as on `sim` and the `demo` paper exchange."
         ),
         code(
-            "import numpy as np\nimport pandas as pd\nimport kfresearch\nfrom kfresearch import charts\n\n"
+            "import tempfile\nfrom dataclasses import dataclass\nfrom pathlib import Path\n\n"
+            "import pandas as pd\n\nimport kfresearch\nfrom kfresearch.store import Store\n"
+            "from kfresearch.strategy import Strategy, backtest, run, sweep, sweep_heatmap\n\n\n"
+            "@dataclass\n"
+            "class SmaCross(Strategy):\n"
+            "    \"\"\"Long `size` XBT while the fast average of closes is above the slow one, short below.\"\"\"\n\n"
+            "    fast: int = 10\n"
+            "    slow: int = 30\n"
+            "    size: float = 0.1\n\n"
+            "    def on_bar(self, ctx, bar):\n"
+            "        closes = ctx.closes(bar.symbol, self.slow)  # the bars seen so far, oldest first\n"
+            "        if len(closes) < self.slow:\n"
+            "            return\n"
+            "        long = closes[-self.fast:].mean() > closes.mean()\n"
+            "        ctx.order_target(bar.symbol, self.size if long else -self.size)  # a market order for the difference\n\n\n"
+            "SmaCross()"
+        ),
+        md(
+            "`on_bar` sees a bar when it has closed, never before, so the rule cannot trade on a "
+            "price it could not have seen. `ctx.order_target` sends `kf.place_order(..., \"mkt\")` for "
+            "the difference: the client's own validated call. Other hooks (`on_fill`, `on_funding`, "
+            "`on_trade`, `on_book`, `on_start`, `on_stop`) are there when a rule needs them.\n\n"
+            "## History in the store\n\n"
+            "The replay needs the bars (trade candles), the mark and spot candles (margin, "
+            "liquidation, stops), the public trades (a resting limit order fills when trades print "
+            "through it) and the hourly funding rates. Six hours of the simulator's history, ending "
+            "an hour ago: the store keeps an hour's funding rate once the hour is over, and the "
+            "replay asks for the rate of the hour each bar ends in."
+        ),
+        code(
             "kf = kfresearch.connect(\"sim\")\n"
-            "candles = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"30d\")\n"
-            "funding = kf.funding_rates(\"PF_XBTUSD\", since=\"30d\")\n"
-            "SIZE, FAST, SLOW, TAKER = 0.1, 12, 48, 0.0005\n"
-            "len(candles), len(funding)"
+            "now = kf.orderbook(\"PF_XBTUSD\", depth=1).attrs[\"server_time\"]  # the exchange's clock\n"
+            "since, until = now - pd.Timedelta(\"7h\"), now - pd.Timedelta(\"1h\")\n"
+            "store = Store(Path(tempfile.mkdtemp()) / \"data\", kf, progress=False)\n\n\n"
+            "def keep(start, end):\n"
+            "    \"\"\"Download what a backtest of [start, end) reads (plus a few minutes before it).\"\"\"\n"
+            "    lead = start - pd.Timedelta(\"5min\")\n"
+            "    for tick_type in (\"trade\", \"mark\", \"spot\"):\n"
+            "        store.download(\"candles\", \"PF_XBTUSD\", lead, end, resolution=\"1m\", tick_type=tick_type)\n"
+            "    store.download(\"trades\", \"PF_XBTUSD\", lead, end)\n"
+            "    store.download(\"funding_rates\", \"PF_XBTUSD\", start.floor(\"D\"), end.floor(\"h\") + pd.Timedelta(\"1h\"))\n\n\n"
+            "keep(since, until)\n"
+            "store.info()[[\"kind\", \"symbol\", \"tick_type\", \"rows\"]]"
+        ),
+        md("## Backtest\n\nOne call; `seed` fixes the exchange's identifiers, so one seed gives one answer."),
+        code(
+            "result = backtest(SmaCross(), store, \"PF_XBTUSD\", since, until, seed=7)\n"
+            "result"
+        ),
+        code(
+            "result.stats.round(4)"
         ),
         md(
-            "The signal uses only closed candles: the position for hour *t* is decided on the close of "
-            "hour *t − 1* (`shift(1)`), so the backtest never trades on a price it could not have seen."
+            "`gross_pnl_usd` is what the rule made before costs; `fees_usd` and `funding_usd` are "
+            "what it paid (the engine's taker fee on every market order, the hourly funding on "
+            "the position it held); `net_pnl_usd` is what is left. The frames behind them:"
         ),
         code(
-            "fast, slow = candles[\"close\"].rolling(FAST).mean(), candles[\"close\"].rolling(SLOW).mean()\n"
-            "position = SIZE * np.sign(fast - slow).shift(1).fillna(0.0)\n"
-            "price_pnl = position * candles[\"close\"].diff().fillna(0.0)\n"
-            "fees = position.diff().abs().fillna(position.abs()) * candles[\"open\"] * TAKER\n"
-            "funding_usd = -(position * funding[\"funding_rate\"].reindex(candles.index).fillna(0.0))\n"
-            "result = pd.DataFrame({\"price_pnl\": price_pnl, \"fees\": -fees, \"funding\": funding_usd})\n"
-            "result.sum().round(2)"
+            "result.fills[[\"side\", \"size\", \"price\", \"fee\", \"fill_type\"]].head()"
         ),
         code(
-            "equity = result.sum(axis=1).cumsum().rename(\"strategy\")\n"
-            "summary = {\n"
-            "    \"trades\": int((position.diff().fillna(0) != 0).sum()),\n"
-            "    \"net PnL (USD)\": round(float(equity.iloc[-1]), 2),\n"
-            "    \"before costs (USD)\": round(float(price_pnl.sum()), 2),\n"
-            "    \"max drawdown (USD)\": round(float((equity - equity.cummax()).min()), 2),\n"
-            "}\nsummary"
+            "result.funding.head()"
         ),
-        code("charts.candles_chart(candles, overlays=(FAST, SLOW), volume=False)"),
+        code("result.equity_chart()"),
+        code("result.fills_chart()"),
+        code("result.costs_chart()"),
         md(
-            "## The same rule, trading on the paper exchange\n\n"
-            "Each step: let an hour pass, read the new candles, compute the target position and send a "
-            "market order for the difference. Every order carries a client order id, so a timeout would "
-            "be resolved by looking the order up, never by sending it twice."
+            "## A small sweep\n\n"
+            "`sweep` makes one strategy per grid point and backtests each with the same arguments. "
+            "Here in this process (`workers=1`, quick in a notebook); by default it uses a process "
+            "per core, and given `client=` a `dask.distributed.Client` it runs on that cluster "
+            "instead. The answer is one frame, the same wherever it ran."
         ),
         code(
-            "def target(kf: kfresearch.Client) -> float:\n"
-            "    closes = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"3d\")[\"close\"]\n"
-            "    return SIZE * float(np.sign(closes.rolling(FAST).mean().iloc[-1] - closes.rolling(SLOW).mean().iloc[-1]))\n\n"
-            "def held(kf: kfresearch.Client) -> float:\n"
-            "    positions = kf.positions()\n"
-            "    return float(positions[\"size\"].get(\"PF_XBTUSD\", 0.0))\n\n"
-            "steps = []\n"
-            "for step in range(4):\n"
-            "    kf.sim.advance(\"1h\")\n"
-            "    want, have = target(kf), held(kf)\n"
-            "    if round(want - have, 4):\n"
-            "        side = \"buy\" if want > have else \"sell\"\n"
-            "        result = kf.place_order(\"PF_XBTUSD\", side, round(abs(want - have), 4), order_type=\"mkt\", client_order_id=f\"nb07-{step}\")\n"
-            "        steps.append((step, side, result.status, result.filled))\n"
-            "    else:\n"
-            "        steps.append((step, \"hold\", \"-\", 0.0))\n"
-            "steps"
+            "table = sweep(SmaCross, {\"fast\": [5, 10], \"slow\": [20, 30, 60]}, store=store,\n"
+            "              symbols=\"PF_XBTUSD\", since=since, until=until, seed=7, workers=1)\n"
+            "table[[\"fast\", \"slow\", \"net_pnl_usd\", \"gross_pnl_usd\", \"fees_usd\", \"fills\"]].round(2)"
         ),
-        code("kf.positions()[[\"side\", \"size\", \"entry_price\", \"unrealized_pnl\"]]"),
-        md("The paper account's log shows the fees and funding the backtest modelled:"),
-        code("log = kf.account_log(since=\"1d\")\nlog[~log[\"is_position_leg\"]].groupby(\"info\")[[\"fee\", \"realized_funding\"]].sum().round(4)"),
+        code("sweep_heatmap(table, \"fast\", \"slow\", \"net_pnl_usd\")"),
+        md(
+            "Fees eat a fast rule on 1-minute bars: the more it trades, the more it pays.\n\n"
+            "## The same object on the paper exchange\n\n"
+            "`run` trades the strategy on a client's exchange, bar by bar, on the exchange's clock. "
+            "Here the simulator's clock is fixed, so `run` moves it: two hours pass in seconds. "
+            "With `kfresearch.connect()` the same call trades the `demo` paper exchange in real "
+            "time; on `live` it needs both opt-ins. The exchange's dead man's switch stays armed "
+            "while it runs: if the kernel dies, the exchange cancels the strategy's open orders."
+        ),
+        code(
+            "paper = run(SmaCross(), kf, \"PF_XBTUSD\", bars=120)\n"
+            "paper"
+        ),
+        md(
+            "## Backtest of the same hours, fill by fill\n\n"
+            "Store those two hours and backtest them: the same bars reach the same rule, so the "
+            "orders are the same. The prices may differ by the spread: the paper exchange filled "
+            "against its order book, while the store holds no book snapshot for these hours, so the "
+            "replay fills against a model book one tick wide around the last trade. Record the book "
+            "(`store.recorder(kf.stream(), ...)`) while a strategy runs and the backtest fills "
+            "exactly as the exchange did (`tests/strategy/test_strategy_parity.py` checks it)."
+        ),
+        code(
+            "start, end = paper.equity.index[0] - pd.Timedelta(\"1min\"), paper.equity.index[-1]\n"
+            "kf.sim.advance(\"1h\")  # let the last hour's funding rate become final, then store\n"
+            "keep(start, end)\n"
+            "again = backtest(SmaCross(), store, \"PF_XBTUSD\", start, end, seed=7)\n"
+            "compare = pd.DataFrame({\n"
+            "    \"side\": paper.fills[\"side\"],\n"
+            "    \"size\": paper.fills[\"size\"],\n"
+            "    \"same_order\": (again.fills[[\"side\", \"size\"]] == paper.fills[[\"side\", \"size\"]]).all(axis=1),\n"
+            "    \"backtest_price\": again.fills[\"price\"],\n"
+            "    \"paper_price\": paper.fills[\"price\"],\n"
+            "})\n"
+            "compare[\"diff_bps\"] = (compare[\"backtest_price\"] / compare[\"paper_price\"] - 1) * 1e4\n"
+            "compare.round(2)"
+        ),
+        code(
+            "pd.DataFrame({\"backtest\": again.stats, \"paper\": paper.stats}).loc[\n"
+            "    [\"net_pnl_usd\", \"gross_pnl_usd\", \"fees_usd\", \"funding_usd\", \"fills\"]].round(2)"
+        ),
     ],
     "08-streaming": [
         md(
