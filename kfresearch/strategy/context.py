@@ -91,7 +91,7 @@ class Context:
         self.mode = mode
         self._now_ms = now_ms
         self._bars = {symbol: _Bars(keep) for symbol in tally.symbols}
-        self.orders: list[tuple[int, dict[str, Any]]] = []
+        self._orders: list[tuple[int, dict[str, Any]]] = []
         self.place_order = self._recorded(kf.place_order)
         self.edit_order = self._recorded(kf.edit_order)
         self.cancel_order = self._recorded(kf.cancel_order)
@@ -238,15 +238,15 @@ class Context:
         )
 
     def _recorded(self, method: Callable[P, OrderResult]) -> Callable[P, OrderResult]:
-        """``method`` of the client, its result (or rejection) added to :attr:`orders`."""
+        """``method`` of the client, its result (or rejection) added to :meth:`orders_frame`."""
 
         def call(*args: P.args, **kwargs: P.kwargs) -> OrderResult:
             try:
                 result = method(*args, **kwargs)
             except OrderRejected as rejected:
-                self.orders.append((self._now_ms(), {"status": rejected.status}))
+                self._orders.append((self._now_ms(), {"status": rejected.status}))
                 raise
-            self.orders.append((self._now_ms(), _order_row(result)))
+            self._orders.append((self._now_ms(), _order_row(result)))
             return result
 
         call.__doc__ = method.__doc__
@@ -261,9 +261,9 @@ class Context:
 
     def orders_frame(self) -> pd.DataFrame:
         """One row per order request the strategy made, indexed by ``time`` (UTC)."""
-        frame = pd.DataFrame([row for _, row in self.orders], columns=list(_ORDER_COLUMNS))
+        frame = pd.DataFrame([row for _, row in self._orders], columns=list(_ORDER_COLUMNS))
         frame.index = pd.DatetimeIndex(
-            pd.to_datetime(np.asarray([t for t, _ in self.orders], dtype=np.int64), unit="ms",
+            pd.to_datetime(np.asarray([t for t, _ in self._orders], dtype=np.int64), unit="ms",
                            utc=True),
             name="time",
         )

@@ -14,7 +14,8 @@ Where it runs
     store's directory must then be readable at the same path on every worker
     (a shared file system), and the workers need kfresearch installed.
     Strategies defined in a notebook travel by value (cloudpickle), so they
-    need not be importable by the workers.
+    need not be importable by the workers. ``pip install 'kfresearch[cluster]'``
+    brings Dask.
 
 Example
 -------
@@ -64,11 +65,9 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def _dumps(value: Any) -> bytes:
-    """Pickle by value where possible (notebook classes), else by reference."""
-    try:
-        import cloudpickle  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - cloudpickle comes with dask
-        return pickle.dumps(value)
+    """Pickle a task; classes and functions defined in a notebook travel by value."""
+    import cloudpickle  # type: ignore[import-untyped]
+
     return bytes(cloudpickle.dumps(value))
 
 
@@ -77,7 +76,7 @@ def _one(payload: bytes) -> dict[str, float]:
     from kfresearch.store import Store
     from kfresearch.strategy.backtests import backtest
 
-    factory, params, root, kwargs = pickle.loads(payload)  # noqa: S301 (our own payload)
+    factory, params, root, kwargs = pickle.loads(payload)  # noqa: S301 (made by _dumps)
     result = backtest(factory(**params), Store(root, progress=False), **kwargs)
     return {name: float(result.stats[name]) for name in STAT_UNITS}
 

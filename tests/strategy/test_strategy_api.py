@@ -189,3 +189,19 @@ def test_run_keeps_the_dead_mans_switch_armed_and_disarms_it() -> None:
     assert exchange.engine.account(account, now[-1]).dms_trigger_ms is None
     with pytest.raises(ValidationError, match="more than two bars"):
         run(watch, kf, SYMBOL, bars=1, dead_man_switch=90)
+
+
+def test_the_rest_tap_tells_fills_with_their_fees_and_funding_once() -> None:
+    from kfresearch.strategy.taps import EngineTap, RestTap
+
+    exchange = SimExchange(seed=11, clock=SimClock.fixed("2026-10-31T10:30:00Z"))
+    kf = kfresearch.connect("sim", sim=exchange)
+    rest, engine = RestTap(kf), EngineTap.for_client(kf)
+    kf.place_order(SYMBOL, "buy", 0.01, "mkt")
+    exchange.advance("1h")  # the hour ending at 11:00 realises funding
+    told, truth = rest.take(), engine.take()
+    assert [type(e).__name__ for e in told] == ["Fill", "Funding"]
+    assert told == truth  # REST and the engine's feeds tell the same story
+    assert told[0].fee > 0
+    assert told[0].fee_currency == "USD"
+    assert rest.take() == []
