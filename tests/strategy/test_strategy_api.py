@@ -205,3 +205,19 @@ def test_the_rest_tap_tells_fills_with_their_fees_and_funding_once() -> None:
     assert told[0].fee > 0
     assert told[0].fee_currency == "USD"
     assert rest.take() == []
+
+
+def test_run_feeds_trades_and_the_book_like_a_backtest() -> None:
+    exchange = SimExchange(seed=12, clock=SimClock.fixed("2026-10-31T09:00:00Z"))
+    kf = kfresearch.connect("sim", sim=exchange)
+    result = run(Watcher(size=0.001), kf, SYMBOL, bars=3)
+    seen = result.strategy.seen  # type: ignore[attr-defined]
+    kinds = [s.split()[0] for s in seen]
+    assert kinds[0] == "start"
+    assert kinds[-1] == "stop"
+    assert kinds[1:3] == ["book", "bar"]  # no trades before the first bar close
+    assert "trade" in kinds[3:]
+    assert kinds.count("bar") == 3
+    trades = kf.trades(SYMBOL, since=result.equity.index[0], until=result.equity.index[-1],
+                       progress=False)
+    assert kinds.count("trade") == len(trades)
