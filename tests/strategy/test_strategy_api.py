@@ -20,6 +20,7 @@ from kfresearch.strategy import (
     Bar,
     Book,
     Context,
+    Fill,
     Strategy,
     Trade,
     as_strategy,
@@ -202,8 +203,10 @@ def test_the_rest_tap_tells_fills_with_their_fees_and_funding_once() -> None:
     told, truth = rest.take(), engine.take()
     assert [type(e).__name__ for e in told] == ["Fill", "Funding"]
     assert told == truth  # REST and the engine's feeds tell the same story
-    assert told[0].fee > 0
-    assert told[0].fee_currency == "USD"
+    fill = told[0]
+    assert isinstance(fill, Fill)
+    assert fill.fee > 0
+    assert fill.fee_currency == "USD"
     assert rest.take() == []
 
 
