@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.trace
+	$(BIN)/python -m bench.strategy
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -130,7 +130,7 @@ class ReplayVenue:
                 i = cursor[symbol]
                 if i < starts.size and starts[i] + step == end:
                     start = int(starts[i])
-                    bars.append(Bar(symbol, _stamp(start), _stamp(end), float(o[i]), float(h[i]),
+                    bars.append(Bar(symbol, start, end, float(o[i]), float(h[i]),
                                     float(low[i]), float(c[i]), float(v[i])))
                     cursor[symbol] = i + 1
             moved = end - clock.now_ms()

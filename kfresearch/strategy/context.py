@@ -149,7 +149,9 @@ class Context:
                 "close": [b.close for b in chosen],
                 "volume": [b.volume for b in chosen],
             },
-            index=pd.DatetimeIndex([b.start for b in chosen], name="time", tz="UTC"),
+            index=pd.DatetimeIndex(
+                pd.to_datetime([b.start_ms for b in chosen], unit="ms", utc=True), name="time"
+            ),
             dtype=float,
         )
         frame.attrs["symbol"] = self._symbol(symbol)

@@ -8,7 +8,7 @@ settlement currency (USD for ``PF_`` contracts).
 
 Example
 -------
->>> bar = Bar("PF_XBTUSD", pd.Timestamp("2026-11-01T00:00Z"), pd.Timestamp("2026-11-01T00:01Z"),
+>>> bar = Bar("PF_XBTUSD", 1_793_491_200_000, 1_793_491_260_000,
 ...           86000.0, 86010.0, 85990.0, 86005.0, 1.25)
 >>> bar.close, bar.end.isoformat()
 (86005.0, '2026-11-01T00:01:00+00:00')
@@ -31,22 +31,38 @@ class Bar:
     Attributes
     ----------
     symbol : str
-    start, end : pd.Timestamp
-        The candle covers ``[start, end)``; the strategy sees it at ``end``.
+    start_ms, end_ms : int
+        The candle covers ``[start, end)`` (epoch ms); the strategy sees it at ``end``.
     open, high, low, close : float
         USD.
     volume : float
         Contracts traded.
+    start, end : pd.Timestamp
+        The same times, UTC (made when asked: a backtest hands out many bars).
     """
 
     symbol: str
-    start: pd.Timestamp
-    end: pd.Timestamp
+    start_ms: int
+    end_ms: int
     open: float
     high: float
     low: float
     close: float
     volume: float
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.start_ms, unit="ms", tz="UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.end_ms, unit="ms", tz="UTC")
+
+    def __repr__(self) -> str:
+        return (
+            f"Bar({self.symbol} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M} "
+            f"o={self.open:g} h={self.high:g} l={self.low:g} c={self.close:g} v={self.volume:g})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,7 +144,7 @@ class ClockVenue:
         if not at.any():
             return None
         row = frame[at].iloc[0]
-        return Bar(symbol, _stamp(start), _stamp(end), float(row["open"]), float(row["high"]),
+        return Bar(symbol, start, end, float(row["open"]), float(row["high"]),
                    float(row["low"]), float(row["close"]), float(row["volume"]))
 
     def trades(self, symbol: str, start_ms: int, end_ms: int) -> list[Trade]:
@@ -174,7 +174,9 @@ class ClockVenue:
                     "low": [b.low for b in bars], "close": [b.close for b in bars],
                     "volume": [b.volume for b in bars],
                 },
-                index=pd.DatetimeIndex([b.start for b in bars], name="time", tz="UTC"),
+                index=pd.DatetimeIndex(
+                    pd.to_datetime([b.start_ms for b in bars], unit="ms", utc=True), name="time"
+                ),
                 dtype=float,
             )
             frame.attrs.update(symbol=symbol, resolution=self.resolution, tick_type="trade",

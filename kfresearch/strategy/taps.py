@@ -80,7 +80,10 @@ class EngineTap:
 
     def _account(self) -> Any:
         engine = self.exchange.engine
-        return engine.account(self.account_id, self.exchange.clock.now_ms())
+        found = engine.accounts.get(self.account_id)  # no unit of work: read only, every bar
+        return found if found is not None else engine.account(
+            self.account_id, self.exchange.clock.now_ms()
+        )
 
     def take(self) -> list[Event]:
         account = self._account()
