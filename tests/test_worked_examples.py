@@ -620,7 +620,10 @@ def test_accounts_carry_the_rates_the_next_fill_pays() -> None:
 
 
 def test_accounts_without_fee_schedules_still_list_the_wallets(desk: Desk) -> None:
-    # the scripted market has no public market data: /instruments answers 503
+    # /instruments (where the fee schedules are read) answers 503
+    from kfresearch.sim.faults import Fault
+
+    desk.kf.sim.add_fault(Fault("status", path="/derivatives/api/v3/instruments"))
     wallets = desk.kf.accounts()
     assert set(wallets["account"]) == {"flex", "fi_xbtusd", "fi_ethusd"}
     assert wallets["maker_fee"].isna().all()
