@@ -7,7 +7,8 @@ trade, mark and spot candles, one trade a minute, hourly funding), then:
 * (A) a simple moving-average strategy (long above the average, short below,
   a market order for the difference) backtested over 30 days;
 * (B) a 4-point sweep over 2 days on 1 worker, then (C) on 2 workers;
-* (Y) once, the same strategy over the whole year (minutes: one run).
+* (Y) with ``--year``, once, the same strategy over the whole year (it takes
+  minutes: one run, not a median).
 
 Each run is a fresh process that times only the operation (imports and the
 interpreter's start excluded); the runs alternate A, B, C, A, B, C…; medians
@@ -180,6 +181,8 @@ def main() -> None:
         print(f"| (C) same sweep, 2 workers | {_spread(twos)} |")
         ratios = [a / b for a, b in zip(ones, twos, strict=True)]
         print(f"| B / C (speed-up), run by run | {_spread(ratios, 'x')} |")
+        if "--year" not in args:
+            return
         seconds, bars_, fills_ = _child(["backtest", str(DAYS), tmp])
         print(f"| (Y) backtest of the year, one run ({int(bars_):,} bars, {int(fills_):,} fills) "
               f"| {seconds:,.1f} s, {bars_ / seconds:,.0f} bars/s |")
