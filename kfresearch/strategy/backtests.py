@@ -88,7 +88,7 @@ class ReplayVenue:
         # the exchange limits the rate on the replayed clock; the client must not wait
         # in real time for a clock that only moves when the backtest moves it
         self.kf: Client = kfresearch.connect(
-            "sim", sim=self.exchange, limiter=RateLimiter.unlimited()
+            "sim", exchange=self.exchange, limiter=RateLimiter.unlimited()
         )
         self.tap: Tap = EngineTap.for_client(self.kf)
 

@@ -90,7 +90,7 @@ class ClockVenue:
 
     def now_ms(self) -> int:
         if self.kf.env.in_process:
-            return self.kf.sim.clock.now_ms()
+            return int(self.kf.sim.clock.now_ms())
         return int(time.time() * 1000)
 
     def start_equity(self) -> float:

@@ -118,7 +118,7 @@ def sim_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.download("funding_rates", SYMBOL, since=pd.Timestamp(WINDOW_SINCE).floor("D"),
                    until=pd.Timestamp(WINDOW_UNTIL).ceil("D"))
     exchange = SimExchange(seed=42, clock=SimClock.fixed(WINDOW_SINCE))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     snapshots = []
     minutes = int((pd.Timestamp(WINDOW_UNTIL) - pd.Timestamp(WINDOW_SINCE)) / MINUTE)
     for _ in range(minutes + 1):

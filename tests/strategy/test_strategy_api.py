@@ -176,7 +176,7 @@ def test_run_on_live_without_the_second_opt_in_sends_nothing() -> None:
 
 def test_run_keeps_the_dead_mans_switch_armed_and_disarms_it() -> None:
     exchange = SimExchange(seed=9, clock=SimClock.fixed("2026-10-31T10:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     account = exchange.keys[exchange.credentials("full").key].account_id
     deadlines: list[int | None] = []
 
@@ -196,7 +196,7 @@ def test_the_rest_tap_tells_fills_with_their_fees_and_funding_once() -> None:
     from kfresearch.strategy.taps import EngineTap, RestTap
 
     exchange = SimExchange(seed=11, clock=SimClock.fixed("2026-10-31T10:30:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     rest, engine = RestTap(kf), EngineTap.for_client(kf)
     kf.place_order(SYMBOL, "buy", 0.01, "mkt")
     exchange.advance("1h")  # the hour ending at 11:00 realises funding
@@ -212,7 +212,7 @@ def test_the_rest_tap_tells_fills_with_their_fees_and_funding_once() -> None:
 
 def test_run_feeds_trades_and_the_book_like_a_backtest() -> None:
     exchange = SimExchange(seed=12, clock=SimClock.fixed("2026-10-31T09:00:00Z"))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     result = run(Watcher(size=0.001), kf, SYMBOL, bars=3)
     seen = result.strategy.seen  # type: ignore[attr-defined]
     kinds = [s.split()[0] for s in seen]

@@ -25,7 +25,7 @@ def both(sim_store: Path) -> tuple[Result, Result, SmaCross]:
     strategy = SmaCross(fast=5, slow=20, size=0.1)
     tested = backtest(strategy, Store(sim_store), SYMBOL, WINDOW_SINCE, WINDOW_UNTIL, seed=42)
     exchange = SimExchange(seed=42, clock=SimClock.fixed(WINDOW_SINCE))
-    kf = kfresearch.connect("sim", sim=exchange)
+    kf = kfresearch.connect("sim", exchange=exchange)
     ran = run(strategy, kf, SYMBOL, until=WINDOW_UNTIL)
     return tested, ran, strategy
 
