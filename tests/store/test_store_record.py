@@ -109,7 +109,7 @@ def test_feeds_the_stream_had_already_are_recorded_from_the_next_message(
     tmp_path: Path,
 ) -> None:
     exchange = SimExchange(seed=4, clock=SimClock.fixed(NOW))
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     store = Store(tmp_path, kf, progress=False)
     with kf.stream() as s:
         s.subscribe("book", SYMBOL)
