@@ -30,23 +30,21 @@ cut the connection or swallow a message (a ``seq`` gap) on the way out.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import hmac
 import random
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from kfresearch.auth import ws_challenge_signature
 from kfresearch.sim.exchange import SimExchange
-from kfresearch.sim.faults import WS_KINDS
+from kfresearch.sim.pushsession import PushSession, Send, SessionDropped
+from kfresearch.sim.pushsession import websocket_endpoint as serve_sessions
 
 __all__ = [
     "INFO_EVENT",
@@ -66,21 +64,12 @@ ENGINE_FEEDS = frozenset(
 #: private feeds this module builds from the account log and the notice board
 LOG_FEEDS = frozenset({"account_log", "notifications_auth"})
 PRIVATE_FEEDS = ENGINE_FEEDS | LOG_FEEDS
-TICK_SECONDS = 0.25
 HEARTBEAT_MS = 5_000
 TICKER_MS = 1_000
 BOOK_DEPTH = 25
 LOG_SNAPSHOT = 100  # account-log entries in the snapshot, newest first
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-
-Send = Callable[[str], Awaitable[None]]
-Receive = Callable[[], Awaitable[str | None]]
-
-
-class SessionDropped(Exception):
-    """A ``ws_drop`` fault fired: the connection is to be cut without a goodbye."""
-
 
 @dataclass
 class _Subscription:
@@ -97,8 +86,8 @@ class _Subscription:
         return self.product_id
 
 
-class FeedSession:
-    """One connection's state: its challenge, subscriptions and outgoing queue.
+class FeedSession(PushSession):
+    """One v1 connection's state: its challenge, subscriptions and outgoing queue.
 
     Parameters
     ----------
@@ -111,17 +100,10 @@ class FeedSession:
     """
 
     def __init__(self, exchange: SimExchange, send: Send, *, offload: bool = True) -> None:
-        self.exchange = exchange
-        self._send_text = send
-        self.offload = offload
+        super().__init__(exchange, send, offload=offload)
         self.challenge: str | None = None
-        self.account_id: str | None = None
         self.subs: dict[tuple[str, str | None], _Subscription] = {}
         self.private: set[str] = set()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._turn = asyncio.Lock()  # one request or one tick at a time
         # challenges: seeded (reproducible) but on a stream of their own, so that they do
         # not repeat the engine's ids (the account uid is the same seed's first draw)
         self._rng = random.Random(f"ws-challenges-{exchange.seed}")  # ids, not secrets
@@ -130,69 +112,11 @@ class FeedSession:
         self._tick_ms = exchange.clock.now_ms()  # the time of the last tick
 
     # -- the connection --------------------------------------------------------------
-    async def run(self, receive: Receive) -> None:
-        """Serve until ``receive`` returns None (the client left).
-
-        Raises
-        ------
-        SessionDropped
-            A ``ws_drop`` fault fired: the caller cuts the connection.
-        """
+    async def opened(self) -> None:
         await self.send(INFO_EVENT)
-        self.exchange.engine.listeners.append(self.on_engine_event)
-        tasks = {
-            asyncio.create_task(self._pump_forever()),
-            asyncio.create_task(self._receive_forever(receive)),
-        }
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(ValueError):
-                self.exchange.engine.listeners.remove(self.on_engine_event)
 
-    async def _receive_forever(self, receive: Receive) -> None:
-        while (text := await receive()) is not None:
-            async with self._turn:
-                await self.on_message(text)
-
-    async def _pump_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            await self.pump()
-
-    async def pump(self) -> None:
-        """One tick: what changed in the market, the engine's events, then heartbeats."""
-        async with self._turn:
-            if self.offload:
-                batch = await asyncio.to_thread(self.exchange.run_locked, self.updates)
-            else:
-                batch = self.exchange.run_locked(self.updates)
-            for message in batch:
-                await self._deliver(message)
-            while not self.outbox.empty():
-                await self._deliver(self.outbox.get_nowait())
-            for message in self._heartbeats():
-                await self._deliver(message)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        """Send an answer (never subject to faults)."""
-        await self._send_text(orjson.dumps(message).decode())
-
-    async def _deliver(self, message: dict[str, Any]) -> None:
-        """Send a feed message, unless a ``ws_`` fault swallows it or cuts the connection."""
-        fault = self.exchange.faults.pick(f"/ws/v1/{message.get('feed', '')}", WS_KINDS)
-        if fault is not None and fault.kind == "ws_skip":
-            return
-        if fault is not None:
-            raise SessionDropped(f"ws_drop fault before a {message.get('feed')} message")
-        await self.send(message)
+    def fault_path(self, message: dict[str, Any]) -> str:
+        return f"/ws/v1/{message.get('feed', '')}"
 
     # -- incoming -------------------------------------------------------------------
     async def on_message(self, text: str) -> None:
@@ -274,20 +198,11 @@ class FeedSession:
         return key.account_id if hmac.compare_digest(signed, expected) else None
 
     # -- engine events (called in the thread that runs the engine) -------------------
-    def on_engine_event(self, feed: str, account_id: str, message: dict[str, Any]) -> None:
-        if account_id != self.account_id:
-            return
+    def translate(self, feed: str, message: dict[str, Any]) -> list[dict[str, Any]]:
         wanted = feed in self.private or (
             feed == "open_orders" and "open_orders_verbose" in self.private
         )
-        if not wanted:
-            return
-        if threading.get_ident() == self._loop_thread:
-            # in-process, on the loop's own thread: queue it now, so a flush that
-            # follows in the same step sends it
-            self.outbox.put_nowait(message)
-        else:
-            self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
+        return [message] if wanted else []
 
     # -- private feeds -----------------------------------------------------------------
     def _private_snapshot(self, feed: str, account_id: str) -> list[dict[str, Any]]:
@@ -363,7 +278,7 @@ class FeedSession:
                 sub.last_ms = now
         return out + self._log_updates(now)
 
-    def _heartbeats(self) -> list[dict[str, Any]]:
+    def trailer(self) -> list[dict[str, Any]]:
         """The heartbeat of this tick, when one is due: always the tick's last message."""
         now = self._tick_ms
         sub = self.subs.get(("heartbeat", None))
@@ -472,25 +387,4 @@ class FeedSession:
 
 def websocket_endpoint(exchange: SimExchange) -> Callable[[WebSocket], Awaitable[None]]:
     """The ASGI WebSocket handler for ``/ws/v1``."""
-
-    async def endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-
-        async def receive() -> str | None:
-            try:
-                return await websocket.receive_text()
-            except WebSocketDisconnect:
-                return None
-
-        session = FeedSession(exchange, websocket.send_text)
-        try:
-            await session.run(receive)
-        except SessionDropped:
-            # 1012 "service restart": the server ends the connection, the client
-            # reconnects (the in-process transport drops it without a close frame)
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close(code=1012)
-        except WebSocketDisconnect:
-            pass
-
-    return endpoint
+    return serve_sessions(exchange, "/ws/v1", functools.partial(FeedSession, exchange))

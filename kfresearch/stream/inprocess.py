@@ -1,29 +1,37 @@
 """A WebSocket to the in-process simulator: two queues and a feed session, no sockets.
 
 ``env="sim"`` (and ``demo``) serve the exchange inside the Python process; its
-WebSocket feeds come from the same :class:`kfresearch.sim.ws.FeedSession` that
-``kfresearch sim serve`` runs behind a real socket, here run as a task on the
-stream's own loop. Nothing leaves the process, which is what makes the feed
+WebSocket feeds come from the same sessions that ``kfresearch sim serve`` runs
+behind a real socket (:class:`kfresearch.sim.ws.FeedSession` for v1, and
+:class:`kfresearch.sim.uws.session.UwsSession` when the URL's path is
+``/v2/public`` or ``/v2/private``), here run as a task on the stream's own
+loop. Nothing leaves the process, which is what makes the feed
 reproducible in a notebook: :meth:`InProcessSocket.flush` makes the session
 publish everything up to the simulator's current time and returns once the
 stream has handled all of it (``stream.sync()``).
 
 A ``ws_drop`` fault drops the connection without a close frame, as a network
-failure would (the client sees close code 1006).
+failure would (the client sees close code 1006); ``ws_close`` closes it with
+its code; ``ws_refuse`` makes :meth:`InProcessConnector.connect` raise
+:class:`~kfresearch.sim.pushsession.UpgradeRefused` (an ``OSError`` with the
+HTTP ``status``), as a refused handshake would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from kfresearch.stream.connection import SocketClosed
 
 if TYPE_CHECKING:
     from kfresearch.sim.exchange import SimExchange
-    from kfresearch.sim.ws import FeedSession
+    from kfresearch.sim.pushsession import PushSession, Send
 
 __all__ = ["InProcessConnector", "InProcessSocket"]
 
@@ -46,14 +54,18 @@ class _Closed:
 class InProcessSocket:
     """The client end of an in-process connection (see the module docstring)."""
 
-    def __init__(self, exchange: SimExchange) -> None:
-        from kfresearch.sim.ws import FeedSession
+    def __init__(
+        self, exchange: SimExchange, make: Callable[[Send], PushSession] | None = None
+    ) -> None:
+        if make is None:
+            from kfresearch.sim.ws import FeedSession
 
+            make = functools.partial(FeedSession, exchange, offload=False)
         self._inbox: asyncio.Queue[str | _Barrier | _Closed] = asyncio.Queue()
         self._to_server: asyncio.Queue[str | None] = asyncio.Queue()
         self._closed: _Closed | None = None
         self._barriers: set[_Barrier] = set()
-        self._session: FeedSession = FeedSession(exchange, self._from_server, offload=False)
+        self._session: PushSession = make(self._from_server)
         self._server = asyncio.get_running_loop().create_task(self._serve())
 
     async def _from_server(self, text: str) -> None:
@@ -61,12 +73,12 @@ class InProcessSocket:
             self._inbox.put_nowait(text)
 
     async def _serve(self) -> None:
-        from kfresearch.sim.ws import SessionDropped
+        from kfresearch.sim.pushsession import SessionDropped
 
         try:
             await self._session.run(self._to_server.get)
         except SessionDropped as exc:
-            self._drop(str(exc), 1006)
+            self._drop(str(exc), exc.code or 1006)
         else:
             self._drop("closed", 1000)
 
@@ -100,7 +112,7 @@ class InProcessSocket:
     async def flush(self) -> None:
         """Publish everything up to the simulator's current time, and return when the
         client has read it all (its reader has passed a barrier put after it)."""
-        from kfresearch.sim.ws import SessionDropped
+        from kfresearch.sim.pushsession import SessionDropped
 
         if self._closed is not None:
             raise SocketClosed(self._closed.reason, self._closed.code)
@@ -108,9 +120,10 @@ class InProcessSocket:
         try:
             await self._session.pump()
         except SessionDropped as exc:
-            self._drop(str(exc), 1006)
+            code = exc.code or 1006
+            self._drop(str(exc), code)
             self._server.cancel()
-            raise SocketClosed(str(exc), 1006) from None
+            raise SocketClosed(str(exc), code) from None
         barrier = _Barrier()
         self._barriers.add(barrier)
         self._inbox.put_nowait(barrier)
@@ -128,7 +141,8 @@ class InProcessSocket:
 
 
 class InProcessConnector:
-    """Opens in-process connections to ``exchange`` (the URL is not used)."""
+    """Opens in-process connections to ``exchange``: the Unified WebSocket when the URL's
+    path is ``/v2/public`` or ``/v2/private``, WebSocket v1 otherwise."""
 
     flushable = True
 
@@ -136,4 +150,17 @@ class InProcessConnector:
         self.exchange = exchange
 
     async def connect(self, url: str) -> InProcessSocket:
-        return InProcessSocket(self.exchange)
+        path = urlsplit(url).path.rstrip("/")
+        if path not in {"/v2/public", "/v2/private"}:
+            return InProcessSocket(self.exchange)
+        from kfresearch.sim.pushsession import refusal
+        from kfresearch.sim.uws.session import UwsSession
+
+        refused = refusal(self.exchange, path)
+        if refused is not None:
+            raise refused
+        private = path == "/v2/private"
+        return InProcessSocket(
+            self.exchange,
+            functools.partial(UwsSession, self.exchange, private=private, offload=False),
+        )
