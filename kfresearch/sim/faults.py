@@ -15,15 +15,30 @@ kind               effect
 ``drop_before``    the connection fails before the request is processed
 ``drop_after``     the request IS processed, then the connection drops
                    (the client sees a read timeout: the outcome is unknown)
-``ws_drop``        WebSocket: the connection closes instead of sending the
-                   matching message (path ``/ws/v1/<feed>``, e.g. ``/ws/v1/book``)
-``ws_skip``        WebSocket: the matching message is never sent, though its
+``ws_drop``        WebSocket: the connection is cut instead of sending the
+                   matching push (path ``/ws/v1/<feed>``, e.g. ``/ws/v1/book``;
+                   Unified WebSocket ``/v2/public/<channel>``,
+                   ``/v2/private/<channel>``)
+``ws_skip``        WebSocket: the matching push is never sent, though its
                    ``seq`` was used (a book delta skipped is a ``seq`` gap)
+``ws_close``       WebSocket: the server closes the connection with close code
+                   ``code`` (1008 "policy violation" by default) instead of
+                   sending the matching push
+``ws_corrupt``     Unified WebSocket book: the matching update carries a wrong
+                   quantity at the best ask while its ``checksum`` is the true
+                   book's, so the client's checksum check fails
+``ws_refuse``      WebSocket: the opening handshake to a matching path
+                   (``/v2/public``, ``/v2/private``, ``/ws/v1``) is answered
+                   with HTTP ``status`` instead of an upgrade
+``ws_bad_token``   Unified WebSocket: the matching private request (path
+                   ``/v2/private/<method or channel>``) is refused with
+                   ``EAPI:Invalid token`` whatever its token
 =================  ============================================================
 
-HTTP requests only meet the HTTP kinds and WebSocket messages only the
-``ws_`` kinds (:data:`HTTP_KINDS`, :data:`WS_KINDS`), so a rule without a path
-never leaks from one to the other.
+HTTP requests only meet the HTTP kinds and WebSocket pushes only the
+message kinds (:data:`HTTP_KINDS`, :data:`WS_KINDS`); handshakes meet
+:data:`WS_UPGRADE_KINDS` and Unified WebSocket requests
+:data:`WS_REQUEST_KINDS`. A rule without a path never leaks from one to another.
 
 Example
 -------
@@ -40,7 +55,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["HTTP_KINDS", "WS_KINDS", "Fault", "FaultKind", "Faults"]
+__all__ = [
+    "HTTP_KINDS",
+    "WS_KINDS",
+    "WS_REQUEST_KINDS",
+    "WS_UPGRADE_KINDS",
+    "Fault",
+    "FaultKind",
+    "Faults",
+]
 
 FaultKind = Literal[
     "latency",
@@ -51,11 +74,17 @@ FaultKind = Literal[
     "drop_after",
     "ws_drop",
     "ws_skip",
+    "ws_close",
+    "ws_corrupt",
+    "ws_refuse",
+    "ws_bad_token",
 ]
 HTTP_KINDS: frozenset[str] = frozenset(
     {"latency", "status", "rate_limit", "malformed", "drop_before", "drop_after"}
 )
-WS_KINDS: frozenset[str] = frozenset({"ws_drop", "ws_skip"})
+WS_KINDS: frozenset[str] = frozenset({"ws_drop", "ws_skip", "ws_close", "ws_corrupt"})
+WS_UPGRADE_KINDS: frozenset[str] = frozenset({"ws_refuse"})
+WS_REQUEST_KINDS: frozenset[str] = frozenset({"ws_bad_token"})
 
 
 @dataclass
@@ -65,8 +94,9 @@ class Fault:
     probability: float = 1.0
     count: int | None = None  # None: every matching request (by probability)
     after: int = 0  # let this many matching requests through first
-    status: int = 503
+    status: int = 503  # HTTP status of ``status`` and ``ws_refuse``
     seconds: float = 0.0  # latency, or rate-limit-reset for rate_limit
+    code: int = 1008  # WebSocket close code of ``ws_close``
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path in path

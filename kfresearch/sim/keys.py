@@ -1,4 +1,10 @@
-"""The key pairs the simulator provisions: one full-access, one read-only.
+"""The key pairs the simulator provisions: one full-access, one read-only, of each kind.
+
+Derivatives keys (:func:`provisioned_keys`) sign the v3 REST API and the v1
+WebSocket challenge; Kraken (spot-style) keys (:func:`provisioned_spot_keys`)
+sign ``GetWebSocketsToken`` for the Unified WebSocket, with the "Access
+WebSocket API" permission (the read-only one may not trade). All four belong
+to the same simulated account, so an order placed over either API shows in both.
 
 They are derived from fixed strings, so the in-process simulator, a served
 ``kfresearch sim serve`` and ``kfresearch sim keys`` agree without any file.
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 
 from kfresearch.credentials import Credentials, Secret
 
-__all__ = ["SIM_ACCOUNT_ID", "SimKey", "provisioned_keys"]
+__all__ = ["SIM_ACCOUNT_ID", "SimKey", "provisioned_keys", "provisioned_spot_keys"]
 
 SIM_ACCOUNT_ID = "6b8f0c52-5d5e-4e0a-9d3e-0c7d1f3a2b10"
 
@@ -22,7 +28,7 @@ SIM_ACCOUNT_ID = "6b8f0c52-5d5e-4e0a-9d3e-0c7d1f3a2b10"
 class SimKey:
     """A provisioned key: its credentials, whether it may trade, and its account."""
 
-    name: str  # "full" | "read_only"
+    name: str  # "full" | "read_only" (spot keys: "spot_full" | "spot_read_only")
     credentials: Credentials
     can_trade: bool
     account_id: str = SIM_ACCOUNT_ID
@@ -39,4 +45,12 @@ def provisioned_keys() -> dict[str, SimKey]:
     return {
         "full": SimKey("full", _derive("full"), can_trade=True),
         "read_only": SimKey("read_only", _derive("read-only"), can_trade=False),
+    }
+
+
+def provisioned_spot_keys() -> dict[str, SimKey]:
+    """``{"full": SimKey, "read_only": SimKey}``: the Kraken (spot-style) keys for UWS."""
+    return {
+        "full": SimKey("spot_full", _derive("spot-full"), can_trade=True),
+        "read_only": SimKey("spot_read_only", _derive("spot-read-only"), can_trade=False),
     }
