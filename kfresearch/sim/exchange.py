@@ -28,6 +28,10 @@ also says *why* in plain words (:mod:`kfresearch.sim.diagnosis`): in the
 :attr:`SimExchange.request_log` and in an ``X-Sim-Why`` response header, the
 one thing on the wire the exchange itself does not send.
 
+Spot REST paths (``/0/…``: the Unified WebSocket's ``GetWebSocketsToken``)
+go to :attr:`SimExchange.uws`, which checks them the Spot way
+(:mod:`kfresearch.sim.uws.spot_rest`).
+
 One request is processed at a time (a lock), so the engine needs no locking.
 """
 
@@ -42,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, unquote, unquote_plus
 
 import orjson
@@ -59,6 +63,9 @@ from kfresearch.sim.notifications import Notifications
 from kfresearch.sim.routes import ROUTES
 from kfresearch.sim.routing import Answer, Context, Route, SimError, by_specificity, iso
 from kfresearch.timeparse import to_timedelta
+
+if TYPE_CHECKING:
+    from kfresearch.sim.uws.service import UwsService
 
 __all__ = ["CHECKS", "LOG_SIZE", "SimExchange", "SimResponse"]
 
@@ -195,6 +202,7 @@ class SimExchange:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._nonces: dict[str, _NonceBook] = {}
         self._lock = threading.RLock()
+        self._uws: UwsService | None = None
         self.requests_seen = 0
         #: Every request answered (and WebSocket message received), newest last, with
         #: the error and the simulator's explanation of it (:mod:`kfresearch.sim.diagnosis`).
@@ -208,6 +216,16 @@ class SimExchange:
             if key.name == name:
                 return key.credentials
         raise KeyError(f"no provisioned key {name!r}: use 'full' or 'read_only'")
+
+    @property
+    def uws(self) -> UwsService:
+        """The Unified WebSocket side: Kraken keys, nonces and tokens (made on first use)."""
+        with self._lock:
+            if self._uws is None:
+                from kfresearch.sim.uws.service import UwsService
+
+                self._uws = UwsService(self)
+            return self._uws
 
     def add_fault(self, fault: Fault) -> Fault:
         """Inject a fault (see :mod:`kfresearch.sim.faults`)."""
@@ -316,6 +334,8 @@ class SimExchange:
     ) -> tuple[SimResponse, str | None, SimError | None]:
         """The answer, and for a refusal the step that refused (``"path"``, a step of
         :data:`CHECKS` or ``"handler"``) and its error."""
+        if path.startswith("/0/"):  # Spot REST: its own errors, in its body
+            return self.uws.handle_rest(method, path, headers, body), None, None
         now = self.clock.now_ms()
         found = self._match(method, path)
         if found is None:

@@ -2,7 +2,9 @@
 
 A Starlette app hands every HTTP request to :meth:`SimExchange.handle`
 unchanged, so clients written for the real exchange work against it with only
-the base URL changed. uvicorn serves it and stops cleanly on SIGINT.
+the base URL changed: the v3 REST API, the Spot REST ``GetWebSocketsToken``,
+WebSocket v1 on ``/ws/v1`` and the Unified WebSocket on ``/v2/public`` and
+``/v2/private``. uvicorn serves it and stops cleanly on SIGINT.
 
 :func:`bind` takes the port before anything is announced, so a busy port is an
 error at once rather than after a "listening on" line.
@@ -26,7 +28,7 @@ __all__ = ["bind", "build_app", "serve"]
 
 
 def build_app(exchange: SimExchange) -> Starlette:
-    """The ASGI app serving ``exchange``: every path, every method, plus ``/ws/v1``."""
+    """The ASGI app serving ``exchange``: every path, every method, plus its WebSockets."""
 
     async def http(request: Request) -> Response:
         body = await request.body()
@@ -46,11 +48,16 @@ def build_app(exchange: SimExchange) -> Starlette:
         Route("/{path:path}", http, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
     try:
+        from kfresearch.sim.uws.session import uws_endpoint
         from kfresearch.sim.ws import websocket_endpoint
     except ImportError:  # pragma: no cover - the WebSocket feeds are optional
         pass
     else:
-        routes.insert(0, WebSocketRoute("/ws/v1", websocket_endpoint(exchange)))
+        routes[:0] = [
+            WebSocketRoute("/ws/v1", websocket_endpoint(exchange)),
+            WebSocketRoute("/v2/public", uws_endpoint(exchange, private=False)),
+            WebSocketRoute("/v2/private", uws_endpoint(exchange, private=True)),
+        ]
     return Starlette(routes=routes)
 
 
