@@ -7,15 +7,19 @@ Each subscription samples the market at every tick and pushes what changed:
   ``change_pct`` in percent) on every tick with new trades (``event_trigger``
   ``trades``, the default) or a new best bid/offer (``bbo``). The
   derivatives extras were not seen in the reference; the simulator sends
-  them under v3's names in snake_case (a guess): ``mark_price``,
-  ``index_price``, ``open_interest`` and, for perpetuals, ``funding_rate``,
+  them under v3's names in snake_case (a guess, agreed with the client):
+  ``tag``, ``pair``, ``last_qty``, ``last_time``, ``open`` (24 h ago),
+  ``volume_quote``, ``mark_price``, ``index_price``, ``open_interest``,
+  ``suspended``, ``post_only`` and, for perpetuals, ``funding_rate``,
   ``funding_rate_prediction``, ``relative_funding_rate``,
   ``relative_funding_rate_prediction``, ``next_funding_rate_time``.
 * ``book``: a snapshot of ``depth`` levels then updates with the levels that
   changed, and ``checksum`` on both (:mod:`kfresearch.checksum`, computed
-  from the very texts sent). A level is deleted by qty ``0.0`` only when it
-  left the book; a level pushed below the subscribed depth by better ones is
-  not deleted: the client truncates (§1.6).
+  from the very texts sent). The market draws 100 levels a side, the book
+  v3 ``/orderbook`` shows: depths 500 and 1000 get those 100. A level is
+  deleted by qty ``0.0`` only when it left the book; a level pushed below
+  the subscribed depth by better ones is not deleted: the client truncates
+  (§1.6).
 * ``trade``: ``symbol, side, price, qty, ord_type, trade_id, timestamp``; the
   snapshot (off by default) is the last 50 trades.
 * ``ohlc``: ``symbol, open, high, low, close, trades, volume, vwap,
@@ -44,6 +48,7 @@ import numpy as np
 
 from kfresearch.checksum import book_checksum
 from kfresearch.sim.instruments import InstrumentSpec
+from kfresearch.sim.market.book import BOOK_LEVELS
 from kfresearch.sim.public_api import instrument_json
 from kfresearch.sim.uws import wire
 from kfresearch.sim.uws.protocol import UwsError, check_fields
@@ -188,18 +193,26 @@ class TickerSubscription(PublicSubscription):
             }
         return {
             "symbol": symbol,
+            "tag": self._spec.tag,
+            "pair": self._spec.pair,
             "bid": self._price(bids[0][0]),
             "bid_qty": wire.qty(bids[0][1]),
             "ask": self._price(asks[0][0]),
             "ask_qty": wire.qty(asks[0][1]),
             "last": self._price(stats.last),
+            "last_qty": wire.qty(stats.last_size),
+            "last_time": wire.rfc3339(stats.last_time_ms),
+            "open": self._price(stats.open),
             "volume": wire.qty(round(stats.volume, self._spec.precision)),
+            "volume_quote": round(stats.volume_quote, 6),
             "vwap": round(vwap, self._spec.tick_decimals + 2),
             "low": self._price(stats.low),
             "high": self._price(stats.high),
             "change": round(stats.last - stats.open, self._spec.tick_decimals),
             "change_pct": round(stats.change_pct, 2),
             **extras,
+            "suspended": False,
+            "post_only": self._spec.post_only,
             "timestamp": wire.rfc3339(now),
         }
 
@@ -221,7 +234,10 @@ class BookSubscription(PublicSubscription):
         return bool(params.get("depth", 10) == self.depth)
 
     def _full(self, now: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-        return self.market.book(self._symbol, now, self.depth)  # type: ignore[no-any-return]
+        # the market draws BOOK_LEVELS levels a side (what v3 /orderbook shows): a deeper
+        # subscription gets those, so every depth shows the same book as REST
+        depth = min(self.depth, BOOK_LEVELS)
+        return self.market.book(self._symbol, now, depth)  # type: ignore[no-any-return]
 
     def start(self, now: int) -> None:
         bids, asks = self._full(now)
@@ -241,7 +257,7 @@ class BookSubscription(PublicSubscription):
     def updates(self, now: int) -> list[Message]:
         bids, asks = self._full(now)
         # a deeper look tells a level that left the book from one pushed below the depth
-        deep_bids, deep_asks = self.market.book(self._symbol, now, max(self.depth, 100))
+        deep_bids, deep_asks = self.market.book(self._symbol, now, BOOK_LEVELS)
         sides = []
         for view, new, deep in ((self.bids, dict(bids), dict(deep_bids)),
                                 (self.asks, dict(asks), dict(deep_asks))):
