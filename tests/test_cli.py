@@ -15,17 +15,19 @@ import pytest
 
 import kfresearch
 from kfresearch.cli import main
-from kfresearch.sim.keys import provisioned_keys
+from kfresearch.sim.keys import provisioned_keys, provisioned_spot_keys
 
 
 def test_sim_keys_json_for_scripts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "keys", "--json"]) == 0
     keys = json.loads(capsys.readouterr().out)
-    assert set(keys) == {"full", "read_only"}
+    assert set(keys) == {"full", "read_only", "spot_full", "spot_read_only"}
     assert keys["full"]["key"] == provisioned_keys()["full"].credentials.key
     assert (
         keys["read_only"]["secret"] == provisioned_keys()["read_only"].credentials.secret.reveal()
     )
+    spot = provisioned_spot_keys()["read_only"].credentials
+    assert keys["spot_read_only"] == {"key": spot.key, "secret": spot.secret.reveal()}
 
 
 def test_doctor_on_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:

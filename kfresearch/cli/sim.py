@@ -36,18 +36,24 @@ def register(commands: Subcommands) -> None:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from kfresearch.sim.keys import provisioned_keys
+    from kfresearch.sim.keys import provisioned_keys, provisioned_spot_keys
 
+    # the Derivatives keys (v3 REST, WebSocket v1), then the Kraken keys (Unified WebSocket)
+    provisioned = [*provisioned_keys().values(), *provisioned_spot_keys().values()]
     keys = {
-        name: {"key": k.credentials.key, "secret": k.credentials.secret.reveal()}
-        for name, k in provisioned_keys().items()
+        k.name: {"key": k.credentials.key, "secret": k.credentials.secret.reveal()}
+        for k in provisioned
     }
     if args.json:
         print(json.dumps(keys))
         return 0
     for name, pair in keys.items():
         print(f"{name}:\n  key:    {pair['key']}\n  secret: {pair['secret']}")
-    print("\nThese keys unlock only the local simulator.")
+    print(
+        "\nfull/read_only are Derivatives keys (REST v3, WebSocket v1); spot_full/"
+        "spot_read_only are Kraken keys for the Unified WebSocket (GetWebSocketsToken)."
+        "\nThese keys unlock only the local simulator."
+    )
     return 0
 
 
