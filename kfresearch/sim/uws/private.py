@@ -22,14 +22,17 @@ Built from the engine's state and its events, for one account:
   wallet, with the v1 ``balances`` feed's ``flex_futures`` fields) and
   ``single_collateral`` (one row per inverse wallet: ``account, currency,
   balance, portfolio_value, pnl, available, unrealized_funding,
-  initial_margin, maintenance_margin``), on subscribing and whenever the
-  account changes. ``snapshot`` is refused, and one subscription per connection.
+  initial_margin, maintenance_margin, liquidation_threshold,
+  termination_threshold``: v3's ``im``/``mm``/``lt``/``tt``), on subscribing
+  and whenever the account changes. ``snapshot`` is refused, and one
+  subscription per connection.
 * ``positions``: a snapshot (``snapshot``, default true) then updates with
   only the positions that changed (``symbol, size, entry_price, mark_price,
   unrealized_pnl, unrealized_funding, liquidation_price, pnl_currency``
-  (linear), ``timestamp``); a closed one is ``{"symbol", "size": 0,
-  "entry_price": 0}``. ``size`` is signed (negative short). ``with_margin``
-  adds the margins (and cannot be combined with ``snapshot``).
+  (linear), ``fill_time`` (v3 ``fillTime``: the last fill's), ``timestamp``);
+  a closed one is ``{"symbol", "size": 0, "entry_price": 0}``. ``size`` is
+  signed (negative short). ``with_margin`` adds the margins (and cannot be
+  combined with ``snapshot``).
 
 Fields the reference does not name follow one rule agreed with the client:
 Spot v2's name where Spot v2 has the field, else v3's in snake_case.
@@ -413,6 +416,9 @@ class PrivateFeeds:
             }
             if not spec.is_inverse:
                 row["pnl_currency"] = acc.pnl_currency.get(spec.symbol, "USD")
+            held = acc.positions.get(spec.symbol)
+            if held is not None:
+                row["fill_time"] = wire.rfc3339(held.fill_time_ms)
             row["timestamp"] = wire.rfc3339(now)
             if with_margin:
                 row |= {
@@ -462,6 +468,8 @@ class PrivateFeeds:
                 "unrealized_funding": single.unrealized_funding,
                 "initial_margin": single.initial_margin_with_orders,
                 "maintenance_margin": single.maintenance_margin,
+                "liquidation_threshold": single.liquidation_threshold,
+                "termination_threshold": single.termination_threshold,
                 "timestamp": wire.rfc3339(now),
             })
         return [
