@@ -7,6 +7,7 @@ session and asserts on the decoded messages, with no socket and no reader task.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -35,8 +36,12 @@ def signed_token_request(
     return headers, body.encode()
 
 
-def get_token(exchange: SimExchange, name: str = "full", nonce: int = 1) -> str:
+_NONCES = itertools.count(1)
+
+
+def get_token(exchange: SimExchange, name: str = "full", nonce: int | None = None) -> str:
     """A fresh token for the provisioned Kraken key ``name``, through ``exchange.handle``."""
+    nonce = next(_NONCES) if nonce is None else nonce
     headers, body = signed_token_request(exchange.uws.spot_credentials(name), nonce)
     answer = orjson.loads(exchange.handle("POST", TOKEN_PATH, headers, body).body)
     assert answer["error"] == [], answer
@@ -144,3 +149,20 @@ def wire_texts(frame: str | bytes) -> dict[str, Any]:
     """A frame decoded with every JSON number kept as its wire text."""
     decoded: dict[str, Any] = json.loads(frame, parse_float=str, parse_int=str)
     return decoded
+
+
+def v3(exchange: SimExchange, method: str, endpoint: str, **params: Any) -> Any:
+    """A v3 REST call signed with the provisioned Derivatives key, through ``exchange.handle``
+    (``endpoint`` after ``/derivatives/api/v3``)."""
+    from kfresearch.auth import rest_signature
+
+    path = "/derivatives/api/v3" + endpoint
+    data = urlencode(params)
+    creds = exchange.credentials("full")
+    headers = {"APIKey": creds.key, "Authent": rest_signature(creds.secret, data, "", path)}
+    if method == "GET":
+        response = exchange.handle("GET", f"{path}?{data}" if data else path, headers, b"")
+    else:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = exchange.handle(method, path, headers, data.encode())
+    return orjson.loads(response.body)
