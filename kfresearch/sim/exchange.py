@@ -224,7 +224,7 @@ class SimExchange:
             if self._uws is None:
                 from kfresearch.sim.uws.service import UwsService
 
-                self._uws = UwsService(self)
+                self._uws = UwsService(self.seed, self.clock)
             return self._uws
 
     def add_fault(self, fault: Fault) -> Fault:
@@ -335,7 +335,7 @@ class SimExchange:
         """The answer, and for a refusal the step that refused (``"path"``, a step of
         :data:`CHECKS` or ``"handler"``) and its error."""
         if path.startswith("/0/"):  # Spot REST: its own errors, in its body
-            return self.uws.handle_rest(method, path, headers, body), None, None
+            return SimResponse(*self.uws.handle_rest(method, path, headers, body)), None, None
         now = self.clock.now_ms()
         found = self._match(method, path)
         if found is None:

@@ -3,7 +3,8 @@
 ``SimExchange.uws`` holds one :class:`UwsService`; the sessions of
 :mod:`kfresearch.sim.uws.session` and the token endpoint of
 :mod:`kfresearch.sim.uws.spot_rest` share it, and everything they do to
-orders and accounts goes through the exchange's one engine.
+orders and accounts goes through the exchange's one engine. It knows only the
+exchange's seed and clock, so the exchange can hold it without an import cycle.
 """
 
 from __future__ import annotations
@@ -11,30 +12,27 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from typing import TYPE_CHECKING
 
 from kfresearch.credentials import Credentials
+from kfresearch.sim.clock import SimClock
 from kfresearch.sim.keys import SimKey, provisioned_spot_keys
 from kfresearch.sim.uws.spot_rest import handle_spot_rest
-from kfresearch.sim.uws.tokens import TokenBook
-
-if TYPE_CHECKING:
-    from kfresearch.sim.exchange import SimExchange, SimResponse
+from kfresearch.sim.uws.tokens import Token, TokenBook
 
 __all__ = ["UwsService"]
 
 
 class UwsService:
-    """Kraken (spot-style) keys, their nonces and WebSocket tokens, for ``exchange``."""
+    """Kraken (spot-style) keys, their nonces and WebSocket tokens, on the simulated ``clock``."""
 
-    def __init__(self, exchange: SimExchange) -> None:
-        self.exchange = exchange
+    def __init__(self, seed: int, clock: SimClock) -> None:
+        self.clock = clock
         self.spot_keys: dict[str, SimKey] = {
             k.credentials.key: k for k in provisioned_spot_keys().values()
         }
-        self.tokens = TokenBook(exchange.seed)
+        self.tokens = TokenBook(seed)
         self._nonces: dict[str, int] = {}
-        self._ids = random.Random(f"uws-connections-{exchange.seed}")  # ids, not secrets
+        self._ids = random.Random(f"uws-connections-{seed}")  # ids, not secrets
         self._lock = threading.Lock()
 
     def spot_credentials(self, name: str = "full") -> Credentials:
@@ -57,6 +55,11 @@ class UwsService:
             self._nonces[key.credentials.key] = nonce
             return True
 
+    def issue_token(self, key: SimKey) -> Token:
+        """A new token for ``key``, valid from the clock's time on."""
+        with self._lock:
+            return self.tokens.issue(key, self.clock.now_ms())
+
     def new_id(self) -> str:
         """A fresh UUID (an ``amend_id``), from the seeded generator."""
         with self._lock:
@@ -69,6 +72,7 @@ class UwsService:
 
     def handle_rest(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> SimResponse:
-        """Answer a Spot REST request (a ``/0/`` path; headers with lower-case names)."""
+    ) -> tuple[int, bytes]:
+        """Answer a Spot REST request (a ``/0/`` path; headers with lower-case names):
+        HTTP status and JSON body."""
         return handle_spot_rest(self, method, path, headers, body)

@@ -24,45 +24,48 @@ Success: ``{"error": [], "result": {"token": "…", "expires": 900}}``.
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
 
 from kfresearch.auth import spot_signature
+from kfresearch.sim.keys import SimKey
+from kfresearch.sim.uws.tokens import Token
 
-if TYPE_CHECKING:
-    from kfresearch.sim.exchange import SimResponse
-    from kfresearch.sim.uws.service import UwsService
-
-__all__ = ["TOKEN_PATH", "handle_spot_rest"]
+__all__ = ["TOKEN_PATH", "TokenDesk", "handle_spot_rest"]
 
 TOKEN_PATH = "/0/private/GetWebSocketsToken"  # noqa: S105 - a path, not a secret
+
+
+class TokenDesk(Protocol):
+    """What the endpoint needs of the exchange's UWS side (``UwsService``)."""
+
+    spot_keys: dict[str, SimKey]  # by API key
+
+    def take_nonce(self, key: SimKey, nonce: int) -> bool: ...
+
+    def issue_token(self, key: SimKey) -> Token: ...
 
 
 class _SpotError(Exception):
     pass
 
 
-def _answer(payload: dict[str, Any]) -> SimResponse:
-    from kfresearch.sim.exchange import SimResponse
-
-    return SimResponse(200, orjson.dumps(payload))
-
-
 def handle_spot_rest(
-    service: UwsService, method: str, path: str, headers: dict[str, str], body: bytes
-) -> SimResponse:
-    """Answer one raw request to a ``/0/`` path (headers with lower-case names)."""
+    desk: TokenDesk, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, bytes]:
+    """Answer one raw request to a ``/0/`` path (headers with lower-case names): the HTTP
+    status (always 200, as Kraken's Spot REST API) and the JSON body."""
     try:
-        result = _token(service, method, path, headers, body)
+        result = _token(desk, method, path, headers, body)
     except _SpotError as error:
-        return _answer({"error": [str(error)]})
-    return _answer({"error": [], "result": result})
+        return 200, orjson.dumps({"error": [str(error)]})
+    return 200, orjson.dumps({"error": [], "result": result})
 
 
 def _token(
-    service: UwsService, method: str, path: str, headers: dict[str, str], body: bytes
+    service: TokenDesk, method: str, path: str, headers: dict[str, str], body: bytes
 ) -> dict[str, Any]:
     if method != "POST" or path != TOKEN_PATH:
         raise _SpotError("EGeneral:Unknown method")
@@ -76,7 +79,7 @@ def _token(
         raise _SpotError("EAPI:Invalid signature")
     if nonce is None or not nonce.isdigit() or not service.take_nonce(key, int(nonce)):
         raise _SpotError("EAPI:Invalid nonce")
-    token = service.tokens.issue(key, service.exchange.clock.now_ms())
+    token = service.issue_token(key)
     return {"token": token.value, "expires": 900}
 
 
