@@ -48,7 +48,6 @@ __all__ = [
     "Receive",
     "Send",
     "SessionDropped",
-    "UpgradeRefused",
     "refusal",
     "websocket_endpoint",
 ]
@@ -72,18 +71,11 @@ class SessionDropped(Exception):
         self.code = code
 
 
-class UpgradeRefused(OSError):
-    """A ``ws_refuse`` fault: the opening handshake was answered with HTTP ``status``."""
-
-    def __init__(self, status: int, path: str) -> None:
-        super().__init__(f"the WebSocket upgrade to {path} was refused with HTTP {status}")
-        self.status = status
-
-
-def refusal(exchange: SimExchange, path: str) -> UpgradeRefused | None:
-    """The refusal a ``ws_refuse`` fault makes of a handshake to ``path``, if one applies."""
+def refusal(exchange: SimExchange, path: str) -> int | None:
+    """The HTTP status a ``ws_refuse`` fault answers a handshake to ``path`` with, if one
+    applies (None: the upgrade goes ahead)."""
     fault = exchange.faults.pick(path, WS_UPGRADE_KINDS)
-    return UpgradeRefused(fault.status, path) if fault is not None else None
+    return fault.status if fault is not None else None
 
 
 class PushSession:
@@ -240,10 +232,11 @@ def websocket_endpoint(
     from starlette.websockets import WebSocketDisconnect
 
     async def endpoint(websocket: WebSocket) -> None:
-        refused = refusal(exchange, path)
-        if refused is not None:
+        status = refusal(exchange, path)
+        if status is not None:
+            text = f"the WebSocket upgrade to {path} was refused with HTTP {status}"
             await websocket.send_denial_response(
-                Response(str(refused), status_code=refused.status, media_type="text/plain")
+                Response(text, status_code=status, media_type="text/plain")
             )
             return
         await websocket.accept()

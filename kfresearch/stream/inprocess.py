@@ -13,8 +13,8 @@ stream has handled all of it (``stream.sync()``).
 A ``ws_drop`` fault drops the connection without a close frame, as a network
 failure would (the client sees close code 1006); ``ws_close`` closes it with
 its code; ``ws_refuse`` makes :meth:`InProcessConnector.connect` raise
-:class:`~kfresearch.sim.pushsession.UpgradeRefused` (an ``OSError`` with the
-HTTP ``status``), as a refused handshake would.
+:class:`~kfresearch.stream.connection.HandshakeRefused` with the HTTP
+``status``, as a refused handshake over a socket does.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from kfresearch.stream.connection import SocketClosed
+from kfresearch.stream.connection import HandshakeRefused, SocketClosed
 
 if TYPE_CHECKING:
     from kfresearch.sim.exchange import SimExchange
@@ -156,9 +156,11 @@ class InProcessConnector:
         from kfresearch.sim.pushsession import refusal
         from kfresearch.sim.uws.session import UwsSession
 
-        refused = refusal(self.exchange, path)
-        if refused is not None:
-            raise refused
+        status = refusal(self.exchange, path)
+        if status is not None:
+            raise HandshakeRefused(
+                f"the WebSocket upgrade to {path} was refused with HTTP {status}", status
+            )
         private = path == "/v2/private"
         return InProcessSocket(
             self.exchange,
