@@ -25,6 +25,12 @@ def register(commands: Subcommands) -> None:
         "--speed", type=float, default=None, help="run the clock this many times faster"
     )
     serve.add_argument(
+        "--latency",
+        default="0ms",
+        help="answer every HTTP request this much later, like a real network's round trip "
+        "(e.g. 50ms; default 0ms)",
+    )
+    serve.add_argument(
         "--strict-auth",
         action="store_true",
         help="reject the legacy (URL-decoded postData) signature form",
@@ -61,7 +67,13 @@ def _serve(args: argparse.Namespace) -> int:
     from kfresearch.sim.clock import SimClock, parse_time_ms
     from kfresearch.sim.exchange import SimExchange
     from kfresearch.sim.server import bind, serve
+    from kfresearch.timeparse import to_timedelta
 
+    try:
+        latency = to_timedelta(args.latency).total_seconds()
+    except ValueError as exc:
+        print(f"error: --latency: {exc}", file=sys.stderr)
+        return 2
     if args.speed:
         clock = SimClock("accelerated", parse_time_ms(args.now) if args.now else None, args.speed)
     elif args.now:
@@ -80,11 +92,15 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     port = sock.getsockname()[1]
-    exchange = SimExchange(seed=args.seed, clock=clock, strict_auth=args.strict_auth)
+    exchange = SimExchange(
+        seed=args.seed, clock=clock, strict_auth=args.strict_auth, latency=latency
+    )
     # announced only once the port is ours
     print(
         f"kfresearch simulator on http://{args.host}:{port} "
-        f"(WebSocket ws://{args.host}:{port}/ws/v1), seed {exchange.seed}; Ctrl-C stops it",
+        f"(WebSocket ws://{args.host}:{port}/ws/v1), seed {exchange.seed}"
+        + (f", {args.latency} latency" if latency else "")
+        + "; Ctrl-C stops it",
         flush=True,
     )
     serve(exchange, sock=sock)

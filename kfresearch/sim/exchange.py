@@ -161,6 +161,13 @@ class SimExchange:
     rate_clock : callable
         Monotonic seconds for the rate-limit pools (real time by default, so
         the pools refill while a fixed simulation clock stands still).
+    latency : str, timedelta or float
+        The network's round trip: every HTTP answer is handed back this much
+        later (``"50ms"``, a timedelta, or seconds as a number; default 0).
+        The exchange processes the request at once and the wait happens
+        outside its lock, so concurrent requests wait side by side, as on a
+        real network. Settable later (``ex.latency = 0.05``, in seconds).
+        ``kfresearch sim serve --latency 50ms`` sets it for a served exchange.
 
     Example
     -------
@@ -180,6 +187,7 @@ class SimExchange:
         routes: Iterable[Route] | None = None,
         rate_clock: Callable[[], float] = time.monotonic,
         faults: Faults | None = None,
+        latency: str | timedelta | float = 0.0,
     ) -> None:
         self.seed = int(seed if seed is not None else os.environ.get("KFRESEARCH_SIM_SEED", "42"))
         self.clock = clock or SimClock.from_env()
@@ -208,6 +216,7 @@ class SimExchange:
         #: the error and the simulator's explanation of it (:mod:`kfresearch.sim.diagnosis`).
         self.request_log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
         self._logged = 0
+        self.latency = _seconds(latency)
 
     # -- public helpers -------------------------------------------------------------
     def credentials(self, name: str = "full") -> Credentials:
@@ -274,6 +283,7 @@ class SimExchange:
             with self._lock:
                 self.log(method, target, text, answer.status or None, fault.kind, "fault",
                          f"an injected {fault.kind} fault")
+            answer.delay = self.latency
             return answer
         with self._lock:
             self.requests_seen += 1
@@ -284,8 +294,9 @@ class SimExchange:
                      check, error.why if error else None)
         if error is not None and error.why:
             answer.headers["x-sim-why"] = _ascii(error.why)
+        answer.delay = self.latency
         if fault is not None and fault.kind == "latency":
-            answer.delay = fault.seconds
+            answer.delay += fault.seconds
         elif fault is not None:
             answer.drop = "after"
         return answer
@@ -500,6 +511,18 @@ class SimExchange:
         return (
             f"SimExchange(seed={self.seed}, clock={self.clock!r}, strict_auth={self.strict_auth})"
         )
+
+
+def _seconds(latency: Any) -> float:
+    """``latency`` (see :class:`SimExchange`) in seconds."""
+    if isinstance(latency, int | float) and not isinstance(latency, bool):
+        if latency < 0:
+            raise ValidationError("latency", latency, "latency must not be negative")
+        return float(latency)
+    try:
+        return float(to_timedelta(latency).total_seconds())
+    except ValueError as exc:
+        raise ValidationError("latency", latency, str(exc)) from None
 
 
 def _duration_ms(duration: Any) -> int:
