@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
@@ -48,7 +49,7 @@ from kfresearch.endpoints import (
 from kfresearch.environments import Environment
 from kfresearch.errors import ValidationError
 from kfresearch.operations import Awaiting, Blocking, operation
-from kfresearch.plans import Call, Plan, drive, drive_async, plan_single
+from kfresearch.plans import CONCURRENCY, Call, Plan, drive, drive_async, plan_single
 from kfresearch.queries import (
     plan_account_log,
     plan_accounts,
@@ -127,7 +128,8 @@ class DataMethods(ClientState):
 
         ``since``/``until`` take datetimes, ISO strings, ``"30d"``-style
         relative strings or epoch ms; default: the last 2,000 candles. Pages of
-        2,000 candles are fetched and joined without gaps or duplicates.
+        2,000 candles are fetched four at a time and joined without gaps or
+        duplicates.
         ``tick_type`` is ``"trade"``, ``"mark"`` or ``"spot"`` (the index). An
         index symbol (``"in_xbtusd"``) gives the index's own candles (the
         ``spot`` series of the perpetual on its pair, ``attrs["source_symbol"]``).
@@ -155,7 +157,12 @@ class DataMethods(ClientState):
         *,
         progress: bool = True,
     ) -> Plan[pd.DataFrame]:
-        """Public trades of ``symbol`` in ``[since, until)`` (market history), oldest first."""
+        """Public trades of ``symbol`` in ``[since, until)`` (market history), oldest first.
+
+        A long range is paged in time sub-ranges, four requests at a time, and
+        joined into the frame one page after another would give; see
+        :func:`kfresearch.frames.trades` for the columns.
+        """
         return plan_trades(symbol, since, until, self._now_ms(), progress, self._instruments_body())
 
     @operation
@@ -354,6 +361,9 @@ class Client(DataMethods, OrderMethods, Blocking):
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
         self._sleep: Callable[[float], None] = time.sleep  # tests swap in a fake clock
         self._uws_loop: LoopRunner | None = None
+        # a batch's requests (candle windows, history sub-ranges) go out side by side;
+        # httpx.Client is thread-safe, and its threads start only when first needed
+        self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="kfresearch-request")
 
     def _send(self, call: Call) -> Any:
         route = self._uws_route(call)
@@ -368,8 +378,9 @@ class Client(DataMethods, OrderMethods, Blocking):
         return run_sync(step, self._http, self._sleep)
 
     def _run(self, plan: Plan[T]) -> T:
-        """Run a plan: each batch's calls one after another, errors thrown back into it."""
-        return _finish(drive(plan, self._send, self._seen), self)
+        """Run a plan: each batch's calls side by side on the client's threads, errors
+        thrown back into it."""
+        return _finish(drive(plan, self._send, self._seen, pool=self._pool), self)
 
     def keep_alive(
         self,
@@ -398,7 +409,8 @@ class Client(DataMethods, OrderMethods, Blocking):
         return switch
 
     def close(self) -> None:
-        """Close the connection pool (and the UWS connections)."""
+        """Close the connection pool, the client's request threads and the UWS connections."""
+        self._pool.shutdown(wait=True)
         self._http.close()
         self._close_uws()
         runner, self._uws_loop = self._uws_loop, None

@@ -8,9 +8,12 @@ decoded bodies, and returns its result: a DataFrame, an
 back into the plan, which may handle it (look an order up after a timeout) or
 let it propagate.
 
-:func:`drive` runs a plan with blocking sends, one call after another;
-:func:`drive_async` runs each batch with ``asyncio.gather`` (within the rate
-budget the transport enforces). These two loops are the only difference between
+:func:`drive` runs a plan with blocking sends: a batch's calls side by side
+on a small thread pool when one is given (the :class:`~kfresearch.Client`'s),
+else one after another; :func:`drive_async` runs each batch with
+``asyncio.gather``. Either way the transport keeps the rate budget, and a
+plan asks for at most :data:`CONCURRENCY` calls at a time where it pages.
+These two loops are the only difference between
 :class:`~kfresearch.Client` and :class:`~kfresearch.AsyncClient`; every
 decision lives in the plans (:mod:`kfresearch.queries`, :mod:`kfresearch.orders`).
 
@@ -27,15 +30,21 @@ Example
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Sequence
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kfresearch.endpoints import Endpoint
 from kfresearch.errors import KFError
 
-__all__ = ["Call", "Plan", "drive", "drive_async", "plan_single"]
+__all__ = ["CONCURRENCY", "Call", "Plan", "drive", "drive_async", "plan_single"]
 
 T = TypeVar("T")
+
+#: Requests a paging plan keeps in flight (and the threads of the blocking client's pool).
+#: Public data costs no rate units (reference §6) but is not unlimited either: four at a
+#: time hides the round trip without hammering the exchange.
+CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -60,13 +69,25 @@ def plan_single(calls: Sequence[Call], build: Callable[..., T]) -> Plan[T]:
     return build(*bodies)
 
 
-def drive(plan: Plan[T], send: Callable[[Call], Any], seen: Observer | None = None) -> T:
-    """Run ``plan`` to its result with a blocking ``send``: each batch's calls in order."""
+def drive(
+    plan: Plan[T],
+    send: Callable[[Call], Any],
+    seen: Observer | None = None,
+    *,
+    pool: Executor | None = None,
+) -> T:
+    """Run ``plan`` to its result with a blocking ``send``.
+
+    A batch's calls run side by side on ``pool`` (threads; ``send`` must be
+    thread-safe), or one after another without it. Every call of a batch
+    finishes before the plan hears of it; the first error in the batch's order
+    is thrown back into the plan, as :func:`drive_async` does.
+    """
     try:
         calls = next(plan)
         while True:
             try:
-                bodies = [send(call) for call in calls]
+                bodies = _send_all(calls, send, pool)
             except KFError as exc:
                 calls = plan.throw(exc)
                 continue
@@ -76,6 +97,14 @@ def drive(plan: Plan[T], send: Callable[[Call], Any], seen: Observer | None = No
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+def _send_all(calls: list[Call], send: Callable[[Call], Any], pool: Executor | None) -> list[Any]:
+    if pool is None or len(calls) < 2:
+        return [send(call) for call in calls]
+    futures = [pool.submit(send, call) for call in calls]
+    wait(futures)  # none left in flight when the plan decides what to do next
+    return [future.result() for future in futures]
 
 
 async def drive_async(

@@ -13,8 +13,11 @@ fetched so far to the exception as ``partial`` and lets it propagate.
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
@@ -43,8 +46,8 @@ from kfresearch.errors import (
     UnsupportedCallError,
     ValidationError,
 )
-from kfresearch.frames.pages import candles_more, page_token
-from kfresearch.plans import Call, Plan
+from kfresearch.frames.pages import HistoryPage, candles_more, history_page, page_token
+from kfresearch.plans import CONCURRENCY, Call, Plan
 from kfresearch.timeparse import TimeLike, time_argument
 
 __all__ = [
@@ -84,7 +87,6 @@ TICK_TYPES = ("trade", "mark", "spot")
 CANDLE_PAGE = 2000  # candles per charts answer (reference §4.6)
 HISTORY_PAGE = 1000  # elements per history answer we ask for
 FILLS_PAGE = 100  # the fills endpoint answers at most 100 fills (reference §4.19)
-CONCURRENCY = 4  # pages an async download keeps in flight
 
 
 class Progress:
@@ -367,26 +369,104 @@ def plan_history(
 ) -> Plan[pd.DataFrame]:
     """Every element of an event-store endpoint in ``[since, until)``, oldest first.
 
-    Pages follow ``continuationToken`` (same ``sort``) until there is none.
-    The progress bar measures time covered. ``build`` takes the pages and
-    their ``sort`` (which orders rows that share a time).
+    The first page is asked for the whole range. When more follow, the time
+    its elements covered says how dense the listing is: the rest of the range
+    is cut into sub-ranges of about three quarters of a page each (at most
+    :data:`SPLIT_MAX`), which are paged side by side, :data:`CONCURRENCY` at a
+    time, each following its own ``continuationToken`` (same ``sort``). The
+    pages are joined in time order; the first sub-range starts at the first
+    page's last time, so elements that share that time are read whole again,
+    and the frame's de-duplication by uid removes the repeats. The frame is
+    the one serial paging gives. ``build`` takes the pages and their ``sort``.
     """
     start, end = time_range(since, until, now_ms, default_since=default_since)
     params = {"since": start, "before": end, "sort": "asc", "count": HISTORY_PAGE, **(extra or {})}
+    path = path_params or {}
     bar = Progress(progress, label)
     pages: list[Any] = []
     build = functools.partial(build, sort="asc")
     try:
-        while True:
-            yield from _guarded(pages, build, [Call(endpoint, dict(params), path_params or {})])
-            bar.update()
-            token = page_token(pages[-1])
-            if not token:
-                break
-            params["continuation_token"] = token
+        yield from _guarded(pages, build, [Call(endpoint, dict(params), path)])
+        bar.update()
+        first = history_page(pages[0])
+        ranges = _sub_ranges(start, end, first)
+        if ranges:
+            chained = yield from _chains(endpoint, params, path, ranges, pages, build, bar)
+            pages.extend(chained)
+        else:
+            token = first.token
+            while token:
+                params["continuation_token"] = token
+                yield from _guarded(pages, build, [Call(endpoint, dict(params), path)])
+                bar.update()
+                token = page_token(pages[-1])
     finally:
         bar.close()
     return build(pages)
+
+
+#: Sub-ranges one history download is cut into, at most. More in flight than
+#: :data:`CONCURRENCY` keeps the slots busy when the density varies; each costs
+#: about half a page more, so not many more.
+SPLIT_MAX = 8 * CONCURRENCY
+
+
+def _sub_ranges(start: int, end: int, first: HistoryPage) -> list[tuple[int, int]]:
+    """``[a, b)`` ranges (epoch ms) for the rest of a listing whose first page is ``first``;
+    none when one more page likely ends it (then its token is followed)."""
+    if not first.token or first.last_ms is None or first.size == 0:
+        return []
+    reached = max(start, min(first.last_ms, end - 1))
+    left = end - reached
+    per_ms = first.size / max(1, reached - start)
+    pages_left = left * per_ms / HISTORY_PAGE
+    if pages_left <= 1:
+        return []
+    count = min(SPLIT_MAX, math.ceil(pages_left * 4 / 3), left)
+    edges = [reached + left * i // count for i in range(count + 1)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if a < b]
+
+
+def _chains(
+    endpoint: Endpoint,
+    params: dict[str, Any],
+    path_params: dict[str, str],
+    ranges: list[tuple[int, int]],
+    before: list[Any],
+    build: Callable[[list[Any]], pd.DataFrame],
+    bar: Progress,
+) -> Generator[list[Call], list[Any], list[Any]]:
+    """Page every range of ``ranges`` by its continuation token, ``CONCURRENCY`` calls at a
+    time; return the pages in range order. On failure the frame of ``before`` and the pages
+    so far is attached to the error."""
+    done: list[list[Any]] = [[] for _ in ranges]
+    waiting = deque(range(len(ranges)))
+    tokens: dict[int, str | None] = {}  # range in flight -> token of its next page
+    while waiting or tokens:
+        while waiting and len(tokens) < CONCURRENCY:
+            tokens[waiting.popleft()] = None
+        order = list(tokens)
+        batch = []
+        for i in order:
+            since, until = ranges[i]
+            query = {**params, "since": since, "before": until}
+            if tokens[i]:
+                query["continuation_token"] = tokens[i]
+            batch.append(Call(endpoint, query, path_params))
+        try:
+            bodies = yield batch
+        except KFError as exc:
+            exc.partial = build(before + [page for pages in done for page in pages])
+            raise
+        for i, body in zip(order, bodies, strict=True):
+            done[i].append(body)
+            token = history_page(body).token
+            if token:
+                tokens[i] = token
+            else:
+                del tokens[i]
+        bar.update(len(batch))
+    return [page for pages in done for page in pages]
 
 
 def plan_trades(

@@ -951,7 +951,14 @@ def _finish(
 ) -> pd.DataFrame:
     if spec.unique is not None and len(frame):
         key = frame[spec.unique]
-        frame = frame[~(key.duplicated(keep="last") & key.notna())]
+        repeated = key.duplicated(keep="last") & key.notna()
+        if repeated.any():
+            frame = frame[~repeated]
+            if "seq" in spec.order_by:  # a rank: 0, 1, 2, … over the rows kept
+                order = np.argsort(frame["seq"].to_numpy(), kind="stable")
+                ranks = np.empty(len(order), dtype=np.int64)
+                ranks[order] = np.arange(len(order), dtype=np.int64)
+                frame = frame.assign(seq=ranks)
     if spec.order_by and len(frame):
         frame = frame.sort_values(list(spec.order_by), kind="stable")
     if spec.index is not None:
