@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from kfresearch.credentials import Secret, as_secret, load_credentials, mask
-from kfresearch.endpoints import INSTRUMENTS, WEBSOCKETS_TOKEN, Endpoint, find_endpoint
+from kfresearch.endpoints import (
+    INSTRUMENTS,
+    TICKER,
+    TICKERS,
+    WEBSOCKETS_TOKEN,
+    Endpoint,
+    find_endpoint,
+)
 from kfresearch.environments import Environment, build_exchange, resolve_environment
 from kfresearch.errors import (
     ConfigurationError,
@@ -42,13 +49,25 @@ if TYPE_CHECKING:
     from kfresearch.uws.routes import Route
     from kfresearch.uws.tokens import TokenSource
 
-__all__ = ["ALLOW_LIVE_VAR", "DEFAULT_TIMEOUT", "INSTRUMENTS_FRESH_FOR", "ClientState"]
+__all__ = [
+    "ALLOW_LIVE_VAR",
+    "DEFAULT_TIMEOUT",
+    "INSTRUMENTS_FRESH_FOR",
+    "MARKS_FRESH_FOR",
+    "ClientState",
+]
 
 ALLOW_LIVE_VAR = "KFRESEARCH_ALLOW_LIVE_TRADING"
 DEFAULT_TIMEOUT = 10.0
 INSTRUMENTS_FRESH_FOR = 60.0
 """Seconds a client reuses the instruments it read (symbols, ticks, size steps) before
 reading them again: order checks and symbol lookups cost no request within that time."""
+MARKS_FRESH_FOR = 2.0
+"""Seconds of the exchange's clock a client reuses a mark price it read (from any tickers
+or ticker answer) for the price collar of a limit order: orders placed together cost one
+ticker read, not one each. A mark moves far less than the collar's margin in that time,
+and the exchange checks the collar again itself. In-process ``sim`` counts on its own
+clock: a fixed clock keeps the marks until it is advanced (the market stands still too)."""
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -173,6 +192,7 @@ class ClientState:
         )
         self._instruments: Any = None
         self._instruments_read_at = -float("inf")
+        self._marks: dict[str, tuple[float, int]] = {}  # symbol -> (mark, exchange ms)
         if transport is None and parts is not None:
             transport = parts.transport
         self._transport = transport
@@ -404,12 +424,34 @@ class ClientState:
         fresh = time.monotonic() - self._instruments_read_at < INSTRUMENTS_FRESH_FOR
         return self._instruments if fresh else None
 
+    def _fresh_marks(self) -> dict[str, float]:
+        """Mark prices by symbol read within :data:`MARKS_FRESH_FOR` seconds."""
+        now = self._now_ms()
+        fresh = MARKS_FRESH_FOR * 1000
+        return {s: mark for s, (mark, at) in self._marks.items() if 0 <= now - at < fresh}
+
     def _seen(self, calls: list[Call], bodies: list[Any]) -> None:
-        """Told every batch a plan received: keeps the instruments it read."""
+        """Told every batch a plan received: keeps the instruments and the marks it read."""
         for call, body in zip(calls, bodies, strict=True):
             if call.endpoint is INSTRUMENTS:
                 self._instruments = body
                 self._instruments_read_at = time.monotonic()
+            elif call.endpoint is TICKER and isinstance(body, dict):
+                self._keep_marks([body.get("ticker")])
+            elif call.endpoint is TICKERS and isinstance(body, dict):
+                self._keep_marks(body.get("tickers"))
+
+    def _keep_marks(self, tickers: Any) -> None:
+        now = self._now_ms()
+        for ticker in tickers if isinstance(tickers, list) else []:
+            if not isinstance(ticker, dict):
+                continue
+            try:
+                mark = float(ticker["markPrice"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if mark > 0:
+                self._marks[str(ticker.get("symbol", "")).upper()] = (mark, now)
 
     def _gate(self, endpoint: Endpoint) -> None:
         """The live gate, checked before an order plan sends anything (even its reads)."""

@@ -161,7 +161,8 @@ class OrderMethods(ClientState):
         One request (``sendorder``, 10 rate units) for a market order once the
         client holds the instruments (read at most once a minute); a limit
         order also reads its ticker (public, no rate units) for the price
-        collar.
+        collar, unless the client read that mark in the last two seconds
+        (:data:`~kfresearch.clientstate.MARKS_FRESH_FOR`).
 
         Examples
         --------
@@ -195,6 +196,7 @@ class OrderMethods(ClientState):
             validate=validate,
             # on UWS an unanswered order is resolved by lookup only, never sent again
             resends=0 if self.protocol == "uws" else LOOKUP_RESENDS,
+            marks=self._fresh_marks(),
         )
 
     @operation
@@ -221,7 +223,12 @@ class OrderMethods(ClientState):
         """
         self._gate(EDITORDER)
         edit = Edit(order_id, client_order_id, size, limit_price, stop_price, trailing, qty_mode)
-        return plan_edit(edit, instruments_body=self._instruments_body(), validate=validate)
+        return plan_edit(
+            edit,
+            instruments_body=self._instruments_body(),
+            validate=validate,
+            marks=self._fresh_marks(),
+        )
 
     @operation
     def cancel_order(
@@ -282,6 +289,7 @@ class OrderMethods(ClientState):
             instruments_body=self._instruments_body(),
             new_client_order_id=self._new_client_order_id,
             validate=validate,
+            marks=self._fresh_marks(),
         )
 
     @operation

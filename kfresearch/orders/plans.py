@@ -125,13 +125,14 @@ def _lookup_or_unknown(
 
 
 def plan_validated_send(
-    order: Send, instruments_body: Any
+    order: Send, instruments_body: Any, marks: Mapping[str, float] | None = None
 ) -> Plan[tuple[Send, InstrumentRules]]:
     """Check ``order`` (shape, then the contract's rules); raise the first problem as a
     :class:`ValidationError`, else return the normalised order and its rules.
 
     Reads only what a check needs: the instruments when the client holds none,
-    the ticker's mark for a limit order (the price collar), and the position
+    the ticker's mark for a limit order (the price collar) unless ``marks``
+    (mark prices by symbol the client read moments ago) has it, and the position
     only when the order alone exceeds the maximum position (it may still
     reduce a short). A market order needs no read at all. A position that is
     already near its maximum is left to the exchange, whose
@@ -143,12 +144,12 @@ def plan_validated_send(
         instruments_body = (yield [Call(INSTRUMENTS)])[0]
     rules = rules_for(instruments_body, order.symbol)
     calls = []
-    if order.order_type in LIMIT_TYPES:
+    mark = (marks or {}).get(rules.symbol)
+    if order.order_type in LIMIT_TYPES and mark is None:
         calls.append(Call(TICKER, path_params={"symbol": rules.symbol}))
     if _needs_position(order, rules):
         calls.append(Call(OPENPOSITIONS))
     bodies = (yield calls) if calls else []
-    mark: float | None = None
     position: float | None = None
     for call, body in zip(calls, bodies, strict=True):
         if call.endpoint is TICKER:
@@ -173,6 +174,7 @@ def plan_place(
     client_order_id: str,
     validate: bool = True,
     resends: int = LOOKUP_RESENDS,
+    marks: Mapping[str, float] | None = None,
 ) -> Plan[OrderResult]:
     """Validate, send and, if the outcome is unknown, resolve one new order.
 
@@ -193,7 +195,7 @@ def plan_place(
     order = replace(order, client_order_id=client_order_id)
     rules: InstrumentRules | None = None
     if validate:
-        order, rules = yield from plan_validated_send(order, instruments_body)
+        order, rules = yield from plan_validated_send(order, instruments_body, marks)
     else:
         order = order.normalised()
     params = send_params(order, client_order_id, rules)
@@ -237,7 +239,11 @@ def plan_place(
 
 
 def plan_edit(
-    edit: Edit, *, instruments_body: Any, validate: bool = True
+    edit: Edit,
+    *,
+    instruments_body: Any,
+    validate: bool = True,
+    marks: Mapping[str, float] | None = None,
 ) -> Plan[OrderResult]:
     """Validate and send an edit; an unknown outcome is resolved by comparing the order's state."""
     raise_first(check_edit(edit))
@@ -256,8 +262,8 @@ def plan_edit(
                 instruments_body = (yield [Call(INSTRUMENTS)])[0]
             rules = rules_for(instruments_body, str(order.get("symbol")))
             resting = order.get("type") == "ORDER" and edit.limit_price is not None
-            mark = None
-            if resting:
+            mark = (marks or {}).get(rules.symbol)
+            if resting and mark is None:
                 ticker = (yield [Call(TICKER, path_params={"symbol": rules.symbol})])[0]
                 mark = ticker_prices(ticker)["mark"]
             raise_first(check_edit(edit, rules, side=order.get("side"), mark=mark, collar=resting))
@@ -410,6 +416,7 @@ def plan_batch(
     instruments_body: Any,
     new_client_order_id: Callable[[], str],
     validate: bool = True,
+    marks: Mapping[str, float] | None = None,
 ) -> Plan[BatchResult]:
     """Validate and send a batch of send/edit/cancel instructions (reference §4.18).
 
@@ -450,13 +457,15 @@ def plan_batch(
             rules_by_symbol[send.symbol] = rules
         symbols = sorted({r.symbol for r in rules_by_symbol.values()})
         # marks for the price collar of limit orders; the position for the batch's sum
+        known: dict[str, float | None] = dict(marks or {})
         priced = sorted(
             {rules_by_symbol[s.symbol].symbol for s in sends if s.order_type in LIMIT_TYPES}
+            - set(known)
         )
         bodies = yield [Call(TICKER, path_params={"symbol": s}) for s in priced] + [
             Call(OPENPOSITIONS)
         ]
-        marks = {s: ticker_prices(b)["mark"] for s, b in zip(priced, bodies[:-1], strict=True)}
+        known |= {s: ticker_prices(b)["mark"] for s, b in zip(priced, bodies[:-1], strict=True)}
         positions = {s: position_of(bodies[-1], s) for s in symbols}
         for i, item in enumerate(items):
             if not isinstance(item, Send):
@@ -464,7 +473,7 @@ def plan_batch(
             send = item.normalised()
             rules = rules_by_symbol[send.symbol]
             errors = check_send(
-                send, rules, mark=marks.get(rules.symbol), position=positions[rules.symbol]
+                send, rules, mark=known.get(rules.symbol), position=positions[rules.symbol]
             )
             raise_first([_renamed(e, i) for e in errors])
             if not send.reduce_only and send.side in {"buy", "sell"}:

@@ -127,6 +127,30 @@ def test_a_market_order_is_one_request(
     assert "openpositions" not in recorder.paths()
 
 
+def test_limit_orders_placed_together_read_their_mark_once(
+    kf: kfresearch.Client, recorder: Any, ex: SimExchange
+) -> None:
+    kf.instruments()
+    start = len(recorder.seen)
+    kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=60000)
+    kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=60001)
+    kf.edit_order(client_order_id=None, order_id=kf.open_orders().index[0], limit_price=60002)
+    assert recorder.paths()[start:] == [
+        "PF_XBTUSD", "sendorder", "sendorder", "openorders", "status", "editorder"
+    ]
+    # the collar is still checked, against the mark read moments ago, before any request
+    mark = kf.tickers().loc["PF_XBTUSD", "mark_price"]
+    start = len(recorder.seen)
+    with pytest.raises(ValidationError, match="outsidePriceCollar"):
+        kf.place_order("PF_XBTUSD", "sell", 0.001, limit_price=round(mark * 0.5))
+    kf.place_order("PF_ETHUSD", "buy", 0.01, limit_price=1000)  # marked by tickers()
+    assert recorder.paths()[start:] == ["sendorder"]
+    ex.advance("3s")  # older than MARKS_FRESH_FOR: read again
+    start = len(recorder.seen)
+    kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=60000)
+    assert recorder.paths()[start:] == ["PF_XBTUSD", "sendorder"]
+
+
 def test_a_fresh_client_reads_the_instruments_once(
     kf: kfresearch.Client, recorder: Any
 ) -> None:
