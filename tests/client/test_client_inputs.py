@@ -11,6 +11,7 @@ import pytest
 
 import kfresearch
 from kfresearch import ValidationError
+from kfresearch.orders import Send
 from kfresearch.sim.exchange import SimExchange
 
 
@@ -145,6 +146,10 @@ def test_limit_orders_placed_together_read_their_mark_once(
         kf.place_order("PF_XBTUSD", "sell", 0.001, limit_price=round(mark * 0.5))
     kf.place_order("PF_ETHUSD", "buy", 0.01, limit_price=1000)  # marked by tickers()
     assert recorder.paths()[start:] == ["sendorder"]
+    start = len(recorder.seen)  # a batch prices its limit orders by the same marks
+    kf.batch([Send("PF_XBTUSD", "buy", 0.001, limit_price=60000),
+              Send("PF_ETHUSD", "buy", 0.01, limit_price=1000)])
+    assert recorder.paths()[start:] == ["openpositions", "batchorder"]
     ex.advance("3s")  # older than MARKS_FRESH_FOR: read again
     start = len(recorder.seen)
     kf.place_order("PF_XBTUSD", "buy", 0.001, limit_price=60000)

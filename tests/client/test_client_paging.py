@@ -3,8 +3,10 @@ as serial paging."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,12 +16,14 @@ import pytest
 
 import kfresearch
 from kfresearch import frames, queries
-from kfresearch.plans import drive
+from kfresearch.frames.pages import HistoryPage
+from kfresearch.plans import CONCURRENCY, drive
 from kfresearch.ratelimit import RateLimiter
 from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import Fault
 from kfresearch.sim.transport import SimTransport
+from kfresearch.transport import RetryPolicy
 
 NOW = "2026-11-01T00:00:00Z"
 NOW_MS = 1_793_491_200_000
@@ -105,6 +109,16 @@ def watching(exchange: SimExchange) -> Iterator[tuple[kfresearch.Client, Watchin
         yield kf, transport
 
 
+@contextmanager
+def slow_answers(exchange: SimExchange, seconds: float = 0.01) -> Iterator[None]:
+    """Every answer waits ``seconds``: requests sent side by side overlap for sure."""
+    exchange.latency = seconds
+    try:
+        yield
+    finally:
+        exchange.latency = 0.0
+
+
 def assert_same(got: pd.DataFrame, reference: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got, reference)
     for key, value in reference.attrs.items():
@@ -115,7 +129,8 @@ def test_trades_are_fetched_in_sub_ranges_and_equal_serial_paging(
     watching: tuple[kfresearch.Client, Watching], reference: pd.DataFrame
 ) -> None:
     kf, transport = watching
-    got = kf.trades("PF_XBTUSD", since="3h", progress=False)
+    with slow_answers(kf.sim):
+        got = kf.trades("PF_XBTUSD", since="3h", progress=False)
     assert_same(got, reference)
     assert len(got) > 20 * 100  # a listing of many pages
     assert list(got["seq"]) == list(range(len(got)))
@@ -148,22 +163,56 @@ def test_a_short_listing_is_one_request(
 
 
 @pytest.mark.anyio
-async def test_the_async_client_pages_the_same(
+async def test_the_async_client_pages_the_same_side_by_side(
     exchange: SimExchange, reference: pd.DataFrame
 ) -> None:
-    async with kfresearch.AsyncClient("sim", sim=exchange) as akf:
-        assert_same(await akf.trades("PF_XBTUSD", since="3h", progress=False), reference)
+    transport = Watching(exchange)
+    async with kfresearch.AsyncClient(
+        "sim", sim=exchange, transport=transport, limiter=RateLimiter.unlimited()
+    ) as akf:
+        with slow_answers(exchange):
+            got = await akf.trades("PF_XBTUSD", since="3h", progress=False)
+    assert_same(got, reference)
+    assert len(set(transport.sinces(EXECUTIONS))) > 4
+    assert transport.most_in_flight == CONCURRENCY  # never more than the plan allows
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # no token, or an empty page: the listing is complete
+        (HistoryPage(None, 100, 1_000), []),
+        (HistoryPage("t", 0, None), []),
+        # the first page covered 1,000 of 10,000 ms with 100 elements: 9 pages left,
+        # cut into 12 sub-ranges of three quarters of a page
+        (
+            HistoryPage("t", 100, 1_000),
+            [(1_000 + 9_000 * i // 12, 1_000 + 9_000 * (i + 1) // 12) for i in range(12)],
+        ),
+        # one more page likely ends it: follow the token instead
+        (HistoryPage("t", 100, 9_500), []),
+    ],
+)
+def test_sub_ranges_cover_the_rest_of_the_range(
+    first: HistoryPage, expected: list[tuple[int, int]]
+) -> None:
+    assert queries._sub_ranges(0, 10_000, first) == expected
+
+
+def test_sub_ranges_are_at_most_split_max_and_contiguous() -> None:
+    ranges = queries._sub_ranges(0, 10**9, HistoryPage("t", 100, 1_000))
+    assert len(ranges) == queries.SPLIT_MAX
+    assert ranges[0][0] == 1_000
+    assert ranges[-1][1] == 10**9
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
 
 
 def test_sync_candle_windows_go_out_side_by_side_and_join_as_serial(
     exchange: SimExchange, watching: tuple[kfresearch.Client, Watching]
 ) -> None:
     kf, transport = watching
-    exchange.latency = 0.02  # each answer waits: overlapping requests show
-    try:
+    with slow_answers(exchange, 0.02):
         got = kf.candles("PF_XBTUSD", "1m", since="10d", progress=False)
-    finally:
-        exchange.latency = 0.0
     assert transport.most_in_flight > 1
     plan = queries.plan_candles("PF_XBTUSD", "1m", "10d", None, "trade", NOW_MS, False, None)
     serial = drive(plan, kf._send)  # the same plan, one call after another
@@ -173,9 +222,7 @@ def test_sync_candle_windows_go_out_side_by_side_and_join_as_serial(
 
 def test_a_failing_sub_range_carries_the_rows_so_far(exchange: SimExchange) -> None:
     exchange.add_fault(Fault("status", path=EXECUTIONS, status=500, after=3))
-    kf = kfresearch.Client(
-        "sim", sim=exchange, retry=kfresearch.client.RetryPolicy(max_attempts=1)
-    )
+    kf = kfresearch.Client("sim", sim=exchange, retry=RetryPolicy(max_attempts=1))
     try:
         with pytest.raises(kfresearch.ServerError) as caught:
             kf.trades("PF_XBTUSD", since="3h", progress=False)

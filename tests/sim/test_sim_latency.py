@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -69,6 +70,55 @@ def test_in_process_clients_wait_the_round_trip_side_by_side() -> None:
     assert ex.requests_seen == 5
 
 
+def test_concurrent_requests_wait_side_by_side_not_in_turn() -> None:
+    """The round trip is waited outside the exchange's lock: when the first of four
+    concurrent answers arrives, the exchange has already processed all four (in turn they
+    would arrive one latency apart, the first after one request)."""
+    ex = exchange("400ms")
+    seen_at_first: list[int] = []
+
+    def one(kf: kfresearch.Client) -> None:
+        kf.tickers()
+        with lock:
+            seen_at_first.append(ex.requests_seen)
+
+    lock = threading.Lock()
+    with kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited()) as kf:
+        threads = [threading.Thread(target=one, args=(kf,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert seen_at_first == [4, 4, 4, 4]
+
+    async def four_async() -> list[int]:
+        async with kfresearch.AsyncClient("sim", sim=ex, limiter=RateLimiter.unlimited()) as akf:
+
+            async def one_async() -> int:
+                await akf.tickers()
+                return ex.requests_seen
+
+            return list(await asyncio.gather(*(one_async() for _ in range(4))))
+
+    assert asyncio.run(four_async()) == [8, 8, 8, 8]
+
+
+def test_the_served_app_answers_concurrent_requests_side_by_side() -> None:
+    ex = exchange("400ms")
+
+    async def four() -> list[int]:
+        transport = httpx.ASGITransport(app=build_app(ex))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+
+            async def one() -> int:
+                assert (await http.get(TICKERS)).status_code == 200
+                return ex.requests_seen
+
+            return list(await asyncio.gather(*(one() for _ in range(4))))
+
+    assert asyncio.run(four()) == [4, 4, 4, 4]
+
+
 def test_the_served_app_waits_the_round_trip() -> None:
     async def one() -> float:
         transport = httpx.ASGITransport(app=build_app(exchange("80ms")))
@@ -84,9 +134,7 @@ def test_sim_serve_takes_latency(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     served: list[SimExchange] = []
-    monkeypatch.setattr(
-        "kfresearch.sim.server.serve", lambda ex, **_: served.append(ex)
-    )
+    monkeypatch.setattr("kfresearch.sim.server.serve", lambda ex, **_: served.append(ex))
     assert main(["sim", "serve", "--port", "0", "--latency", "50ms"]) == 0
     assert served[0].latency == pytest.approx(0.05)
     assert "50ms latency" in capsys.readouterr().out
