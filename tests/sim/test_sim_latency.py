@@ -18,9 +18,11 @@ from kfresearch.sim.clock import SimClock
 from kfresearch.sim.exchange import SimExchange
 from kfresearch.sim.faults import Fault
 from kfresearch.sim.server import build_app
+from kfresearch.sim.transport import SimTransport
 
 NOW = "2026-11-01T00:00:00Z"
 TICKERS = "/derivatives/api/v3/tickers"
+INSTRUMENTS = "/derivatives/api/v3/instruments"  # cheap to answer: the wait is what shows
 
 
 def exchange(latency: Any = 0.0) -> SimExchange:
@@ -70,53 +72,35 @@ def test_in_process_clients_wait_the_round_trip_side_by_side() -> None:
     assert ex.requests_seen == 5
 
 
-def test_concurrent_requests_wait_side_by_side_not_in_turn() -> None:
-    """The round trip is waited outside the exchange's lock: when the first of four
-    concurrent answers arrives, the exchange has already processed all four (in turn they
-    would arrive one latency apart, the first after one request)."""
-    ex = exchange("400ms")
-    seen_at_first: list[int] = []
-
-    def one(kf: kfresearch.Client) -> None:
-        kf.tickers()
-        with lock:
-            seen_at_first.append(ex.requests_seen)
-
-    lock = threading.Lock()
-    with kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited()) as kf:
-        threads = [threading.Thread(target=one, args=(kf,)) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert seen_at_first == [4, 4, 4, 4]
-
-    async def four_async() -> list[int]:
-        async with kfresearch.AsyncClient("sim", sim=ex, limiter=RateLimiter.unlimited()) as akf:
-
-            async def one_async() -> int:
-                await akf.tickers()
-                return ex.requests_seen
-
-            return list(await asyncio.gather(*(one_async() for _ in range(4))))
-
-    assert asyncio.run(four_async()) == [8, 8, 8, 8]
+def test_the_round_trip_is_waited_outside_the_exchange() -> None:
+    """While one request waits its round trip, the exchange answers another at once."""
+    ex = exchange("1s")
+    with httpx.Client(transport=SimTransport(ex), base_url="http://sim") as http:
+        waiting = threading.Thread(target=http.get, args=(INSTRUMENTS,))
+        waiting.start()
+        while ex.requests_seen == 0:  # until it is processed: then it waits
+            time.sleep(0.005)
+        assert ex.handle("GET", INSTRUMENTS, {}, b"").status == 200
+        assert waiting.is_alive()  # answered while the first still waits
+        waiting.join()
 
 
-def test_the_served_app_answers_concurrent_requests_side_by_side() -> None:
-    ex = exchange("400ms")
+@pytest.mark.parametrize("served", [False, True], ids=["in-process", "served"])
+def test_concurrent_requests_wait_side_by_side_not_in_turn(served: bool) -> None:
+    """Four requests at once wait one round trip between them, not four in turn."""
+    ex = exchange("600ms")
+    transport: Any = httpx.ASGITransport(app=build_app(ex)) if served else SimTransport(ex)
 
-    async def four() -> list[int]:
-        transport = httpx.ASGITransport(app=build_app(ex))
+    async def four() -> float:
         async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+            start = time.perf_counter()
+            answers = await asyncio.gather(*(http.get(INSTRUMENTS) for _ in range(4)))
+            assert {a.status_code for a in answers} == {200}
+            return time.perf_counter() - start
 
-            async def one() -> int:
-                assert (await http.get(TICKERS)).status_code == 200
-                return ex.requests_seen
-
-            return list(await asyncio.gather(*(one() for _ in range(4))))
-
-    assert asyncio.run(four()) == [4, 4, 4, 4]
+    elapsed = asyncio.run(four())
+    assert ex.requests_seen == 4
+    assert ex.latency <= elapsed < 4 * ex.latency
 
 
 def test_the_served_app_waits_the_round_trip() -> None:
