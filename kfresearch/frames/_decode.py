@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 import orjson
 
+from kfresearch.frames._columnar import read_executions
 from kfresearch.frames.core import Flat
 
 __all__ = [
@@ -144,9 +145,14 @@ def _numbers(structs: list[Any], name: str, dtype: type) -> np.ndarray[Any, Any]
 def decode_executions(raw: bytes) -> tuple[Flat, int, str | None] | None:
     """Column-wise records of a history executions page, or None when the fast path does not fit.
 
-    Numeric fields come as float64/int64 arrays (the structs typed them while
-    parsing), text and flags as lists.
+    The columnar reader (:func:`kfresearch.frames._columnar.read_executions`)
+    reads it when it can; else msgspec's structs do: numeric fields come as
+    float64/int64 arrays (the structs typed them while parsing), text and
+    flags as lists.
     """
+    columnar = read_executions(raw)
+    if columnar is not None:
+        return columnar
     try:
         page = _EXECUTIONS.decode(raw)
     except _MISS:

@@ -595,10 +595,19 @@ def concat_flat(parts: Sequence[tuple[Flat, int]]) -> tuple[Flat, int]:
         if len(arrays) == len(columns):
             out[key] = np.concatenate(arrays)  # typed arrays from the decoder
             continue
+        if all(_is_arrow(c) for c in columns):  # text from the columnar reader
+            out[key] = _ARROW.chunked_array(
+                chain.from_iterable(
+                    c.chunks if isinstance(c, _ARROW.ChunkedArray) else [c] for c in columns
+                )
+            )
+            continue
         column: list[Any] = []
         for values, (_, n) in zip(columns, parts, strict=True):
             if values is None:
                 column.extend([None] * n)
+            elif _is_arrow(values):
+                column.extend(values.to_pylist())
             else:
                 column.extend(values.tolist() if isinstance(values, np.ndarray) else values)
         out[key] = column
@@ -699,8 +708,15 @@ def _missing_str(n: int) -> Any:
     return pd.array([np.nan] * n, dtype=STR_DTYPE)
 
 
+def _is_arrow(values: Any) -> bool:
+    """True for an arrow array or chunked array (from a columnar reader)."""
+    return _ARROW is not None and isinstance(values, _ARROW.Array | _ARROW.ChunkedArray)
+
+
 def _arrow_str(values: Any) -> Any:
     """Strings (and nulls) as an arrow large_string array, or None when some value is not a str."""
+    if _is_arrow(values) and _ARROW.types.is_string(values.type):
+        return values.cast(_ARROW.large_string())
     if _ARROW is None or not isinstance(values, list):
         return None
     try:  # 2-3x faster than pandas' own conversion for arrow-backed strings
@@ -728,6 +744,10 @@ def _to_str(values: Any, n: int) -> pd.Series:
         values = [None if v == "" else v for v in values]
     arrow = _arrow_str(values)
     if arrow is not None:
+        if _is_arrow(values):  # "" → missing, as for lists
+            empty = _ARROW_COMPUTE.equal(arrow, "")
+            if _ARROW_COMPUTE.any(empty).as_py():
+                arrow = _ARROW_COMPUTE.if_else(empty, None, arrow)
         return pd.Series(STR_DTYPE.__from_arrow__(arrow))
     out: pd.Series = pd.Series(values, dtype=STR_DTYPE)
     if not isinstance(values, list):
