@@ -16,6 +16,7 @@ from typing import Any
 
 from kfresearch.sim.formats import SimError, dec, iso
 from kfresearch.sim.margin import HOUR_MS
+from kfresearch.sim.openbook import OpenBook
 from kfresearch.sim.orders import Order
 
 __all__ = [
@@ -186,6 +187,8 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)  # every order ever accepted, by id
     open_orders: dict[str, Order] = field(default_factory=dict)
+    # the open orders again, indexed for the checks of each new order (kept by the ledger)
+    book: OpenBook = field(default_factory=OpenBook, repr=False, compare=False)
     cli_ids: dict[str, str] = field(default_factory=dict)  # cliOrdId -> order id, never released
     fills: list[Fill] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
@@ -210,7 +213,7 @@ class Account:
 
     def active_symbols(self) -> set[str]:
         """Symbols the account holds a position or an open order in."""
-        return set(self.positions) | {order.symbol for order in self.open_orders.values()}
+        return set(self.positions) | self.book.symbols()
 
     def find_order(self, order_id: str | None, cli_ord_id: str | None) -> Order | None:
         """An order by exchange id, else by client id (open or closed)."""

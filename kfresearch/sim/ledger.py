@@ -238,11 +238,14 @@ class MemoryLedger:
 
     def book_order(self, acc: Account, order: Order) -> None:
         acc.open_orders[order.order_id] = order
+        acc.book.add(order)
         if order.cli_ord_id is not None:
             acc.cli_ids[order.cli_ord_id] = order.order_id
 
     def unbook_order(self, acc: Account, order_id: str) -> None:
-        acc.open_orders.pop(order_id, None)
+        order = acc.open_orders.pop(order_id, None)
+        if order is not None:
+            acc.book.remove(order)
 
     # -- what happened ------------------------------------------------------------------
     def add_fill(self, acc: Account, fill: Fill) -> None:

@@ -93,17 +93,7 @@ class Matcher:
     def self_cross(acc: Account, order: Order, taking: Taking) -> bool:
         """Would the order meet one of the account's own resting orders (REJECT_TAKER)?"""
         reach = taking.limit if taking.remaining > 0 or not taking.walk else taking.walk[-1][0]
-        for other in acc.open_orders.values():
-            if (
-                other.order_id != order.order_id
-                and other.symbol == order.symbol
-                and other.side != order.side
-                and not other.is_trigger
-                and other.limit_price is not None
-                and order.sign * (reach - other.limit_price) >= 0
-            ):
-                return True
-        return False
+        return acc.book.crosses(order, reach)
 
     def execute(
         self,

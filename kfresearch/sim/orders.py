@@ -247,6 +247,13 @@ def _time(value: Any) -> int | None:
         raise SimError("invalidArgument") from None
 
 
+#: The fields of an :class:`Order` that :class:`~kfresearch.sim.openbook.OpenBook` reads.
+_BOOKED_FIELDS = frozenset(
+    {"symbol", "side", "order_type", "quantity", "filled", "limit_price", "reduce_only",
+     "triggered"}
+)
+
+
 @dataclass
 class Order:
     """An order the engine accepted (or rejected after giving it an id).
@@ -285,6 +292,18 @@ class Order:
     error: str | None = None
     # contracts ahead of it at its price when it rested (sources that model queues)
     queue_ahead: float | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # an order on an account's book keeps the book's sums and prices up to date
+        book = self.__dict__.get("_book")
+        if book is None or name not in _BOOKED_FIELDS:
+            object.__setattr__(self, name, value)
+            return
+        book.before_change(self)
+        try:
+            object.__setattr__(self, name, value)
+        finally:
+            book.after_change(self)
 
     @property
     def unfilled(self) -> float:

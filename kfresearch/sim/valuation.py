@@ -41,13 +41,7 @@ class Valuation:
     ) -> PositionRisk:
         """The position in ``spec`` and its open orders (plus ``extra``) valued at the mark."""
         position = acc.positions.get(spec.symbol)
-        resting = [o for o in acc.open_orders.values() if o.symbol == spec.symbol]
-        if extra is not None and extra.symbol == spec.symbol:
-            if extra.order_id in acc.open_orders:
-                resting = [extra if o.order_id == extra.order_id else o for o in resting]
-            else:
-                resting.append(extra)
-        counted = [o for o in resting if not o.is_trigger and not o.reduce_only]
+        open_buys, open_sells = acc.book.open_sizes(spec.symbol, extra)
         leverage = acc.leverage.get(spec.symbol)
         return margin.position_risk(
             spec,
@@ -55,8 +49,8 @@ class Valuation:
             position.entry if position else 0.0,
             self.prices.mark(spec.symbol, now),
             position.unrealized_funding if position else 0.0,
-            open_buys=math.fsum(o.unfilled for o in counted if o.side == "buy"),
-            open_sells=math.fsum(o.unfilled for o in counted if o.side == "sell"),
+            open_buys=open_buys,
+            open_sells=open_sells,
             max_leverage=leverage if not spec.is_inverse else None,
         )
 
