@@ -60,7 +60,8 @@ lab: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
-	$(BIN)/python -m bench.floor
+	$(BIN)/python -m bench.paging
+	$(BIN)/python -m bench.orders
 	$(BIN)/python -m bench.stream
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.store

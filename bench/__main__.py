@@ -1,13 +1,38 @@
-"""Raw response bytes -> typed DataFrame: kfresearch vs ccxt, a naive frame and the decode floor.
+"""Raw response bytes -> typed DataFrame: kfresearch vs ccxt, a naive frame, pyarrow.json
+and the decode floor; and the peak memory of a 1,000,000-execution body.
 
-Run with ``make bench`` (or ``.venv/bin/python -m bench``). ccxt and msgspec are
-bench-only extras (``pip install -e '.[bench]'``). Prints a markdown table.
+Run with ``make bench`` (or ``.venv/bin/python -m bench [--rounds N]``); ccxt is
+the ``bench`` extra. Every approach runs in a fresh process, the approaches in
+turn round after round (:mod:`bench.interleave`); each process warms up once,
+then times the approach until about half a second has passed (at least once)
+and reports its median. Prints markdown tables: medians and spread (min–max)
+over the rounds, and the ratios to kfresearch taken round by round.
+
+Approaches:
+
+* **kfresearch**: ``frames.trades(raw)`` / ``frames.orderbook(raw)`` / ``frames.candles(raw)``.
+* **kfresearch (msgspec structs)**: the same with the columnar reader switched
+  off, i.e. the typed msgspec decode that read executions before it.
+* **ccxt**: ``json.loads``, ``krakenfutures.parse_trade`` / ``parse_order_book`` /
+  ``parse_ohlcv`` per record, then ``pd.DataFrame``.
+* **naive**: ``json.loads`` and an untyped ``pd.DataFrame(records)``.
+* **pyarrow.json**: ``pyarrow.json.read_json`` of the same body (no frame).
+* **decode floor**: msgspec decoding, into structs, exactly the fields the frame
+  keeps, with no conversion and no frame.
+
+The memory case builds a body of 1,000,000 executions (the 100,000 of the
+speed case ten times, ids and times shifted so every row is its own) and runs
+``frames.trades`` on it in a fresh process: peak resident memory (the
+kernel's ``ru_maxrss``) against the body's size.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
-import subprocess
+import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -17,22 +42,11 @@ from typing import Any
 
 import msgspec
 import orjson
-import pandas as pd
 
 from bench import data
-from kfresearch import frames
+from bench.interleave import column, interleave, machine, ratios, summary
 
-REPEAT = 5
-
-
-def best_of(fn: Callable[[], Any]) -> float:
-    """The best of at least REPEAT runs (more for fast ones, up to about a second)."""
-    times: list[float] = []
-    while len(times) < REPEAT or (sum(times) < 1.0 and len(times) < 200):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+MIN_SECONDS = 0.5
 
 
 # -- the decode floor: msgspec decoding, into typed structs, exactly the fields the trades
@@ -104,26 +118,60 @@ class _Candles(msgspec.Struct, gc=False):
     candles: list[_Candle]
 
 
-def _approaches(raw: dict[str, bytes], instruments: Any) -> dict[str, dict[str, Callable[[], Any]]]:
-    """Every (input, approach) pair as a callable on the raw bytes."""
+def _approach(case: str, approach: str, raw: bytes, instruments: Any) -> Callable[[], Any]:
+    """One (input, approach) pair as a callable on the raw bytes."""
+    import pandas as pd
+
+    from kfresearch import frames
+
+    ours = {"trades": frames.trades, "book": frames.orderbook, "candles": frames.candles}[case]
+    if approach == "ours":
+        return lambda: ours(raw)
+    if approach == "structs":
+        from kfresearch.frames import _decode
+
+        _decode.read_executions = lambda raw: None  # type: ignore[assignment]
+        return lambda: ours(raw)
+    if approach == "pyarrow":
+        import pyarrow.json as pa_json
+
+        options = pa_json.ReadOptions(block_size=len(raw) + 1)  # one document: one block
+        return lambda: pa_json.read_json(io.BytesIO(raw), read_options=options)
+    if approach == "floor":
+        kind = {"trades": _Executions, "book": _BookBody, "candles": _Candles}[case]
+        return lambda: msgspec.json.decode(raw, type=kind)
+    if approach == "naive":
+        if case == "trades":
+            return lambda: pd.DataFrame(
+                [e["event"]["Execution"]["execution"] for e in json.loads(raw)["elements"]]
+            )
+        if case == "book":
+            return lambda: pd.concat(
+                [pd.DataFrame(json.loads(raw)["orderBook"][side]) for side in ("bids", "asks")]
+            )
+        return lambda: pd.DataFrame(json.loads(raw)["candles"])
+    return _ccxt(case, raw, instruments)
+
+
+def _ccxt(case: str, raw: bytes, instruments: Any) -> Callable[[], Any]:
     import ccxt
+    import pandas as pd
 
     kraken = ccxt.krakenfutures()
     kraken.publicGetInstruments = lambda params={}: instruments  # no network: markets from the sim
     kraken.load_markets()
     market = kraken.markets_by_id["PF_XBTUSD"][0]
-    trades, book, candles = raw["trades"], raw["book"], raw["candles"]
 
-    def ccxt_trades() -> pd.DataFrame:
-        body = json.loads(trades)
+    def trades() -> pd.DataFrame:
+        body = json.loads(raw)
         rows = [
             kraken.parse_trade(e["event"]["Execution"]["execution"], market)
             for e in body["elements"]
         ]
         return pd.DataFrame(rows)
 
-    def ccxt_book() -> pd.DataFrame:
-        body = json.loads(book)["orderBook"]
+    def book() -> pd.DataFrame:
+        body = json.loads(raw)["orderBook"]
         parsed = kraken.parse_order_book(body, "BTC/USD:USD", None, "bids", "asks", 0, 1)
         return pd.concat(
             [
@@ -132,41 +180,49 @@ def _approaches(raw: dict[str, bytes], instruments: Any) -> dict[str, dict[str, 
             ]
         )
 
-    def ccxt_candles() -> pd.DataFrame:
-        rows = [kraken.parse_ohlcv(c, market) for c in json.loads(candles)["candles"]]
+    def candles() -> pd.DataFrame:
+        rows = [kraken.parse_ohlcv(c, market) for c in json.loads(raw)["candles"]]
         return pd.DataFrame(rows, columns=["time", "open", "high", "low", "close", "volume"])
 
+    return {"trades": trades, "book": book, "candles": candles}[case]
+
+
+def _time(folder: Path, case: str, approach: str) -> dict[str, float]:
+    """In this fresh process: one warm-up, then the median of runs over MIN_SECONDS."""
+    raw = (folder / f"{case}.json").read_bytes()
+    instruments = orjson.loads((folder / "instruments.json").read_bytes())
+    run = _approach(case, approach, raw, instruments)
+    run()
+    times: list[float] = []
+    while not times or sum(times) < MIN_SECONDS:
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times), "runs": len(times)}
+
+
+def _memory(path: Path, small: Path) -> dict[str, float]:
+    """Peak resident memory of ``frames.trades`` on the body in ``path``, in bytes."""
+    from kfresearch import frames
+
+    frames.trades(small.read_bytes())  # every module the path needs is loaded
+    baseline = _maxrss()
+    raw = path.read_bytes()
+    start = time.perf_counter()
+    frame = frames.trades(raw)
+    seconds = time.perf_counter() - start
+    assert frame["uid"].is_unique, "the body's rows should all be distinct"
     return {
-        "trades": {
-            "ours": lambda: frames.trades(trades),
-            "ccxt": ccxt_trades,
-            "naive": lambda: pd.DataFrame(
-                [e["event"]["Execution"]["execution"] for e in json.loads(trades)["elements"]]
-            ),
-            "floor": lambda: msgspec.json.decode(trades, type=_Executions),
-        },
-        "book": {
-            "ours": lambda: frames.orderbook(book),
-            "ccxt": ccxt_book,
-            "naive": lambda: pd.concat(
-                [pd.DataFrame(json.loads(book)["orderBook"][side]) for side in ("bids", "asks")]
-            ),
-            "floor": lambda: msgspec.json.decode(book, type=_BookBody),
-        },
-        "candles": {
-            "ours": lambda: frames.candles(candles),
-            "ccxt": ccxt_candles,
-            "naive": lambda: pd.DataFrame(json.loads(candles)["candles"]),
-            "floor": lambda: msgspec.json.decode(candles, type=_Candles),
-        },
+        "body": len(raw),
+        "rows": len(frame),
+        "baseline": baseline,
+        "peak": _maxrss(),
+        "seconds": seconds,
     }
 
 
-def _measure(folder: Path, case: str, approach: str) -> float:
-    """Best-of time of one approach, measured in this (fresh) process."""
-    raw = {name: (folder / f"{name}.json").read_bytes() for name in ("trades", "book", "candles")}
-    instruments = orjson.loads((folder / "instruments.json").read_bytes())
-    return best_of(_approaches(raw, instruments)[case][approach])
+def _maxrss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # KiB on Linux
 
 
 CASES = [
@@ -174,56 +230,85 @@ CASES = [
     ("book", "1,000-level book -> orderbook"),
     ("candles", "43,200 candles -> candles"),
 ]
-APPROACHES = ("ours", "ccxt", "naive", "floor")
+APPROACHES = {
+    "trades": ("ours", "structs", "ccxt", "naive", "pyarrow", "floor"),
+    "book": ("ours", "ccxt", "naive", "floor"),
+    "candles": ("ours", "ccxt", "naive", "floor"),
+}
+NAMES = {
+    "ours": "kfresearch",
+    "structs": "kfresearch, msgspec structs (before)",
+    "ccxt": "ccxt parse + DataFrame",
+    "naive": "json + untyped DataFrame",
+    "pyarrow": "pyarrow.json read (no frame)",
+    "floor": "msgspec decode floor (no frame)",
+}
 
 
 def main() -> int:
-    import ccxt
-
-    if len(sys.argv) == 4:  # a child: measure one approach
-        print(_measure(Path(sys.argv[1]), sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == "memory":  # a child: one memory run
+        print(json.dumps(_memory(Path(sys.argv[2]), Path(sys.argv[3]))))
         return 0
+    if len(sys.argv) == 4:  # a child: time one approach
+        print(json.dumps(_time(Path(sys.argv[1]), sys.argv[2], sys.argv[3])))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory-rounds", type=int, default=3)
+    args = parser.parse_args()
+    import ccxt
+    import pandas as pd
+    import pyarrow
+
     ex = data.exchange()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "trades.json").write_bytes(data.executions_bytes(ex))
+        trades = data.executions_bytes(ex)
+        (folder / "trades.json").write_bytes(trades)
         (folder / "book.json").write_bytes(data.book_bytes())
         (folder / "candles.json").write_bytes(data.candles_bytes(ex))
         (folder / "instruments.json").write_bytes(orjson.dumps(data.instruments_body(ex)))
-        sizes = {case: (folder / f"{case}.json").stat().st_size for case, _ in CASES}
-        # each approach runs in a fresh process, so none pays for another's garbage
-        times = {
-            (case, approach): float(
-                subprocess.run(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", "bench", tmp, case, approach],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            for case, _ in CASES
-            for approach in APPROACHES
-        }
-    print(
-        f"python {sys.version.split()[0]}, pandas {pd.__version__}, ccxt {ccxt.__version__}, "
-        f"msgspec {msgspec.__version__}, orjson {orjson.__version__}; best of >= {REPEAT} runs, "
-        "each approach in its own process\n"
-    )
-    print(
-        "| input | bytes | kfresearch | (a) ccxt parse + DataFrame | (b) json + untyped DataFrame "
-        "| (c) msgspec decode floor | vs (a) | vs (c) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    ok = True
-    for case, name in CASES:
-        t = [times[(case, approach)] for approach in APPROACHES]
-        speedup, floor = t[1] / t[0], t[0] / t[3]
-        ok &= speedup >= 3 and floor <= 1.5
         print(
-            f"| {name} | {sizes[case]:,} | {t[0] * 1e3:.1f} ms | {t[1] * 1e3:.1f} ms "
-            f"| {t[2] * 1e3:.1f} ms | {t[3] * 1e3:.1f} ms | {speedup:.1f}x faster | {floor:.2f}x |"
+            f"{machine()}; pandas {pd.__version__}, pyarrow {pyarrow.__version__}, "
+            f"msgspec {msgspec.__version__}, ccxt {ccxt.__version__}; {args.rounds} rounds, "
+            "every approach in a fresh process, interleaved\n"
         )
-    print("\ngoals (>= 3x faster than (a), <= 1.5x the floor (c)):", "met" if ok else "NOT met")
+        for case, title in CASES:
+            size = (folder / f"{case}.json").stat().st_size
+            runs = interleave(
+                "bench",
+                {a: [tmp, case, a] for a in APPROACHES[case]},
+                args.rounds,
+                warmup=False,
+            )
+            ours = column(runs["ours"], "seconds")
+            print(f"\n{title} ({size:,} bytes)\n")
+            print("| approach | median ms (min–max) | ratio to kfresearch: median (min–max) |")
+            print("|---|---|---|")
+            for approach in APPROACHES[case]:
+                seconds = column(runs[approach], "seconds")
+                digits = 2 if case == "book" else 1
+                print(
+                    f"| {NAMES[approach]} | {summary(seconds, scale=1000, digits=digits)} | "
+                    f"{summary(ratios(seconds, ours), digits=2)}x |"
+                )
+        big, small = folder / "million.json", folder / "small.json"
+        big.write_bytes(data.executions_times(trades, 10))
+        small.write_bytes(data.executions_head(trades, 1000))
+        del trades
+        memory = interleave(
+            "bench", {"memory": ["memory", str(big), str(small)]}, args.memory_rounds, warmup=False
+        )["memory"]
+        body = memory[0]["body"]
+        print(f"\n1,000,000 executions -> trades ({body:,} bytes)\n")
+        print("| figure | median (min–max) |\n|---|---|")
+        print(f"| seconds | {summary(column(memory, 'seconds'), digits=2)} |")
+        print(f"| peak resident memory, MB | {summary(column(memory, 'peak'), scale=1e-6)} |")
+        print(f"| peak / body | {summary([m['peak'] / body for m in memory], digits=2)}x |")
+        print(
+            "| (peak - resident before the body was read) / body | "
+            f"{summary([(m['peak'] - m['baseline']) / body for m in memory], digits=2)}x |"
+        )
     return 0
 
 

@@ -33,6 +33,55 @@ def executions_bytes(ex: SimExchange, n: int = 100_000) -> bytes:
     return orjson.dumps({"elements": elements[:n], "len": str(n)})
 
 
+def executions_times(body: bytes, times: int) -> bytes:
+    """``body``'s executions ``times`` over, each copy with its own ids and later in time."""
+    elements = orjson.loads(body)["elements"]
+    stamps = [int(e["timestamp"]) for e in elements]
+    span = max(stamps) - min(stamps) + 1
+    parts = []
+    for copy in range(times):
+        shift = copy * span
+
+        def moved(order: dict[str, Any], shift: int = shift, copy: int = copy) -> dict[str, Any]:
+            return {
+                **order,
+                "uid": f"{order['uid']}-{copy}",
+                "timestamp": str(int(order["timestamp"]) + shift),
+                "lastUpdateTimestamp": str(int(order["lastUpdateTimestamp"]) + shift),
+            }
+
+        out = []
+        for element in elements:
+            execution = element["event"]["Execution"]["execution"]
+            event = {
+                **element["event"]["Execution"],
+                "execution": {
+                    **execution,
+                    "uid": f"{execution['uid']}-{copy}",
+                    "timestamp": str(int(execution["timestamp"]) + shift),
+                    "makerOrder": moved(execution["makerOrder"]),
+                    "takerOrder": moved(execution["takerOrder"]),
+                },
+            }
+            out.append(
+                {
+                    "uid": f"{element['uid']}-{copy}",
+                    "timestamp": str(int(element["timestamp"]) + shift),
+                    "event": {"Execution": event},
+                }
+            )
+        parts.append(orjson.dumps(out)[1:-1])
+        del out
+    count = str(len(elements) * times).encode()
+    return b'{"elements":[' + b",".join(parts) + b'],"len":"' + count + b'"}'
+
+
+def executions_head(body: bytes, n: int) -> bytes:
+    """The first ``n`` executions of ``body`` as a body of their own."""
+    elements = orjson.loads(body)["elements"][:n]
+    return orjson.dumps({"elements": elements, "len": str(len(elements))})
+
+
 def book_bytes(levels: int = 1000) -> bytes:
     """An orderbook body with ``levels`` price levels per side (numbers, as the endpoint sends)."""
     bids = [[88_000.0 - i, round(0.1 + (i % 37) * 0.013, 4)] for i in range(levels)]
