@@ -48,7 +48,11 @@ def dec(value: float | int, digits: int | None = None) -> str:
     number = float(value)
     if digits is not None:
         number = round(number, digits)
-    text = np.format_float_positional(number, trim="-", unique=True)
+    text = repr(number)  # the shortest digits that read back, as numpy's unique=True
+    if "e" in text or "n" in text:  # an exponent (or nan/inf): numpy writes it out
+        text = np.format_float_positional(number, trim="-", unique=True)
+    elif text.endswith(".0"):
+        text = text[:-2]
     return "0" if text in {"-0", "0."} else text
 
 
