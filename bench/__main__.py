@@ -222,6 +222,15 @@ def _memory(path: Path, small: Path) -> dict[str, float]:
 
 
 def _maxrss() -> float:
+    """Peak resident bytes of this process. Linux's VmHWM belongs to the process's own
+    memory map; ``ru_maxrss`` would start at the parent's peak (it survives fork and exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # KiB on Linux
 
 
@@ -255,7 +264,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-rounds", type=int, default=3)
+    parser.add_argument(
+        "--cases", default="trades,book,candles,memory", help="which inputs (comma-separated)"
+    )
+    parser.add_argument(
+        "--approaches", default=",".join(NAMES), help="which approaches (comma-separated)"
+    )
     args = parser.parse_args()
+    chosen = set(args.cases.split(","))
+    wanted = [a for a in NAMES if a in set(args.approaches.split(",")) | {"ours"}]
     import ccxt
     import pandas as pd
     import pyarrow
@@ -274,24 +291,26 @@ def main() -> int:
             "every approach in a fresh process, interleaved\n"
         )
         for case, title in CASES:
+            if case not in chosen:
+                continue
+            approaches = [a for a in APPROACHES[case] if a in wanted]
             size = (folder / f"{case}.json").stat().st_size
             runs = interleave(
-                "bench",
-                {a: [tmp, case, a] for a in APPROACHES[case]},
-                args.rounds,
-                warmup=False,
+                "bench", {a: [tmp, case, a] for a in approaches}, args.rounds, warmup=False
             )
             ours = column(runs["ours"], "seconds")
             print(f"\n{title} ({size:,} bytes)\n")
             print("| approach | median ms (min–max) | ratio to kfresearch: median (min–max) |")
             print("|---|---|---|")
-            for approach in APPROACHES[case]:
+            for approach in approaches:
                 seconds = column(runs[approach], "seconds")
                 digits = 2 if case == "book" else 1
                 print(
                     f"| {NAMES[approach]} | {summary(seconds, scale=1000, digits=digits)} | "
                     f"{summary(ratios(seconds, ours), digits=2)}x |"
                 )
+        if "memory" not in chosen:
+            return 0
         big, small = folder / "million.json", folder / "small.json"
         big.write_bytes(data.executions_times(trades, 10))
         small.write_bytes(data.executions_head(trades, 1000))
