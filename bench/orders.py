@@ -43,7 +43,7 @@ def _setup(resting: int) -> tuple[Any, Any, float, float]:
 
     pools_full = itertools.count(0.0, 10.0).__next__  # rate pools refilled at every reading
     ex = SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"), rate_clock=pools_full)
-    kf = kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited())
+    kf = kfresearch.Client("sim", exchange=ex, limiter=RateLimiter.unlimited())
     mark = float(kf.tickers().loc[SYMBOL, "mark_price"])
     tick = float(kf.instruments().loc[SYMBOL, "tick_size"])
     account, now = _account_id(), ex.clock.now_ms()

@@ -104,7 +104,7 @@ def reference(exchange: SimExchange) -> pd.DataFrame:
 def watching(exchange: SimExchange) -> Iterator[tuple[kfresearch.Client, Watching]]:
     transport = Watching(exchange)
     with kfresearch.Client(
-        "sim", sim=exchange, transport=transport, limiter=RateLimiter.unlimited()
+        "sim", exchange=exchange, transport=transport, limiter=RateLimiter.unlimited()
     ) as kf:
         yield kf, transport
 
@@ -168,7 +168,7 @@ async def test_the_async_client_pages_the_same_side_by_side(
 ) -> None:
     transport = Watching(exchange)
     async with kfresearch.AsyncClient(
-        "sim", sim=exchange, transport=transport, limiter=RateLimiter.unlimited()
+        "sim", exchange=exchange, transport=transport, limiter=RateLimiter.unlimited()
     ) as akf:
         with slow_answers(exchange):
             got = await akf.trades("PF_XBTUSD", since="3h", progress=False)
@@ -222,7 +222,7 @@ def test_sync_candle_windows_go_out_side_by_side_and_join_as_serial(
 
 def test_a_failing_sub_range_carries_the_rows_so_far(exchange: SimExchange) -> None:
     exchange.add_fault(Fault("status", path=EXECUTIONS, status=500, after=3))
-    kf = kfresearch.Client("sim", sim=exchange, retry=RetryPolicy(max_attempts=1))
+    kf = kfresearch.Client("sim", exchange=exchange, retry=RetryPolicy(max_attempts=1))
     try:
         with pytest.raises(kfresearch.ServerError) as caught:
             kf.trades("PF_XBTUSD", since="3h", progress=False)
@@ -240,7 +240,7 @@ def test_closing_the_client_stops_its_threads(exchange: SimExchange) -> None:
         return sum(t.name.startswith("kfresearch-request") for t in threading.enumerate())
 
     before = threads()
-    kf = kfresearch.Client("sim", sim=exchange)
+    kf = kfresearch.Client("sim", exchange=exchange)
     kf.candles("PF_XBTUSD", "1m", since="5d", progress=False)
     assert threads() > before
     kf.close()

@@ -57,13 +57,13 @@ def test_every_answer_carries_the_round_trip_and_faults_add_to_it() -> None:
 
 def test_in_process_clients_wait_the_round_trip_side_by_side() -> None:
     ex = exchange("100ms")
-    with kfresearch.Client("sim", sim=ex, limiter=RateLimiter.unlimited()) as kf:
+    with kfresearch.Client("sim", exchange=ex, limiter=RateLimiter.unlimited()) as kf:
         start = time.perf_counter()
         kf.tickers()
         assert time.perf_counter() - start >= 0.1
 
     async def four() -> float:
-        async with kfresearch.AsyncClient("sim", sim=ex, limiter=RateLimiter.unlimited()) as akf:
+        async with kfresearch.AsyncClient("sim", exchange=ex, limiter=RateLimiter.unlimited()) as akf:
             start = time.perf_counter()
             await asyncio.gather(*(akf.tickers() for _ in range(4)))
             return time.perf_counter() - start
