@@ -237,6 +237,7 @@ class SqliteLedger(MemoryLedger):
             accounts[account_id].orders[order.order_id] = order
             if is_open:
                 accounts[account_id].open_orders[order.order_id] = order
+                accounts[account_id].book.add(order)  # the engine's index of open orders
         for account_id, cli_ord_id, order_id in db.execute("SELECT * FROM cli_ids"):
             accounts[account_id].cli_ids[cli_ord_id] = order_id
         for account_id, body in db.execute("SELECT account_id, body FROM fills ORDER BY n"):

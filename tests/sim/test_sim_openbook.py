@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,31 @@ def test_the_price_heap_stays_small_when_orders_change_often() -> None:
     probe = Order("b", "acc", "PF_XBTUSD", "buy", "lmt", 1.0, 1100.0, None, None, False, None, 0, 0)
     assert book.crosses(probe, 1099.0)
     assert not book.crosses(probe, 1098.0)
+
+
+def test_open_orders_read_back_from_a_paper_ledger_are_indexed(tmp_path: Path) -> None:
+    """A paper account reopened from its SQLite file counts its resting orders again."""
+    from kfresearch.sim.engine import Engine
+    from kfresearch.sim.market import SyntheticMarket
+    from kfresearch.sim.sqlite_ledger import SqliteLedger
+
+    path = tmp_path / "paper.sqlite"
+    market = SyntheticMarket(42)
+    ledger = SqliteLedger(path, balance=50_000.0)
+    ex = SimExchange(market=market, engine=Engine(market, seed=42, ledger=ledger))
+    now = ex.clock.now_ms()
+    account_id = SIM_ACCOUNT_ID
+    mark = ex.engine.prices.mark("PF_XBTUSD", now)
+    for i in range(3):
+        ex.engine.send_order(
+            account_id, OrderRequest("lmt", "PF_XBTUSD", "buy", 0.01, round(mark * 0.97) - i), now
+        )
+    ledger.close()
+    reopened = SqliteLedger(path)
+    try:
+        (acc,) = reopened.accounts.values()
+        assert len(acc.open_orders) == 3
+        assert acc.book.open_sizes("PF_XBTUSD") == scanned_sizes(acc, "PF_XBTUSD", None)
+        assert acc.active_symbols() == {"PF_XBTUSD"}
+    finally:
+        reopened.close()
