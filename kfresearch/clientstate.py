@@ -33,6 +33,7 @@ from kfresearch.endpoints import (
 from kfresearch.environments import Environment, build_exchange, resolve_environment
 from kfresearch.errors import (
     ConfigurationError,
+    KFError,
     SunsetWarning,
     UnsupportedCallError,
     ValidationError,
@@ -426,7 +427,12 @@ class ClientState:
 
     def _fresh_marks(self) -> dict[str, float]:
         """Mark prices by symbol read within :data:`MARKS_FRESH_FOR` seconds."""
-        now = self._now_ms()
+        if not self._marks:
+            return {}
+        try:
+            now = self._now_ms()
+        except KFError:  # the exchange's clock cannot be read (demo's upstream is down):
+            return {}  # the plan reads the ticker and meets the same error where it is handled
         fresh = MARKS_FRESH_FOR * 1000
         return {s: mark for s, (mark, at) in self._marks.items() if 0 <= now - at < fresh}
 
