@@ -384,38 +384,34 @@ class Matcher:
         currency, wallet = spec.settlement_currency, spec.margin_account
         old, new = self.ledger.credit(acc, wallet, currency, trade.realized_pnl + funding - fee)
         info = "futures liquidation" if fill_type == "liquidation" else "futures trade"
-        mark = self.prices.mark(spec.symbol, now)
+        # One fill books two rows sharing everything but the asset: the position
+        # leg (contracts) and the cash leg (settlement currency).
+        common: dict[str, Any] = {
+            "date_ms": now,
+            "info": info,
+            "margin_account": wallet,
+            "contract": spec.symbol,
+            "collateral": currency,
+            "execution": fill_id,
+            "mark_price": self.prices.mark(spec.symbol, now),
+            "trade_price": price,
+        }
         self.ledger.add_log(
             acc,
             LogEntry(
                 booking_uid=self.ledger.new_uid(),
-                date_ms=now,
-                info=info,
-                margin_account=wallet,
-                contract=spec.symbol,
-                collateral=currency,
-                execution=fill_id,
-                mark_price=mark,
-                trade_price=price,
                 asset=spec.symbol.lower(),
                 old_balance=size,
                 new_balance=trade.new_size,
                 old_average_entry_price=entry,
                 new_average_entry_price=trade.new_entry,
+                **common,
             ),
         )
         self.ledger.add_log(
             acc,
             LogEntry(
                 booking_uid=self.ledger.new_uid(),
-                date_ms=now,
-                info=info,
-                margin_account=wallet,
-                contract=spec.symbol,
-                collateral=currency,
-                execution=fill_id,
-                mark_price=mark,
-                trade_price=price,
                 asset=currency.lower(),
                 old_balance=old,
                 new_balance=new,
@@ -423,6 +419,7 @@ class Matcher:
                 realized_pnl=trade.realized_pnl,
                 realized_funding=funding,
                 liquidation_fee=fee if fill_type == "liquidation" and not spec.is_inverse else None,
+                **common,
             ),
         )
         self.events.touch(acc.account_id)
