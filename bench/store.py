@@ -26,7 +26,6 @@ quotes medians and min–max spread.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,20 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-NOW = "2026-11-01T00:00:00Z"
-SEED = "42"
+from bench.interleave import NOW, env, free_port, serve_sim
+
 SYMBOLS = ("PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD")
 DAYS = 30
 RUNS = 7
-
-
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "KFRESEARCH_SIM_SEED": SEED,
-        "KFRESEARCH_SIM_NOW": NOW,
-        "TQDM_DISABLE": "1",
-    }
 
 
 KEYS = {"symbol": "PF_XBTUSD", "tick_type": "trade", "resolution": "1m"}
@@ -205,47 +195,11 @@ def _write(root: str) -> tuple[float, float, int]:
 
 def _child(argv: list[str]) -> float:
     out = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.store", *argv], env=_env(), capture_output=True, text=True
+        [sys.executable, "-m", "bench.store", *argv], env=env(), capture_output=True, text=True
     )
     if out.returncode:
         raise RuntimeError(out.stderr)
     return float(out.stdout.strip().splitlines()[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _serve(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "kfresearch.cli",
-            "sim",
-            "serve",
-            "--port",
-            str(port),
-            "--seed",
-            SEED,
-            "--now",
-            NOW,
-        ],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the simulator did not start")
 
 
 def _spread(values: list[float]) -> str:
@@ -263,7 +217,7 @@ def _interleaved(argvs: list[list[str]]) -> list[list[float]]:
 
 
 def main() -> None:
-    os.environ.update(_env())  # this process's simulator too: seed 42, clock fixed
+    os.environ.update(env())  # this process's simulator too: seed 42, clock fixed
     args = sys.argv[1:]
     warm = "warm" in args
     if len(args) > 1 and args[0] in ("read", "read-cold"):
@@ -292,8 +246,8 @@ def main() -> None:
         print("|---|---|")
         for name, values in zip(names, times, strict=True):
             print(f"| {ALTERNATIVES[name]} | {_spread(values)} |")
-        port = _free_port()
-        server = _serve(port)
+        port = free_port()
+        server = serve_sim(port)
         try:
             url = f"http://127.0.0.1:{port}"
             _child(["download", url])  # warm the server's caches like a second download would
