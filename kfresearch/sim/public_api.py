@@ -63,7 +63,7 @@ def _num(x: float) -> int | float:
 
 
 def _listed(ctx: Context, symbol: str, status: int = 200) -> InstrumentSpec:
-    market = synthetic_market(ctx)
+    market = ctx.exchange.market  # any market source: the synthetic one, a replay
     spec = market.instrument(symbol, ctx.now_ms)
     if spec is None:
         listed = [s.symbol for s in market.instruments(ctx.now_ms)]
@@ -271,9 +271,14 @@ def ticker(ctx: Context) -> Json:
 
 
 def orderbook(ctx: Context) -> Json:
-    """``orderBook``: ``bids`` descending and ``asks`` ascending, ``[[price, size], …]`` numbers."""
+    """``orderBook``: ``bids`` descending and ``asks`` ascending, ``[[price, size], …]`` numbers.
+
+    The book the engine matches against at the exchange's time, whatever the
+    market source: the synthetic book, or on a replay the stored snapshot at or
+    before the clock (else the replay's model book, :class:`~kfresearch.sim.replay.ReplaySource`).
+    """
     spec = _listed(ctx, ctx.require("symbol"))
-    bids, asks = synthetic_market(ctx).book(spec.symbol, ctx.now_ms, depth=BOOK_DEPTH)
+    bids, asks = ctx.exchange.market.book(spec.symbol, ctx.now_ms, depth=BOOK_DEPTH)
     return {
         "orderBook": {
             "bids": [[_num(p), _num(s)] for p, s in bids],

@@ -16,7 +16,11 @@ book                the last stored book snapshot at or before ``t`` (``store.re
                     not older than ``book_max_age``; otherwise a model book: the last
                     price straddled by ``spread_ticks`` ticks, then one level a tick,
                     each worth ``level_usd`` USD
-funding             the stored hourly rate of the hour (``store.funding_rates``)
+funding             the stored hourly rate of the hour (``store.funding_rates``); none (0.0)
+                    for an hour the symbol's stored data ends inside: the store keeps an
+                    hour's rate once the hour is over, so the hour running when the data
+                    was fetched has no rate yet, and a replay that stops inside it never
+                    realises it (it accrues nothing and holds nothing back)
 contracts           the simulator's contract catalog (tick, size step, margin tiers), for
                     the symbols that have stored data
 ==================  ==========================================================================
@@ -105,6 +109,7 @@ class ReplaySource:
         self.book_max_age_ms = int(pd.Timedelta(book_max_age).total_seconds() * 1000)
         self._cache: OrderedDict[tuple[str, str, str, int], _Arrays] = OrderedDict()
         self._cache_size = max(cache_days, 2) * 8
+        self._data_end: dict[str, int] = {}
         self._symbols = sorted(
             {s.keys["symbol"].upper() for s in store.series() if "symbol" in s.keys}
         )
@@ -314,6 +319,18 @@ class ReplaySource:
 
     # -- funding -----------------------------------------------------------------
 
+    def _stored_end(self, symbol: str) -> int:
+        """Where the symbol's stored market data (all but funding) ends, epoch ms (read once)."""
+        if symbol not in self._data_end:
+            ends = [
+                series.load().covered[-1][1]
+                for series in self.store.series()
+                if series.keys.get("symbol", "").upper() == symbol
+                and series.kind != "funding_rates" and series.load().covered
+            ]
+            self._data_end[symbol] = max(ends, default=-1)
+        return self._data_end[symbol]
+
     def funding_rate(self, symbol: str, hour_ms: int) -> tuple[float, float]:
         """(absolute, relative) stored rate of the hour starting at ``hour_ms``."""
         name = symbol.upper()
@@ -321,5 +338,7 @@ class ReplaySource:
         i = int(np.searchsorted(rows["time"], hour_ms, side="left"))
         if i < rows["time"].size and rows["time"][i] == hour_ms:
             return float(rows["funding_rate"][i]), float(rows["relative_funding_rate"][i])
+        if hour_ms <= self._stored_end(name) < hour_ms + HOUR_MS:
+            return 0.0, 0.0  # the unfinished hour (module docstring): no funding yet
         how = f"store.funding_rates({name!r}, since=…)"
         raise self._missing("funding rate", name, hour_ms, how)
