@@ -36,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,19 +201,38 @@ def _time(folder: Path, case: str, approach: str) -> dict[str, float]:
     return {"seconds": statistics.median(times), "runs": len(times)}
 
 
-def _memory(path: Path, small: Path) -> dict[str, float]:
-    """Peak resident memory of ``frames.trades`` on the body in ``path``, in bytes."""
+def _memory(path: Path, small: Path, mode: str) -> dict[str, float]:
+    """Peak resident memory of ``frames.trades`` on the executions in ``path``, in bytes.
+
+    ``mode`` "body": ``path`` is one body, read whole and held by the caller through the
+    call. "pages": ``path`` holds one page body a line, handed to ``frames.trades`` by a
+    generator that reads a line at a time (as a download hands over pages).
+    """
     from kfresearch import frames
 
     frames.trades(small.read_bytes())  # every module the path needs is loaded
     baseline = _maxrss()
-    raw = path.read_bytes()
     start = time.perf_counter()
-    frame = frames.trades(raw)
+    if mode == "body":
+        raw = path.read_bytes()
+        size = len(raw)
+        start = time.perf_counter()
+        frame = frames.trades(raw)
+    else:
+        read = [0]
+
+        def pages() -> Iterator[bytes]:
+            with path.open("rb") as lines:
+                for line in lines:
+                    read[0] += len(line) - 1
+                    yield line[:-1]
+
+        frame = frames.trades(pages())
+        size = read[0]
     seconds = time.perf_counter() - start
     assert frame["uid"].is_unique, "the body's rows should all be distinct"
     return {
-        "body": len(raw),
+        "body": size,
         "rows": len(frame),
         "baseline": baseline,
         "peak": _maxrss(),
@@ -255,8 +274,8 @@ NAMES = {
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "memory":  # a child: one memory run
-        print(json.dumps(_memory(Path(sys.argv[2]), Path(sys.argv[3]))))
+    if len(sys.argv) == 5 and sys.argv[1] == "memory":  # a child: one memory run
+        print(json.dumps(_memory(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])))
         return 0
     if len(sys.argv) == 4:  # a child: time one approach
         print(json.dumps(_time(Path(sys.argv[1]), sys.argv[2], sys.argv[3])))
@@ -311,23 +330,37 @@ def main() -> int:
                 )
         if "memory" not in chosen:
             return 0
-        big, small = folder / "million.json", folder / "small.json"
-        big.write_bytes(data.executions_times(trades, 10))
+        big, small, paged = folder / "million.json", folder / "small.json", folder / "pages"
+        million = data.executions_times(trades, 10)
+        big.write_bytes(million)
+        paged.write_bytes(b"".join(page + b"\n" for page in data.executions_pages(million)))
+        del million
         small.write_bytes(data.executions_head(trades, 1000))
         del trades
         memory = interleave(
-            "bench", {"memory": ["memory", str(big), str(small)]}, args.memory_rounds, warmup=False
-        )["memory"]
-        body = memory[0]["body"]
-        print(f"\n1,000,000 executions -> trades ({body:,} bytes)\n")
-        print("| figure | median (min–max) |\n|---|---|")
-        print(f"| seconds | {summary(column(memory, 'seconds'), digits=2)} |")
-        print(f"| peak resident memory, MB | {summary(column(memory, 'peak'), scale=1e-6)} |")
-        print(f"| peak / body | {summary([m['peak'] / body for m in memory], digits=2)}x |")
-        print(
-            "| (peak - resident before the body was read) / body | "
-            f"{summary([(m['peak'] - m['baseline']) / body for m in memory], digits=2)}x |"
+            "bench",
+            {
+                mode: ["memory", str(path), str(small), mode]
+                for mode, path in (("body", big), ("pages", paged))
+            },
+            args.memory_rounds,
+            warmup=False,
         )
+        for mode, title in (
+            ("body", "one body, held by the caller"),
+            ("pages", "1,000 pages of 1,000, handed over one at a time"),
+        ):
+            measured = memory[mode]
+            body = measured[0]["body"]
+            print(f"\n1,000,000 executions -> trades: {title} ({body:,} bytes)\n")
+            print("| figure | median (min–max) |\n|---|---|")
+            print(f"| seconds | {summary(column(measured, 'seconds'), digits=2)} |")
+            print(f"| peak resident memory, MB | {summary(column(measured, 'peak'), scale=1e-6)} |")
+            print(f"| peak / body | {summary([m['peak'] / body for m in measured], digits=2)}x |")
+            print(
+                "| (peak - resident before the body was read) / body | "
+                f"{summary([(m['peak'] - m['baseline']) / body for m in measured], digits=2)}x |"
+            )
     return 0
 
 

@@ -76,6 +76,19 @@ def executions_times(body: bytes, times: int) -> bytes:
     return b'{"elements":[' + b",".join(parts) + b'],"len":"' + count + b'"}'
 
 
+def executions_pages(body: bytes, size: int = 1000) -> list[bytes]:
+    """``body``'s executions as pages of ``size``, as the history endpoint sends them (each
+    page but the last with a continuation token)."""
+    elements = orjson.loads(body)["elements"]
+    pages = []
+    for start in range(0, len(elements), size):
+        page: dict[str, Any] = {"elements": elements[start : start + size], "len": str(size)}
+        if start + size < len(elements):
+            page["continuationToken"] = f"page-{start // size + 1}"
+        pages.append(orjson.dumps(page))
+    return pages
+
+
 def executions_head(body: bytes, n: int) -> bytes:
     """The first ``n`` executions of ``body`` as a body of their own."""
     elements = orjson.loads(body)["elements"][:n]

@@ -116,21 +116,85 @@ def read_executions(raw: bytes) -> tuple[Flat, int, str | None] | None:
         page = _PAGE.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    elements = page.elements
+    elements, token = page.elements, page.continuationToken
+    del page
+    n = len(elements)
+    if not n:
+        return None  # an empty page: the other paths make its empty frame
     # a pretty-printed body has line breaks inside its elements: the reader must expect them
     multiline = b"\n" in raw or b"\r" in raw
-    parts: list[Flat] = []
-    for start in range(0, len(elements), SLICE):
-        part = _read_slice(elements[start : start + SLICE], multiline)
-        if part is None:
+    out: Flat = {key: np.empty(n, dtype) for key, dtype in _NUMBERS.items()}
+    texts: dict[str, list[Any]] = {key: [] for key in _TEXTS}
+    # The last slice first, its elements let go as it is taken, so the split's element
+    # objects shrink as the columns grow; the text chunks are put back in order at the end.
+    for start in reversed(range(0, n, SLICE)):
+        part = elements[start:]
+        del elements[start:]
+        if not _read_slice(part, multiline, out, texts, start):
             return None
-        parts.append(part)
-    if not parts:
-        return None  # an empty page: the other paths make its empty frame
-    return _join(parts), len(elements), page.continuationToken
+        del part
+    for key, chunks in texts.items():
+        out[key] = chunks[0] if len(chunks) == 1 else pa.chunked_array(reversed(chunks))
+    return out, n, token
 
 
-def _read_slice(elements: list[msgspec.Raw], multiline: bool) -> Flat | None:
+_X = ("event", "Execution", "execution")  # where an element keeps its execution
+
+#: Numeric leaves: column key -> (path in the element, arrow type to cast the text to).
+_NUMERIC: dict[str, tuple[tuple[str, ...], Any]] = {
+    "element.timestamp": (("timestamp",), pa.int64()),
+    **{
+        f"execution.{name}": ((*_X, name), kind)
+        for name, kind in (
+            ("timestamp", pa.int64()),
+            ("price", pa.float64()),
+            ("quantity", pa.float64()),
+            ("markPrice", pa.float64()),
+            ("usdValue", pa.float64()),
+        )
+    },
+    "takerReducedQuantity": (("event", "Execution", "takerReducedQuantity"), pa.float64()),
+    **{
+        f"execution.{side}.{name}": ((*_X, side, name), kind)
+        for side in ("makerOrder", "takerOrder")
+        for name, kind in (
+            ("limitPrice", pa.float64()),
+            ("quantity", pa.float64()),
+            ("timestamp", pa.int64()),
+        )
+    },
+}
+_FLAGS: dict[str, tuple[str, ...]] = {
+    "execution.limitFilled": (*_X, "limitFilled"),
+    "execution.makerOrder.reduceOnly": (*_X, "makerOrder", "reduceOnly"),
+    "execution.takerOrder.reduceOnly": (*_X, "takerOrder", "reduceOnly"),
+}
+_TEXTS: dict[str, tuple[str, ...]] = {
+    "element.uid": ("uid",),
+    "execution.uid": (*_X, "uid"),
+    **{
+        f"execution.{side}.{name}": (*_X, side, name)
+        for side in ("makerOrder", "takerOrder")
+        for name in ("uid", "orderType")
+    },
+    "execution.takerOrder.tradeable": (*_X, "takerOrder", "tradeable"),
+    "execution.takerOrder.direction": (*_X, "takerOrder", "direction"),
+}
+_NUMBERS: dict[str, Any] = {
+    **{key: kind.to_pandas_dtype() for key, (_, kind) in _NUMERIC.items()},
+    **{key: np.bool_ for key in _FLAGS},
+}
+
+
+def _read_slice(
+    elements: list[msgspec.Raw],
+    multiline: bool,
+    out: Flat,
+    texts: dict[str, list[Any]],
+    start: int,
+) -> bool:
+    """Read one slice into ``out[key][start:...]`` (numbers, flags) and ``texts`` (one
+    arrow chunk per slice); False when the slice does not fit the schema."""
     text = b"\n".join(elements)
     try:
         table = pj.read_json(
@@ -143,89 +207,52 @@ def _read_slice(elements: list[msgspec.Raw], multiline: bool) -> Flat | None:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+        return False
     del text
     if table.num_rows != len(elements):
-        return None
-    batch = table.combine_chunks().to_batches()
-    if len(batch) != 1:
-        return None
-    return _columns(batch[0])
-
-
-def _complete(array: Any, name: str) -> bool:
-    """No null anywhere a required field should be (nested structs included)."""
-    if array.null_count:
         return False
-    if pa.types.is_struct(array.type):
-        return all(
-            _complete(array.field(i), array.type.field(i).name)
-            for i in range(array.type.num_fields)
-            if array.type.field(i).name not in _OPTIONAL
-        )
+    for i in range(table.num_columns):
+        if not _complete(table.column(i), table.schema.field(i).type):
+            return False
+    stop = start + len(elements)
+    try:
+        for key, (path, kind) in _NUMERIC.items():
+            leaf = _leaf(table, path)
+            if key == "takerReducedQuantity":  # "" (no trim) is missing
+                leaf = pc.if_else(pc.equal(leaf, ""), None, leaf)
+            out[key][start:stop] = pc.cast(leaf, kind).to_numpy()
+        for key, path in _FLAGS.items():
+            out[key][start:stop] = _leaf(table, path).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a number that does not parse
+        return False
+    for key, path in _TEXTS.items():
+        texts[key].append(_text(_leaf(table, path).combine_chunks()))
+    del table
+    # the reader's buffers of this slice go back to the system now, not at the end
+    pa.default_memory_pool().release_unused()
     return True
 
 
-def _number(array: Any, dtype: Any) -> np.ndarray[Any, Any]:
-    out: np.ndarray[Any, Any] = pc.cast(array, dtype).to_numpy(zero_copy_only=False)
-    return out
+def _leaf(table: Any, path: tuple[str, ...]) -> Any:
+    """One leaf of the table's nested columns (a chunked array)."""
+    column = table.column(path[0])
+    return pc.struct_field(column, list(path[1:])) if len(path) > 1 else column
+
+
+def _complete(column: Any, kind: Any) -> bool:
+    """No null anywhere a required field should be (nested structs included)."""
+    if column.null_count:
+        return False
+    if pa.types.is_struct(kind):
+        return all(
+            _complete(pc.struct_field(column, [i]), kind.field(i).type)
+            for i in range(kind.num_fields)
+            if kind.field(i).name not in _OPTIONAL
+        )
+    return True
 
 
 def _text(array: Any) -> Any:
     """Text with ``""`` as null (the generic path's missing value)."""
     empty = pc.equal(array, "")
     return pc.if_else(empty, None, array) if pc.any(empty).as_py() else array
-
-
-def _columns(batch: Any) -> Flat | None:
-    for i, name in enumerate(batch.schema.names):
-        if not _complete(batch.column(i), name):
-            return None
-    event = batch.column(2).field("Execution")
-    execution = event.field("execution")
-    reduced = event.field("takerReducedQuantity")
-    reduced = pc.if_else(pc.equal(reduced, ""), None, reduced)
-    try:
-        flat: Flat = {
-            "element.uid": _text(batch.column(0)),
-            "element.timestamp": _number(batch.column(1), pa.int64()),
-            "execution.uid": _text(execution.field("uid")),
-            "execution.timestamp": _number(execution.field("timestamp"), pa.int64()),
-            "execution.price": _number(execution.field("price"), pa.float64()),
-            "execution.quantity": _number(execution.field("quantity"), pa.float64()),
-            "execution.markPrice": _number(execution.field("markPrice"), pa.float64()),
-            "execution.usdValue": _number(execution.field("usdValue"), pa.float64()),
-            "execution.limitFilled": execution.field("limitFilled").to_numpy(zero_copy_only=False),
-            "takerReducedQuantity": _number(reduced, pa.float64()),
-        }
-        for prefix in ("makerOrder", "takerOrder"):
-            order = execution.field(prefix)
-            key = f"execution.{prefix}."
-            flat[key + "uid"] = _text(order.field("uid"))
-            flat[key + "orderType"] = _text(order.field("orderType"))
-            flat[key + "limitPrice"] = _number(order.field("limitPrice"), pa.float64())
-            flat[key + "quantity"] = _number(order.field("quantity"), pa.float64())
-            flat[key + "reduceOnly"] = order.field("reduceOnly").to_numpy(zero_copy_only=False)
-            flat[key + "timestamp"] = _number(order.field("timestamp"), pa.int64())
-        taker = execution.field("takerOrder")
-        flat["execution.takerOrder.tradeable"] = _text(taker.field("tradeable"))
-        flat["execution.takerOrder.direction"] = _text(taker.field("direction"))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a number that does not parse
-        return None
-    return flat
-
-
-def _join(parts: list[Flat]) -> Flat:
-    """The slices' columns end to end; each slice's piece is let go once joined, so the
-    memory holds the columns about once (arrow text is chained, not copied)."""
-    if len(parts) == 1:
-        return parts[0]
-    out: Flat = {}
-    for key in list(parts[0]):
-        columns = [part.pop(key) for part in parts]
-        if isinstance(columns[0], np.ndarray):
-            out[key] = np.concatenate(columns)
-        else:
-            out[key] = pa.chunked_array(columns)
-        del columns
-    return out

@@ -7,7 +7,7 @@ and return a DataFrame; see :mod:`kfresearch.frames` for the conventions.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -535,12 +535,15 @@ def trades(
 
     Parameters
     ----------
-    body_or_pages : dict or sequence of dict
-        One body or several page bodies of either
-        ``GET /api/history/v3/market/{symbol}/executions``
+    body_or_pages : dict, bytes, or a sequence or iterator of them
+        One body or several page bodies (decoded, or the response's bytes) of
+        either ``GET /api/history/v3/market/{symbol}/executions``
         (``elements[].event.Execution.execution``) or
         ``GET /derivatives/api/v3/history`` (``history[]``). Pages are
-        concatenated, sorted by time and de-duplicated by ``uid``.
+        concatenated, sorted by time and de-duplicated by ``uid``. An
+        iterator (a generator reading pages from disk or the network) is
+        consumed a page at a time and each page is let go once read, so many
+        pages cost about the frame's memory, not the pages' total.
     symbol : str, optional
         Fills ``symbol`` where the body does not carry it (``history[]``).
     sort : {"asc", "desc"}, optional
@@ -600,29 +603,68 @@ def trades(
     >>> trades(body, symbol="PF_XRPUSD")[["symbol", "price", "size", "side"]].to_dict("records")
     [{'symbol': 'PF_XRPUSD', 'price': 0.7921, 'size': 1068.0, 'side': 'sell'}]
     """
+    if isinstance(body_or_pages, Iterator):
+        return _trades_streamed(body_or_pages, symbol, sort)
     if is_raw(body_or_pages):
         fast = [decode_executions(raw) for raw in raw_pages(body_or_pages)]
         if all(part is not None for part in fast):
             done = [part for part in fast if part is not None]
             flat, n = concat_flat([(f, k) for f, k, _ in done]) if done else ({}, 0)
-            flat["seq"] = _trade_seq(flat, n, sort)
-            return build(TRADES, flat, n, attrs={"continuation_token": done[-1][2]})
+            return _trades_frame(flat, n, None, sort, {"continuation_token": done[-1][2]})
         body_or_pages = [to_body(raw) for raw in raw_pages(body_or_pages)]
     pages = as_pages(body_or_pages, name="trades")
+    flat, n = concat_flat([_trades_part(page) for page in pages]) if pages else ({}, 0)
+    attrs = pages_attrs(pages)
+    attrs["continuation_token"] = last_attr(pages, "continuationToken")
+    return _trades_frame(flat, n, symbol, sort, attrs)
+
+
+def _trades_part(page: Mapping[str, Any]) -> tuple[Flat, int]:
+    """One decoded page's records, column-wise (every field kept)."""
+    records = payload(page, "elements", "history", name="trades")
+    if "elements" in page:
+        return flatten_events(records, skip=TRADES.drop, keep=TRADES.needed), len(records)
+    return flatten(records), len(records)
+
+
+def _trades_streamed(pages: Iterator[Any], symbol: str | None, sort: Sort | None) -> pd.DataFrame:
+    """The trades of pages handed over one at a time; each page's bytes are let go once its
+    columns are read (the fast path's arrays, else the generic path's records)."""
     parts: list[tuple[Flat, int]] = []
-    for page in pages:
-        records = payload(page, "elements", "history", name="trades")
-        if "elements" in page:
-            parts.append((flatten_events(records, skip=TRADES.drop, keep=TRADES.needed),
-                          len(records)))
-        else:
-            parts.append((flatten(records), len(records)))
+    heads: list[dict[str, Any]] = []  # each page without its records, for the attrs
+    generic = False
+    for i, page in enumerate(pages):
+        if isinstance(page, bytes | bytearray | memoryview):
+            fast = decode_executions(bytes(page))
+            if fast is not None:
+                parts.append(fast[:2])
+                heads.append({"continuationToken": fast[2]})
+                continue
+            page = to_body(bytes(page))
+        if not isinstance(page, Mapping):
+            raise ValueError(
+                f"frames.trades: page {i} is a {type(page).__name__}, expected the bytes "
+                "or the decoded JSON object of a response"
+            )
+        generic = True
+        parts.append(_trades_part(page))
+        heads.append({k: v for k, v in page.items() if k not in ("elements", "history")})
     flat, n = concat_flat(parts) if parts else ({}, 0)
+    del parts
+    if not generic:
+        token = heads[-1]["continuationToken"] if heads else None
+        return _trades_frame(flat, n, None, sort, {"continuation_token": token})
+    attrs = pages_attrs(heads)
+    attrs["continuation_token"] = last_attr(heads, "continuationToken")
+    return _trades_frame(flat, n, symbol, sort, attrs)
+
+
+def _trades_frame(
+    flat: Flat, n: int, symbol: str | None, sort: Sort | None, attrs: dict[str, Any]
+) -> pd.DataFrame:
     if symbol is not None and n:
         flat["symbol"] = [symbol] * n
     flat["seq"] = _trade_seq(flat, n, sort)
-    attrs = pages_attrs(pages)
-    attrs["continuation_token"] = last_attr(pages, "continuationToken")
     return build(TRADES, flat, n, attrs=attrs)
 
 

@@ -3,6 +3,8 @@ other paths give, and steps aside for anything its schema does not describe."""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -127,3 +129,72 @@ def test_a_body_that_is_not_a_page_steps_aside() -> None:
     assert _columnar.read_executions(b'{"history": []}') is None
     assert _columnar.read_executions(b"not json") is None
     assert _columnar.read_executions(b'{"elements": []}') is None
+
+
+class _Page(bytearray):
+    """A page's bytes that can be watched (bytes cannot be weakly referenced)."""
+
+
+def test_pages_from_an_iterator_are_read_one_at_a_time_and_let_go(body: bytes) -> None:
+    elements = orjson.loads(body)["elements"]
+    raw = [
+        orjson.dumps({"elements": elements[i : i + 100], "continuationToken": f"t{i}"})
+        for i in range(0, 500, 100)
+    ]
+    watched: list[weakref.ref[_Page]] = []
+
+    def pages() -> Iterator[_Page]:
+        for i, text in enumerate(raw):
+            if i >= 2:  # the page before last was read and is no longer held
+                assert watched[i - 2]() is None
+            page = _Page(text)
+            watched.append(weakref.ref(page))
+            yield page
+            del page
+
+    streamed = frames.trades(pages(), sort="asc")
+    assert len(watched) == 5
+    pd.testing.assert_frame_equal(streamed, frames.trades(raw, sort="asc"))
+    pd.testing.assert_frame_equal(streamed, frames.trades([orjson.loads(p) for p in raw], sort="asc"))
+    assert streamed.attrs["continuation_token"] == "t400"
+
+
+def test_an_iterator_mixing_fast_and_generic_pages_gives_the_generic_frame(body: bytes) -> None:
+    elements = orjson.loads(body)["elements"]
+    odd = orjson.loads(orjson.dumps(elements[200:300]))
+    odd[5]["event"]["Execution"]["execution"]["venueFee"] = "0.01"  # a field added later
+    pages: list[Any] = [
+        orjson.dumps({"elements": elements[:250]}),  # overlaps the next page by 50
+        orjson.dumps({"elements": odd, "serverTime": "2026-11-01T00:00:00.000Z"}),
+        {"elements": elements[300:], "continuationToken": "last"},
+    ]
+    streamed = frames.trades(iter(pages), sort="asc")
+    generic = frames.trades([p if isinstance(p, dict) else orjson.loads(p) for p in pages], sort="asc")
+    assert len(streamed) == 500
+    assert streamed["venue_fee"].notna().sum() == 1
+    pd.testing.assert_frame_equal(streamed, generic)
+    assert streamed.attrs == generic.attrs
+
+
+def test_an_iterator_of_something_else_is_refused() -> None:
+    with pytest.raises(ValueError, match="page 0 is a int"):
+        frames.trades(iter([1]))
+
+
+def test_no_deduplication_pass_without_repeated_uids(
+    body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    duplicated = pd.Series.duplicated
+
+    def counted(self: pd.Series, *args: Any, **kwargs: Any) -> pd.Series:
+        calls.append(len(self))
+        return duplicated(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.Series, "duplicated", counted)
+    assert frames.trades(body)["uid"].is_unique
+    assert calls == []
+    elements = orjson.loads(body)["elements"]
+    repeated = frames.trades([body, orjson.dumps({"elements": elements[:10]})])
+    assert calls == [510]
+    assert len(repeated) == 500
