@@ -10,7 +10,9 @@ own validated order API. Then:
   engine (its replay market source): the same fill rules, fees, hourly
   funding and liquidation as ``sim`` and ``demo``; deterministic for a seed;
 * :func:`run` trades the same object on ``sim``, ``demo`` or ``live`` (the
-  usual two opt-ins) on the exchange's clock, dead man's switch armed;
+  usual two opt-ins) on the exchange's clock, its bars closed by the
+  exchange's WebSocket (``kf.stream()``), dead man's switch armed; in a
+  notebook ``r = await arun(...)`` runs it in the background (:class:`StrategyRun`);
 * :func:`sweep` backtests a parameter grid on local processes or a Dask
   cluster, one frame back; :func:`sweep_heatmap` draws it.
 
@@ -50,7 +52,7 @@ from kfresearch.strategy.result import STAT_UNITS, Result
 if TYPE_CHECKING:
     from kfresearch.strategy.backtests import backtest
     from kfresearch.strategy.charts import sweep_heatmap
-    from kfresearch.strategy.live import run
+    from kfresearch.strategy.live import StrategyRun, arun, run
     from kfresearch.strategy.sweeps import grid_points, sweep
 
 __all__ = [
@@ -63,7 +65,9 @@ __all__ = [
     "Funding",
     "Result",
     "Strategy",
+    "StrategyRun",
     "Trade",
+    "arun",
     "as_strategy",
     "backtest",
     "grid_points",
@@ -76,6 +80,8 @@ __all__ = [
 _LAZY = {
     "backtest": "kfresearch.strategy.backtests",
     "run": "kfresearch.strategy.live",
+    "arun": "kfresearch.strategy.live",
+    "StrategyRun": "kfresearch.strategy.live",
     "sweep": "kfresearch.strategy.sweeps",
     "grid_points": "kfresearch.strategy.sweeps",
     "sweep_heatmap": "kfresearch.strategy.charts",

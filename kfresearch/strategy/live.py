@@ -1,44 +1,80 @@
-"""``run``: the same strategy object on an exchange's clock (``sim``, ``demo`` or ``live``).
+"""``run`` / ``arun``: the same strategy object on an exchange's clock, driven by ``kf.stream()``.
 
-At each bar close the run reads the bar that just closed (``kf.candles``),
-learns what its orders did (in-process: from the exchange engine's private
-feeds, as the in-process WebSocket does; elsewhere: ``kf.fills()`` and
-``kf.account_log()``) and calls the strategy exactly as a backtest does
-(:mod:`kfresearch.strategy.driver`).
+The run subscribes the exchange's WebSocket (:mod:`kfresearch.stream`):
+``heartbeat`` and ``trade`` of every symbol, and ``book`` when the strategy
+overrides ``on_book``. Bars are built from the streamed trades and handed to
+the strategy by the loop that runs backtests (:mod:`kfresearch.strategy.driver`),
+so the hooks are called in the same order, with the same events.
+
+How a bar closes
+    A bar covers ``[start, end)`` of the exchange's time. It closes, and
+    ``on_bar`` fires, when the stream shows that the exchange's clock has
+    reached ``end``: a ``heartbeat`` stamped at or after ``end`` while every
+    ``trade`` subscription is live (the exchange sends a heartbeat after
+    everything it published up to its time). Its open, high, low, close and
+    volume are those of the streamed trades of ``[start, end)``, as the
+    exchange's 1-minute trade candles are made; a bar without a trade is no
+    bar (the exchange has no candle for it either). Bars close one by one, in
+    order, each exactly once, however late the heartbeat.
+
+Reconnects
+    After a reconnect the stream subscribes again; the ``trade`` snapshot
+    (the recent trades) either reaches back to what was seen, and the tape is
+    continuous (trades seen twice are dropped by ``uid``), or it does not, and
+    every bar that overlaps the hole is read over REST instead (``kf.candles``,
+    and ``kf.trades`` for ``on_trade``): no bar is lost or doubled. The same
+    holds for the first bar, which began before the run did. Orders are never
+    sent again: the strategy sends each one once over REST, and what it did is
+    read from the exchange (fills and funding, :mod:`kfresearch.strategy.taps`).
 
 The clock
     On an in-process exchange whose clock is fixed (``sim`` under
-    ``KFRESEARCH_SIM_NOW``, or a ``SimExchange`` with ``SimClock.fixed``),
-    the run moves it bar by bar (``kf.sim.advance``): hours run in seconds,
-    reproducibly. Otherwise it sleeps until each bar close (plus ``lag``
-    seconds for the exchange to publish the candle).
+    ``KFRESEARCH_SIM_NOW``, or a ``SimExchange`` with ``SimClock.fixed``) the
+    run moves it bar by bar (``kf.sim.advance``, then ``stream.sync()``):
+    hours run in seconds, reproducibly. Otherwise the exchange's clock runs
+    and the run waits for its heartbeats.
+
+Where it runs
+    In a script ``run(...)`` blocks until the run ends (the stream runs on a
+    thread of its own) and returns the :class:`~kfresearch.strategy.Result`.
+    In a notebook the stream lives on the kernel's event loop, which must not
+    be blocked: ``r = await arun(...)`` starts the run in the background and
+    returns its :class:`StrategyRun` once the feeds are live; ``await
+    r.wait()`` waits for the end, ``await r.stop()`` ends it at once; both give
+    the Result. The strategy's hooks run on a worker thread, never on the loop.
 
 Safety
     The dead man's switch (``cancel_all_after``) is armed for
     ``dead_man_switch`` seconds at the start and re-armed at a bar close
     whenever it would fire within two bars: if the kernel dies or hangs, the
     exchange cancels the strategy's open orders. It is disarmed when the run
-    ends. On ``live`` every order (and the switch) needs the client's two
-    opt-ins (``env="live"`` and ``allow_trading=True``); nothing is sent
-    otherwise. Ctrl-C ends the run
-    at the next bar and returns what happened so far.
+    ends, however it ends. On ``live`` every order (and the switch) needs the
+    client's two opt-ins (``env="live"`` and ``allow_trading=True``); nothing
+    is sent otherwise. Ctrl-C (in a script) ends the run at once and returns
+    what happened so far.
 
 Example
 -------
 >>> kf = kfresearch.connect("sim")                                          # doctest: +SKIP
 >>> result = run(SmaCross(fast=5, slow=20), kf, "PF_XBTUSD", bars=240)      # doctest: +SKIP
+>>> r = await arun(SmaCross(fast=5, slow=20), kf, "PF_XBTUSD")  # a notebook  # doctest: +SKIP
+>>> result = await r.stop()                                                 # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kfresearch.errors import LiveTradingDisabledError, ValidationError
+from kfresearch.errors import LiveTradingDisabledError, StreamError, ValidationError
 from kfresearch.strategy.driver import STEP_MS, StrategyLike, check_symbols, drive, usd_equity
 from kfresearch.strategy.events import Bar, Book, Trade
 from kfresearch.strategy.result import build_result
@@ -47,17 +83,142 @@ from kfresearch.strategy.taps import EngineTap, RestTap, Tap
 if TYPE_CHECKING:
     from kfresearch.client import Client
     from kfresearch.strategy.result import Result
+    from kfresearch.stream import Message, Stream, Subscription
     from kfresearch.timeparse import TimeLike
 
-__all__ = ["run"]
+__all__ = ["StrategyRun", "arun", "run"]
+
+_REST = "rest"  # a bar (or its trades) the stream did not see whole: read it over REST
 
 
 def _stamp(ms: int) -> pd.Timestamp:
     return pd.Timestamp(ms, unit="ms", tz="UTC")
 
 
-class ClockVenue:
-    """A run on the exchange's clock (module docstring)."""
+@dataclass(frozen=True)
+class _Step:
+    """A bar close as the stream saw it: per symbol the bar (None: no trade, ``_REST``:
+    not seen whole), the bar's trades (``_REST`` likewise) and the book (``on_book``)."""
+
+    end: int
+    bars: dict[str, Bar | str | None]
+    trades: dict[str, list[Trade] | str]
+    books: dict[str, Book]
+
+
+class _Stop:
+    """Put on the queue to end the run at once."""
+
+
+class BarClock:
+    """Closes bars from the stream's trades and heartbeats (module docstring).
+
+    The stream's callbacks run on its loop's thread; :meth:`advance` may also
+    be called by the run's thread after ``stream.sync()``: one lock.
+    """
+
+    def __init__(
+        self, stream: Stream, symbols: tuple[str, ...], step_ms: int, first_end: int,
+        *, books: bool,
+    ) -> None:
+        self.stream = stream
+        self.symbols = symbols
+        self.step_ms = step_ms
+        self.next_end = first_end
+        self.books = books
+        self.steps: queue.Queue[_Step | _Stop] = queue.Queue()
+        self.known_to = -1  # every trade up to here (inclusive) was seen
+        # trades of a symbol are seen whole from ``covered_from`` on (None: not known yet)
+        self.covered_from: dict[str, int | None] = dict.fromkeys(symbols)
+        self.tape: dict[str, list[dict[str, Any]]] = {s: [] for s in symbols}
+        self.uids: dict[str, set[str]] = {s: set() for s in symbols}
+        self.gaps = 0  # resubscriptions whose snapshot did not reach back
+        self._lock = threading.Lock()
+
+    # -- the stream's callbacks (its loop thread) ------------------------------------------
+    def on_trade(self, message: Message) -> None:
+        symbol = message.symbol or ""
+        if symbol not in self.tape:
+            return
+        rows = sorted(message.records, key=lambda r: int(r["time"]))
+        with self._lock:
+            if message.initial:
+                oldest = int(rows[0]["time"]) if rows else None
+                if oldest is None or oldest > self.known_to:
+                    # the snapshot does not reach back to what was seen: a hole before it
+                    self.gaps += self.known_to >= 0
+                    self.covered_from[symbol] = None if oldest is None else oldest + 1
+            floor = self.next_end - self.step_ms  # trades of closed bars are not needed
+            for row in rows:
+                uid = str(row["uid"])
+                if int(row["time"]) >= floor and uid not in self.uids[symbol]:
+                    self.uids[symbol].add(uid)
+                    self.tape[symbol].append(row)
+
+    def on_heartbeat(self, message: Message) -> None:
+        if message.time_ms is None:
+            return
+        live = {(feed, product) for feed, product, status in self.stream.subscriptions
+                if status == "ready"}
+        if all(("trade", s) in live for s in self.symbols):
+            self.advance(message.time_ms)
+
+    # -- closing -------------------------------------------------------------------------
+    def advance(self, t_ms: int) -> None:
+        """The exchange's clock reached ``t_ms`` and every trade up to it was handled."""
+        with self._lock:
+            for symbol, since in self.covered_from.items():
+                if since is None:  # subscribed without a snapshot to date it: from now on
+                    self.covered_from[symbol] = t_ms
+            self.known_to = max(self.known_to, t_ms)
+            while self.next_end <= t_ms:
+                self.steps.put(self._close(self.next_end))
+                self.next_end += self.step_ms
+
+    def _close(self, end: int) -> _Step:
+        start = end - self.step_ms
+        bars: dict[str, Bar | str | None] = {}
+        trades: dict[str, list[Trade] | str] = {}
+        for symbol in self.symbols:
+            tape = sorted(self.tape[symbol], key=lambda r: int(r["time"]))
+            rows = [r for r in tape if int(r["time"]) < end]
+            later = [r for r in tape if int(r["time"]) >= end]
+            self.tape[symbol] = later
+            self.uids[symbol] = {str(r["uid"]) for r in later}
+            since = self.covered_from[symbol]
+            if since is None or since > start:
+                bars[symbol] = trades[symbol] = _REST
+                continue
+            trades[symbol] = [
+                Trade(symbol, _stamp(int(r["time"])), float(r["price"]), float(r["size"]),
+                      str(r["side"]))
+                for r in rows
+            ]
+            bars[symbol] = _bar_of(symbol, start, end, trades[symbol])  # type: ignore[arg-type]
+        books = {s: self._book(s, end) for s in self.symbols} if self.books else {}
+        return _Step(end, bars, trades, books)
+
+    def _book(self, symbol: str, t_ms: int) -> Book:
+        bids, asks = self.stream.book(symbol).levels()
+        return Book(symbol, _stamp(t_ms), tuple((float(p), float(s)) for p, s in bids),
+                    tuple((float(p), float(s)) for p, s in asks))
+
+    def stop(self) -> None:
+        self.steps.put(_Stop())
+
+
+def _bar_of(symbol: str, start: int, end: int, trades: list[Trade]) -> Bar | None:
+    """The OHLCV of ``trades`` (oldest first); None when there are none."""
+    if not trades:
+        return None
+    prices = [t.price for t in trades]
+    # the exchange sums sizes in decimals: round away the float sum's last bits
+    volume = round(math.fsum(t.size for t in trades), 8)
+    return Bar(symbol, start, end, prices[0], max(prices), min(prices), prices[-1], volume)
+
+
+class StreamVenue:
+    """A run on the exchange's clock, its bars from ``kf.stream()`` (module docstring)."""
 
     mode = "run"
 
@@ -70,8 +231,8 @@ class ClockVenue:
         bars: int | None,
         until_ms: int | None,
         dead_man_switch: int,
-        lag: float,
-        sleep: Callable[[float], None] = time.sleep,
+        stream: Stream | None,
+        books: bool,
     ) -> None:
         self.kf = kf
         self.symbols = symbols
@@ -80,14 +241,49 @@ class ClockVenue:
         self.max_bars = bars
         self.until_ms = until_ms
         self.switch = dead_man_switch
-        self.lag = lag
-        self.sleep = sleep
-        in_process = kf.env.in_process
-        self.driven = in_process and kf.sim.clock.mode == "fixed"
-        self.tap: Tap = EngineTap.for_client(kf) if in_process else RestTap(kf)
+        self.driven = kf.env.in_process and kf.sim.clock.mode == "fixed"
+        self.tap: Tap = EngineTap.for_client(kf) if kf.env.in_process else RestTap(kf)
         self.seen: dict[str, list[Bar]] = {s: [] for s in symbols}
         self.deadline = 0
+        self.armed = False
+        self.owns_stream = stream is None
+        self.stream: Stream = kf.stream() if stream is None else stream
+        self.first_end = (self.now_ms() // self.step_ms + 1) * self.step_ms
+        self.clock = BarClock(self.stream, symbols, self.step_ms, self.first_end, books=books)
+        self.subscriptions: list[Subscription] = []
+        self._offs: list[Callable[[], None]] = []
+        self._step: _Step | None = None
+        self._stopped = threading.Event()
 
+    # -- feeds ------------------------------------------------------------------------------
+    def subscribe(self) -> list[Subscription]:
+        """Register the callbacks, then subscribe (live on return in a script; to await
+        on a notebook's loop)."""
+        s, names = self.stream, list(self.symbols)
+        self._offs = [s.on("heartbeat", self.clock.on_heartbeat, initial=True),
+                      s.on("trade", self.clock.on_trade, initial=True)]
+        self.subscriptions = [s.subscribe("heartbeat"), s.subscribe("trade", names)]
+        if self.clock.books:
+            self.subscriptions.append(s.subscribe("book", names))
+        return self.subscriptions
+
+    def stop(self) -> None:
+        """End the run at once (from any thread)."""
+        self._stopped.set()
+        self.clock.stop()
+
+    def close(self) -> None:
+        """Disarm the switch, stop listening, close the stream if the run made it."""
+        try:
+            self._arm(0)
+        finally:
+            for off in self._offs:
+                off()
+            self._offs = []
+            if self.owns_stream:
+                self.stream.close()
+
+    # -- the venue --------------------------------------------------------------------------
     def now_ms(self) -> int:
         if self.kf.env.in_process:
             return int(self.kf.sim.clock.now_ms())
@@ -96,17 +292,11 @@ class ClockVenue:
     def start_equity(self) -> float:
         return usd_equity(self.kf)
 
-    def _wait_until(self, t_ms: int) -> None:
-        if self.driven:
-            self.kf.sim.advance(f"{t_ms - self.now_ms()}ms")
-            return
-        while (left := (t_ms - self.now_ms()) / 1000 + self.lag) > 0:
-            self.sleep(min(left, 1.0))
-
     def _arm(self, seconds: int) -> None:
         """Arm the switch for ``seconds`` (0 disarms) if it is on."""
-        if self.switch > 0:
+        if self.switch > 0 and (seconds > 0 or self.armed):
             self.kf.cancel_all_after(seconds)
+            self.armed = seconds > 0
             self.deadline = self.now_ms() + seconds * 1000
 
     def _rearm(self) -> None:
@@ -114,30 +304,54 @@ class ClockVenue:
         if self.switch > 0 and self.deadline - self.now_ms() <= 2 * self.step_ms:
             self._arm(self.switch)
 
+    def _next(self) -> _Step | None:
+        """The next bar close (None: stop), moving a fixed clock there first."""
+        if self.driven and not self._stopped.is_set():
+            end = self.clock.next_end
+            self.kf.sim.advance(f"{end - self.now_ms()}ms")
+            self.stream.sync()
+            self.clock.advance(self.now_ms())  # sync: everything up to now was handled
+        while True:
+            try:
+                step = self.clock.steps.get(timeout=1.0)
+            except queue.Empty:
+                if self.stream.status == "closed":
+                    raise StreamError(
+                        "the run's stream closed (it gave up reconnecting): "
+                        f"{self.stream.errors[-1] if self.stream.errors else 'see the log'}; "
+                        "start the run again"
+                    ) from None
+                continue
+            return None if isinstance(step, _Stop) else step
+
     def steps(self) -> Iterator[tuple[int, list[Bar]]]:
-        step = self.step_ms
-        t = (self.now_ms() // step + 1) * step
         self._arm(self.switch)
         count = 0
         try:
             while (self.max_bars is None or count < self.max_bars) and (
-                self.until_ms is None or t <= self.until_ms
+                self.until_ms is None or self.first_end + count * self.step_ms <= self.until_ms
             ):
-                self._wait_until(t)
+                step = self._next()
+                if step is None:
+                    return
                 self._rearm()
-                bars = [bar for symbol in self.symbols if (bar := self._bar(symbol, t))]
-                for bar in bars:
-                    self.seen[bar.symbol].append(bar)
-                yield t, bars
+                self._step = step
+                bars = []
+                for symbol in self.symbols:
+                    found = step.bars[symbol]
+                    bar = self._rest_bar(symbol, step.end) if found == _REST else found
+                    if isinstance(bar, Bar):
+                        bars.append(bar)
+                        self.seen[symbol].append(bar)
+                yield step.end, bars
                 count += 1
-                t += step
         except KeyboardInterrupt:
             return
         finally:
             self._arm(0)
 
-    def _bar(self, symbol: str, end: int) -> Bar | None:
-        """The candle ``[end - step, end)`` of ``symbol``, None if the exchange has none."""
+    def _rest_bar(self, symbol: str, end: int) -> Bar | None:
+        """The candle ``[end - step, end)`` of ``symbol`` over REST, None if there is none."""
         start = end - self.step_ms
         frame = self.kf.candles(symbol, self.resolution, since=_stamp(start), until=_stamp(end))
         at = frame.index == _stamp(start)
@@ -148,6 +362,11 @@ class ClockVenue:
                    float(row["low"]), float(row["close"]), float(row["volume"]))
 
     def trades(self, symbol: str, start_ms: int, end_ms: int) -> list[Trade]:
+        step = self._step
+        if step is not None and step.end == end_ms and start_ms == end_ms - self.step_ms:
+            seen = step.trades[symbol]
+            if not isinstance(seen, str):
+                return seen
         frame = self.kf.trades(symbol, since=_stamp(start_ms), until=_stamp(end_ms))
         return [
             Trade(symbol, pd.Timestamp(t), float(p), float(s), str(side))
@@ -156,6 +375,9 @@ class ClockVenue:
         ]
 
     def book(self, symbol: str, t_ms: int) -> Book:
+        step = self._step
+        if step is not None and step.end == t_ms and symbol in step.books:
+            return step.books[symbol]
         frame = self.kf.orderbook(symbol)
         bids = frame[frame["side"] == "bid"]
         asks = frame[frame["side"] == "ask"]
@@ -176,13 +398,70 @@ class ClockVenue:
                 },
                 index=pd.DatetimeIndex(
                     pd.to_datetime([b.start_ms for b in bars], unit="ms", utc=True), name="time"
-                ),
+                ).as_unit("ns"),
                 dtype=float,
             )
             frame.attrs.update(symbol=symbol, resolution=self.resolution, tick_type="trade",
                                env=self.kf.env.name)
             out[symbol] = frame
         return out
+
+
+def _venue(
+    strategy: StrategyLike,
+    kf: Client,
+    symbols: str | list[str] | tuple[str, ...],
+    resolution: str,
+    bars: int | None,
+    until: TimeLike | None,
+    dead_man_switch: int | None,
+    stream: Stream | None,
+) -> StreamVenue:
+    """Check the arguments (nothing is sent before) and make the run's venue."""
+    from kfresearch.strategy.base import as_strategy
+    from kfresearch.timeparse import to_epoch_ms
+
+    if resolution not in STEP_MS:
+        raise ValidationError("resolution", resolution, f"use one of {', '.join(STEP_MS)}")
+    if bars is not None and bars < 1:
+        raise ValidationError("bars", bars, "bars must be at least 1 (or None)")
+    names = check_symbols(symbols)
+    if kf.env.real_money and not kf.allow_trading:
+        raise LiveTradingDisabledError(
+            "run() trades on LIVE (real money) and live trading is not enabled, so nothing was "
+            "sent. To trade for real, connect with kfresearch.connect(env='live', "
+            "allow_trading=True); to practise, run on env='demo' or env='sim'."
+        )
+    if stream is not None and stream.env.name != kf.env.name:
+        raise ValidationError(
+            "stream", stream, f"the stream is env {stream.env.name!r} and the client "
+            f"{kf.env.name!r}: pass the client's own stream, kf.stream()",
+        )
+    step_s = STEP_MS[resolution] // 1000
+    driven = kf.env.in_process and kf.sim.clock.mode == "fixed"
+    default = max(600, 10 * step_s) if driven else max(60, 3 * step_s)
+    switch = default if dead_man_switch is None else int(dead_man_switch)
+    if switch < 0 or (0 < switch and switch <= 2 * step_s):
+        raise ValidationError(
+            "dead_man_switch", dead_man_switch,
+            f"give more than two bars ({2 * step_s} s) so the switch is re-armed before it "
+            "fires, or 0 to turn it off",
+        )
+    # whole minutes, so the switch's deadlines fall on bar closes and never split a step
+    switch = int(math.ceil(switch / 60) * 60) if switch else 0
+    until_ms = None if until is None else to_epoch_ms(until)
+    return StreamVenue(kf, names, resolution=resolution, bars=bars, until_ms=until_ms,
+                       dead_man_switch=switch, stream=stream,
+                       books=as_strategy(strategy).wants("on_book"))
+
+
+def _play(strategy: StrategyLike, venue: StreamVenue, keep: int) -> Result:
+    """Drive the strategy on ``venue`` to the end; the venue is closed however it ends."""
+    try:
+        ctx, player = drive(strategy, venue, venue.symbols, keep=keep)
+    finally:
+        venue.close()
+    return build_result(ctx, player, venue.candles(), "run")
 
 
 def run(
@@ -194,10 +473,12 @@ def run(
     bars: int | None = None,
     until: TimeLike | None = None,
     dead_man_switch: int | None = None,
-    lag: float = 2.0,
+    stream: Stream | None = None,
     keep: int = 10_000,
 ) -> Result:
-    """Trade ``strategy`` on ``kf``'s exchange, bar by bar, on its clock (module docstring).
+    """Trade ``strategy`` on ``kf``'s exchange, bar by bar as the stream closes them; blocks.
+
+    For scripts; in a notebook use ``r = await arun(...)`` (module docstring).
 
     Parameters
     ----------
@@ -218,8 +499,8 @@ def run(
         than two bars (default: three bars and at least 60 s on a real clock;
         ten bars and at least 10 minutes on a driven clock, where re-arming
         every bar would spend the rate budget of real seconds; 0 turns it off).
-    lag : float
-        Seconds to wait after a bar close before reading it (real clock only).
+    stream : Stream, optional
+        A stream of ``kf`` to use (default: a new ``kf.stream()``, closed at the end).
     keep : int
         Bars of history kept per symbol.
 
@@ -232,34 +513,166 @@ def run(
     ------
     LiveTradingDisabledError
         ``kf`` is a ``live`` client without ``allow_trading``: nothing was sent.
-    """
-    from kfresearch.timeparse import to_epoch_ms
+    StreamError
+        Called on a running event loop (a notebook: ``await arun(...)`` there),
+        or the stream gave up reconnecting.
 
-    if resolution not in STEP_MS:
-        raise ValidationError("resolution", resolution, f"use one of {', '.join(STEP_MS)}")
-    if bars is not None and bars < 1:
-        raise ValidationError("bars", bars, "bars must be at least 1 (or None)")
-    names = check_symbols(symbols)
-    if kf.env.real_money and not kf.allow_trading:
-        raise LiveTradingDisabledError(
-            "run() trades on LIVE (real money) and live trading is not enabled, so nothing was "
-            "sent. To trade for real, connect with kfresearch.connect(env='live', "
-            "allow_trading=True); to practise, run on env='demo' or env='sim'."
+    Examples
+    --------
+    >>> result = run(SmaCross(), kfresearch.connect("sim"), "PF_XBTUSD", bars=60)  # doctest: +SKIP
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise StreamError(
+            "run() blocks, which would freeze this event loop (a notebook) and the stream "
+            "on it: use r = await arun(strategy, kf, symbols, ...), then "
+            "result = await r.wait() (or await r.stop())"
         )
-    step_s = STEP_MS[resolution] // 1000
-    driven = kf.env.in_process and kf.sim.clock.mode == "fixed"
-    default = max(600, 10 * step_s) if driven else max(60, 3 * step_s)
-    switch = default if dead_man_switch is None else int(dead_man_switch)
-    if switch < 0 or (0 < switch and switch <= 2 * step_s):
-        raise ValidationError(
-            "dead_man_switch", dead_man_switch,
-            f"give more than two bars ({2 * step_s} s) so the switch is re-armed before it "
-            "fires, or 0 to turn it off",
-        )
-    # whole minutes, so the switch's deadlines fall on bar closes and never split a step
-    switch = int(math.ceil(switch / 60) * 60) if switch else 0
-    until_ms = None if until is None else to_epoch_ms(until)
-    venue = ClockVenue(kf, names, resolution=resolution, bars=bars, until_ms=until_ms,
-                       dead_man_switch=switch, lag=lag)
-    ctx, player = drive(strategy, venue, names, keep=keep)
-    return build_result(ctx, player, venue.candles(), "run")
+    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream)
+    try:
+        venue.subscribe()
+    except BaseException:
+        venue.close()
+        raise
+    return _play(strategy, venue, keep)
+
+
+class StrategyRun:
+    """A strategy running in the background of an event loop (made by :func:`arun`).
+
+    ``await`` it to wait until its feeds are live (``arun`` is awaited for
+    that); :meth:`wait` for its end, :meth:`stop` to end it now.
+
+    Attributes
+    ----------
+    symbols : tuple of str
+    status : {"starting", "running", "done", "failed"}
+    """
+
+    def __init__(self, venue: StreamVenue, strategy: StrategyLike, keep: int) -> None:
+        self.venue = venue
+        self.symbols = venue.symbols
+        self._strategy = strategy
+        self._keep = keep
+        self._loop = asyncio.get_running_loop()
+        self._live: asyncio.Future[None] = self._loop.create_future()
+        self._done: asyncio.Future[Result] = self._loop.create_future()
+        self._task = self._loop.create_task(self._main())
+
+    @property
+    def status(self) -> str:
+        if self._done.done():
+            return "failed" if self._done.cancelled() or self._done.exception() else "done"
+        return "running" if self._live.done() else "starting"
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    def __repr__(self) -> str:
+        return (f"<StrategyRun {', '.join(self.symbols)} on {self.venue.kf.env.name}: "
+                f"{self.status}>")
+
+    async def _main(self) -> None:
+        try:
+            for subscription in self.venue.subscribe():
+                await subscription
+        except BaseException as exc:
+            self.venue.close()
+            self._fail(exc)
+            return
+        self._live.set_result(None)
+        # the hooks (and the client's blocking calls) run on a thread: the loop stays free
+        threading.Thread(target=self._work, name="kfresearch-strategy", daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            result = _play(self._strategy, self.venue, self._keep)
+        except BaseException as exc:
+            self._loop.call_soon_threadsafe(self._fail, exc)
+        else:
+            self._loop.call_soon_threadsafe(self._finish, result)
+
+    def _fail(self, exc: BaseException) -> None:
+        for future in (self._live, self._done):
+            if not future.done():
+                future.set_exception(exc)
+
+    def _finish(self, result: Result) -> None:
+        if not self._done.done():
+            self._done.set_result(result)
+
+    def __await__(self) -> Generator[Any, None, StrategyRun]:
+        return self._started().__await__()
+
+    async def _started(self) -> StrategyRun:
+        await asyncio.shield(self._live)
+        return self
+
+    async def wait(self) -> Result:
+        """The Result, once the run ends (``bars`` or ``until`` reached, or :meth:`stop`)."""
+        return await asyncio.shield(self._done)
+
+    async def stop(self) -> Result:
+        """End the run now (``on_stop`` runs, the switch is disarmed) and return its Result."""
+        self.venue.stop()
+        return await self.wait()
+
+    def result(self) -> Result:
+        """The Result of a run that has ended.
+
+        Raises
+        ------
+        StreamError
+            The run has not ended: ``await r.wait()`` or ``await r.stop()``.
+        """
+        if not self._done.done():
+            raise StreamError("the run has not ended: result = await r.wait() (or r.stop())")
+        return self._done.result()
+
+
+def arun(
+    strategy: StrategyLike,
+    kf: Client,
+    symbols: str | list[str] | tuple[str, ...],
+    *,
+    resolution: str = "1m",
+    bars: int | None = None,
+    until: TimeLike | None = None,
+    dead_man_switch: int | None = None,
+    stream: Stream | None = None,
+    keep: int = 10_000,
+) -> StrategyRun:
+    """Start :func:`run` in the background of the running event loop (a notebook).
+
+    Takes the arguments of :func:`run`. ``await`` the handle to wait until
+    the feeds are live; the run then goes on while other cells run.
+
+    Returns
+    -------
+    StrategyRun
+        ``await r.wait()`` or ``await r.stop()`` gives the
+        :class:`~kfresearch.strategy.Result`.
+
+    Raises
+    ------
+    StreamError
+        No running event loop (a script: call :func:`run`).
+
+    Examples
+    --------
+    >>> r = await arun(SmaCross(), kf, "PF_XBTUSD", bars=120)          # doctest: +SKIP
+    >>> result = await r.wait()                                        # doctest: +SKIP
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise StreamError(
+            "arun() runs on an event loop (a notebook, async code); in a script call "
+            "run(strategy, kf, symbols, ...), which blocks until the run ends"
+        ) from None
+    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream)
+    return StrategyRun(venue, strategy, keep)
