@@ -277,7 +277,7 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         code(
             "import tempfile\nfrom dataclasses import dataclass\nfrom pathlib import Path\n\n"
             "import pandas as pd\n\nimport kfresearch\nfrom kfresearch.store import Store\n"
-            "from kfresearch.strategy import Strategy, backtest, run, sweep, sweep_heatmap\n\n\n"
+            "from kfresearch.strategy import Strategy, arun, backtest, sweep, sweep_heatmap\n\n\n"
             "@dataclass\n"
             "class SmaCross(Strategy):\n"
             "    \"\"\"Long `size` XBT while the fast average of closes is above the slow one, short below.\"\"\"\n\n"
@@ -300,14 +300,14 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "## History in the store\n\n"
             "The replay needs the bars (trade candles), the mark and spot candles (margin, "
             "liquidation, stops), the public trades (a resting limit order fills when trades print "
-            "through it) and the hourly funding rates. Six hours of the simulator's history, ending "
-            "an hour ago: the store keeps an hour's funding rate once the hour is over, and the "
-            "replay asks for the rate of the hour each bar ends in."
+            "through it) and the hourly funding rates. Six hours of the simulator's history, up to "
+            "now. The store keeps an hour's funding rate once the hour is over, so the running "
+            "hour has none yet: the replay pays no funding for it (it never reaches its end)."
         ),
         code(
             "kf = kfresearch.connect(\"sim\")\n"
             "now = kf.orderbook(\"PF_XBTUSD\", depth=1).attrs[\"server_time\"]  # the exchange's clock\n"
-            "since, until = now - pd.Timedelta(\"7h\"), now - pd.Timedelta(\"1h\")\n"
+            "since, until = now - pd.Timedelta(\"6h\"), now\n"
             "store = Store(Path(tempfile.mkdtemp()) / \"data\", kf, progress=False)\n\n\n"
             "def keep(start, end):\n"
             "    \"\"\"Download what a backtest of [start, end) reads (plus a few minutes before it).\"\"\"\n"
@@ -357,14 +357,20 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         md(
             "Fees eat a fast rule on 1-minute bars: the more it trades, the more it pays.\n\n"
             "## The same object on the paper exchange\n\n"
-            "`run` trades the strategy on a client's exchange, bar by bar, on the exchange's clock. "
-            "Here the simulator's clock is fixed, so `run` moves it: two hours pass in seconds. "
-            "With `kfresearch.connect()` the same call trades the `demo` paper exchange in real "
-            "time; on `live` it needs both opt-ins. The exchange's dead man's switch stays armed "
-            "while it runs: if the kernel dies, the exchange cancels the strategy's open orders."
+            "`arun` trades the strategy on a client's exchange, bar by bar, on the exchange's clock: "
+            "it subscribes the exchange's WebSocket (`kf.stream()`) and a bar closes when the "
+            "exchange's heartbeat passes its end, built from the streamed trades. In a notebook it "
+            "runs in the background, so the kernel stays free: `await arun(...)` returns once the "
+            "feeds are live, `await r.wait()` gives the result, `await r.stop()` ends it early (a "
+            "script calls `run(...)`, which blocks). Here the simulator's clock is fixed, so the "
+            "run moves it: two hours pass in seconds. With `kfresearch.connect()` the same call "
+            "trades the `demo` paper exchange in real time; on `live` it needs both opt-ins. The "
+            "exchange's dead man's switch stays armed while it runs: if the kernel dies, the "
+            "exchange cancels the strategy's open orders."
         ),
         code(
-            "paper = run(SmaCross(), kf, \"PF_XBTUSD\", bars=120)\n"
+            "r = await arun(SmaCross(), kf, \"PF_XBTUSD\", bars=120)\n"
+            "paper = await r.wait()\n"
             "paper"
         ),
         md(
@@ -378,7 +384,6 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
         ),
         code(
             "start, end = paper.equity.index[0] - pd.Timedelta(\"1min\"), paper.equity.index[-1]\n"
-            "kf.sim.advance(\"1h\")  # let the last hour's funding rate become final, then store\n"
             "keep(start, end)\n"
             "again = backtest(SmaCross(), store, \"PF_XBTUSD\", start, end, seed=7)\n"
             "compare = pd.DataFrame({\n"
