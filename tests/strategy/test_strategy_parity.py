@@ -108,6 +108,7 @@ def test_the_stream_driven_run_tells_the_strategy_what_the_backtest_does(sim_sto
                                   check_freq=False)
 
 
+@pytest.mark.slow
 def test_a_reconnect_loses_no_bar_doubles_none_and_resends_no_order(sim_store: Path) -> None:
     kf = _sim()
     # cut the connection three times while trades stream in
@@ -125,6 +126,7 @@ def test_a_reconnect_loses_no_bar_doubles_none_and_resends_no_order(sim_store: P
     assert len(kf.fills()) == len(ran.fills)  # every order reached the exchange once
 
 
+@pytest.mark.slow
 def test_arun_runs_in_the_background_of_an_event_loop(sim_store: Path,
                                                       both: tuple[Result, Result, SmaCross]) -> None:
     kf = _sim()
