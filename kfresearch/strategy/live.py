@@ -11,7 +11,10 @@ How a bar closes
     ``on_bar`` fires, when the stream shows that the exchange's clock has
     reached ``end``: a ``heartbeat`` stamped at or after ``end`` while every
     ``trade`` subscription is live (the exchange sends a heartbeat after
-    everything it published up to its time). Its open, high, low, close and
+    everything it published up to its time). The Unified WebSocket's
+    heartbeat carries no time: there a heartbeat stands for the exchange's
+    clock ``lag`` seconds ago (the local clock; the simulator's in-process).
+    Its open, high, low, close and
     volume are those of the streamed trades of ``[start, end)``, as the
     exchange's 1-minute trade candles are made; a bar without a trade is no
     bar (the exchange has no candle for it either). Bars close one by one, in
@@ -119,9 +122,11 @@ class BarClock:
 
     def __init__(
         self, stream: Stream, symbols: tuple[str, ...], step_ms: int, first_end: int,
-        *, books: bool,
+        *, books: bool, now_ms: Callable[[], int], lag_ms: int,
     ) -> None:
         self.stream = stream
+        self.now_ms = now_ms
+        self.lag_ms = lag_ms
         self.symbols = symbols
         self.step_ms = step_ms
         self.next_end = first_end
@@ -156,12 +161,12 @@ class BarClock:
                     self.tape[symbol].append(row)
 
     def on_heartbeat(self, message: Message) -> None:
-        if message.time_ms is None:
-            return
         live = {(feed, product) for feed, product, status in self.stream.subscriptions
                 if status == "ready"}
         if all(("trade", s) in live for s in self.symbols):
-            self.advance(message.time_ms)
+            # a heartbeat without the exchange's time (the Unified WebSocket's): ``lag`` ago
+            at = message.time_ms if message.time_ms is not None else self.now_ms() - self.lag_ms
+            self.advance(at)
 
     # -- closing -------------------------------------------------------------------------
     def advance(self, t_ms: int) -> None:
@@ -233,6 +238,7 @@ class StreamVenue:
         dead_man_switch: int,
         stream: Stream | None,
         books: bool,
+        lag: float,
     ) -> None:
         self.kf = kf
         self.symbols = symbols
@@ -249,7 +255,8 @@ class StreamVenue:
         self.owns_stream = stream is None
         self.stream: Stream = kf.stream() if stream is None else stream
         self.first_end = (self.now_ms() // self.step_ms + 1) * self.step_ms
-        self.clock = BarClock(self.stream, symbols, self.step_ms, self.first_end, books=books)
+        self.clock = BarClock(self.stream, symbols, self.step_ms, self.first_end, books=books,
+                              now_ms=self.now_ms, lag_ms=round(lag * 1000))
         self.subscriptions: list[Subscription] = []
         self._offs: list[Callable[[], None]] = []
         self._step: _Step | None = None
@@ -416,6 +423,7 @@ def _venue(
     until: TimeLike | None,
     dead_man_switch: int | None,
     stream: Stream | None,
+    lag: float,
 ) -> StreamVenue:
     """Check the arguments (nothing is sent before) and make the run's venue."""
     from kfresearch.strategy.base import as_strategy
@@ -425,6 +433,8 @@ def _venue(
         raise ValidationError("resolution", resolution, f"use one of {', '.join(STEP_MS)}")
     if bars is not None and bars < 1:
         raise ValidationError("bars", bars, "bars must be at least 1 (or None)")
+    if not 0 <= lag < STEP_MS[resolution] / 1000:
+        raise ValidationError("lag", lag, "give a few seconds, less than a bar")
     names = check_symbols(symbols)
     if kf.env.real_money and not kf.allow_trading:
         raise LiveTradingDisabledError(
@@ -452,7 +462,7 @@ def _venue(
     until_ms = None if until is None else to_epoch_ms(until)
     return StreamVenue(kf, names, resolution=resolution, bars=bars, until_ms=until_ms,
                        dead_man_switch=switch, stream=stream,
-                       books=as_strategy(strategy).wants("on_book"))
+                       books=as_strategy(strategy).wants("on_book"), lag=lag)
 
 
 def _play(strategy: StrategyLike, venue: StreamVenue, keep: int) -> Result:
@@ -474,6 +484,7 @@ def run(
     until: TimeLike | None = None,
     dead_man_switch: int | None = None,
     stream: Stream | None = None,
+    lag: float = 2.0,
     keep: int = 10_000,
 ) -> Result:
     """Trade ``strategy`` on ``kf``'s exchange, bar by bar as the stream closes them; blocks.
@@ -501,6 +512,10 @@ def run(
         every bar would spend the rate budget of real seconds; 0 turns it off).
     stream : Stream, optional
         A stream of ``kf`` to use (default: a new ``kf.stream()``, closed at the end).
+    lag : float
+        Seconds the exchange may take to publish a trade, where its heartbeat
+        carries no time (the Unified WebSocket): a bar closes at the first
+        heartbeat ``lag`` seconds after its end.
     keep : int
         Bars of history kept per symbol.
 
@@ -531,7 +546,7 @@ def run(
             "on it: use r = await arun(strategy, kf, symbols, ...), then "
             "result = await r.wait() (or await r.stop())"
         )
-    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream)
+    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream, lag)
     try:
         venue.subscribe()
     except BaseException:
@@ -644,6 +659,7 @@ def arun(
     until: TimeLike | None = None,
     dead_man_switch: int | None = None,
     stream: Stream | None = None,
+    lag: float = 2.0,
     keep: int = 10_000,
 ) -> StrategyRun:
     """Start :func:`run` in the background of the running event loop (a notebook).
@@ -674,5 +690,5 @@ def arun(
             "arun() runs on an event loop (a notebook, async code); in a script call "
             "run(strategy, kf, symbols, ...), which blocks until the run ends"
         ) from None
-    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream)
+    venue = _venue(strategy, kf, symbols, resolution, bars, until, dead_man_switch, stream, lag)
     return StrategyRun(venue, strategy, keep)
