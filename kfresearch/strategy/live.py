@@ -72,12 +72,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from kfresearch.errors import LiveTradingDisabledError, StreamError, ValidationError
+from kfresearch.strategy.barclock import REST, BarClock, Step, Stop, stamp
 from kfresearch.strategy.driver import STEP_MS, StrategyLike, check_symbols, drive, usd_equity
 from kfresearch.strategy.events import Bar, Book, Trade
 from kfresearch.strategy.result import build_result
@@ -86,140 +86,10 @@ from kfresearch.strategy.taps import EngineTap, RestTap, Tap
 if TYPE_CHECKING:
     from kfresearch.client import Client
     from kfresearch.strategy.result import Result
-    from kfresearch.stream import Message, Stream, Subscription
+    from kfresearch.stream import Stream, Subscription
     from kfresearch.timeparse import TimeLike
 
 __all__ = ["StrategyRun", "arun", "run"]
-
-_REST = "rest"  # a bar (or its trades) the stream did not see whole: read it over REST
-
-
-def _stamp(ms: int) -> pd.Timestamp:
-    return pd.Timestamp(ms, unit="ms", tz="UTC")
-
-
-@dataclass(frozen=True)
-class _Step:
-    """A bar close as the stream saw it: per symbol the bar (None: no trade, ``_REST``:
-    not seen whole), the bar's trades (``_REST`` likewise) and the book (``on_book``)."""
-
-    end: int
-    bars: dict[str, Bar | str | None]
-    trades: dict[str, list[Trade] | str]
-    books: dict[str, Book]
-
-
-class _Stop:
-    """Put on the queue to end the run at once."""
-
-
-class BarClock:
-    """Closes bars from the stream's trades and heartbeats (module docstring).
-
-    The stream's callbacks run on its loop's thread; :meth:`advance` may also
-    be called by the run's thread after ``stream.sync()``: one lock.
-    """
-
-    def __init__(
-        self, stream: Stream, symbols: tuple[str, ...], step_ms: int, first_end: int,
-        *, books: bool, now_ms: Callable[[], int], lag_ms: int,
-    ) -> None:
-        self.stream = stream
-        self.now_ms = now_ms
-        self.lag_ms = lag_ms
-        self.symbols = symbols
-        self.step_ms = step_ms
-        self.next_end = first_end
-        self.books = books
-        self.steps: queue.Queue[_Step | _Stop] = queue.Queue()
-        self.known_to = -1  # every trade up to here (inclusive) was seen
-        # trades of a symbol are seen whole from ``covered_from`` on (None: not known yet)
-        self.covered_from: dict[str, int | None] = dict.fromkeys(symbols)
-        self.tape: dict[str, list[dict[str, Any]]] = {s: [] for s in symbols}
-        self.uids: dict[str, set[str]] = {s: set() for s in symbols}
-        self.gaps = 0  # resubscriptions whose snapshot did not reach back
-        self._lock = threading.Lock()
-
-    # -- the stream's callbacks (its loop thread) ------------------------------------------
-    def on_trade(self, message: Message) -> None:
-        symbol = message.symbol or ""
-        if symbol not in self.tape:
-            return
-        rows = sorted(message.records, key=lambda r: int(r["time"]))
-        with self._lock:
-            if message.initial:
-                oldest = int(rows[0]["time"]) if rows else None
-                if oldest is None or oldest > self.known_to:
-                    # the snapshot does not reach back to what was seen: a hole before it
-                    self.gaps += self.known_to >= 0
-                    self.covered_from[symbol] = None if oldest is None else oldest + 1
-            floor = self.next_end - self.step_ms  # trades of closed bars are not needed
-            for row in rows:
-                uid = str(row["uid"])
-                if int(row["time"]) >= floor and uid not in self.uids[symbol]:
-                    self.uids[symbol].add(uid)
-                    self.tape[symbol].append(row)
-
-    def on_heartbeat(self, message: Message) -> None:
-        live = {(feed, product) for feed, product, status in self.stream.subscriptions
-                if status == "ready"}
-        if all(("trade", s) in live for s in self.symbols):
-            # a heartbeat without the exchange's time (the Unified WebSocket's): ``lag`` ago
-            at = message.time_ms if message.time_ms is not None else self.now_ms() - self.lag_ms
-            self.advance(at)
-
-    # -- closing -------------------------------------------------------------------------
-    def advance(self, t_ms: int) -> None:
-        """The exchange's clock reached ``t_ms`` and every trade up to it was handled."""
-        with self._lock:
-            for symbol, since in self.covered_from.items():
-                if since is None:  # subscribed without a snapshot to date it: from now on
-                    self.covered_from[symbol] = t_ms
-            self.known_to = max(self.known_to, t_ms)
-            while self.next_end <= t_ms:
-                self.steps.put(self._close(self.next_end))
-                self.next_end += self.step_ms
-
-    def _close(self, end: int) -> _Step:
-        start = end - self.step_ms
-        bars: dict[str, Bar | str | None] = {}
-        trades: dict[str, list[Trade] | str] = {}
-        for symbol in self.symbols:
-            tape = sorted(self.tape[symbol], key=lambda r: int(r["time"]))
-            rows = [r for r in tape if int(r["time"]) < end]
-            later = [r for r in tape if int(r["time"]) >= end]
-            self.tape[symbol] = later
-            self.uids[symbol] = {str(r["uid"]) for r in later}
-            since = self.covered_from[symbol]
-            if since is None or since > start:
-                bars[symbol] = trades[symbol] = _REST
-                continue
-            trades[symbol] = [
-                Trade(symbol, _stamp(int(r["time"])), float(r["price"]), float(r["size"]),
-                      str(r["side"]))
-                for r in rows
-            ]
-            bars[symbol] = _bar_of(symbol, start, end, trades[symbol])  # type: ignore[arg-type]
-        books = {s: self._book(s, end) for s in self.symbols} if self.books else {}
-        return _Step(end, bars, trades, books)
-
-    def _book(self, symbol: str, t_ms: int) -> Book:
-        bids, asks = self.stream.book(symbol).levels()
-        return Book(symbol, _stamp(t_ms), tuple((float(p), float(s)) for p, s in bids),
-                    tuple((float(p), float(s)) for p, s in asks))
-
-    def stop(self) -> None:
-        self.steps.put(_Stop())
-
-
-def _bar_of(symbol: str, start: int, end: int, trades: list[Trade]) -> Bar | None:
-    """The OHLCV of ``trades`` (oldest first); None when there are none."""
-    if not trades:
-        return None
-    prices = [t.price for t in trades]
-    # the exchange sums sizes in decimals: round away the float sum's last bits
-    volume = round(math.fsum(t.size for t in trades), 8)
-    return Bar(symbol, start, end, prices[0], max(prices), min(prices), prices[-1], volume)
 
 
 class StreamVenue:
@@ -259,7 +129,7 @@ class StreamVenue:
                               now_ms=self.now_ms, lag_ms=round(lag * 1000))
         self.subscriptions: list[Subscription] = []
         self._offs: list[Callable[[], None]] = []
-        self._step: _Step | None = None
+        self._step: Step | None = None
         self._stopped = threading.Event()
 
     # -- feeds ------------------------------------------------------------------------------
@@ -311,7 +181,7 @@ class StreamVenue:
         if self.switch > 0 and self.deadline - self.now_ms() <= 2 * self.step_ms:
             self._arm(self.switch)
 
-    def _next(self) -> _Step | None:
+    def _next(self) -> Step | None:
         """The next bar close (None: stop), moving a fixed clock there first."""
         if self.driven and not self._stopped.is_set():
             end = self.clock.next_end
@@ -329,7 +199,7 @@ class StreamVenue:
                         "start the run again"
                     ) from None
                 continue
-            return None if isinstance(step, _Stop) else step
+            return None if isinstance(step, Stop) else step
 
     def steps(self) -> Iterator[tuple[int, list[Bar]]]:
         self._arm(self.switch)
@@ -346,7 +216,7 @@ class StreamVenue:
                 bars = []
                 for symbol in self.symbols:
                     found = step.bars[symbol]
-                    bar = self._rest_bar(symbol, step.end) if found == _REST else found
+                    bar = self._rest_bar(symbol, step.end) if found == REST else found
                     if isinstance(bar, Bar):
                         bars.append(bar)
                         self.seen[symbol].append(bar)
@@ -360,8 +230,8 @@ class StreamVenue:
     def _rest_bar(self, symbol: str, end: int) -> Bar | None:
         """The candle ``[end - step, end)`` of ``symbol`` over REST, None if there is none."""
         start = end - self.step_ms
-        frame = self.kf.candles(symbol, self.resolution, since=_stamp(start), until=_stamp(end))
-        at = frame.index == _stamp(start)
+        frame = self.kf.candles(symbol, self.resolution, since=stamp(start), until=stamp(end))
+        at = frame.index == stamp(start)
         if not at.any():
             return None
         row = frame[at].iloc[0]
@@ -374,7 +244,7 @@ class StreamVenue:
             seen = step.trades[symbol]
             if not isinstance(seen, str):
                 return seen
-        frame = self.kf.trades(symbol, since=_stamp(start_ms), until=_stamp(end_ms))
+        frame = self.kf.trades(symbol, since=stamp(start_ms), until=stamp(end_ms))
         return [
             Trade(symbol, pd.Timestamp(t), float(p), float(s), str(side))
             for t, p, s, side in zip(frame.index, frame["price"], frame["size"], frame["side"],
@@ -389,7 +259,7 @@ class StreamVenue:
         bids = frame[frame["side"] == "bid"]
         asks = frame[frame["side"] == "ask"]
         return Book(
-            symbol, _stamp(t_ms),
+            symbol, stamp(t_ms),
             tuple(zip(bids["price"].tolist(), bids["size"].tolist(), strict=True)),
             tuple(zip(asks["price"].tolist(), asks["size"].tolist(), strict=True)),
         )

@@ -1,4 +1,4 @@
-"""How the stream-driven run closes bars (kfresearch.strategy.live.BarClock), message by
+"""How the stream-driven run closes bars (kfresearch.strategy.barclock.BarClock), message by
 message: heartbeats close bars in order and once, trades seen twice count once, a
 resubscription that does not reach back sends the bars over the hole to REST, and a
 heartbeat without the exchange's time (the Unified WebSocket's) stands for now less lag."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kfresearch.strategy.barclock import BarClock
 from kfresearch.strategy.events import Bar
-from kfresearch.strategy.live import BarClock
 from kfresearch.stream import Message
 
 SYMBOL = "PF_XBTUSD"
