@@ -9,6 +9,11 @@ Statuses (reference §4.12 ``editorder``): ``edited``,
 ``insufficientAvailableFunds``, ``postWouldExecute``, ``selfFill``. A limit
 order edited through the market takes liquidity (fill type
 ``takerAfterEdit``).
+
+On a source that models queue position (``demo``), an edit that changes the
+limit price or increases the size loses the order's place: it queues again
+behind the size the book shows at its (new) price; reducing the size keeps
+its place.
 """
 
 from __future__ import annotations
@@ -158,8 +163,16 @@ class Editor:
             if not order.is_trigger
             else order.history_trigger(acc.uid, acc.number)
         )
+        old_quantity, old_limit = order.quantity, order.limit_price
         for name in EDITABLE:
             setattr(order, name, getattr(edited, name))
+        if self.prices.models_queue and not order.is_trigger and order.limit_price is not None:
+            if order.limit_price != old_limit or order.quantity > old_quantity:
+                # price-time priority: a new price or a larger size is a new place at the
+                # back of the queue; a smaller size keeps the place it had
+                order.queue_ahead = self.prices.queue_ahead(
+                    order.symbol, order.side, order.limit_price, now
+                )
         order.updated_ms = now
         order.update_reason = "EDITED_BY_USER"
         self.ledger.put_order(acc, order)
