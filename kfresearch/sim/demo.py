@@ -26,6 +26,8 @@ Example
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import httpx
@@ -33,6 +35,7 @@ import orjson
 
 from kfresearch.errors import ConfigurationError
 from kfresearch.sim.clock import SimClock
+from kfresearch.sim.demo_feeds import DemoFeedSession
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.exchange import SimExchange, SimResponse
 from kfresearch.sim.formats import iso
@@ -77,11 +80,24 @@ class DemoExchange(SimExchange):
         Where prices come from (shared by every demo exchange of the upstream).
     account : PaperAccount
         The paper account it trades.
+    rate_clock : callable
+        Seconds for the exchange's rate-limit buckets (as for ``SimExchange``).
     """
 
-    def __init__(self, source: LiveSource, account: PaperAccount) -> None:
+    #: the session ``kf.stream()`` runs in-process: public feeds relay the upstream
+    feed_session = DemoFeedSession
+
+    def __init__(
+        self,
+        source: LiveSource,
+        account: PaperAccount,
+        *,
+        rate_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         engine = Engine(source, seed=0, ledger=account.ledger)
-        super().__init__(clock=UpstreamClock(source), market=source, engine=engine)
+        super().__init__(
+            clock=UpstreamClock(source), market=source, engine=engine, rate_clock=rate_clock
+        )
         self.source = source
         self.paper = account
 
@@ -108,7 +124,10 @@ class DemoExchange(SimExchange):
         return SimResponse(answer.status_code, answer.content, headers)
 
     def __repr__(self) -> str:
-        return f"DemoExchange({self.source.url!r}, account={self.paper.name!r})"
+        return (
+            f"DemoExchange({self.source.url!r}, account={self.paper.name!r}, "
+            f"transport={self.source.transport!r})"
+        )
 
 
 def live_source(url: str | None = None, *, http: httpx.Client | None = None) -> LiveSource:

@@ -1,9 +1,23 @@
-"""The live market source: the ``demo`` environment's prices, polled from the live exchange.
+"""The live market source: the ``demo`` environment's prices, from the live exchange.
 
 :class:`LiveSource` answers the engine's questions (:mod:`kfresearch.sim.source`)
-from the live exchange's public REST API, for the symbols the paper account
-trades, polling each endpoint at most once per ``poll_s`` seconds (1 s; the
-reference gives public endpoints no cost, so this is our own restraint):
+from the live exchange's public data, for the symbols the paper account trades.
+
+**WebSocket first.** The tickers, trades and book of each contract the engine
+asks about come from the upstream's public WebSocket v1 feeds (``ticker``,
+``trade``, ``book``) through the streaming client
+(:class:`~kfresearch.sim.live_feed.LiveFeed`, :mod:`kfresearch.stream`); the
+clock is the latest time those messages carry. REST gives the first snapshot
+(tickers of every contract, the instruments), the backfill of trades when a
+contract is first watched, and everything while the socket is down.
+:attr:`LiveSource.transport` says which is in use (``"websocket"`` or
+``"rest"``); when the socket cannot be opened the source logs a warning
+(logger ``kfresearch.demo``) and polls REST. It never falls back to
+synthetic prices. ``feed="rest"`` polls REST only.
+
+**REST polling** asks each endpoint at most once per ``poll_s`` seconds
+(1 s; the reference gives public endpoints no cost, so this is our own
+restraint):
 
 ==============================  ============================================================
 the engine asks                 answered from
@@ -38,12 +52,14 @@ contracts.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import numpy as np
@@ -54,6 +70,10 @@ from kfresearch.sim.instruments import InstrumentSpec, MarginTier
 from kfresearch.sim.margin import HOUR_MS
 from kfresearch.sim.source import Level, Signal, Trades
 
+if TYPE_CHECKING:
+    from kfresearch.sim.live_feed import LiveFeed
+    from kfresearch.stream.connection import Connector
+
 __all__ = ["LIVE_URL", "UPSTREAM_VAR", "LiveSource", "UpstreamUnavailable", "upstream_url"]
 
 #: The live exchange: the default upstream of ``demo``.
@@ -63,6 +83,21 @@ UPSTREAM_VAR = "KFRESEARCH_DEMO_UPSTREAM"
 _V3 = "/derivatives/api/v3"
 _INSTRUMENTS_TTL_S = 3600.0
 _PAGES_BACK = 10  # at most 1,000 trades fetched to join the tape up after a pause
+log = logging.getLogger("kfresearch.demo")
+FeedChoice = Literal["auto", "rest"]
+# /tickers names -> WebSocket v1 ticker names (a REST row relayed on demo's own feed)
+_V1_TICKER = {
+    "symbol": "product_id",
+    "indexPrice": "index",
+    "bidSize": "bid_size",
+    "askSize": "ask_size",
+    "vol24h": "volume",
+    "change24h": "change",
+    "fundingRate": "funding_rate",
+    "fundingRatePrediction": "funding_rate_prediction",
+    "postOnly": "post_only",
+    "nextFundingRateTime": "next_funding_rate_time",
+}
 
 
 def upstream_url() -> str:
@@ -91,6 +126,7 @@ class _Tape:
     time_ms: list[int] = field(default_factory=list)
     rows: list[tuple[int, float, float, bool, int]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    uids: dict[int, str] = field(default_factory=dict)
     polled_at: float = float("-inf")
 
     def add(self, rows: list[dict[str, Any]]) -> None:
@@ -99,6 +135,8 @@ class _Tape:
             if key in self.seen:
                 continue
             self.seen.add(key)
+            if row.get("uid") and row.get("trade_id") is not None:
+                self.uids[int(row["trade_id"])] = str(row["uid"])
             t = parse_time_ms(str(row["time"]))
             at = bisect.bisect_right(self.time_ms, t)
             self.time_ms.insert(at, t)
@@ -205,6 +243,13 @@ class LiveSource:
         Seconds before a poll counts as a failure.
     monotonic : callable
         Seconds for the poll spacing (tests pass a fake one).
+    feed : {"auto", "rest"}
+        ``"auto"``: the WebSocket feeds, REST while they cannot be had;
+        ``"rest"``: REST polling only.
+    connector : Connector, optional
+        How the stream reaches the upstream's WebSocket (tests: an in-process
+        simulator's :class:`~kfresearch.stream.inprocess.InProcessConnector`);
+        default a real socket to ``ws(s)://<url host>/ws/v1``.
 
     Example
     -------
@@ -224,9 +269,19 @@ class LiveSource:
         poll_s: float = 1.0,
         timeout_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        feed: FeedChoice = "auto",
+        connector: Connector | None = None,
     ) -> None:
         self.url = (url or upstream_url()).rstrip("/")
         self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self._feed_choice = feed
+        self._connector = connector
+        self._feed: LiveFeed | None = None
+        self._feed_problem: str | None = None if feed == "auto" else "feed='rest' was chosen"
+        # messages handed over by the stream's thread, applied by the engine's (no lock shared)
+        self._inbox: deque[tuple[str, str, Any]] = deque()
+        self._raw_tickers: dict[str, dict[str, Any]] = {}
         self._http = http if http is not None else httpx.Client(timeout=timeout_s)
         self._monotonic = monotonic
         self._lock = threading.RLock()
@@ -241,7 +296,100 @@ class LiveSource:
         self._tapes: dict[str, _Tape] = {}
 
     def __repr__(self) -> str:
-        return f"LiveSource({self.url!r})"
+        return f"LiveSource({self.url!r}, transport={self.transport!r})"
+
+    # -- the WebSocket feeds --------------------------------------------------------------
+    @property
+    def transport(self) -> str:
+        """Where live data comes from now: ``"websocket"`` or ``"rest"`` (polling)."""
+        return "websocket" if self._feed is not None and self._feed.live else "rest"
+
+    @property
+    def transport_note(self) -> str:
+        """One line for people: the transport in use and, for REST, why."""
+        if self.transport == "websocket":
+            return f"live prices over the WebSocket of {self.url}"
+        why = self._feed_problem or "the WebSocket is reconnecting"
+        return f"live prices by REST polling of {self.url} ({why})"
+
+    def _open_feed(self) -> LiveFeed | None:
+        """The WebSocket feeds, opened on first use; None when REST it is."""
+        if self._feed is None and self._feed_problem is None:
+            from kfresearch.sim.live_feed import LiveFeed
+
+            opened = LiveFeed.open(
+                self.url,
+                lambda *a: self._inbox.append(("ticker", a[0], a[1:])),
+                lambda symbol, rows: self._inbox.append(("trades", symbol, rows)),
+                connector=self._connector,
+                timeout_s=self.timeout_s,
+            )
+            if isinstance(opened, str):
+                self._feed_problem = f"its WebSocket could not be opened: {opened}"
+                log.warning("demo: %s; polling REST instead", self._feed_problem)
+            else:
+                self._feed = opened
+        return self._feed if self._feed is not None and self._feed.live else None
+
+    def _streamed(self, symbol: str) -> bool:
+        """Whether ``symbol``'s ticker, trades and book come from the WebSocket now."""
+        feed = self._open_feed()
+        return feed is not None and feed.watch(symbol) and feed.watching(symbol)
+
+    def _drain(self) -> None:
+        """Apply the messages the stream handed over (call with the lock held)."""
+        while self._inbox:
+            kind, symbol, payload = self._inbox.popleft()
+            if kind == "trades":
+                self._tapes.setdefault(symbol, _Tape()).add(payload)
+                continue
+            t, row, raw = payload
+            self._server_ms = max(self._server_ms, t)
+            self._observe(symbol, t, row)
+            if raw:
+                self._raw_tickers[symbol] = raw
+
+    def _observe(self, symbol: str, t: int, row: dict[str, Any]) -> None:
+        """One ticker (``GET /tickers`` names) seen at ``t``: prices and the hour's funding."""
+        if row.get("markPrice") is None:
+            return  # an index ticker
+        self._tickers[symbol] = row
+        values = {"mark": float(row["markPrice"])}
+        for signal, key in (("index", "indexPrice"), ("last", "last")):
+            if row.get(key) is not None:
+                values[signal] = float(row[key])
+        self._observed.setdefault(symbol, _Observations()).add(t, values)
+        if row.get("fundingRate") is not None:
+            self._funding.setdefault((symbol, t // HOUR_MS * HOUR_MS), float(row["fundingRate"]))
+
+    def v1_ticker(self, symbol: str) -> dict[str, Any] | None:
+        """The upstream's latest ticker of ``symbol`` as a WebSocket v1 message (None if none).
+
+        The message itself when it came over the WebSocket; a ``GET /tickers``
+        row renamed to v1's names when it came by REST.
+        """
+        wanted = symbol.upper()
+        self._price(wanted, "mark", self.now_ms())
+        with self._lock:
+            self._drain()
+            raw = self._raw_tickers.get(wanted)
+            if raw is not None:
+                return dict(raw)
+            row = self._tickers.get(wanted)
+            if row is None:
+                return None
+            message = {_V1_TICKER.get(k, k): v for k, v in row.items()}
+            return message | {"feed": "ticker", "time": self._server_ms}
+
+    def trade_uid(self, symbol: str, trade_id: int) -> str:
+        """The upstream's uid of one of its trades (``""`` when it gave none)."""
+        tape = self._tapes.get(symbol.upper())
+        return tape.uids.get(int(trade_id), "") if tape is not None else ""
+
+    def close(self) -> None:
+        """Close the WebSocket feeds (REST needs no closing)."""
+        if self._feed is not None:
+            self._feed.close()
 
     @property
     def http(self) -> httpx.Client:
@@ -273,27 +421,26 @@ class LiveSource:
         return self._monotonic() - polled_at >= self.poll_s
 
     def refresh(self) -> None:
-        """Poll the tickers (if the last poll is older than ``poll_s``): time, prices, funding."""
+        """Bring time and prices up to date: from the WebSocket when it is live, else by
+        polling the tickers (if the last poll is older than ``poll_s``)."""
         with self._lock:
+            feed = self._open_feed() if self._observed else None
+            if feed is not None:
+                feed.sync()
+                self._drain()
+                self._server_ms = max(self._server_ms, feed.latest_ms)
+                return
+            self._drain()
             if not self._stale(self._tickers_at):
                 return
             body = self._get(f"{_V3}/tickers")
             self._tickers_at = self._monotonic()
             t = parse_time_ms(str(body["serverTime"]))
             self._server_ms = max(self._server_ms, t)
-            hour = t // HOUR_MS * HOUR_MS
             for row in body.get("tickers", []):
-                symbol = str(row.get("symbol", "")).upper()
-                if "markPrice" not in row:
-                    continue  # an index ticker
-                self._tickers[symbol] = row
-                values = {"mark": float(row["markPrice"])}
-                for signal, key in (("index", "indexPrice"), ("last", "last")):
-                    if row.get(key) is not None:
-                        values[signal] = float(row[key])
-                self._observed.setdefault(symbol, _Observations()).add(t, values)
-                if row.get("fundingRate") is not None:
-                    self._funding.setdefault((symbol, hour), float(row["fundingRate"]))
+                self._observe(str(row.get("symbol", "")).upper(), t, row)
+            self._drain()
+            self._open_feed()  # the first snapshot is taken: the WebSocket from now on
 
     def now_ms(self) -> int:
         """The live exchange's time at the latest tickers poll (polling first if stale)."""
@@ -320,6 +467,9 @@ class LiveSource:
     # -- prices ---------------------------------------------------------------------------------
     def _price(self, symbol: str, signal: str, t_ms: int) -> float:
         self.refresh()
+        if symbol.upper() in self._observed and self._streamed(symbol.upper()):
+            with self._lock:
+                self._drain()
         observed = self._observed.get(symbol.upper())
         if observed is None:
             raise KeyError(f"the live exchange has no ticker for {symbol}")
@@ -335,8 +485,13 @@ class LiveSource:
         return self._price(symbol, "last", t_ms)
 
     def book(self, symbol: str, t_ms: int, depth: int = 25) -> tuple[list[Level], list[Level]]:
-        """The latest polled book (fetched again when older than ``poll_s``)."""
+        """The streamed book; by REST the latest poll (fetched again when older than ``poll_s``)."""
         wanted = symbol.upper()
+        if self._streamed(wanted) and self._feed is not None:
+            self.refresh()  # an in-process upstream delivers what it published first
+            streamed = self._feed.book(wanted)
+            if streamed is not None:
+                return streamed[0][:depth], streamed[1][:depth]
         with self._lock:
             found = self._books.get(wanted)
             if found is None or self._stale(found[0]):
@@ -349,10 +504,14 @@ class LiveSource:
 
     # -- trades ---------------------------------------------------------------------------------
     def _poll_trades(self, symbol: str) -> _Tape:
+        streamed = self._streamed(symbol)
+        if streamed:
+            self.refresh()
         with self._lock:
+            self._drain()
             tape = self._tapes.setdefault(symbol, _Tape())
-            if not self._stale(tape.polled_at):
-                return tape
+            if not self._stale(tape.polled_at) or (streamed and tape.polled_at > float("-inf")):
+                return tape  # streamed: REST only backfilled the tape once
             newest = tape.time_ms[-1] if tape.time_ms else None
             params: dict[str, Any] = {"symbol": symbol}
             for _ in range(_PAGES_BACK):

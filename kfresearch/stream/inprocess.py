@@ -60,7 +60,9 @@ class InProcessSocket:
         if make is None:
             from kfresearch.sim.ws import FeedSession
 
-            make = functools.partial(FeedSession, exchange, offload=False)
+            # an exchange may serve v1 its own way (demo relays its upstream's market)
+            session: type[FeedSession] = getattr(exchange, "feed_session", FeedSession)
+            make = functools.partial(session, exchange, offload=False)
         self._inbox: asyncio.Queue[str | _Barrier | _Closed] = asyncio.Queue()
         self._to_server: asyncio.Queue[str | None] = asyncio.Queue()
         self._closed: _Closed | None = None

@@ -27,6 +27,7 @@ from kfresearch.sim.live import LiveSource
 from kfresearch.sim.paper import PaperAccount
 from kfresearch.sim.sqlite_ledger import SqliteLedger
 from kfresearch.sim.transport import SimTransport
+from kfresearch.stream.inprocess import InProcessConnector
 
 NOW = "2026-11-01T00:20:00Z"
 SYMBOL = "PF_XBTUSD"
@@ -49,16 +50,23 @@ class Setup:
         return self.upstream.advance(duration)
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
+@pytest.fixture(params=["websocket", "rest"])
+def setup(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """demo on an upstream reached through its WebSocket feeds (REST for snapshots), or
+    through REST polling only: every test below must hold for both."""
     upstream = SimExchange(seed=42, clock=SimClock.fixed(NOW))
     http = httpx.Client(transport=SimTransport(upstream))
-    source = LiveSource(UPSTREAM, http=http, poll_s=0.0)
+    if request.param == "websocket":
+        source = LiveSource(UPSTREAM, http=http, poll_s=0.0, connector=InProcessConnector(upstream))
+    else:
+        source = LiveSource(UPSTREAM, http=http, poll_s=0.0, feed="rest")
     account = PaperAccount("test", SqliteLedger(tmp_path / "test.sqlite", balance=100_000))
     demo = DemoExchange(source, account)
     kf = kfresearch.connect("demo", exchange=demo, limiter=RateLimiter.unlimited())
+    assert source.transport == request.param
     yield Setup(upstream, demo, kf)
     kf.close()
+    source.close()
 
 
 def test_public_data_is_the_upstream_s_own(setup: Setup) -> None:
@@ -164,7 +172,7 @@ class _Switch(httpx.BaseTransport):
 def test_an_upstream_lost_mid_session_accepts_no_order(tmp_path: Path) -> None:
     upstream = SimExchange(seed=42, clock=SimClock.fixed(NOW))
     switch = _Switch(SimTransport(upstream))
-    source = LiveSource(UPSTREAM, http=httpx.Client(transport=switch), poll_s=0.0)
+    source = LiveSource(UPSTREAM, http=httpx.Client(transport=switch), poll_s=0.0, feed="rest")
     account = PaperAccount("test", SqliteLedger(tmp_path / "test.sqlite"))
     kf = kfresearch.connect("demo", exchange=DemoExchange(source, account))
     kf.place_order(SYMBOL, "buy", 0.01, order_type="mkt")
@@ -242,7 +250,11 @@ def test_the_live_source_reads_the_exchange_s_documented_bodies() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=bodies[request.url.path])
 
-    source = LiveSource("https://futures.example", http=httpx.Client(transport=httpx.MockTransport(answer)))
+    source = LiveSource(
+        "https://futures.example",
+        http=httpx.Client(transport=httpx.MockTransport(answer)),
+        feed="rest",
+    )
     now = source.now_ms()
     assert now == parse_time_ms(bodies["/derivatives/api/v3/tickers"]["serverTime"])
     spec = source.instrument("pi_xbtusd", now)

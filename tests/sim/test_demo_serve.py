@@ -101,3 +101,83 @@ def test_ccxt_trades_the_paper_exchange(demo: Served) -> None:
     resting = exchange.create_order("BTC/USD:USD", "limit", "buy", 0.001, 10_000)
     assert resting["id"] in {o["id"] for o in exchange.fetch_open_orders("BTC/USD:USD")}
     exchange.cancel_order(resting["id"], "BTC/USD:USD")
+
+
+def test_demo_takes_the_served_upstream_s_websocket_and_kf_stream_relays_it(
+    upstream: Served, tmp_path: Path
+) -> None:
+    """The live source on a served upstream: its WebSocket feeds (not REST polling) give the
+    book orders walk; ``kf.stream()`` on demo relays the upstream's public market and the
+    paper account's private feeds."""
+    import kfresearch
+    from kfresearch.sim.demo import DemoExchange
+    from kfresearch.sim.live import LiveSource
+    from kfresearch.sim.paper import PaperAccount
+    from kfresearch.sim.sqlite_ledger import SqliteLedger
+
+    source = LiveSource(upstream.url)
+    demo = DemoExchange(source, PaperAccount("ws", SqliteLedger(tmp_path / "ws.sqlite")))
+    kf = kfresearch.connect("demo", exchange=demo)
+    try:
+        rest_book = upstream.request(
+            "GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}
+        ).json()["orderBook"]
+        kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="mkt")
+        assert source.transport == "websocket"
+        assert "WebSocket" in source.transport_note
+        assert "PF_XBTUSD" in source._feed.stream.stats()["books"]
+        assert list(kf.fills()["price"]) == [rest_book["asks"][0][0]]
+        s = kf.stream()
+        try:
+            s.subscribe("book", ["PF_XBTUSD"])
+            s.subscribe("ticker", ["PF_XBTUSD"])
+            s.subscribe("fills")
+            frame = s.book("PF_XBTUSD").frame()
+            bids = frame[frame["side"] == "bid"]
+            assert list(zip(bids["price"], bids["size"], strict=True))[:5] == [
+                tuple(level) for level in rest_book["bids"][:5]
+            ]
+            ticker = upstream.request("GET", "/derivatives/api/v3/tickers").json()
+            (row,) = [t for t in ticker["tickers"] if t.get("symbol") == "PF_XBTUSD"]
+            assert s.tickers().loc["PF_XBTUSD", "mark_price"] == pytest.approx(
+                float(row["markPrice"]), rel=1e-9
+            )
+            assert list(s.fills()["price"]) == [rest_book["asks"][0][0]]  # the paper fill
+        finally:
+            s.close()
+    finally:
+        kf.close()
+        source.close()
+
+
+def test_a_websocket_that_cannot_be_opened_falls_back_to_rest_and_says_so(
+    upstream: Served, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import kfresearch
+    from kfresearch.sim.demo import DemoExchange
+    from kfresearch.sim.live import LiveSource
+    from kfresearch.sim.paper import PaperAccount
+    from kfresearch.sim.sqlite_ledger import SqliteLedger
+
+    class Refused:
+        flushable = False
+
+        async def connect(self, url: str) -> None:
+            raise OSError("refused for the test")
+
+    source = LiveSource(upstream.url, connector=Refused(), timeout_s=2.0)  # type: ignore[arg-type]
+    demo = DemoExchange(source, PaperAccount("rest", SqliteLedger(tmp_path / "rest.sqlite")))
+    kf = kfresearch.connect("demo", exchange=demo)
+    try:
+        kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="mkt")
+        assert source.transport == "rest"
+        assert "REST polling" in source.transport_note
+        assert "could not be opened" in source.transport_note
+        assert any("polling REST instead" in r.getMessage() for r in caplog.records)
+        best_ask = upstream.request(
+            "GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}
+        ).json()["orderBook"]["asks"][0][0]
+        assert list(kf.fills()["price"]) == [best_ask]  # the upstream's prices, never synthetic
+    finally:
+        kf.close()
+        source.close()
