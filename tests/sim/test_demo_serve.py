@@ -17,15 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import Served, free_port, full_key, serve
+from served import Served, free_port, full_key
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Served]:
-    with serve(seed=7, speed=None) as served:
-        yield served
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """The paper account in SQLite: it persists, it stays consistent, and several writers lose nothing.
 
-The engine here runs on the synthetic market (the ledger does not care where
-prices come from); the demo environment puts the same ledger behind the live
-source. Consistency means: for every wallet, the starting balance plus the sum
+The single-process tests run the engine on the synthetic market (the ledger
+does not care where prices come from); the several-process ones (kill -9 in a
+burst, two writers) run ``demo`` proper: the live source on a served
+simulator standing in for the live exchange. Consistency means: for every wallet, the starting balance plus the sum
 of its account-log changes is its balance; for every contract, the sum of its
 position legs is the position; every fill has its two log legs.
 """
@@ -20,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from served import Served
 
 import kfresearch
 from kfresearch.errors import PaperAccountBusyError
@@ -172,6 +174,10 @@ def test_reset_starts_the_account_again_with_the_chosen_balance(tmp_path: Path) 
 
 
 # --------------------------------------------------------------- several processes
+# demo proper: each process is `connect("demo")` on the paper account NAME under
+# KFRESEARCH_DATA_DIR, its prices from a served simulator standing in for the live exchange
+# (KFRESEARCH_DEMO_UPSTREAM; its WebSocket feeds, REST for snapshots). Only the exchange's
+# rate-limit buckets refill 1000x faster: the burst is about the ledger, not the limits.
 
 _BURST = textwrap.dedent(
     """
@@ -179,22 +185,20 @@ _BURST = textwrap.dedent(
     import time
     import kfresearch
     from kfresearch.ratelimit import RateLimiter
-    from kfresearch.sim.engine import Engine
-    from kfresearch.sim.exchange import SimExchange
-    from kfresearch.sim.market import SyntheticMarket
-    from kfresearch.sim.sqlite_ledger import SqliteLedger
+    from kfresearch.sim.demo import DemoExchange, live_source
+    from kfresearch.sim.paper import PaperAccount
 
-    path, count, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    market = SyntheticMarket(42)
-    ledger = SqliteLedger(path, balance={balance}, wait_s=30)
-    engine = Engine(market, seed=42, ledger=ledger)
-    # the exchange's rate limit refills 1000x faster: the burst is about the ledger
-    exchange = SimExchange(market=market, engine=engine, rate_clock=lambda: time.monotonic() * 1e3)
+    name, count, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    source = live_source()
+    account = PaperAccount.open(name, balance={balance})
+    exchange = DemoExchange(source, account, rate_clock=lambda: time.monotonic() * 1e3)
     kf = kfresearch.connect("demo", exchange=exchange, limiter=RateLimiter.unlimited())
+    limit = round(float(kf.tickers().loc["PF_XBTUSD", "mark_price"]) * 0.9)
+    assert source.transport == "websocket", source.transport_note
     for i in range(count):
         kind = i % 4
         if kind == 3:
-            kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="lmt", limit_price=60000,
+            kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="lmt", limit_price=limit,
                            client_order_id=f"{{tag}}-{{i}}")
         else:
             kf.place_order("PF_XBTUSD", "buy" if kind != 1 else "sell", 0.001, order_type="mkt",
@@ -204,10 +208,14 @@ _BURST = textwrap.dedent(
 ).format(balance=BALANCE)
 
 
-def _burst(path: Path, count: int, tag: str) -> subprocess.Popen[str]:
-    env = os.environ | {"PYTHONWARNINGS": "ignore"}
+def _burst(data: Path, upstream: Served, name: str, count: int, tag: str) -> subprocess.Popen[str]:
+    env = os.environ | {
+        "PYTHONWARNINGS": "ignore",
+        "KFRESEARCH_DATA_DIR": str(data),
+        "KFRESEARCH_DEMO_UPSTREAM": upstream.url,
+    }
     return subprocess.Popen(
-        [sys.executable, "-c", _BURST, str(path), str(count), tag],
+        [sys.executable, "-c", _BURST, name, str(count), tag],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -224,9 +232,11 @@ def _orders_in_file(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_kill_9_in_a_burst_of_200_orders_leaves_the_account_consistent(tmp_path: Path) -> None:
-    path = tmp_path / "burst.sqlite"
-    process = _burst(path, 200, "k")
+def test_kill_9_in_a_burst_of_200_orders_leaves_the_account_consistent(
+    tmp_path: Path, upstream: Served
+) -> None:
+    path = tmp_path / "paper" / "burst.sqlite"
+    process = _burst(tmp_path, upstream, "burst", 200, "k")
     deadline = time.monotonic() + 60
     while _orders_in_file(path) < 60 and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
@@ -241,18 +251,20 @@ def test_kill_9_in_a_burst_of_200_orders_leaves_the_account_consistent(tmp_path:
     assert_consistent(acc, {("flex", "USD"): BALANCE})
 
     # start again: the rest of the burst goes on from where the file stood
-    rest = _burst(path, 200 - placed, "r")
+    rest = _burst(tmp_path, upstream, "burst", 200 - placed, "r")
     assert rest.wait(120) == 0, rest.stderr.read() if rest.stderr else ""
     acc = _only_account(path)
     assert len(acc.orders) == 200
     assert_consistent(acc, {("flex", "USD"): BALANCE})
+    assert len({f.order_id for f in acc.fills}) == 150  # three market orders in four filled
 
 
 @pytest.mark.slow
-def test_two_processes_of_100_orders_each_lose_no_update(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite"
+def test_two_processes_of_100_orders_each_lose_no_update(tmp_path: Path, upstream: Served) -> None:
+    path = tmp_path / "paper" / "shared.sqlite"
+    path.parent.mkdir()
     SqliteLedger(path, balance=BALANCE).close()
-    processes = [_burst(path, 100, tag) for tag in ("a", "b")]
+    processes = [_burst(tmp_path, upstream, "shared", 100, tag) for tag in ("a", "b")]
     for process in processes:
         assert process.wait(120) == 0, process.stderr.read() if process.stderr else ""
     acc = _only_account(path)
