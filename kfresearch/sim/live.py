@@ -314,21 +314,22 @@ class LiveSource:
 
     def _open_feed(self) -> LiveFeed | None:
         """The WebSocket feeds, opened on first use; None when REST it is."""
-        if self._feed is None and self._feed_problem is None:
-            from kfresearch.sim.live_feed import LiveFeed
+        with self._lock:  # one feed, however many threads ask first
+            if self._feed is None and self._feed_problem is None:
+                from kfresearch.sim.live_feed import LiveFeed
 
-            opened = LiveFeed.open(
-                self.url,
-                lambda *a: self._inbox.append(("ticker", a[0], a[1:])),
-                lambda symbol, rows: self._inbox.append(("trades", symbol, rows)),
-                connector=self._connector,
-                timeout_s=self.timeout_s,
-            )
-            if isinstance(opened, str):
-                self._feed_problem = f"its WebSocket could not be opened: {opened}"
-                log.warning("demo: %s; polling REST instead", self._feed_problem)
-            else:
-                self._feed = opened
+                opened = LiveFeed.open(
+                    self.url,
+                    lambda *a: self._inbox.append(("ticker", a[0], a[1:])),
+                    lambda symbol, rows: self._inbox.append(("trades", symbol, rows)),
+                    connector=self._connector,
+                    timeout_s=self.timeout_s,
+                )
+                if isinstance(opened, str):
+                    self._feed_problem = f"its WebSocket could not be opened: {opened}"
+                    log.warning("demo: %s; polling REST instead", self._feed_problem)
+                else:
+                    self._feed = opened
         return self._feed if self._feed is not None and self._feed.live else None
 
     def _streamed(self, symbol: str) -> bool:

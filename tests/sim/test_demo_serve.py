@@ -116,11 +116,14 @@ def test_demo_takes_the_served_upstream_s_websocket_and_kf_stream_relays_it(
         rest_book = upstream.request(
             "GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}
         ).json()["orderBook"]
-        kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="mkt")
+        (p1, s1), (p2, s2), (p3, _) = rest_book["asks"][:3]
+        size = round(s1 + s2 + 0.0001, 4)  # the first two levels and a bit of the third
+        kf.place_order("PF_XBTUSD", "buy", size, order_type="mkt")
         assert source.transport == "websocket"
         assert "WebSocket" in source.transport_note
         assert "PF_XBTUSD" in source._feed.stream.stats()["books"]
-        assert list(kf.fills()["price"]) == [rest_book["asks"][0][0]]
+        walked = kf.fills().groupby("price")["size"].sum().to_dict()
+        assert walked == pytest.approx({p1: s1, p2: s2, p3: 0.0001})  # level by level
         s = kf.stream()
         try:
             s.subscribe("book", ["PF_XBTUSD"])
@@ -136,7 +139,17 @@ def test_demo_takes_the_served_upstream_s_websocket_and_kf_stream_relays_it(
             assert s.tickers().loc["PF_XBTUSD", "mark_price"] == pytest.approx(
                 float(row["markPrice"]), rel=1e-9
             )
-            assert list(s.fills()["price"]) == [rest_book["asks"][0][0]]  # the paper fill
+            assert sorted(s.fills()["price"]) == [p1, p2, p3]  # the paper account's fills
+            s.subscribe("trade", ["PF_XBTUSD"])
+            relayed = s.trades("PF_XBTUSD")
+            history = upstream.request(
+                "GET", "/derivatives/api/v3/history", {"symbol": "PF_XBTUSD"}
+            ).json()["history"]
+            by_uid = {t["uid"]: float(t["price"]) for t in history}
+            assert len(relayed) > 0
+            assert {u: by_uid.get(u) for u in relayed["uid"]} == dict(
+                zip(relayed["uid"], relayed["price"], strict=True)
+            )  # the upstream's own trades, with its uids
         finally:
             s.close()
     finally:
