@@ -68,6 +68,7 @@ from kfresearch.errors import NetworkError
 from kfresearch.sim.clock import parse_time_ms
 from kfresearch.sim.instruments import InstrumentSpec, MarginTier
 from kfresearch.sim.margin import HOUR_MS
+from kfresearch.sim.market.tape import Stats24h
 from kfresearch.sim.source import Level, Signal, Trades
 
 if TYPE_CHECKING:
@@ -573,6 +574,55 @@ class LiveSource:
                 return float(row["fundingRate"])
         seen = [rate for (s, h), rate in sorted(self._funding.items()) if s == symbol]
         return seen[-1] if seen else 0.0
+
+    # -- what a ticker says (the simulator's WebSocket sessions ask for it) -------------------
+    def _ticker_row(self, symbol: str) -> dict[str, Any]:
+        wanted = symbol.upper()
+        self._price(wanted, "mark", self.now_ms())
+        with self._lock:
+            self._drain()
+            return dict(self._tickers.get(wanted, {}))
+
+    def stats_24h(self, symbol: str, now_ms: int) -> Stats24h:
+        """The upstream's 24 h statistics, as its latest ticker gives them.
+
+        Fields a ticker does not carry (the WebSocket ticker has no open, high,
+        low) are the last price; sizes in contracts, ``volume_quote`` USD,
+        ``change_pct`` percent.
+        """
+        row = self._ticker_row(symbol)
+
+        def number(key: str, default: float) -> float:
+            value = row.get(key)
+            return float(value) if value is not None else default
+
+        last = number("last", self._price(symbol.upper(), "mark", now_ms))
+        last_time = row.get("lastTime")
+        return Stats24h(
+            open=number("open24h", last),
+            high=number("high24h", last),
+            low=number("low24h", last),
+            last=last,
+            last_time_ms=parse_time_ms(last_time) if last_time is not None else now_ms,
+            last_size=number("lastSize", 0.0),
+            volume=number("vol24h", 0.0),
+            volume_quote=number("volumeQuote", 0.0),
+            change_pct=number("change24h", 0.0),
+        )
+
+    def open_interest(self, symbol: str, t_ms: int) -> float:
+        """Open interest in contracts, as the upstream's latest ticker gives it (0 if absent)."""
+        value = self._ticker_row(symbol).get("openInterest")
+        return float(value) if value is not None else 0.0
+
+    def funding_prediction(self, symbol: str, now_ms: int) -> tuple[float, float]:
+        """(absolute, relative) predicted rate of the next hour from the latest ticker."""
+        row = self._ticker_row(symbol)
+        absolute = float(row.get("fundingRatePrediction") or 0.0)
+        mark = self._price(symbol.upper(), "mark", now_ms)
+        spec = self._specs.get(symbol.upper())
+        inverse = spec is not None and spec.is_inverse
+        return absolute, absolute * mark if inverse else absolute / mark
 
     def usd_value(self, currency: str, t_ms: int) -> float:
         code = currency.upper()

@@ -274,3 +274,24 @@ def test_the_live_source_reads_the_exchange_s_documented_bodies() -> None:
     assert list(trades.price) == [0.7921]
     assert list(trades.size) == [1068.0]
     assert not trades.buy[0]
+
+
+def test_the_unified_websocket_on_demo_answers_the_upstream_s_ticker(setup: Setup) -> None:
+    """protocol="uws" (the default from 2027-03-01): demo's ticker channel reads the
+    upstream's ticker (24 h statistics, open interest, funding prediction) from the source."""
+    uws = kfresearch.connect("demo", exchange=setup.demo, protocol="uws")
+    try:
+        got = uws.tickers().loc[SYMBOL]
+    finally:
+        uws.close()
+    (row,) = [
+        t for t in setup.upstream_get("/derivatives/api/v3/tickers")["tickers"]  # type: ignore[attr-defined]
+        if t.get("symbol") == SYMBOL
+    ]
+    assert got["mark_price"] == pytest.approx(float(row["markPrice"]), rel=1e-9)
+    assert (got["bid"], got["ask"]) == (float(row["bid"]), float(row["ask"]))
+    stats = setup.demo.source.stats_24h(SYMBOL, setup.demo.clock.now_ms())
+    assert stats.volume == pytest.approx(float(row["vol24h"]))
+    assert setup.demo.source.open_interest(SYMBOL, 0) == pytest.approx(float(row["openInterest"]))
+    absolute, _ = setup.demo.source.funding_prediction(SYMBOL, setup.demo.clock.now_ms())
+    assert absolute == pytest.approx(float(row["fundingRatePrediction"]))
