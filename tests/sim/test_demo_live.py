@@ -295,3 +295,44 @@ def test_the_unified_websocket_on_demo_answers_the_upstream_s_ticker(setup: Setu
     assert setup.demo.source.open_interest(SYMBOL, 0) == pytest.approx(float(row["openInterest"]))
     absolute, _ = setup.demo.source.funding_prediction(SYMBOL, setup.demo.clock.now_ms())
     assert absolute == pytest.approx(float(row["fundingRatePrediction"]))
+
+
+def test_kf_stream_on_demo_relays_the_upstream_and_the_paper_account(setup: Setup) -> None:
+    s = setup.kf.stream()
+    try:
+        for feed in ("ticker", "book", "trade"):
+            s.subscribe(feed, [SYMBOL])
+        s.subscribe("fills")
+        placed = setup.kf.place_order(SYMBOL, "buy", 0.01, order_type="mkt")
+        setup.step("1m")
+        s.sync()
+        book = setup.upstream_get("/derivatives/api/v3/orderbook", symbol=SYMBOL)["orderBook"]
+        frame = s.book(SYMBOL).frame()
+        for side, levels in (("bid", book["bids"]), ("ask", book["asks"])):  # type: ignore[index]
+            rows = frame[frame["side"] == side]
+            assert list(zip(rows["price"], rows["size"], strict=True))[:5] == [
+                (float(p), float(q)) for p, q in levels[:5]
+            ]
+        now = setup.upstream.clock.now_ms()
+        market = setup.upstream.market
+        printed = market.trades(SYMBOL, now - 2 * 3_600_000, now + 1)
+        by_uid = {
+            market.trade_uid(SYMBOL, int(i)): float(p)
+            for i, p in zip(printed.trade_id, printed.price, strict=True)
+        }
+        relayed = s.trades(SYMBOL)
+        last_minute = relayed[relayed.index.asi8 // 1_000_000 > now - 60_000]
+        assert len(last_minute) > 0  # the minute's trades came as they printed upstream
+        assert {u: by_uid.get(u) for u in relayed["uid"]} == dict(
+            zip(relayed["uid"], relayed["price"], strict=True)
+        )
+        (ticker,) = [
+            t for t in setup.upstream_get("/derivatives/api/v3/tickers")["tickers"]  # type: ignore[attr-defined]
+            if t.get("symbol") == SYMBOL
+        ]
+        assert s.tickers().loc[SYMBOL, "mark_price"] == pytest.approx(
+            float(ticker["markPrice"]), rel=1e-9
+        )
+        assert set(s.fills()["order_id"]) == {placed.order_id}  # the paper account's fill
+    finally:
+        s.close()
