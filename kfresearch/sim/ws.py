@@ -386,5 +386,7 @@ class FeedSession(PushSession):
 
 
 def websocket_endpoint(exchange: SimExchange) -> Callable[[WebSocket], Awaitable[None]]:
-    """The ASGI WebSocket handler for ``/ws/v1``."""
-    return serve_sessions(exchange, "/ws/v1", functools.partial(FeedSession, exchange))
+    """The ASGI WebSocket handler for ``/ws/v1`` (an exchange may serve it its own way:
+    ``demo`` relays its upstream's market, :mod:`kfresearch.sim.demo_feeds`)."""
+    session: type[FeedSession] = getattr(exchange, "feed_session", FeedSession)
+    return serve_sessions(exchange, "/ws/v1", functools.partial(session, exchange))

@@ -79,6 +79,33 @@ def test_a_market_order_over_http_fills_at_the_upstream_book(
     assert float(accounts["flex"]["currencies"]["USD"]["quantity"]) < 20_000
 
 
+def test_the_served_demo_s_websocket_relays_the_upstream(upstream: Served, demo: Served) -> None:
+    import kfresearch
+
+    book = upstream.request(
+        "GET", "/derivatives/api/v3/orderbook", {"symbol": "PF_XBTUSD"}
+    ).json()["orderBook"]
+    tickers = upstream.request("GET", "/derivatives/api/v3/tickers").json()["tickers"]
+    (ticker,) = [t for t in tickers if t.get("symbol") == "PF_XBTUSD"]
+    s = kfresearch.connect("demo", base_url=demo.url).stream()
+    try:
+        s.subscribe("book", ["PF_XBTUSD"])
+        s.subscribe("ticker", ["PF_XBTUSD"])
+        frame = s.book("PF_XBTUSD").frame()
+        asks = frame[frame["side"] == "ask"]
+        assert list(zip(asks["price"], asks["size"], strict=True))[:5] == [
+            (float(p), float(q)) for p, q in book["asks"][:5]
+        ]
+        deadline = time.monotonic() + 10  # a ticker follows its subscription's answer
+        while "PF_XBTUSD" not in s.tickers().index and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.tickers().loc["PF_XBTUSD", "mark_price"] == pytest.approx(
+            float(ticker["markPrice"]), rel=1e-9
+        )
+    finally:
+        s.close()
+
+
 def test_ccxt_trades_the_paper_exchange(demo: Served) -> None:
     ccxt = pytest.importorskip("ccxt")
     key = full_key()
