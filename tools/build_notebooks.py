@@ -526,7 +526,8 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "# 09 · Paper trading on the real market\n\n"
             "`demo` is kfresearch's paper exchange: **live prices, paper money, nothing lost**.\n\n"
             "* Prices are the live exchange's own: tickers, order books, trades and funding rates come "
-            "from its public API (no key needed). A market order walks the real book's levels; a resting "
+            "from its public WebSocket feeds (REST for the first snapshot, and while the socket is "
+            "down; no key needed). A market order walks the real book's levels; a resting "
             "limit order fills only when real trades go through its price (or trade at its price beyond "
             "its place in the queue); stops trigger on the real mark, index or last price; funding is "
             "charged each hour at the real rate.\n"
@@ -565,6 +566,12 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "bought = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.05, order_type=\"mkt\")\n"
             "kf.fills()[[\"symbol\", \"side\", \"size\", \"price\", \"fill_type\"]]"
         ),
+        md(
+            "Where the prices come from right now: `websocket` (the live exchange's public feeds, "
+            "through the same streaming client as `kf.stream()`) or `rest` (polling, when the socket "
+            "cannot be opened; a warning says why). Never made-up prices."
+        ),
+        code("kf.sim.source.transport"),
         md(
             "A limit order below the market rests until real trades print through its price. It waits "
             "behind the size the book already showed at that price:"
@@ -620,6 +627,23 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "print(len(kf.open_orders()), 'open order,', len(kf.account_log()), 'ledger rows')\n"
             "\"\"\"\n"
             "print(subprocess.run([sys.executable, \"-c\", script], capture_output=True, text=True, check=True).stdout)"
+        ),
+        md(
+            "## Streaming: the live market, the paper account\n\n`kf.stream()` works on `demo` as on "
+            "the real exchange: public feeds relay the live market (its book, trades and tickers), "
+            "account feeds (`fills`, `open_orders`, `open_positions`, `balances`) are the paper "
+            "account's."
+        ),
+        code(
+            "s = kf.stream()\n"
+            "await s.subscribe(\"book\", [\"PF_XBTUSD\"])\n"
+            "await s.subscribe(\"fills\")\n"
+            "s.book(\"PF_XBTUSD\").frame(depth=2)[[\"side\", \"level\", \"price\", \"size\"]]"
+        ),
+        code(
+            "fills = s.fills()[[\"symbol\", \"side\", \"size\", \"price\"]]\n"
+            "await s.close()\n"
+            "fills"
         ),
         md(
             "## Other clients\n\n`kfresearch demo serve --account nb09-carry` serves the same paper "
