@@ -1,0 +1,141 @@
+"""Fixtures of the two-protocol suites: the simulator served on loopback (the ASGI app of
+``kfresearch sim serve``, uvicorn, real sockets) with a clock the test drives, and clients
+on it speaking either protocol (``protocol`` is parametrised: every test that asks for it
+runs once on v3 and once on the Unified WebSocket, with the same assertions).
+
+``Wire`` names what differs between the protocols only where a test must say it: which
+fault makes "the exchange did it, the answer was lost".
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from uws_helpers import WIRES, Loopback, Wire
+
+import kfresearch
+from kfresearch.environments import Environment
+from kfresearch.ratelimit import RateLimiter
+from kfresearch.sim.clock import SimClock
+from kfresearch.sim.exchange import SimExchange
+
+NOW = "2026-11-01T00:00:00Z"
+PROTOCOLS = ("v3", "uws")
+
+
+class _FastClock:
+    """Rate-limit pools that are always full."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    import uvicorn
+
+    from kfresearch.sim.server import build_app
+
+    exchange = SimExchange(seed=3, clock=SimClock.fixed(NOW), rate_clock=_FastClock())
+    port = _free_port()
+    config = uvicorn.Config(
+        build_app(exchange), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uws-sim-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
+            pytest.fail("the loopback simulator did not start")
+        time.sleep(0.02)
+    yield Loopback(f"http://127.0.0.1:{port}", exchange)
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def wire(protocol: str) -> Wire:
+    return WIRES[protocol]
+
+
+@pytest.fixture
+def connect(loopback: Loopback, protocol: str) -> Iterator[Callable[..., kfresearch.Client]]:
+    """Clients on the loopback simulator speaking ``protocol`` (closed after the test)."""
+    made: list[kfresearch.Client] = []
+
+    def make(**kw: Any) -> kfresearch.Client:
+        kw.setdefault("limiter", RateLimiter.unlimited())
+        kw.setdefault("timeout", 10)
+        client = kfresearch.Client("sim", base_url=loopback.url, protocol=protocol, **kw)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def kf(connect: Callable[..., kfresearch.Client]) -> kfresearch.Client:
+    return connect()
+
+
+@pytest.fixture
+def reference(loopback: Loopback) -> Iterator[kfresearch.Client]:
+    """The v3 client in-process on the same exchange: the frames both protocols must give."""
+    client = kfresearch.Client("sim", sim=loopback.exchange, protocol="v3",
+                               limiter=RateLimiter.unlimited())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def acct(loopback: Loopback) -> Any:
+    """The simulator's account behind the provisioned keys (live state)."""
+    ex = loopback.exchange
+    account_id = ex.keys[ex.credentials("full").key].account_id
+    return ex.engine.account(account_id, ex.clock.now_ms())
+
+
+@pytest.fixture
+def make_live(loopback: Loopback, protocol: str) -> Iterator[Callable[..., kfresearch.Client]]:
+    """Clients whose environment is marked real money, served by the loopback simulator."""
+    made: list[kfresearch.Client] = []
+    env = Environment("live", loopback.url, in_process=False, real_money=True, keys_help="test")
+
+    def make(allow_trading: bool = False) -> kfresearch.Client:
+        ex = loopback.exchange
+        creds = ex.credentials("full")
+        spot = ex.uws.spot_credentials("full")
+        client = kfresearch.Client(
+            env, key=creds.key, secret=creds.secret, uws_key=spot.key, uws_secret=spot.secret,
+            protocol=protocol, allow_trading=allow_trading, limiter=RateLimiter.unlimited(),
+            timeout=10,
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
