@@ -417,6 +417,8 @@ def _single(row: Row) -> tuple[str, dict[str, Any]]:
         "marginRequirements": {
             "im": row.get("initial_margin"),
             "mm": row.get("maintenance_margin"),
+            "lt": row.get("liquidation_threshold"),
+            "tt": row.get("termination_threshold"),
         },
     }
 

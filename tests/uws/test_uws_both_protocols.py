@@ -31,12 +31,11 @@ TEN_MINUTES_BEFORE = "2026-10-31T23:50:00Z"
 
 #: what the Unified WebSocket does not carry, by frame: those columns are empty (NaN) on
 #: ``protocol="uws"`` and every other column is equal. Fee schedules were deprecated by
-#: Kraken before UWS existed (reference §2) and single-collateral wallets' liquidation
-#: estimates have no UWS field; index tickers (in_/rr_) are not UWS symbols (§1.5).
+#: Kraken before UWS existed (reference §2); single-collateral wallets' trigger estimates
+#: and USD value have no UWS field; index tickers (in_/rr_) are not UWS symbols (§1.5).
 NOT_ON_UWS: dict[str, set[str]] = {
     "accounts": {"fee_schedule_uid", "fee_volume_usd", "fee_tier", "maker_fee", "taker_fee",
-                 "liquidation_threshold", "termination_threshold", "usd",
-                 "trigger_estimate_im", "trigger_estimate_mm", "trigger_estimate_lt",
+                 "usd", "trigger_estimate_im", "trigger_estimate_mm", "trigger_estimate_lt",
                  "trigger_estimate_tt"},
 }
 #: columns the v3 simulator leaves empty where Kraken's v3 fills them, and the UWS margin
