@@ -783,6 +783,120 @@ SOURCES: dict[str, list[nbformat.NotebookNode]] = {
             "store.candles(\"PF_SOLUSD\", \"1m\", since=\"45d\").shape"
         ),
     ],
+    "11-after-march-2027": [
+        md(
+            "# 11 · After March 2027: the Unified WebSocket\n\n"
+            "Kraken switches off the Derivatives REST v3 API and WebSocket v1 on **2027-03-01**. What "
+            "replaces them is the **Unified WebSocket** (UWS): one WebSocket for market data, the "
+            "account and trading, in the Spot WebSocket v2 format. There is no UWS sandbox, so "
+            "kfresearch's simulator serves it too, from the same engine as v3.\n\n"
+            "`connect(..., protocol=\"uws\")` speaks UWS; `protocol=\"v3\"` the old APIs. Without the "
+            "argument (or `KFRESEARCH_PROTOCOL`), the date decides: v3 before 2027-03-01, with a "
+            "warning from 2027-01-01 that names the date; UWS from that day on. Everything else (the "
+            "frames, charts, order tickets and the stream) is the same on both."
+        ),
+        code(
+            "from datetime import date\n\n"
+            "import kfresearch\n"
+            "from kfresearch.protocols import choose\n\n"
+            "for day in (date(2026, 11, 1), date(2027, 1, 15), date(2027, 3, 2)):\n"
+            "    protocol, warning = choose(None, \"live\", day)\n"
+            "    print(day, protocol, \"(warns)\" if warning else \"\")"
+        ),
+        code("kf = kfresearch.connect(\"sim\", protocol=\"uws\")\nkf.protocol"),
+        md(
+            "## Two kinds of key\n\n"
+            "UWS signs the Spot way: a **Kraken API key** made on kraken.com (Settings > API) with the "
+            "*Access WebSocket API* permission buys a short-lived token (`GetWebSocketsToken`), and the "
+            "token goes with every private request. That key is not the **Derivatives** key of "
+            "futures.kraken.com that v3 uses. kfresearch keeps both, each from its own variables:\n\n"
+            "| protocol | key | variables |\n|---|---|---|\n"
+            "| `v3` (and the History API's account calls) | Derivatives (Kraken Futures) | `KFRESEARCH_API_KEY`, `KFRESEARCH_API_SECRET` |\n"
+            "| `uws` | Kraken spot-style, *Access WebSocket API* | `KFRESEARCH_UWS_API_KEY`, `KFRESEARCH_UWS_API_SECRET` |\n\n"
+            "`sim` and `demo` provision both. `doctor()` says which key each protocol needs, checks "
+            "each key with its own scheme, and names a key put in the other kind's variables."
+        ),
+        code("print(kf.doctor())"),
+        md(
+            "## The same frames\n\n"
+            "Market data and the account come over the WebSocket, and arrive as the frames you know: "
+            "same columns, dtypes and units. The v3 client on the same simulated exchange gives equal "
+            "frames:"
+        ),
+        code(
+            "v3 = kfresearch.connect(\"sim\", protocol=\"v3\")\n"
+            "book = kf.orderbook(\"PF_XBTUSD\", depth=25)\n"
+            "book.equals(v3.orderbook(\"PF_XBTUSD\", depth=25)), kf.instruments().equals(v3.instruments())"
+        ),
+        code("kf.tickers()[[\"mark_price\", \"bid\", \"ask\", \"open_interest\", \"funding_rate\"]].head(4)"),
+        md(
+            "## The same orders\n\n"
+            "`place_order`, `edit_order`, `cancel_order`, `cancel_all`, `cancel_all_after` and "
+            "`batch` map onto UWS's `add_order`, `amend_order`, `cancel_order`, `cancel_all`, "
+            "`cancel_all_orders_after`, `batch_add` and `batch_cancel`, after the same validation. "
+            "Every order carries a client order id, so an answer lost on the way is resolved by "
+            "looking the order up, never by sending it twice."
+        ),
+        code(
+            "order = kf.place_order(\"PF_XBTUSD\", \"buy\", 0.01, limit_price=round(book.attrs[\"mid\"] * 0.9),\n"
+            "                       client_order_id=\"nb11-bid\")\n"
+            "order"
+        ),
+        code(
+            "kf.edit_order(order.order_id, limit_price=round(book.attrs[\"mid\"] * 0.91))\n"
+            "kf.open_orders()[[\"symbol\", \"side\", \"limit_price\", \"unfilled_size\", \"cli_ord_id\"]]"
+        ),
+        code("kf.cancel_all_after(60)   # the dead man's switch"),
+        code("kf.cancel_all(), kf.open_orders().empty"),
+        md(
+            "## What changes: history\n\n"
+            "UWS has no paged history: no candle history, no trade history beyond the last 50, no "
+            "account log. kfresearch keeps reading those from the **Charts** and **History** APIs, which "
+            "Kraken's notice does not name, but whose future it does not state either; the first use "
+            "says so (a `SunsetWarning`). Keep what you need in the history store "
+            "(notebook 10): `kfresearch download` now, `kfresearch record SYMBOL` for the live tape."
+        ),
+        code(
+            "import warnings\n\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter(\"always\")\n"
+            "    candles = kf.candles(\"PF_XBTUSD\", \"1h\", since=\"1d\")\n"
+            "print(caught[0].category.__name__, caught[0].message, sep=\": \")\n"
+            "candles.tail(3)"
+        ),
+        md(
+            "Calls UWS cannot serve at all (leverage and PnL preferences, notifications, fee "
+            "schedules) say so and what to use instead:"
+        ),
+        code(
+            "try:\n"
+            "    kf.leverage()\n"
+            "except kfresearch.UnsupportedCallError as exc:\n"
+            "    print(exc)"
+        ),
+        md(
+            "## The same stream, with checksummed books\n\n"
+            "`kf.stream()` on UWS gives the books, tables and callbacks of notebook 08. Each book "
+            "message carries a CRC32 of the top ten levels, computed from the exact digits on the "
+            "wire; the stream checks every one. A mismatch fetches a fresh snapshot and is counted; "
+            "after five in a row for one symbol the stream stops that book and says so, rather than "
+            "show a wrong one."
+        ),
+        code(
+            "s = kf.stream()\n"
+            "await s.subscribe(\"book\", [\"PF_XBTUSD\"])\n"
+            "for _ in range(5):\n"
+            "    kf.sim.advance(1_000)\n"
+            "    await s.sync()\n"
+            "live = s.book(\"PF_XBTUSD\")\n"
+            "live.frame().equals(kf.orderbook(\"PF_XBTUSD\", depth=25))"
+        ),
+        code(
+            "stats = s.stats()\n"
+            "{k: stats[k] for k in (\"book_snapshots\", \"book_deltas\", \"checksum_mismatches\", \"resyncs\")}"
+        ),
+        code("await s.close()\nv3.close()\nkf.close()"),
+    ],
 }
 
 SOURCES.update(API_SOURCES)  # 12-16 teach the API itself (tools/api_notebooks.py)
