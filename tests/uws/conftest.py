@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from uws_helpers import WIRES, Loopback, Wire
+from two_protocols import WIRES, Loopback, Wire
 
 import kfresearch
 from kfresearch.environments import Environment

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from uws_helpers import Loopback, Wire
+from two_protocols import Loopback, Wire
 
 import kfresearch
 from kfresearch.errors import LiveTradingDisabledError, SunsetWarning, ValidationError
