@@ -104,7 +104,7 @@ def kf(connect: Callable[..., kfresearch.Client]) -> kfresearch.Client:
 @pytest.fixture
 def reference(loopback: Loopback) -> Iterator[kfresearch.Client]:
     """The v3 client in-process on the same exchange: the frames both protocols must give."""
-    client = kfresearch.Client("sim", sim=loopback.exchange, protocol="v3",
+    client = kfresearch.Client("sim", exchange=loopback.exchange, protocol="v3",
                                limiter=RateLimiter.unlimited())
     yield client
     client.close()

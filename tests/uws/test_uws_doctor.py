@@ -29,7 +29,7 @@ def checks(report: DoctorReport) -> dict[str, tuple[str, str]]:
 def test_both_keys_are_checked_and_the_protocol_says_which_it_needs(
     ex: SimExchange, protocol: str
 ) -> None:
-    report = kfresearch.Client("sim", sim=ex, protocol=protocol).doctor()
+    report = kfresearch.Client("sim", exchange=ex, protocol=protocol).doctor()
     found = checks(report)
     assert report.ok
     needs = "KFRESEARCH_UWS_API_KEY" if protocol == "uws" else "KFRESEARCH_API_KEY"
@@ -45,7 +45,7 @@ def test_both_keys_are_checked_and_the_protocol_says_which_it_needs(
 
 def test_a_spot_key_in_the_derivatives_variables_is_named(ex: SimExchange) -> None:
     spot = ex.uws.spot_credentials("full")
-    report = kfresearch.Client("sim", sim=ex, key=spot.key, secret=spot.secret,
+    report = kfresearch.Client("sim", exchange=ex, key=spot.key, secret=spot.secret,
                                protocol="v3").doctor()
     status, detail = checks(report)["derivatives key"]
     assert status == "fail"
@@ -56,7 +56,7 @@ def test_a_spot_key_in_the_derivatives_variables_is_named(ex: SimExchange) -> No
 
 def test_a_derivatives_key_in_the_uws_variables_is_named(ex: SimExchange) -> None:
     futures = ex.credentials("full")
-    report = kfresearch.Client("sim", sim=ex, uws_key=futures.key, uws_secret=futures.secret,
+    report = kfresearch.Client("sim", exchange=ex, uws_key=futures.key, uws_secret=futures.secret,
                                protocol="uws").doctor()
     status, detail = checks(report)["uws key"]
     assert status == "fail"

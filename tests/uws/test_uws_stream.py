@@ -33,7 +33,7 @@ def ex() -> SimExchange:
 
 @pytest.fixture
 def ukf(ex: SimExchange) -> Iterator[kfresearch.Client]:
-    client = kfresearch.Client("sim", sim=ex, protocol="uws", limiter=RateLimiter.unlimited())
+    client = kfresearch.Client("sim", exchange=ex, protocol="uws", limiter=RateLimiter.unlimited())
     yield client
     client.close()
 
