@@ -1,40 +1,96 @@
-"""Every research notebook runs on the Unified WebSocket: with the simulator's clock at
-2027-03-02, ``connect("sim")`` picks ``protocol="uws"`` by date, and each notebook executes
-without an error (its stored outputs are v3's at 2026-11-01, so they are not compared)."""
+"""Every notebook runs on the Unified WebSocket: with the simulator's clock at 2027-03-02,
+``connect("sim")`` picks ``protocol="uws"`` by date, and each notebook executes without an
+error (its stored outputs are v3's at 2026-11-01, so they are not compared). The API track's
+lessons on the v3 wire itself (12, 13, 15) ask for ``protocol="v3"`` in so many words.
+
+The notebooks share one kernel (started once, kfresearch, pandas and plotly imported once):
+before each notebook its names are deleted (``%reset -f``) and it gets a fresh working
+directory, so a notebook cannot lean on another's variables. A kernel per notebook costs
+~3-5 s to start and import, and plotly's first figure ~5 s, seventeen times over.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 
-#: the research track (00-11). The API track (12-16) teaches the v3 wire byte by byte
-#: (sendorder's sendStatus, the Authent header): it is v3 by subject, not by default.
-NOTEBOOKS = sorted(p for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb")
-                   if int(p.name[:2]) <= 11)
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 AFTER_THE_SWITCH = "2027-03-02T00:00:00Z"
+
+#: notebooks that do not run on the Unified WebSocket yet, and why
+NOT_YET = {
+    "09-paper-trading": "demo answers no UWS ticker: the simulator's ticker channel reads "
+    "stats_24h, open_interest and funding_prediction, which demo's LiveSource lacks",
+}
+CASES = [pytest.param(p, id=p.stem, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[p.stem]))
+         if p.stem in NOT_YET else pytest.param(p, id=p.stem) for p in NOTEBOOKS]
+
+#: the kernel's first cell: the imports every notebook makes, and plotly's figure machinery
+#: warmed up. Figures are shown as their JSON only: the stored outputs are not compared here,
+#: and the notebook renderer would send plotly.js (4.6 MB) and an HTML copy of every figure.
+WARM_UP = (
+    "import pandas as pd\n"
+    "import plotly.graph_objects as go\n"
+    "import plotly.io as pio\n"
+    "import kfresearch\n"
+    "from kfresearch import charts\n"
+    "pio.renderers.default = 'plotly_mimetype'\n"
+    "go.Figure(go.Scatter(x=[0], y=[0]))._repr_mimebundle_()\n"
+)
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One kernel at 2027-03-02, no protocol chosen by the environment; demo's prices from
+    a simulator served on loopback at the same clock (notebook 09)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from demo_upstream import served_upstream
+
+    env = {k: v for k, v in os.environ.items() if k != "KFRESEARCH_PROTOCOL"}
+    env.update(KFRESEARCH_SIM_NOW=AFTER_THE_SWITCH, KFRESEARCH_SIM_SEED="42", TQDM_DISABLE="1")
+    with served_upstream(now=AFTER_THE_SWITCH) as upstream:
+        env.update(upstream)
+        boot = NotebookClient(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WARM_UP)]),
+                              timeout=180, kernel_name="python3")
+        boot.km = boot.create_kernel_manager()
+        boot.start_new_kernel(env=env, cwd=str(tmp_path_factory.mktemp("kernel")))
+        try:
+            boot.start_new_kernel_client()
+            boot.execute(cleanup_kc=False)
+            boot.kc.stop_channels()
+            yield boot.km
+        finally:
+            run_sync(boot.km.shutdown_kernel)(now=True)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", CASES)
 def test_the_notebook_runs_on_the_unified_websocket(
-    path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    path: Path, kernel: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("KFRESEARCH_SIM_NOW", AFTER_THE_SWITCH)
-    monkeypatch.setenv("KFRESEARCH_SIM_SEED", "42")
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    monkeypatch.delenv("KFRESEARCH_PROTOCOL", raising=False)
     notebook = nbformat.read(path, as_version=4)
-    # the first code cell that connects says which protocol it got
+    # a clean namespace and working directory (the history store writes files there);
+    # the first connect says which protocol the date picked
+    work = str(tmp_path)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        "%reset -f\n"
+        "import os\n"
+        f"os.chdir({work!r})\n"
         "import kfresearch\n"
         "assert kfresearch.connect('sim').protocol == 'uws', 'not on the Unified WebSocket'"
     ))
-    # notebooks that write files (the history store) write them here, not in the repo
-    work = tmp_path / "nb"
-    work.mkdir()
-    client = NotebookClient(notebook, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(work)}})
-    client.execute()
+    client = NotebookClient(notebook, km=kernel, timeout=180, kernel_name="python3")
+    try:
+        client.execute()
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()

@@ -120,3 +120,17 @@ def test_arguments_win_over_the_variables_and_a_pair_needs_both_halves(
     kf.close()
     with pytest.raises(kfresearch.CredentialsError, match="KFRESEARCH_UWS_API_SECRET"):
         kfresearch.connect("live", uws_key="half", protocol="uws")
+
+
+def test_the_argument_beats_the_environment_variable_on_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KFRESEARCH_SIM_NOW", "2027-03-02T00:00:00Z")
+    monkeypatch.setenv("KFRESEARCH_PROTOCOL", "uws")
+    with kfresearch.connect("sim", protocol="v3") as kf:
+        assert kf.protocol == "v3"
+    monkeypatch.setenv("KFRESEARCH_PROTOCOL", "v3")
+    with kfresearch.connect("sim", protocol="uws") as kf:
+        assert kf.protocol == "uws"
+    with kfresearch.connect("sim") as kf:  # no argument: the variable, not the date
+        assert kf.protocol == "v3"
