@@ -1,6 +1,7 @@
 """Fixtures of the two-protocol suites: the simulator served on loopback (the ASGI app of
-``kfresearch sim serve``, uvicorn, real sockets) with a clock the test drives, and clients
-on it speaking either protocol (``protocol`` is parametrised: every test that asks for it
+``kfresearch sim serve``, uvicorn, real sockets; one server per module, a fresh simulator
+behind it for each test) with a clock the test drives, and clients on it (never
+in-process: each client is checked) speaking either protocol (``protocol`` is parametrised: every test that asks for it
 runs once on v3 and once on the Unified WebSocket, with the same assertions).
 
 ``Wire`` names what differs between the protocols only where a test must say it: which
@@ -45,17 +46,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def loopback() -> Iterator[Loopback]:
+class _Current:
+    """The ASGI app the module's server runs: it hands each connection to the simulator of
+    the test running now, so tests share the server but never an exchange."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Any] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.app is None:  # pragma: no cover - a connection between two tests
+            raise RuntimeError("no simulator behind the loopback server right now")
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[str, _Current]]:
+    """``kfresearch sim serve``'s ASGI app on 127.0.0.1 under uvicorn, one per module."""
     import uvicorn
 
-    from kfresearch.sim.server import build_app
-
-    exchange = SimExchange(seed=3, clock=SimClock.fixed(NOW), rate_clock=_FastClock())
+    current = _Current()
     port = _free_port()
-    config = uvicorn.Config(
-        build_app(exchange), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
+    config = uvicorn.Config(current, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off", interface="asgi3")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uws-sim-server", daemon=True)
     thread.start()
@@ -64,9 +76,21 @@ def loopback() -> Iterator[Loopback]:
         if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
             pytest.fail("the loopback simulator did not start")
         time.sleep(0.02)
-    yield Loopback(f"http://127.0.0.1:{port}", exchange)
+    yield f"http://127.0.0.1:{port}", current
     server.should_exit = True
     thread.join(timeout=20)
+
+
+@pytest.fixture
+def loopback(served: tuple[str, _Current]) -> Iterator[Loopback]:
+    """A fresh simulator (seed 3, clock fixed at NOW) behind the module's loopback server."""
+    from kfresearch.sim.server import build_app
+
+    url, current = served
+    exchange = SimExchange(seed=3, clock=SimClock.fixed(NOW), rate_clock=_FastClock())
+    current.app = build_app(exchange)
+    yield Loopback(url, exchange)
+    current.app = None
 
 
 @pytest.fixture(params=PROTOCOLS)
@@ -88,6 +112,8 @@ def connect(loopback: Loopback, protocol: str) -> Iterator[Callable[..., kfresea
         kw.setdefault("limiter", RateLimiter.unlimited())
         kw.setdefault("timeout", 10)
         client = kfresearch.Client("sim", base_url=loopback.url, protocol=protocol, **kw)
+        with pytest.raises(AttributeError, match="not in-process"):
+            client.sim  # noqa: B018 - over the socket, not the in-process exchange
         made.append(client)
         return client
 
