@@ -26,14 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 AFTER_THE_SWITCH = "2027-03-02T00:00:00Z"
 
-#: notebooks that do not run on the Unified WebSocket yet, and why
-NOT_YET = {
-    "09-paper-trading": "demo answers no UWS ticker: the simulator's ticker channel reads "
-    "stats_24h, open_interest and funding_prediction, which demo's LiveSource lacks",
-}
-CASES = [pytest.param(p, id=p.stem, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[p.stem]))
-         if p.stem in NOT_YET else pytest.param(p, id=p.stem) for p in NOTEBOOKS]
-
 #: the kernel's first cell: the imports every notebook makes, and plotly's figure machinery
 #: warmed up. Figures are shown as their JSON only: the stored outputs are not compared here,
 #: and the notebook renderer would send plotly.js (4.6 MB) and an HTML copy of every figure.
@@ -73,7 +65,7 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", CASES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_the_notebook_runs_on_the_unified_websocket(
     path: Path, kernel: Any, tmp_path: Path
 ) -> None:
