@@ -9,6 +9,12 @@ turn (:mod:`bench.interleave`):
   milliseconds per order. N = 100 and N = 10,000, paired round by round.
 * **engine orders/s, 10,000 resting**: the same, straight into the engine
   (``SimExchange.engine.send_order``, no HTTP, no client): orders per second.
+* **engine step, µs**: ``SimExchange.engine.advance`` one minute at a time
+  (what a backtest does per 1m bar; the synthetic market's own reads
+  included), median microseconds per step over :data:`STEPS` steps, in three
+  states: nothing open (``idle``), one perpetual position (``position``: funding
+  accrues, liquidation is checked), the position plus three resting limit
+  buys far below the market and one stop sell (``orders``).
 * **requests per order**: how many requests the exchange sees for one plain
   market order and one limit order from a client that already holds the
   instruments (the limit order reads its mark once, unless a fresh one is held).
@@ -29,6 +35,8 @@ from typing import Any
 from bench.interleave import column, interleave, machine, ratios, summary
 
 PLACED = 200
+STEPS = 20_000  # one-minute engine steps timed per state (about two weeks)
+STATES = ("idle", "position", "orders")
 SIZE = 0.0001
 SYMBOL = "PF_XBTUSD"
 
@@ -84,6 +92,36 @@ def _engine(resting: int) -> dict[str, float]:
     return {"orders_per_s": count / (time.perf_counter() - start)}
 
 
+def _step(state: str) -> dict[str, float]:
+    from kfresearch.sim.orders import OrderRequest
+
+    ex, _, mark, tick = _setup(0)
+    engine, account, now = ex.engine, _account_id(), ex.clock.now_ms()
+    if state in {"position", "orders"}:
+        engine.send_order(account, OrderRequest("mkt", SYMBOL, "buy", 0.01), now)
+    if state == "orders":
+        for i in range(3):
+            price = round(mark * (0.5 - 0.01 * i) / tick) * tick
+            engine.send_order(account, OrderRequest("lmt", SYMBOL, "buy", SIZE, price), now)
+        stop = round(mark * 0.5 / tick) * tick
+        engine.send_order(
+            account, OrderRequest("stp", SYMBOL, "sell", SIZE, stop, stop_price=stop), now
+        )
+    for _ in range(600):  # warm up: ten hours, so funding and the hour's checks ran
+        now += 60_000
+        engine.advance(now)
+    times = []
+    for _ in range(STEPS // 100):
+        start = time.perf_counter()
+        for _ in range(100):
+            now += 60_000
+            engine.advance(now)
+        times.append((time.perf_counter() - start) / 100)
+    held = account in engine.accounts and bool(engine.accounts[account].positions)
+    assert held == (state != "idle"), "the state did not hold (a fill or a liquidation)"
+    return {"us_per_step": statistics.median(times) * 1e6}
+
+
 def _requests() -> dict[str, float]:
     ex, kf, mark, tick = _setup(0)
     kf.instruments()
@@ -104,6 +142,9 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] in {"place", "engine"}:  # a child
         run = _place if sys.argv[1] == "place" else _engine
         print(json.dumps(run(int(sys.argv[2]))))
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "step":  # a child
+        print(json.dumps(_step(sys.argv[2])))
         return 0
     if len(sys.argv) == 2 and sys.argv[1] == "requests":
         print(json.dumps(_requests()))
@@ -136,6 +177,12 @@ def main() -> int:
     for resting in (100, 10000):
         rate = column(runs[f"engine {resting}"], "orders_per_s")
         print(f"| engine orders/s, {resting:,} resting | {summary(rate)} |")
+    steps = interleave(
+        "bench.orders", {state: ["step", state] for state in STATES}, args.rounds, warmup=False
+    )
+    for state in STATES:
+        micros = column(steps[state], "us_per_step")
+        print(f"| engine step, {state}, µs | {summary(micros, digits=1)} |")
     counted = interleave("bench.orders", {"requests": ["requests"]}, 1, warmup=False)["requests"][0]
     print(f"| requests for a plain market order | {counted['market']:.0f} |")
     print(f"| requests for a limit order (mark stale) | {counted['limit']:.0f} |")

@@ -18,6 +18,14 @@ at. At each step ``(t0, t1]``:
 
 Everything done at a step is stamped with the step's end time. Amounts are
 in the settlement currency, prices USD, times epoch milliseconds.
+
+A step where nothing happens is cheap (a backtest takes one per bar): an
+account without orders costs no order scan; resting orders are looked at
+only in symbols where the step's trades reached the account's best bid or
+ask (:meth:`~kfresearch.sim.openbook.OpenBook.best`), triggers only when
+some wait; liquidation reads one mark per pool while the account is
+unchanged (:mod:`kfresearch.sim.liquidation`); funding is realised only at
+the hour. Skipping changes no answer.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ __all__ = ["MINUTE_MS", "Lifecycle"]
 MINUTE_MS = 60_000
 _SIGNALS: dict[str, Signal] = {"mark": "mark", "index": "index", "last": "last"}
 Extremes = Callable[[str, Signal], tuple[float, float] | None]
+
+
+def _by_seq(order: Order) -> int:
+    return order.seq
 
 
 class Lifecycle:
@@ -86,17 +98,20 @@ class Lifecycle:
 
     def _next_deadline(self, t: int, horizon: int) -> int:
         """The earliest dead man's switch or settlement in ``(t, horizon]`` (steps end there)."""
-        deadlines = [horizon]
+        deadline = horizon
+        known_spec = self.prices.known_spec
         for acc in self.ledger.accounts.values():
-            if acc.dms_trigger_ms is not None and acc.dms_trigger_ms > t:
-                deadlines.append(acc.dms_trigger_ms)
-            for symbol in acc.active_symbols():
-                expiry = self.prices.known_spec(symbol).last_trading_time_ms
-                if expiry is not None and expiry > t:
-                    deadlines.append(expiry)
-        return min(deadlines)
+            if acc.dms_trigger_ms is not None and t < acc.dms_trigger_ms < deadline:
+                deadline = acc.dms_trigger_ms
+            for symbols in (acc.positions, acc.book.symbol_counts):
+                for symbol in symbols:
+                    expiry = known_spec(symbol).last_trading_time_ms
+                    if expiry is not None and t < expiry < deadline:
+                        deadline = expiry
+        return deadline
 
     def _step(self, t0: int, t1: int) -> None:
+        self._accrue_funding(t0, t1)
         cache: dict[tuple[str, str], tuple[float, float] | None] = {}
 
         def extremes(symbol: str, signal: Signal) -> tuple[float, float] | None:
@@ -104,19 +119,47 @@ class Lifecycle:
                 cache[symbol, signal] = self.prices.extremes(symbol, signal, t0, t1)
             return cache[symbol, signal]
 
-        self._accrue_funding(t0, t1)
         for acc in list(self.ledger.accounts.values()):
-            for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
-                if order.is_open and not order.is_trigger:
-                    self._maybe_fill_resting(acc, order, extremes, t0, t1)
-            for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
-                if order.is_open and order.is_trigger:
-                    self._maybe_trigger(acc, order, extremes, t1)
+            if acc.open_orders:
+                self._step_orders(acc, extremes, t0, t1)
         if t1 % HOUR_MS == 0:
             self._realise_funding(t1)
         self._settle_expired(t1)
         self.liquidator.liquidate_underwater(t1)
         self._fire_dead_man_switches(t1)
+
+    def _step_orders(self, acc: Account, extremes: Extremes, t0: int, t1: int) -> None:
+        """Fill the account's reached resting orders, then fire its triggers, oldest first.
+
+        Only the orders of symbols where something can happen are looked at:
+        resting orders where the step's trades reached the account's best
+        bid or ask (every symbol when the source models queues), triggers
+        where any wait. What is skipped would have been left as it was.
+        """
+        book = acc.book
+        reached: set[str] = set()
+        for symbol in book.symbol_counts:
+            bid, ask = book.best(symbol, "buy"), book.best(symbol, "sell")
+            if bid is None and ask is None:
+                continue
+            if self.prices.models_queue:
+                reached.add(symbol)
+                continue
+            seen = extremes(symbol, "last")
+            if seen is not None and (
+                (bid is not None and seen[0] <= bid) or (ask is not None and seen[1] >= ask)
+            ):
+                reached.add(symbol)
+        if reached:
+            for order in sorted(
+                (o for o in acc.open_orders.values() if o.symbol in reached), key=_by_seq
+            ):
+                if order.is_open and not order.is_trigger:
+                    self._maybe_fill_resting(acc, order, extremes, t0, t1)
+        if book.waiting:
+            for order in sorted(acc.open_orders.values(), key=_by_seq):
+                if order.is_open and order.is_trigger:
+                    self._maybe_trigger(acc, order, extremes, t1)
 
     # ------------------------------------------------------------------- funding
 
@@ -287,11 +330,16 @@ class Lifecycle:
 
     def _settle_expired(self, t: int) -> None:
         """Close positions in dated contracts whose last trading time is ``t``, at the index."""
+        known_spec = self.prices.known_spec
         for acc in self.ledger.accounts.values():
-            for symbol in sorted(acc.active_symbols()):
-                spec = self.prices.known_spec(symbol)
-                if spec.last_trading_time_ms is None or spec.last_trading_time_ms > t:
-                    continue
+            expired = [
+                symbol
+                for symbols in (acc.positions, acc.book.symbol_counts)
+                for symbol in symbols
+                if (expiry := known_spec(symbol).last_trading_time_ms) is not None and expiry <= t
+            ]
+            for symbol in sorted(set(expired)):
+                spec = known_spec(symbol)
                 for order in [o for o in acc.open_orders.values() if o.symbol == symbol]:
                     # Not from the reference: the update reason of orders of an expired contract.
                     self.matcher.close(acc, order, t, "cancelled", "CONTRACT_EXPIRED")
@@ -356,5 +404,5 @@ class Lifecycle:
             if acc.dms_trigger_ms is not None and acc.dms_trigger_ms <= t:
                 when = acc.dms_trigger_ms
                 self.ledger.set_dead_man_switch(acc, None)
-                for order in sorted(acc.open_orders.values(), key=lambda o: o.seq):
+                for order in sorted(acc.open_orders.values(), key=_by_seq):
                     self.matcher.cancel(acc, order, when, "DEAD_MAN_SWITCH")

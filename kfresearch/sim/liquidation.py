@@ -7,7 +7,10 @@ its orders cancelled and its positions closed whole at the mark price by
 ``liquidation`` orders (the liquidation fee is the taker rate, none for
 inverse contracts). Full checks are skipped while the mark stays inside a
 "safe band" computed for a one-position pool (see
-:meth:`Liquidator._remember_safe_band`).
+:meth:`Liquidator._remember_safe_band`); an account whose every pool has a
+band, and whose balances, positions and leverage have not changed within the
+hour, costs one mark read per pool and no allocation a step
+(:class:`_Quiet`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,36 @@ Pool = tuple[str, str | None]
 SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
 
 
+class _Quiet:
+    """An account whose every margin pool was inside its safe band, as it then stood.
+
+    While the hour, the wallets, the positions' sizes and entries and the
+    leverage preferences are the same, every pool's band key is the same
+    too (the key reads a subset of these), so the account is safe while each
+    band's symbol marks inside ``(low, high)``: what the per-pool check
+    would decide, without building its keys.
+    """
+
+    __slots__ = ("bands", "hour", "leverage", "positions", "wallets")
+
+    def __init__(self, acc: Account, hour: int, bands: list[tuple[str, float, float]]) -> None:
+        self.hour = hour
+        self.wallets = {name: dict(balances) for name, balances in acc.wallets.items()}
+        self.leverage = dict(acc.leverage)
+        self.positions = [(p.symbol, p.size, p.entry) for p in acc.positions.values()]
+        self.bands = bands
+
+    def holds(self, acc: Account, hour: int) -> bool:
+        """Whether ``acc`` is as it was when this was made (and the hour the same)."""
+        if hour != self.hour or len(acc.positions) != len(self.positions):
+            return False
+        for symbol, size, entry in self.positions:
+            position = acc.positions.get(symbol)
+            if position is None or position.size != size or position.entry != entry:
+                return False
+        return acc.leverage == self.leverage and acc.wallets == self.wallets
+
+
 class Liquidator:
     """Finds underwater margin pools and closes them (see the module docstring)."""
 
@@ -45,18 +78,44 @@ class Liquidator:
         self._safe_bands: dict[
             tuple[str, str, str | None], tuple[tuple[Any, ...], float, float]
         ] = {}
+        self._quiet: dict[str, _Quiet] = {}  # account id -> its bands, see _Quiet
 
     def liquidate_underwater(self, t: int) -> None:
         """Close the positions of every margin pool whose equity fell below its maintenance."""
+        hour = t // HOUR_MS
         for acc in self.ledger.accounts.values():
-            for pool in self._pools(acc):
-                if not self._pool_symbols(acc, pool) or self._inside_safe_band(acc, pool, t):
+            if not acc.positions:
+                continue  # no pool
+            quiet = self._quiet.get(acc.account_id)
+            if quiet is not None and quiet.holds(acc, hour):
+                for symbol, low, high in quiet.bands:
+                    if not low <= self.prices.mark(symbol, t) <= high:
+                        break
+                else:
                     continue
+            self._check_pools(acc, t)
+
+    def _check_pools(self, acc: Account, t: int) -> None:
+        """Check every pool of ``acc`` (its band, else in full); note it if all are banded."""
+        self._quiet.pop(acc.account_id, None)
+        bands: list[tuple[str, float, float]] | None = []
+        for pool in self._pools(acc):
+            if not self._pool_symbols(acc, pool):
+                continue
+            if not self._inside_safe_band(acc, pool, t):
                 equity, maintenance = self._equity_and_maintenance(acc, pool, t)
                 if equity < maintenance:
                     self._liquidate(acc, pool, t)
-                else:
-                    self._remember_safe_band(acc, pool, t)
+                    bands = None
+                    continue
+                self._remember_safe_band(acc, pool, t)
+            band = self._safe_bands.get((acc.account_id, *pool))
+            if band is None:
+                bands = None  # this pool is checked in full at every step
+            elif bands is not None:
+                bands.append((band[0][1], band[1], band[2]))
+        if bands is not None:
+            self._quiet[acc.account_id] = _Quiet(acc, t // HOUR_MS, bands)
 
     def _is_isolated(self, acc: Account, symbol: str) -> bool:
         """Margined alone: a multi-collateral contract with a leverage preference (§4.21)."""

@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -52,6 +53,7 @@ class _Entry(NamedTuple):
     open_size: Fraction  #: counted by margin (0 for reduce-only orders and waiting triggers)
     price: float | None  #: where it rests (None for waiting triggers and market orders)
     version: int  #: of its place among the resting prices
+    waiting: bool  #: a trigger order waiting for its trigger
 
 
 class OpenBook:
@@ -66,6 +68,7 @@ class OpenBook:
         # entries whose version is no longer the order's are skipped (lazy deletion)
         self._prices: dict[tuple[str, str], list[tuple[float, int, str]]] = {}
         self._version = 0
+        self._waiting = 0  # trigger orders waiting for their trigger
 
     # -- keeping up ------------------------------------------------------------------
     def add(self, order: Order) -> None:
@@ -96,8 +99,9 @@ class OpenBook:
         resting = not order.is_trigger and order.limit_price is not None
         price = float(order.limit_price) if resting and order.limit_price is not None else None
         self._version += 1
-        entry = _Entry(order.symbol, order.side, size, price, self._version)
+        entry = _Entry(order.symbol, order.side, size, price, self._version, order.is_trigger)
         self._entries[order.order_id] = entry
+        self._waiting += entry.waiting
         self._symbols[entry.symbol] = self._symbols.get(entry.symbol, 0) + 1
         key = (entry.symbol, entry.side)
         if size:
@@ -117,6 +121,7 @@ class OpenBook:
 
     def _unindex(self, order_id: str) -> None:
         entry = self._entries.pop(order_id)
+        self._waiting -= entry.waiting
         left = self._symbols[entry.symbol] - 1
         if left:
             self._symbols[entry.symbol] = left
@@ -135,6 +140,20 @@ class OpenBook:
     def symbols(self) -> set[str]:
         """Symbols with at least one open order."""
         return set(self._symbols)
+
+    @property
+    def symbol_counts(self) -> Mapping[str, int]:
+        """Open orders per symbol (symbols with none are absent); a live view, not a copy."""
+        return self._symbols
+
+    @property
+    def waiting(self) -> int:
+        """How many trigger orders wait for their trigger."""
+        return self._waiting
+
+    def best(self, symbol: str, side: str) -> float | None:
+        """The account's best resting price on one side of ``symbol`` (highest bid, lowest ask)."""
+        return self._best((symbol, side), "")
 
     def open_sizes(self, symbol: str, extra: Order | None = None) -> tuple[float, float]:
         """(buy, sell) size open in ``symbol`` that margin counts, in contracts.

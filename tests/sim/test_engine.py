@@ -834,6 +834,22 @@ def test_liquidation_happens_just_past_the_hand_computed_price(
     assert engine.accounts["acc-1"].fills[-1].time_ms == T0 + 15 * MIN
 
 
+def test_a_quiet_account_is_checked_again_when_its_wallet_changes() -> None:
+    """Between mark moves the liquidation check is skipped (every pool inside its band);
+    a change of balance within the hour ends that, so the next step checks in full."""
+    engine, market = make()
+    market.books["PF_XBTUSD"] = ([(49_990.0, 100.0)], [(50_000.0, 100.0)])
+    send(engine, order("mkt", "PF_XBTUSD", "buy", 30.0))
+    engine.advance(T0 + 10 * MIN)  # quiet: the mark stays at 50,000
+    acc = engine.accounts["acc-1"]
+    assert acc.positions["PF_XBTUSD"].size == 30.0
+    with engine.unit(T0 + 10 * MIN):  # 95,000 USD leave: equity 4,250 < maintenance 19,000
+        engine.ledger.credit(acc, "flex", "USD", -95_000.0)
+    engine.advance(T0 + 11 * MIN)
+    assert acc.positions == {}
+    assert (acc.fills[-1].fill_type, acc.fills[-1].time_ms) == ("liquidation", T0 + 11 * MIN)
+
+
 def test_inverse_liquidation_has_no_fee() -> None:
     engine, market = make()
     market.books["PI_XBTUSD"] = ([(49_990.0, 1e7)], [(50_000.0, 1e7)])

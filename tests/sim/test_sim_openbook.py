@@ -66,6 +66,19 @@ def assert_agrees(acc: Account, rng: random.Random, marks: dict[str, float]) -> 
             )
             probes.append(probe)
         assert acc.book.open_sizes(symbol) == scanned_sizes(acc, symbol, None)
+        for side, best in (("buy", max), ("sell", min)):
+            resting = [
+                o.limit_price
+                for o in acc.open_orders.values()
+                if o.symbol == symbol and o.side == side and not o.is_trigger
+                if o.limit_price is not None
+            ]
+            assert acc.book.best(symbol, side) == (best(resting) if resting else None)
+    assert acc.book.waiting == sum(o.is_trigger for o in acc.open_orders.values())
+    assert dict(acc.book.symbol_counts) == {
+        s: sum(o.symbol == s for o in acc.open_orders.values())
+        for s in {o.symbol for o in acc.open_orders.values()}
+    }
     for probe in probes:
         assert acc.book.open_sizes(probe.symbol, probe) == scanned_sizes(acc, probe.symbol, probe)
         for reach in (probe.limit_price or marks[probe.symbol], marks[probe.symbol]):
