@@ -117,6 +117,8 @@ class Engine:
         it raised.
         """
         self._depth += 1
+        if self._depth == 1:
+            self.prices.forget()
         try:
             with self.ledger.unit_of_work():
                 if now_ms is not None:
@@ -130,6 +132,8 @@ class Engine:
             raise
         finally:
             self._depth -= 1
+            if self._depth == 0:
+                self.prices.forget()
         if self._depth == 0:
             self.events.dispatch()
 

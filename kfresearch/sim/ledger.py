@@ -47,7 +47,7 @@ from __future__ import annotations
 import contextlib
 import random
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -154,6 +154,22 @@ class Ledger(Protocol):
         ...
 
 
+class _Depth:
+    """A memory ledger's unit of work: it only counts how deep units nest (a plain class:
+    the engine opens one per request and per step, and a generator costs more)."""
+
+    __slots__ = ("_ledger",)
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self._ledger = ledger
+
+    def __enter__(self) -> None:
+        self._ledger._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._ledger._depth -= 1
+
+
 class MemoryLedger:
     """A :class:`Ledger` that keeps everything in this process (the ``sim`` environment).
 
@@ -185,14 +201,9 @@ class MemoryLedger:
     def set_advanced(self, now_ms: int) -> None:
         self._advanced_ms = now_ms
 
-    @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[None]:
+    def unit_of_work(self) -> contextlib.AbstractContextManager[None]:
         """Nothing to commit in memory; the depth tells :attr:`in_unit`."""
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
+        return _Depth(self)
 
     @property
     def in_unit(self) -> bool:

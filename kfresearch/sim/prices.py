@@ -23,6 +23,8 @@ class Prices:
         self._specs: dict[str, InstrumentSpec] = {}
         self._funding: dict[tuple[str, int], float] = {}
         self.latest_ms = 0
+        # symbol -> (time, mark) last read: an order's margin checks read it several times
+        self._marks: dict[str, tuple[int, float]] = {}
 
     def spec(self, symbol: str, now_ms: int) -> InstrumentSpec | None:
         """The contract ``symbol`` if it can be traded at ``now_ms`` (dated ones until expiry)."""
@@ -53,8 +55,17 @@ class Prices:
         self.latest_ms = max(self.latest_ms, now_ms)
 
     def mark(self, symbol: str, t_ms: int) -> float:
-        """Mark price at ``t_ms``."""
-        return self.market.mark_price(symbol, t_ms)
+        """Mark price at ``t_ms`` (read once per symbol and time within a unit of work)."""
+        held = self._marks.get(symbol)
+        if held is not None and held[0] == t_ms:
+            return held[1]
+        value = self.market.mark_price(symbol, t_ms)
+        self._marks[symbol] = (t_ms, value)
+        return value
+
+    def forget(self) -> None:
+        """Drop the marks held (a unit of work begins or ends: the market may have moved)."""
+        self._marks.clear()
 
     def index(self, symbol: str, t_ms: int) -> float:
         """Spot index of the contract's underlying at ``t_ms``."""

@@ -14,10 +14,9 @@ or an open order as an edit would leave it.
 
 from __future__ import annotations
 
-import math
-
 from kfresearch.sim import margin
-from kfresearch.sim.accounts import Account
+from kfresearch.sim.accounts import Account, Fill
+from kfresearch.sim.feewindow import FeeWindow
 from kfresearch.sim.instruments import FEE_TIERS, InstrumentSpec
 from kfresearch.sim.margin import HOUR_MS, FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.orders import Order
@@ -35,6 +34,7 @@ class Valuation:
 
     def __init__(self, prices: Prices) -> None:
         self.prices = prices
+        self._windows: dict[str, FeeWindow] = {}  # account id -> its fills' fee window
 
     def symbol_risk(
         self, acc: Account, spec: InstrumentSpec, now: int, extra: Order | None
@@ -118,17 +118,18 @@ class Valuation:
         return need <= equity
 
     def volumes(self, acc: Account, end_ms: int) -> dict[str, float]:
-        """USD notional traded per fee schedule in the 30 days before ``end_ms`` (excluded)."""
-        parts: dict[str, list[float]] = {}
-        for fill in reversed(acc.fills):  # fills are kept in time order: stop at the window
-            if fill.time_ms <= end_ms - 1 - FEE_WINDOW_MS:
-                break
-            if fill.time_ms < end_ms:
-                spec = self.prices.known_spec(fill.symbol)
-                parts.setdefault(spec.fee_schedule_uid, []).append(
-                    margin.notional_usd(spec, fill.quantity, fill.price)
-                )
-        return {uid: math.fsum(values) for uid, values in parts.items()}
+        """USD notional traded per fee schedule in the 30 days before ``end_ms`` (excluded),
+        schedules in the order of their latest fill (newest first)."""
+        window = self._windows.get(acc.account_id)
+        if window is None or window.fills is not acc.fills:  # new, or read back from disk
+            window = self._windows[acc.account_id] = FeeWindow(
+                acc.fills, FEE_WINDOW_MS, self._fill_notional
+            )
+        return window.volumes(end_ms)
+
+    def _fill_notional(self, fill: Fill) -> tuple[str, float]:
+        spec = self.prices.known_spec(fill.symbol)
+        return spec.fee_schedule_uid, margin.notional_usd(spec, fill.quantity, fill.price)
 
     def fee_tier(self, acc: Account, schedule_uid: str, now_ms: int) -> margin.FeeTier:
         """The account's fee tier at ``now_ms``: its 30-day volume on the schedule before
