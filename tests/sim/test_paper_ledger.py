@@ -188,14 +188,14 @@ _BURST = textwrap.dedent(
     from kfresearch.sim.demo import DemoExchange, live_source
     from kfresearch.sim.paper import PaperAccount
 
-    name, count, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    name, count, tag, start = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     source = live_source()
     account = PaperAccount.open(name, balance={balance})
     exchange = DemoExchange(source, account, rate_clock=lambda: time.monotonic() * 1e3)
     kf = kfresearch.connect("demo", exchange=exchange, limiter=RateLimiter.unlimited())
     limit = round(float(kf.tickers().loc["PF_XBTUSD", "mark_price"]) * 0.9)
     assert source.transport == "websocket", source.transport_note
-    for i in range(count):
+    for i in range(start, start + count):  # numbered on from a killed run: the same mix
         kind = i % 4
         if kind == 3:
             kf.place_order("PF_XBTUSD", "buy", 0.001, order_type="lmt", limit_price=limit,
@@ -208,14 +208,16 @@ _BURST = textwrap.dedent(
 ).format(balance=BALANCE)
 
 
-def _burst(data: Path, upstream: Served, name: str, count: int, tag: str) -> subprocess.Popen[str]:
+def _burst(
+    data: Path, upstream: Served, name: str, count: int, tag: str, start: int = 0
+) -> subprocess.Popen[str]:
     env = os.environ | {
         "PYTHONWARNINGS": "ignore",
         "KFRESEARCH_DATA_DIR": str(data),
         "KFRESEARCH_DEMO_UPSTREAM": upstream.url,
     }
     return subprocess.Popen(
-        [sys.executable, "-c", _BURST, name, str(count), tag],
+        [sys.executable, "-c", _BURST, name, str(count), tag, str(start)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -251,7 +253,7 @@ def test_kill_9_in_a_burst_of_200_orders_leaves_the_account_consistent(
     assert_consistent(acc, {("flex", "USD"): BALANCE})
 
     # start again: the rest of the burst goes on from where the file stood
-    rest = _burst(tmp_path, upstream, "burst", 200 - placed, "r")
+    rest = _burst(tmp_path, upstream, "burst", 200 - placed, "r", start=placed)
     assert rest.wait(120) == 0, rest.stderr.read() if rest.stderr else ""
     acc = _only_account(path)
     assert len(acc.orders) == 200
