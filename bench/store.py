@@ -11,7 +11,9 @@ Run with ``make bench`` (or ``.venv/bin/python -m bench.store``). Prints markdow
   file (the store before month caches), one ``pq.ParquetDataset`` over the
   explicit paths with a known schema, ``pyarrow.dataset`` with the footers
   read beforehand, one compacted month Parquet file with a row group per day,
-  and the store's month cache (one Arrow IPC file).
+  the store's month cache (one Arrow IPC file) through ``to_pandas``, and the
+  same file the way the store reads it now (``plain_frame``: the Arrow buffers
+  copied once into the frame's block, no ``to_pandas``).
 * **read vs download**: one month (30 days, 43,200 rows) of ``PF_XBTUSD`` 1-minute
   candles, (A) read from the store (``Store(dir).read(...)``: the month cache
   once the first read built it; (A0) that first read) vs (B) downloaded again
@@ -103,9 +105,11 @@ def _alternative(name: str, root: str) -> float:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
+    from kfresearch.frames.market import CANDLES
     from kfresearch.store.cache import cache_path
     from kfresearch.store.files import read_arrow
     from kfresearch.store.manifest import Series
+    from kfresearch.store.read import plain_frame
 
     paths = _month_paths(root)
     schema = pq.read_schema(paths[0])  # what the store knows without discovery
@@ -123,12 +127,15 @@ def _alternative(name: str, root: str) -> float:
             return ds.parquet_dataset(str(Path(root).parent / "_metadata"), schema).to_table()
         if name == "month-file":
             return pq.ParquetFile(month).read()
-        if name == "arrow-cache":
+        if name in ("arrow-cache", "plain-frame"):
             return read_arrow(cache)
         raise ValueError(name)
 
     start = time.perf_counter()
-    frame = read().to_pandas().set_index("time")
+    if name == "plain-frame":
+        frame = plain_frame(read(), CANDLES, 0, 2**62 // 1_000_000)
+    else:
+        frame = read().to_pandas().set_index("time")
     elapsed = time.perf_counter() - start
     assert len(frame) >= DAYS * 1440, (name, len(frame))
     return elapsed
@@ -139,7 +146,8 @@ ALTERNATIVES = {
     "dataset": "30 day files, one `pq.ParquetDataset` over the paths, schema known",
     "footers": "30 day files, `ds.parquet_dataset` of a `_metadata` file holding their footers",
     "month-file": "one compacted month file (snappy, a row group per day)",
-    "arrow-cache": "the month cache: one Arrow IPC file",
+    "arrow-cache": "the month cache: one Arrow IPC file (memory-mapped), `to_pandas().set_index`",
+    "plain-frame": "the same file straight into the frame (`read.plain_frame`: the store now)",
 }
 
 

@@ -4,7 +4,9 @@ A month of 1-minute candles is 30 day files. Opening a Parquet file costs
 about half a millisecond whatever it holds, so reading a month that way spends
 ~15 ms opening files and ~1 ms on the rows (``bench/README.md``, "History
 store"). A read that needs several files of one month reads a single
-uncompressed Arrow IPC file holding the whole month instead::
+uncompressed Arrow IPC file holding the whole month instead, as one record
+batch that is memory-mapped, so its columns become the frame's columns with
+one copy and no conversion (:func:`kfresearch.store.read.plain_frame`)::
 
     candles/symbol=PF_XBTUSD/tick_type=trade/resolution=1m/_cache/2026-10.arrow
 
@@ -15,8 +17,11 @@ The cache is derived data, never the truth:
   a repair or a forgotten file makes it stale, and a stale cache is rebuilt
   from the Parquet files by the next read that wants it;
 * deleting it loses nothing, and a damaged one is ignored and rebuilt;
-* a read served from it still checks the size of every file it stands for,
-  so a missing or truncated file fails the read as it would without a cache;
+* a read served from it still checks the size of every file it stands for
+  (one ``stat`` each, microseconds), so a missing or truncated file fails the
+  read as it would without a cache. What no check here catches is a day file
+  rewritten in place at the same size: its rows are not read at all
+  (``Store.check()`` reads every file);
 * it lives under ``_cache/`` and is not ``*.parquet``: DuckDB, Polars, Dask,
   Spark and pyarrow never see it, and ``Store.info()`` does not count it.
 
@@ -30,6 +35,7 @@ manifest as always), writes the cache, and serves itself from it.
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +89,18 @@ def _build(series: Series, month: str, manifest: Manifest, names: list[str]) -> 
     return table
 
 
+def _months(manifest: Manifest, months: set[str]) -> dict[str, list[str]]:
+    """The stored files of each of ``months``, in time order."""
+    out: dict[str, list[str]] = {month: [] for month in months}
+    for name in manifest.files:
+        files = out.get(month_of(name))
+        if files is not None:
+            files.append(name)
+    for files in out.values():
+        files.sort(key=lambda n: manifest.files[n]["start"])
+    return out
+
+
 def tables_of(series: Series, manifest: Manifest, names: list[str]) -> list[pa.Table]:
     """The tables of the stored files ``names`` (in time order), whole months from their
     caches where the rules of the module allow; rows outside ``names`` may come along
@@ -94,24 +112,21 @@ def tables_of(series: Series, manifest: Manifest, names: list[str]) -> list[pa.T
         A Parquet file the read (or the cache it builds) needs is missing,
         truncated or unreadable.
     """
-    in_month: dict[str, list[str]] = defaultdict(list)
-    for name in sorted(manifest.files, key=lambda n: manifest.files[n]["start"]):
-        in_month[month_of(name)].append(name)
     wanted: dict[str, list[str]] = defaultdict(list)
     for name in names:
         wanted[month_of(name)].append(name)
+    in_month = _months(manifest, {m for m, needed in wanted.items() if len(needed) >= 2})
     out: list[pa.Table] = []
     for month, needed in wanted.items():
-        every = in_month[month]
         table = None
         if len(needed) >= 2:
-            signature = _signature(manifest, every)
-            table = _current(series, month, signature)
+            every = in_month[month]
+            table = _current(series, month, _signature(manifest, every))
             if table is None and 2 * len(needed) >= len(every):
                 table = _build(series, month, manifest, every)
         if table is not None:
             for name in needed:  # a missing or truncated file still fails the read
-                check_size(series.path / name, manifest.files[name])
+                check_size(os.path.join(series.path, name), manifest.files[name])
             out.append(table)
         else:
             out.extend(read_table(series.path / n, manifest.files[n]) for n in needed)

@@ -19,10 +19,12 @@ import pandas as pd
 
 from kfresearch import frames
 from kfresearch.errors import DataGapWarning
+from kfresearch.frames.market import CANDLES
 from kfresearch.queries import CANDLE_PAGE, RESOLUTIONS
 
 if TYPE_CHECKING:
     from kfresearch.client import Client
+    from kfresearch.frames.core import FrameSpec
 
 __all__ = ["KINDS", "MINUTE_MS", "WEEK_OFFSET_MS", "Kind", "bucket_offset", "kind_named"]
 
@@ -77,6 +79,11 @@ class Kind:
         Reads of many days read a month cache (:mod:`kfresearch.store.cache`):
         for small day files (candles, funding), where opening each file is
         most of a read's time.
+    spec : FrameSpec or None
+        The frame schema ``template`` is built from. When stored rows hold
+        exactly its columns as numbers, reads build the frame straight from
+        the Arrow buffers without building ``template`` at all
+        (:func:`kfresearch.store.read.plain_frame`).
     """
 
     name: str
@@ -90,6 +97,7 @@ class Kind:
     private: bool = False
     compression: str = "zstd"
     month_cache: bool = False
+    spec: FrameSpec | None = None
 
     def empty(self) -> pd.DataFrame:
         """A copy of the empty frame of the kind (built once: the frame builders take ms)."""
@@ -196,6 +204,7 @@ KINDS: dict[str, Kind] = {
             gap_ms=_step_of,
             compression="snappy",
             month_cache=True,
+            spec=CANDLES,
         ),
         Kind(
             "trades",

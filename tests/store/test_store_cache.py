@@ -108,3 +108,38 @@ def test_other_engines_never_see_the_cache(tmp_path: Path, kf: kfresearch.Client
     assert dataset.count_rows() == 40 * 24
     counted = store.sql("select count(*) as n from candles")
     assert counted["n"].tolist() == [40 * 24]
+
+
+def test_plain_frames_are_the_frames_the_client_builds(kf: kfresearch.Client) -> None:
+    """Candles go from Arrow buffers straight to the frame; anything else is not plain."""
+    import pyarrow as pa
+
+    import kfresearch.frames
+    from kfresearch.frames.market import CANDLES, FUNDING_RATES
+    from kfresearch.store.files import table_of
+    from kfresearch.store.read import plain_frame
+
+    expected = kf.candles("PF_XBTUSD", "1h", since="2026-10-01", until="2026-10-03", progress=False)
+    table = table_of(expected)
+    start, end = (
+        int(pd.Timestamp(t).value // 1_000_000) for t in ("2026-10-01T05:00Z", "2026-10-02")
+    )
+    frame = plain_frame(table, CANDLES, start, end)
+    assert frame is not None
+    expected = expected.iloc[5:24]
+    expected.attrs = {}
+    pd.testing.assert_frame_equal(frame, expected)
+    frame.iloc[0, 0] = 1.0  # an ordinary, writable frame
+    assert frame.iloc[0, 0] == 1.0
+    assert plain_frame(table, None, start, end) is None
+    assert plain_frame(table, FUNDING_RATES, start, end) is None
+    assert plain_frame(table.drop_columns(["volume"]), CANDLES, start, end) is None
+    holed = table.set_column(1, "open", pa.array([None] + [1.0] * (len(table) - 1), pa.float64()))
+    assert plain_frame(holed, CANDLES, start, end) is None
+    as_ms = table.set_column(0, "time", table.column("time").cast(pa.timestamp("ms", tz="UTC")))
+    assert plain_frame(as_ms, CANDLES, start, end) is None
+    none = plain_frame(table, CANDLES, 0, 1)
+    assert none is not None
+    empty = kfresearch.frames.candles([])
+    empty.attrs = {}
+    pd.testing.assert_frame_equal(none, empty)
