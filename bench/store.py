@@ -137,7 +137,7 @@ def _alternative(name: str, root: str) -> float:
     else:
         frame = read().to_pandas().set_index("time")
     elapsed = time.perf_counter() - start
-    assert len(frame) >= DAYS * 1440, (name, len(frame))
+    assert frame is not None and len(frame) >= DAYS * 1440, name
     return elapsed
 
 
