@@ -22,7 +22,9 @@ The account's own events (history pool): ``executions``, ``orders``,
 ``triggers``, ``positions`` (v3 only), ``account-log`` and ``accountlogcsv``
 (the account log as CSV, newest first, columns as the exchange exports them).
 
-Bodies have no envelope; timestamps, ``len`` and decimals are strings.
+Bodies have no envelope; timestamps, ``len`` and decimals are strings. The
+public listings' pages are built once per request window and then served as
+the bytes they were (:mod:`kfresearch.sim.history_pages`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ import csv
 import functools
 import hashlib
 import io
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.history_bodies import POSITION_CHANGE_TAGS, POSITION_REASON_TAGS
+from kfresearch.sim.history_pages import Built, pages_of
 from kfresearch.sim.instruments import InstrumentSpec
 from kfresearch.sim.market import STEP_MS, SyntheticMarket, Trades
 from kfresearch.sim.public_api import synthetic_market
@@ -139,19 +144,31 @@ class Listing:
 VERSIONS = (Version("v2", paging_headers=True), Version("v3"))
 
 
+@dataclass(frozen=True)
+class _Page(Answer):
+    """A public listing's page as the bytes it is sent as, with its continuation."""
+
+    token: str | None = None
+
+
+def _paging_headers(token: str | None) -> dict[str, str]:
+    headers = {"is-truncated": "true" if token else "false"}
+    if token:
+        headers["next-continuation-token"] = str(token)
+    return headers
+
+
 def _with_paging_headers(handler: Handler) -> Handler:
     """The v2 form of a listing: the same body, the continuation repeated in headers."""
 
     @functools.wraps(handler)
     def paged(ctx: Context) -> Any:
         payload = handler(ctx)
+        if isinstance(payload, _Page):
+            return Answer(payload.payload, headers=_paging_headers(payload.token))
         if not isinstance(payload, dict) or "elements" not in payload:
             return payload
-        token = payload.get("continuationToken")
-        headers = {"is-truncated": "true" if token else "false"}
-        if token:
-            headers["next-continuation-token"] = str(token)
-        return Answer(payload, headers=headers)
+        return Answer(payload, headers=_paging_headers(payload.get("continuationToken")))
 
     return paged
 
@@ -217,11 +234,23 @@ def _tradeable(ctx: Context) -> InstrumentSpec:
     return spec
 
 
+def _page(market: SyntheticMarket, key: Hashable, build: Callable[[], Json]) -> _Page:
+    """The page of ``key`` from the market's page cache (:mod:`kfresearch.sim.history_pages`),
+    built by ``build()`` the first time; the bytes are those ``orjson`` makes of the body."""
+
+    def built() -> Built:
+        body = build()
+        return orjson.dumps(body), body.get("continuationToken")
+
+    content, token = pages_of(market).get(key, built)
+    return _Page(content, token=token)
+
+
 # ---------------------------------------------------------------------------
 # market/{tradeable}/executions
 
 
-def market_executions(ctx: Context) -> Json:
+def market_executions(ctx: Context) -> _Page:
     """Public executions as event-store ``Execution`` elements (§4.7).
 
     ``since``/``before`` are epoch ms (``since <= t < before``), ``sort``
@@ -233,6 +262,10 @@ def market_executions(ctx: Context) -> Json:
     market = synthetic_market(ctx)
     spec = _tradeable(ctx)
     w = _window(ctx, spec)
+    return _page(market, ("executions", spec.symbol, w), lambda: _executions(market, spec, w))
+
+
+def _executions(market: SyntheticMarket, spec: InstrumentSpec, w: _Window) -> Json:
     since, before, count, cursor = w.since, w.before, w.count, w.cursor
     if cursor is not None:
         if w.descending:
@@ -420,7 +453,7 @@ def _order_element(
     }
 
 
-def market_orders(ctx: Context) -> Json:
+def market_orders(ctx: Context) -> _Page:
     """Public order events: the makers the synthetic trades met (§4.7).
 
     Paged like the executions (``since``/``before`` epoch ms, ``sort``,
@@ -431,10 +464,16 @@ def market_orders(ctx: Context) -> Json:
     market = synthetic_market(ctx)
     spec = _tradeable(ctx)
     w = _window(ctx, spec)
-    cursor = w.cursor
     # makers of trades up to MAKER_AGE later were placed inside the window
+    end = min(w.before + MAKER_MIN_AGE_MS + MAKER_AGE_SPAN_MS, ctx.now_ms + 1)
+    return _page(market, ("orders", spec.symbol, w, end), lambda: _orders(market, spec, w, end))
+
+
+def _orders(market: SyntheticMarket, spec: InstrumentSpec, w: _Window, end: int) -> Json:
+    """The orders page of ``w`` from the trades in ``[w.since, end)``."""
+    cursor = w.cursor
     reach = MAKER_MIN_AGE_MS + MAKER_AGE_SPAN_MS
-    start, end = w.since, min(w.before + reach, ctx.now_ms + 1)
+    start = w.since
     limit = w.count + 64
     while True:
         trades = market.trades(spec.symbol, start, end, limit=limit, descending=w.descending)
@@ -470,11 +509,15 @@ def market_orders(ctx: Context) -> Json:
 # market/{tradeable}/price
 
 
-def market_price(ctx: Context) -> Json:
+def market_price(ctx: Context) -> _Page:
     """Mark price events (one per 5 s grid node), paged like the executions."""
     market = synthetic_market(ctx)
     spec = _tradeable(ctx)
     w = _window(ctx, spec)
+    return _page(market, ("price", spec.symbol, w), lambda: _prices(market, spec, w))
+
+
+def _prices(market: SyntheticMarket, spec: InstrumentSpec, w: _Window) -> Json:
     since, before, count = w.since, w.before, w.count
     if w.cursor is not None:
         if w.descending:

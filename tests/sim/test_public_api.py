@@ -16,7 +16,7 @@ from kfresearch.sim.clock import SimClock, parse_time_ms
 from kfresearch.sim.instruments import DAY_MS, FEE_SCHEDULE_UID, HOUR_MS
 from kfresearch.sim.market import SyntheticMarket
 from kfresearch.sim.routes import match
-from kfresearch.sim.routing import Context, SimError
+from kfresearch.sim.routing import Answer, Context, SimError
 
 NOW = parse_time_ms("2026-11-01T00:00:00Z")
 EXAMPLE_PERP_FIELDS = {
@@ -82,6 +82,8 @@ def call(market: SyntheticMarket, path: str, now: int = NOW, **params: Any) -> A
         now_ms=now,
     )
     body = route.handler(ctx)
+    if isinstance(body, Answer) and isinstance(body.payload, bytes):
+        return json.loads(body.payload)  # a history page, served as the bytes it was built as
     json.dumps(body)  # every answer is JSON-serialisable
     return body
 
