@@ -137,7 +137,8 @@ def _alternative(name: str, root: str) -> float:
     else:
         frame = read().to_pandas().set_index("time")
     elapsed = time.perf_counter() - start
-    assert frame is not None and len(frame) >= DAYS * 1440, name
+    assert frame is not None, name
+    assert len(frame) >= DAYS * 1440, (name, len(frame))
     return elapsed
 
 
