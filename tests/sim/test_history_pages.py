@@ -67,3 +67,31 @@ def test_pages_are_the_bytes_they_always_were_first_time_and_again(
     pages, expected = PAGES[target]
     assert _digest(exchange, target, pages) == (pages, expected)
     assert _digest(exchange, target, pages) == (pages, expected)  # served again (cached)
+
+
+def test_a_page_is_built_once_and_the_cache_keeps_its_byte_budget() -> None:
+    from kfresearch.sim.history_pages import Pages
+
+    exchange = SimExchange(seed=42, clock=SimClock.fixed("2026-11-01T00:00:00Z"))
+    market = exchange.market
+    built: list[tuple[object, ...]] = []
+    real = market.trades
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    market.trades = counted
+    target = f"{EXECUTIONS}?since={H1}&count=100"
+    first = exchange.handle("GET", target, {}, b"").body
+    again = exchange.handle("GET", target, {}, b"").body
+    assert first == again
+    assert len(built) == 1
+    exchange.handle("GET", target.replace("count=100", "count=99"), {}, b"")
+    assert len(built) == 2  # another window is another page
+
+    pages = Pages(limit=10)
+    for key in "abc":
+        pages.get(key, lambda: (b"1234", None))
+    assert pages.get("c", lambda: (b"never", None)) == (b"1234", None)
+    assert pages.get("a", lambda: (b"rebuilt", None)) == (b"rebuilt", None)  # dropped: 12 > 10
