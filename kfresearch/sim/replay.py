@@ -25,9 +25,10 @@ contracts           the simulator's contract catalog (tick, size step, margin ti
                     the symbols that have stored data
 ==================  ==========================================================================
 
-Data is read one UTC day at a time (a few days are kept), so memory stays
-bounded however long the replay. A question the store cannot answer raises
-:class:`~kfresearch.errors.StoreError` saying what to download.
+Data is read a block of UTC days at a time (a week by default; a few blocks
+are kept), so memory stays bounded however long the replay. A question the
+store cannot answer raises :class:`~kfresearch.errors.StoreError` saying what
+to download.
 
 Example
 -------
@@ -82,7 +83,11 @@ class ReplaySource:
     book_max_age
         Oldest stored book snapshot still used (a pandas-style duration).
     cache_days
-        Days of each series kept in memory.
+        Days of each series kept in memory (at least two blocks).
+    block_days
+        Days read from the store at once: a read costs a fixed few
+        milliseconds (the series' manifest, the frame), so a replay that
+        moves day by day reads a week at a time.
     """
 
     name = "replay"
@@ -96,11 +101,14 @@ class ReplaySource:
         level_usd: float = 50_000.0,
         book_max_age: str = "5min",
         cache_days: int = 3,
+        block_days: int = 7,
     ) -> None:
         if resolution not in _RESOLUTION_MS:
             raise ValueError(f"resolution must be one of {', '.join(_RESOLUTION_MS)}")
         if spread_ticks < 1 or not level_usd > 0:
             raise ValueError("spread_ticks must be at least 1 and level_usd positive")
+        if block_days < 1:
+            raise ValueError("block_days must be at least 1")
         self.store = store
         self.resolution = resolution
         self.step_ms = _RESOLUTION_MS[resolution]
@@ -108,7 +116,8 @@ class ReplaySource:
         self.level_usd = level_usd
         self.book_max_age_ms = int(pd.Timedelta(book_max_age).total_seconds() * 1000)
         self._cache: OrderedDict[tuple[str, str, str, int], _Arrays] = OrderedDict()
-        self._cache_size = max(cache_days, 2) * 8
+        self.block_days = block_days
+        self._cache_size = max(cache_days, 2 * block_days) * 8
         self._data_end: dict[str, int] = {}
         self._symbols = sorted(
             {s.keys["symbol"].upper() for s in store.series() if "symbol" in s.keys}
@@ -133,11 +142,18 @@ class ReplaySource:
 
     def _day(self, kind: str, symbol: str, variant: str, day: int) -> _Arrays:
         key = (kind, symbol, variant, day)
-        if key in self._cache:
+        found = self._cache.get(key)
+        if found is not None:
             self._cache.move_to_end(key)
-            return self._cache[key]
-        since = pd.Timestamp(day * DAY_MS, unit="ms", tz="UTC")
-        until = since + pd.Timedelta(days=1)
+            return found
+        self._read_block(kind, symbol, variant, day)
+        return self._cache[key]
+
+    def _read_block(self, kind: str, symbol: str, variant: str, day: int) -> None:
+        """Read the ``block_days`` days around ``day`` at once and cache each day's arrays."""
+        first = day - day % self.block_days
+        since = pd.Timestamp(first * DAY_MS, unit="ms", tz="UTC")
+        until = since + pd.Timedelta(days=self.block_days)
         keys: dict[str, str] = {"symbol": symbol}
         if kind == "candles":
             keys |= {"tick_type": variant, "resolution": self.resolution}
@@ -149,10 +165,16 @@ class ReplaySource:
                 arrays[column] = frame[column].to_numpy(dtype=float)
         if "side" in frame.columns:
             arrays["side"] = frame["side"].to_numpy(dtype=str)
-        self._cache[key] = arrays
-        if len(self._cache) > self._cache_size:
+        bounds = np.searchsorted(
+            arrays["time"], np.arange(first, first + self.block_days + 1) * DAY_MS, side="left"
+        )
+        for i in range(self.block_days):
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            self._cache[(kind, symbol, variant, first + i)] = {
+                name: values[a:b] for name, values in arrays.items()
+            }
+        while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return arrays
 
     def _days(self, kind: str, symbol: str, variant: str, t0_ms: int, t1_ms: int) -> _Arrays:
         """The series over the days that ``[t0_ms, t1_ms]`` touches, concatenated."""

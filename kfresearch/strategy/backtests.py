@@ -116,28 +116,50 @@ class ReplayVenue:
 
     def steps(self) -> Iterator[tuple[int, list[Bar]]]:
         step = self.step_ms
-        columns: dict[str, tuple[np.ndarray[Any, Any], ...]] = {}
+        columns: dict[str, tuple[list[Any], ...]] = {}
         for symbol, frame in self.candles.items():
-            starts = np.asarray(pd.DatetimeIndex(frame.index).as_unit("ms").asi8, dtype=np.int64)
-            columns[symbol] = (starts, *(frame[c].to_numpy(dtype=float) for c in
+            starts = pd.DatetimeIndex(frame.index).as_unit("ms").asi8.tolist()
+            columns[symbol] = (starts, *(frame[c].to_numpy(dtype=float).tolist() for c in
                                          ("open", "high", "low", "close", "volume")))
-        ends = np.unique(np.concatenate([c[0] for c in columns.values()])) + step
+        if len(columns) == 1:
+            # one symbol: every bar closes a step of its own (the common case, kept tight)
+            ((symbol, (starts, o, h, low, c, v)),) = columns.items()
+            for start, o_, h_, l_, c_, v_ in zip(starts, o, h, low, c, v, strict=True):
+                end = start + step
+                bar = Bar(symbol, start, end, o_, h_, l_, c_, v_)
+                self._move_to(end)
+                yield end, [bar]
+            return
+        ends = np.unique(np.concatenate([np.asarray(c[0], dtype=np.int64)
+                                         for c in columns.values()])) + step
         cursor = dict.fromkeys(columns, 0)
-        clock, engine = self.exchange.clock, self.exchange.engine
         for end in ends.tolist():
             bars: list[Bar] = []
             for symbol, (starts, o, h, low, c, v) in columns.items():
                 i = cursor[symbol]
-                if i < starts.size and starts[i] + step == end:
-                    start = int(starts[i])
-                    bars.append(Bar(symbol, start, end, float(o[i]), float(h[i]),
-                                    float(low[i]), float(c[i]), float(v[i])))
+                if i < len(starts) and starts[i] + step == end:
+                    bars.append(Bar(symbol, starts[i], end, o[i], h[i], low[i], c[i], v[i]))
                     cursor[symbol] = i + 1
-            moved = end - clock.now_ms()
-            if moved > 0:
-                clock.advance(moved)
-                engine.advance(end)  # nothing else uses this exchange: no lock needed
+            self._move_to(end)
             yield end, bars
+
+    def _move_to(self, end: int) -> None:
+        """Move the clock to ``end``, and the engine with it when it has work to do.
+
+        With no position, open order or dead man's switch in any account, a
+        step of the engine changes nothing: it is skipped, and the engine
+        catches up (the same way) at the next request.
+        """
+        exchange = self.exchange
+        moved = end - exchange.clock.now_ms()
+        if moved <= 0:
+            return
+        exchange.clock.advance(moved)
+        engine = exchange.engine
+        for account in engine.accounts.values():
+            if account.positions or account.open_orders or account.dms_trigger_ms is not None:
+                engine.advance(end)  # nothing else uses this exchange: no lock needed
+                return
 
     def trades(self, symbol: str, start_ms: int, end_ms: int) -> list[Trade]:
         found = self.source.trades(symbol, start_ms, end_ms)

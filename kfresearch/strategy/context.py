@@ -53,19 +53,45 @@ _ORDER_COLUMNS: dict[str, str] = {
 
 
 class _Bars:
-    """Recent bars of one symbol, at most ``keep`` (older ones are dropped in blocks)."""
+    """Recent bars of one symbol, at most ``keep``, in column buffers.
+
+    Each column is a buffer of ``2 x keep`` (at least 64) values written in
+    turn; when it is full, the last ``keep`` move to its front. Adding a bar
+    is a few stores and reading the last ``n`` closes is a view, whatever
+    ``keep`` is: O(1) per bar, no allocation.
+    """
 
     def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self.bars: list[Bar] = []
-        self.closes: list[float] = []
+        self.keep = max(int(keep), 1)
+        size = max(2 * self.keep, 64)
+        self.start_ms = np.zeros(size, dtype=np.int64)
+        self.columns = np.zeros((5, size), dtype=float)  # open, high, low, close, volume
+        self.close = self.columns[3]
+        # the strategy reads through this: views of it are read-only
+        self.shown: NDArray[np.float64] = self.close.view()
+        self.shown.flags.writeable = False
+        self.count = 0  # values written in the buffers
 
     def add(self, bar: Bar) -> None:
-        self.bars.append(bar)
-        self.closes.append(bar.close)
-        if len(self.bars) > 2 * self.keep:
-            del self.bars[: self.keep]
-            del self.closes[: self.keep]
+        i = self.count
+        if i == self.start_ms.size:
+            keep = self.keep
+            self.start_ms[:keep] = self.start_ms[i - keep : i]
+            self.columns[:, :keep] = self.columns[:, i - keep : i]
+            i = keep
+        self.start_ms[i] = bar.start_ms
+        column = self.columns
+        column[0, i] = bar.open
+        column[1, i] = bar.high
+        column[2, i] = bar.low
+        column[3, i] = bar.close
+        column[4, i] = bar.volume
+        self.count = i + 1
+
+    def first(self, n: int | None) -> int:
+        """Where the last ``n`` kept bars start in the buffers (all kept when None)."""
+        held = min(self.count, self.keep)
+        return self.count - (held if n is None else max(min(n, held), 0))
 
 
 class Context:
@@ -132,25 +158,25 @@ class Context:
         return self.kf.accounts()
 
     def closes(self, symbol: str, n: int | None = None) -> NDArray[np.float64]:
-        """The last ``n`` closes (all kept when None), oldest first, USD float64."""
-        kept = self._bars[self._symbol(symbol)].closes
-        return np.asarray(kept if n is None else kept[-n:] if n > 0 else [], dtype=float)
+        """The last ``n`` closes (all kept when None, at most ``keep``), oldest first, USD
+        float64.
+
+        A read-only view, valid until the next bar: ``.copy()`` it to keep it longer.
+        """
+        kept = self._bars[self._symbol(symbol)]
+        shown: NDArray[np.float64] = kept.shown[kept.first(n) : kept.count]
+        return shown
 
     def bars(self, symbol: str, n: int | None = None) -> pd.DataFrame:
         """The last ``n`` bars as a candles frame (index ``time`` = bar start, UTC;
         ``open``, ``high``, ``low``, ``close`` USD, ``volume`` contracts)."""
-        kept = self._bars[self._symbol(symbol)].bars
-        chosen = kept if n is None else kept[-n:] if n > 0 else []
+        kept = self._bars[self._symbol(symbol)]
+        a, b = kept.first(n), kept.count
         frame = pd.DataFrame(
-            {
-                "open": [b.open for b in chosen],
-                "high": [b.high for b in chosen],
-                "low": [b.low for b in chosen],
-                "close": [b.close for b in chosen],
-                "volume": [b.volume for b in chosen],
-            },
+            kept.columns[:, a:b].T.copy(),
+            columns=["open", "high", "low", "close", "volume"],
             index=pd.DatetimeIndex(
-                pd.to_datetime([b.start_ms for b in chosen], unit="ms", utc=True), name="time"
+                pd.to_datetime(kept.start_ms[a:b].copy(), unit="ms", utc=True), name="time"
             ),
             dtype=float,
         )

@@ -17,16 +17,18 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 __all__ = ["Bar", "Book", "Fill", "Funding", "Trade"]
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+class Bar(NamedTuple):
     """One closed candle of trade prices, delivered at ``end`` (when it is complete).
+
+    Immutable, a named tuple: a backtest makes one per bar, and a tuple is
+    made several times faster than a frozen dataclass.
 
     Attributes
     ----------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from kfresearch.strategy.events import Fill, Funding
 
@@ -49,14 +50,16 @@ class Tally:
     fills: list[Fill] = field(default_factory=list)
     funding: list[Funding] = field(default_factory=list)
     _times: list[int] = field(default_factory=list)
-    _equity: list[float] = field(default_factory=list)
-    _cash: list[float] = field(default_factory=list)
-    _held: list[tuple[float, ...]] = field(default_factory=list)
+    # each symbol's last close at every mark; cash and positions only where they changed
+    _marked_closes: dict[str, list[float]] = field(default_factory=dict)
+    _changes: list[tuple[int, float, tuple[float, ...]]] = field(default_factory=list)
+    _changed: bool = True
 
     def __post_init__(self) -> None:
         self.cash = self.start_equity
         for symbol in self.symbols:
             self.positions.setdefault(symbol, 0.0)
+            self._marked_closes[symbol] = []
 
     def add_fill(self, fill: Fill) -> None:
         signed = fill.signed_size
@@ -65,10 +68,12 @@ class Tally:
         self.positions[fill.symbol] = 0.0 if abs(held) < 1e-12 else held
         self.cash -= signed * fill.price + fill.fee
         self.fills.append(fill)
+        self._changed = True
 
     def add_funding(self, funding: Funding) -> None:
         self.cash += funding.amount
         self.funding.append(funding)
+        self._changed = True
 
     @property
     def equity(self) -> float:
@@ -78,11 +83,20 @@ class Tally:
         )
 
     def mark(self, time_ms: int) -> None:
-        """Record equity, cash and positions at ``time_ms`` (a bar close)."""
+        """Record equity, cash and positions at ``time_ms`` (a bar close).
+
+        O(1) and no arithmetic: the closes are noted, cash and positions only
+        when a fill or funding changed them; the frames are computed at the end.
+        """
+        if self._changed:
+            self._changes.append(
+                (len(self._times), self.cash, tuple(self.positions[s] for s in self.symbols))
+            )
+            self._changed = False
         self._times.append(time_ms)
-        self._equity.append(self.equity)
-        self._cash.append(self.cash)
-        self._held.append(tuple(self.positions[s] for s in self.symbols))
+        closes = self.closes
+        for symbol, kept in self._marked_closes.items():
+            kept.append(closes.get(symbol, 0.0))
 
     # -- frames ------------------------------------------------------------------
     def _index(self) -> pd.DatetimeIndex:
@@ -91,16 +105,41 @@ class Tally:
             name="time",
         )
 
+    def _states(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Cash (USD) and positions (marks x symbols) at every mark."""
+        count = len(self._times)
+        if not self._changes:
+            return np.empty(0), np.empty((0, len(self.symbols)))
+        starts = np.asarray([at for at, _, _ in self._changes], dtype=np.int64)
+        repeats = np.diff(np.append(starts, count))
+        cash = np.repeat(np.asarray([c for _, c, _ in self._changes], dtype=float), repeats)
+        held = np.asarray([p for _, _, p in self._changes], dtype=float).reshape(
+            len(self._changes), len(self.symbols)
+        )
+        return cash, np.repeat(held, repeats, axis=0)
+
+    def _equity(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Equity and cash (USD) at every mark, as :attr:`equity` gives them."""
+        cash, held = self._states()
+        # the same float operations in the same order as ``equity``: terms of the
+        # symbols held, summed in symbol order, then added to cash
+        total = np.zeros(cash.size)
+        for j, symbol in enumerate(self.symbols):
+            size = held[:, j]
+            closes = np.asarray(self._marked_closes[symbol], dtype=float)
+            total = total + np.where(size != 0, size * closes, 0.0)
+        return cash + total, cash
+
     def equity_frame(self) -> pd.DataFrame:
         """Per bar: ``equity_usd``, ``cash_usd``, ``drawdown`` (fraction <= 0), ``drawdown_usd``."""
-        equity = np.asarray(self._equity, dtype=float)
+        equity, cash = self._equity()
         peak = np.maximum.accumulate(equity) if equity.size else equity
         with np.errstate(divide="ignore", invalid="ignore"):
             drawdown = np.where(peak > 0, equity / peak - 1.0, 0.0)
         return pd.DataFrame(
             {
                 "equity_usd": equity,
-                "cash_usd": np.asarray(self._cash, dtype=float),
+                "cash_usd": cash,
                 "drawdown": drawdown,
                 "drawdown_usd": equity - peak,
             },
@@ -109,8 +148,8 @@ class Tally:
 
     def positions_frame(self) -> pd.DataFrame:
         """Signed contracts per symbol (one column each) at every bar close."""
-        values = np.asarray(self._held, dtype=float).reshape(len(self._held), len(self.symbols))
-        return pd.DataFrame(values, index=self._index(), columns=list(self.symbols))
+        _, held = self._states()
+        return pd.DataFrame(held, index=self._index(), columns=list(self.symbols))
 
     def fills_frame(self) -> pd.DataFrame:
         """One row per fill (:meth:`Fill.row`), indexed by ``time``."""

@@ -21,6 +21,7 @@ from kfresearch.strategy import (
     Book,
     Context,
     Fill,
+    Funding,
     Strategy,
     Trade,
     as_strategy,
@@ -125,6 +126,67 @@ def test_a_function_is_a_strategy(store: Store) -> None:
     assert result.positions[SYMBOL].iloc[-1] == 0.001
     with pytest.raises(TypeError, match="Strategy subclass"):
         as_strategy(42)  # type: ignore[arg-type]
+
+
+def test_recent_bars_are_the_last_ones_kept(store: Store) -> None:
+    # keep=3: what is shown is the last 3 bars at most (the buffers' wrap: next test)
+    @dataclass
+    class Reader(Strategy):
+        seen: list[list[float]] = field(default_factory=list)
+
+        def on_bar(self, ctx: Context, bar: Bar) -> None:
+            closes = ctx.closes(bar.symbol, 2)
+            assert not closes.flags.writeable  # a view of the history: read-only
+            self.seen.append([*ctx.closes(bar.symbol), -1.0, *closes])
+            if len(self.seen) == len(CLOSES):
+                frame = ctx.bars(bar.symbol)
+                assert frame["close"].tolist() == CLOSES[-3:]
+                assert frame.index[-1] == bar.start
+                assert ctx.bars(bar.symbol, 0).empty and len(ctx.closes(bar.symbol, 0)) == 0
+
+    result = backtest(Reader(), store, SYMBOL, START, UNTIL, keep=3)
+    seen = result.strategy.seen  # type: ignore[attr-defined]
+    for i, row in enumerate(seen):
+        shown = CLOSES[max(0, i - 2) : i + 1]
+        assert row == [*shown, -1.0, *CLOSES[max(0, i - 1) : i + 1]]
+
+
+def test_the_history_wraps_without_losing_the_last_bars(store: Store) -> None:
+    from kfresearch.strategy.tally import Tally
+
+    kf = backtest(lambda ctx, bar: None, store, SYMBOL, START, UNTIL).kf
+    ctx = Context(kf, Tally((SYMBOL,), 0.0), mode="backtest", now_ms=lambda: 0, keep=40)
+    for k in range(200):  # the buffers hold 80 bars: they wrap twice
+        ctx.record_bar(Bar(SYMBOL, k, k + 1, 0.0, 0.0, 0.0, float(k), 0.0))
+        assert ctx.closes(SYMBOL, 5).tolist() == [float(j) for j in range(max(0, k - 4), k + 1)]
+        assert len(ctx.closes(SYMBOL)) == min(k + 1, 40)
+    assert ctx.bars(SYMBOL, 3)["close"].tolist() == [197.0, 198.0, 199.0]
+    assert ctx.bars(SYMBOL, 3).index[0] == pd.Timestamp(197, unit="ms", tz="UTC")
+
+
+def test_the_tally_frames_equal_its_running_equity() -> None:
+    from kfresearch.strategy.tally import Tally
+
+    tally = Tally((SYMBOL, "PF_ETHUSD"), 10_000.0)
+    expected: list[tuple[float, float, tuple[float, float]]] = []
+    t = START
+    for k, (symbol, side, size) in enumerate([(SYMBOL, "buy", 0.013), ("PF_ETHUSD", "sell", 0.7),
+                                              (None, "", 0.0), (SYMBOL, "sell", 0.013)]):
+        t += pd.Timedelta(minutes=1)
+        if symbol is not None:
+            tally.add_fill(Fill(t, symbol, side, size, 100_000.0 / (k + 1), 0.37, "USD", "taker",
+                                None, None, f"f{k}"))
+        tally.add_funding(Funding(t, SYMBOL, -0.0123 * k, None))
+        tally.closes[SYMBOL] = 100_123.45 + k
+        if k:
+            tally.closes["PF_ETHUSD"] = 3_333.3 * k
+        tally.mark(int(t.value // 10**6))
+        expected.append((tally.equity, tally.cash, (tally.positions[SYMBOL],
+                                                    tally.positions["PF_ETHUSD"])))
+    equity, held = tally.equity_frame(), tally.positions_frame()
+    assert equity["equity_usd"].tolist() == [e for e, _, _ in expected]  # exactly: same floats
+    assert equity["cash_usd"].tolist() == [c for _, c, _ in expected]
+    assert [tuple(row) for row in held.to_numpy()] == [p for _, _, p in expected]
 
 
 def test_the_context_refuses_what_the_run_does_not_trade(store: Store) -> None:
