@@ -142,7 +142,8 @@ def test_recent_bars_are_the_last_ones_kept(store: Store) -> None:
                 frame = ctx.bars(bar.symbol)
                 assert frame["close"].tolist() == CLOSES[-3:]
                 assert frame.index[-1] == bar.start
-                assert ctx.bars(bar.symbol, 0).empty and len(ctx.closes(bar.symbol, 0)) == 0
+                assert ctx.bars(bar.symbol, 0).empty
+                assert len(ctx.closes(bar.symbol, 0)) == 0
 
     result = backtest(Reader(), store, SYMBOL, START, UNTIL, keep=3)
     seen = result.strategy.seen  # type: ignore[attr-defined]
