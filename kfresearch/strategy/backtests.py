@@ -3,7 +3,8 @@
 The backtest builds an in-process exchange whose prices come from the
 history store (:class:`~kfresearch.sim.replay.ReplaySource`) and whose clock
 the backtest moves, bar close by bar close; the strategy trades it through
-an ordinary :class:`~kfresearch.Client`. Orders are checked by the same
+an ordinary :class:`~kfresearch.Client` (whose requests skip HTTP,
+:mod:`kfresearch.strategy.direct`). Orders are checked by the same
 order API, judged, matched, margined, charged fees and funding and
 liquidated by the same engine as ``sim`` and ``demo``: one set of rules.
 
@@ -67,11 +68,11 @@ class ReplayVenue:
         resolution: str,
         seed: int,
     ) -> None:
-        import kfresearch
         from kfresearch.ratelimit import RateLimiter
         from kfresearch.sim.clock import SimClock
         from kfresearch.sim.exchange import SimExchange
         from kfresearch.sim.replay import ReplaySource
+        from kfresearch.strategy.direct import DirectClient
 
         self.symbols = symbols
         self.step_ms = STEP_MS[resolution]
@@ -86,8 +87,9 @@ class ReplayVenue:
             seed=seed, clock=clock, market=self.source, rate_clock=replayed_seconds
         )
         # the exchange limits the rate on the replayed clock; the client must not wait
-        # in real time for a clock that only moves when the backtest moves it
-        self.kf: Client = kfresearch.connect(
+        # in real time for a clock that only moves when the backtest moves it. Its requests
+        # skip HTTP (kfresearch.strategy.direct): the same requests, checks and answers.
+        self.kf: Client = DirectClient(
             "sim", exchange=self.exchange, limiter=RateLimiter.unlimited()
         )
         self.tap: Tap = EngineTap.for_client(self.kf)
