@@ -116,6 +116,8 @@ class ReplaySource:
         self.level_usd = level_usd
         self.book_max_age_ms = int(pd.Timedelta(book_max_age).total_seconds() * 1000)
         self._cache: OrderedDict[tuple[str, str, str, int], _Arrays] = OrderedDict()
+        # (symbol, tick type) -> (from ms, until ms, close): see _candle_close
+        self._closes: dict[tuple[str, str], tuple[int, int, float]] = {}
         self.block_days = block_days
         self._cache_size = max(cache_days, 2 * block_days) * 8
         self._data_end: dict[str, int] = {}
@@ -187,12 +189,25 @@ class ReplaySource:
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
     def _candle_close(self, symbol: str, tick_type: str, t_ms: int) -> float | None:
-        """Close of the last candle complete at ``t_ms`` (its start + step <= t), a day back."""
+        """Close of the last candle complete at ``t_ms`` (its start + step <= t), a day back.
+
+        The answer is kept with the times it holds for (until the next
+        candle completes, or the day of its rows ends): the engine asks for
+        the same mark many times a minute, and minute after minute.
+        """
+        held = self._closes.get((symbol, tick_type))
+        if held is not None and held[0] <= t_ms < held[1]:
+            return held[2]
+        step = self.step_ms
         for day in (t_ms // DAY_MS, t_ms // DAY_MS - 1):
             rows = self._day("candles", symbol, tick_type, day)
-            i = int(np.searchsorted(rows["time"], t_ms - self.step_ms, side="right")) - 1
+            times = rows["time"]
+            i = int(times.searchsorted(t_ms - step, side="right")) - 1
             if i >= 0:
-                return float(rows["close"][i])
+                close = float(rows["close"][i])
+                following = int(times[i + 1]) if i + 1 < times.size else (day + 1) * DAY_MS
+                self._closes[(symbol, tick_type)] = (int(times[i]) + step, following + step, close)
+                return close
         return None
 
     def _missing(self, what: str, symbol: str, t_ms: int, how: str) -> StoreError:
@@ -327,16 +342,20 @@ class ReplaySource:
         best_bid = math.floor(price / tick - self.spread_ticks / 2 + 1e-9) * tick
         best_ask = best_bid + self.spread_ticks * tick
         step = spec.size_step
+        price_decimals, size_decimals = spec.tick_decimals, max(spec.precision, 0)
+        level_usd = self.level_usd
+        fixed = level_usd / spec.contract_size if spec.is_inverse else None
 
-        def level(p: float) -> Level:
-            contracts = self.level_usd / spec.contract_size if spec.is_inverse else (
-                self.level_usd / p
-            )
-            size = max(round(contracts / step), 1) * step
-            return round(p, spec.tick_decimals), round(size, max(spec.precision, 0))
+        def levels(first: float, direction: int) -> list[Level]:
+            out: list[Level] = []
+            for i in range(depth):
+                p = first + direction * i * tick
+                contracts = fixed if fixed is not None else level_usd / p
+                size = max(round(contracts / step), 1) * step
+                out.append((round(p, price_decimals), round(size, size_decimals)))
+            return out
 
-        bids = [level(best_bid - i * tick) for i in range(depth)]
-        asks = [level(best_ask + i * tick) for i in range(depth)]
+        bids, asks = levels(best_bid, -1), levels(best_ask, 1)
         return bids, asks
 
     # -- funding -----------------------------------------------------------------

@@ -70,7 +70,13 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 #: What the fork server imports once, before it forks the workers.
-_PRELOAD = ["kfresearch.strategy.backtests", "kfresearch.strategy.direct", "kfresearch.store"]
+_PRELOAD = [
+    "kfresearch.strategy.backtests",
+    "kfresearch.strategy.direct",
+    "kfresearch.store",
+    "kfresearch.sim.exchange",
+    "kfresearch.sim.replay",
+]
 
 
 def _processes() -> BaseContext:
