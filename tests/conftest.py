@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from loopback import FastClock
 
 import kfresearch
 from kfresearch.environments import ENVIRONMENTS, IN_PROCESS_URL, Environment
@@ -89,17 +90,6 @@ def anyio_backend() -> str:
 
 
 NOW = "2026-11-01T00:00:00Z"
-
-
-class FastClock:
-    """Monotonic seconds that jump 10 s per reading: the sim's rate pools are always full."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 10.0
-        return self.now
 
 
 class Recording(httpx.BaseTransport, httpx.AsyncBaseTransport):

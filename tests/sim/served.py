@@ -7,7 +7,6 @@ reference's recipe (§2), no kfresearch client in between.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
+from loopback import free_port
 
 from kfresearch.auth import rest_signature
 from kfresearch.credentials import Credentials
 from kfresearch.sim.keys import provisioned_keys
 
 NOW = "2026-11-01T00:00:00Z"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from served import free_port
+from loopback import serve_app
 from uws_helpers import TOKEN_PATH, ClientBook, signed_token_request, wire_texts
 
 from kfresearch.sim.clock import SimClock
@@ -27,26 +25,11 @@ DERIV = {"asset_class": "derivatives"}
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, SimExchange]]:
-    import uvicorn
-
     from kfresearch.sim.server import build_app
 
     exchange = SimExchange(seed=5, clock=SimClock.fixed(NOW))
-    port = free_port()
-    config = uvicorn.Config(
-        build_app(exchange), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uws-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
-            pytest.fail("the loopback simulator did not start")
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}", exchange
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serve_app(build_app(exchange), name="test-uws-server") as url:
+        yield url.removeprefix("http://"), exchange
 
 
 async def _until(ws: Any, test: Any, limit: float = 10.0) -> dict[str, Any]:

@@ -10,13 +10,11 @@ fault makes "the exchange did it, the answer was lost".
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from loopback import FastClock, serve_app
 from two_protocols import WIRES, Loopback, Wire
 
 import kfresearch
@@ -27,23 +25,6 @@ from kfresearch.sim.exchange import SimExchange
 
 NOW = "2026-11-01T00:00:00Z"
 PROTOCOLS = ("v3", "uws")
-
-
-class _FastClock:
-    """Rate-limit pools that are always full."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 10.0
-        return self.now
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Current:
@@ -62,23 +43,9 @@ class _Current:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, _Current]]:
     """``kfresearch sim serve``'s ASGI app on 127.0.0.1 under uvicorn, one per module."""
-    import uvicorn
-
     current = _Current()
-    port = _free_port()
-    config = uvicorn.Config(current, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", interface="asgi3")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uws-sim-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
-            pytest.fail("the loopback simulator did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", current
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serve_app(current, name="test-uws-sim-server") as url:
+        yield url, current
 
 
 @pytest.fixture
@@ -87,7 +54,7 @@ def loopback(served: tuple[str, _Current]) -> Iterator[Loopback]:
     from kfresearch.sim.server import build_app
 
     url, current = served
-    exchange = SimExchange(seed=3, clock=SimClock.fixed(NOW), rate_clock=_FastClock())
+    exchange = SimExchange(seed=3, clock=SimClock.fixed(NOW), rate_clock=FastClock())
     current.app = build_app(exchange)
     yield Loopback(url, exchange)
     current.app = None
