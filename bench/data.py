@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import httpx
 import orjson
 
 from kfresearch.sim.clock import SimClock
@@ -93,6 +99,87 @@ def executions_head(body: bytes, n: int) -> bytes:
     """The first ``n`` executions of ``body`` as a body of their own."""
     elements = orjson.loads(body)["elements"][:n]
     return orjson.dumps({"elements": elements, "len": str(len(elements))})
+
+
+class HistoryServer:
+    """The market history endpoint (``/api/history/v3/market/{symbol}/executions``) over
+    prepared elements, for an ``httpx.MockTransport``: answers ``since`` (inclusive),
+    ``before`` (exclusive), ``sort=asc``, ``count`` and ``continuation_token`` as the
+    exchange does (a token on every page but the last of a range), and the instruments.
+
+    ``stamps`` are the elements' times (epoch ms, ascending) and ``joined(a, b)`` the raw
+    JSON of elements ``a`` to ``b - 1`` joined by commas, so the elements may live on disk
+    (:func:`elements_file`) and not in the measured process's memory. ``sent`` counts
+    the body bytes answered for the history endpoint.
+    """
+
+    def __init__(
+        self,
+        stamps: Sequence[int],
+        joined: Callable[[int, int], bytes],
+        instruments: bytes = b'{"result":"success","instruments":[{"symbol":"PF_XBTUSD"}]}',
+    ) -> None:
+        self.stamps = stamps
+        self.joined = joined
+        self.instruments = instruments
+        self.sent = 0
+        self.requests = 0
+
+    def page(self, since: int, before: int, count: int, token: str | None) -> bytes:
+        """One answer: the elements of ``[since, before)`` from the token's place on."""
+        lo = bisect_left(self.stamps, since)
+        hi = bisect_left(self.stamps, before)
+        start = max(lo, int(token)) if token else lo
+        stop = min(hi, start + count)
+        body = b'{"elements":[' + (self.joined(start, stop) if stop > start else b"")
+        body += b'],"len":"' + str(max(0, stop - start)).encode() + b'"'
+        if stop < hi:
+            body += b',"continuationToken":"' + str(stop).encode() + b'"'
+        return body + b"}"
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/instruments"):
+            return httpx.Response(200, content=self.instruments)
+        query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        body = self.page(
+            int(query.get("since", 0)),
+            int(query.get("before", 2**62)),
+            int(query.get("count", 1000)),
+            query.get("continuation_token"),
+        )
+        self.sent += len(body)
+        self.requests += 1
+        return httpx.Response(200, content=body)
+
+
+def in_memory(elements: Sequence[bytes]) -> Callable[[int, int], bytes]:
+    """``joined`` of :class:`HistoryServer` over elements held in a list."""
+    return lambda a, b: b",".join(elements[a:b])
+
+
+def elements_file(path: Path, elements: Sequence[bytes]) -> list[int]:
+    """Write ``elements`` to ``path`` one after the other; return their offsets (one more
+    than there are elements), for :func:`from_file`."""
+    offsets = [0]
+    with path.open("wb") as out:
+        for element in elements:
+            out.write(element + b",")
+            offsets.append(offsets[-1] + len(element) + 1)
+    return offsets
+
+
+def from_file(path: Path, offsets: Sequence[int]) -> Callable[[int, int], bytes]:
+    """``joined`` of :class:`HistoryServer` reading the file of :func:`elements_file`
+    (``os.pread``: thread-safe, and the file's pages stay in the kernel's cache, not in
+    this process's resident memory)."""
+    fd = os.open(path, os.O_RDONLY)
+    return lambda a, b: os.pread(fd, offsets[b] - 1 - offsets[a], offsets[a])
+
+
+def raw_elements(body: bytes) -> tuple[list[int], list[bytes]]:
+    """The times and raw JSON of ``body``'s elements (``elements`` of a history body)."""
+    elements = orjson.loads(body)["elements"]
+    return [int(e["timestamp"]) for e in elements], [orjson.dumps(e) for e in elements]
 
 
 def book_bytes(levels: int = 1000) -> bytes:

@@ -12,13 +12,12 @@ fetched so far to the exception as ``partial`` and lets it propagate.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -46,6 +45,7 @@ from kfresearch.errors import (
     UnsupportedCallError,
     ValidationError,
 )
+from kfresearch.frames.paged import PageReader, page_reader
 from kfresearch.frames.pages import HistoryPage, candles_more, history_page, page_token
 from kfresearch.plans import CONCURRENCY, Call, Plan
 from kfresearch.timeparse import TimeLike, time_argument
@@ -171,15 +171,15 @@ def time_range(
 
 
 def _guarded(
-    pages: list[Any], build: Callable[[list[Any]], pd.DataFrame], batch: list[Call]
-) -> Generator[list[Call], list[Any], None]:
-    """Yield ``batch``; on failure attach the frame of ``pages`` so far to the error."""
+    so_far: Callable[[], pd.DataFrame], batch: list[Call]
+) -> Generator[list[Call], list[Any], list[Any]]:
+    """Yield ``batch`` and return its bodies; on failure attach ``so_far()`` (the frame of
+    the pages received before) to the error."""
     try:
-        bodies = yield batch
+        return (yield batch)
     except KFError as exc:
-        exc.partial = build(pages)
+        exc.partial = so_far()
         raise
-    pages.extend(bodies)
 
 
 # --------------------------------------------------------------------------- market data
@@ -297,9 +297,9 @@ def plan_candles(
     try:
         while pending:
             batch, pending = pending[:CONCURRENCY], pending[CONCURRENCY:]
-            before = len(pages)
-            yield from _guarded(pages, frames.candles, batch)
-            for sent, page in zip(batch, pages[before:], strict=True):
+            bodies = yield from _guarded(lambda: frames.candles(pages), batch)
+            pages.extend(bodies)
+            for sent, page in zip(batch, bodies, strict=True):
                 more, last = candles_more(page)
                 if more and last is not None:
                     nxt = last + step
@@ -378,31 +378,50 @@ def plan_history(
     page's last time, so elements that share that time are read whole again,
     and the frame's de-duplication by uid removes the repeats. The frame is
     the one serial paging gives. ``build`` takes the pages and their ``sort``.
+
+    Each page is read as it arrives (:func:`kfresearch.frames.paged.page_reader`:
+    for trades, decoded into its columns and its bytes let go), so a download
+    holds the frame's columns and the pages of one batch, not every page.
     """
     start, end = time_range(since, until, now_ms, default_since=default_since)
     params = {"since": start, "before": end, "sort": "asc", "count": HISTORY_PAGE, **(extra or {})}
     path = path_params or {}
     bar = Progress(progress, label)
-    pages: list[Any] = []
-    build = functools.partial(build, sort="asc")
+    reader = page_reader(build, sort="asc")
+    parts: list[Any] = []  # the pages read so far, oldest first
+
+    def so_far() -> pd.DataFrame:
+        return reader.build(iter(parts))
+
     try:
-        yield from _guarded(pages, build, [Call(endpoint, dict(params), path)])
+        body = (yield from _guarded(so_far, [Call(endpoint, dict(params), path)]))[0]
         bar.update()
-        first = history_page(pages[0])
+        first = history_page(body)
+        parts.append(reader.read(body))
+        del body
         ranges = _sub_ranges(start, end, first)
         if ranges:
-            chained = yield from _chains(endpoint, params, path, ranges, pages, build, bar)
-            pages.extend(chained)
+            yield from _chains(endpoint, params, path, ranges, parts, reader, bar)
         else:
             token = first.token
             while token:
                 params["continuation_token"] = token
-                yield from _guarded(pages, build, [Call(endpoint, dict(params), path)])
+                body = (yield from _guarded(so_far, [Call(endpoint, dict(params), path)]))[0]
                 bar.update()
-                token = page_token(pages[-1])
+                token = page_token(body)
+                parts.append(reader.read(body))
+                del body
     finally:
         bar.close()
-    return build(pages)
+    return reader.build(_handed_over(parts))
+
+
+def _handed_over(parts: list[Any]) -> Iterator[Any]:
+    """``parts`` oldest first, each dropped from the list as it is handed over (the builder
+    then holds the only reference, and can let it go)."""
+    parts.reverse()
+    while parts:
+        yield parts.pop()
 
 
 #: Sub-ranges one history download is cut into, at most. More in flight than
@@ -432,13 +451,13 @@ def _chains(
     params: dict[str, Any],
     path_params: dict[str, str],
     ranges: list[tuple[int, int]],
-    before: list[Any],
-    build: Callable[[list[Any]], pd.DataFrame],
+    parts: list[Any],
+    reader: PageReader,
     bar: Progress,
-) -> Generator[list[Call], list[Any], list[Any]]:
+) -> Generator[list[Call], list[Any], None]:
     """Page every range of ``ranges`` by its continuation token, ``CONCURRENCY`` calls at a
-    time; return the pages in range order. On failure the frame of ``before`` and the pages
-    so far is attached to the error."""
+    time, reading each page as it arrives; add the read pages to ``parts`` in range order.
+    On failure the frame of ``parts`` and the pages so far is attached to the error."""
     done: list[list[Any]] = [[] for _ in ranges]
     waiting = deque(range(len(ranges)))
     tokens: dict[int, str | None] = {}  # range in flight -> token of its next page
@@ -456,17 +475,19 @@ def _chains(
         try:
             bodies = yield batch
         except KFError as exc:
-            exc.partial = build(before + [page for pages in done for page in pages])
+            exc.partial = reader.build(iter(parts + [page for pages in done for page in pages]))
             raise
-        for i, body in zip(order, bodies, strict=True):
-            done[i].append(body)
-            token = history_page(body).token
+        for i in order:
+            body = bodies.pop(0)
+            token = page_token(body)
+            done[i].append(reader.read(body))
+            del body
             if token:
                 tokens[i] = token
             else:
                 del tokens[i]
         bar.update(len(batch))
-    return [page for pages in done for page in pages]
+    parts.extend(page for pages in done for page in pages)
 
 
 def plan_trades(
@@ -586,7 +607,11 @@ def plan_account_log(
     pages: list[Any] = []
     try:
         while True:
-            yield from _guarded(pages, frames.account_log, [Call(ACCOUNT_LOG, dict(params))])
+            pages.extend(
+                (yield from _guarded(
+                    lambda: frames.account_log(pages), [Call(ACCOUNT_LOG, dict(params))]
+                ))
+            )
             bar.update()
             logs = pages[-1].get("logs") or []
             if len(logs) < HISTORY_PAGE:
@@ -608,7 +633,7 @@ def plan_fills(since: TimeLike | None, now_ms: int, progress: bool) -> Plan[pd.D
     """
     start = _ms("since", since, now_ms) if since is not None else None
     pages: list[Any] = []
-    yield from _guarded(pages, frames.fills, [Call(FILLS)])
+    pages.extend((yield from _guarded(lambda: frames.fills(pages), [Call(FILLS)])))
     if start is None:
         return frames.fills(pages)
     bar = Progress(progress, "fills")
@@ -627,8 +652,10 @@ def plan_fills(since: TimeLike | None, now_ms: int, progress: bool) -> Plan[pd.D
             # way ``before`` falls at every page, so the walk ends.
             before = oldest + 1 if before != oldest + 1 else oldest
             last = pd.Timestamp(before, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
-            yield from _guarded(
-                pages, frames.fills, [Call(FILLS, {"lastFillTime": last[:-3] + "Z"})]
+            pages.extend(
+                (yield from _guarded(
+                    lambda: frames.fills(pages), [Call(FILLS, {"lastFillTime": last[:-3] + "Z"})]
+                ))
             )
             bar.update()
     finally:

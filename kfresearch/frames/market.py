@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,11 +46,13 @@ from kfresearch.frames.core import (
 from kfresearch.timeparse import to_timestamp
 
 __all__ = [
+    "TradesPage",
     "candles",
     "fee_schedules",
     "funding_rates",
     "instruments",
     "orderbook",
+    "read_trades_page",
     "term_structure",
     "tickers",
     "trades",
@@ -627,6 +629,43 @@ def _trades_part(page: Mapping[str, Any]) -> tuple[Flat, int]:
     return flatten(records), len(records)
 
 
+class TradesPage(NamedTuple):
+    """A page of executions once read by :func:`read_trades_page`: its columns (the page's
+    bytes or JSON can go), its row count, and its other fields, for the frame's attrs."""
+
+    flat: Flat  #: column-wise records: typed arrays (fast path) or lists (decoded JSON)
+    n: int  #: rows
+    head: dict[str, Any]  #: the page without its records (``continuationToken`` …)
+    generic: bool  #: read from decoded JSON (the page did not fit the fast decoder)
+
+
+def read_trades_page(page: Any, i: int = 0) -> TradesPage:
+    """Read one page of executions (bytes, decoded JSON, or an already read page) for
+    :func:`trades`; ``i`` is its place, for the error message.
+
+    ``trades(iter(pages))`` equals ``trades(iter(map(read_trades_page, pages)))``: a
+    download can read each page as it arrives and keep only this.
+
+    >>> read_trades_page(b'{"elements": [], "continuationToken": "t1"}').head
+    {'continuationToken': 't1'}
+    """
+    if isinstance(page, TradesPage):
+        return page
+    if isinstance(page, bytes | bytearray | memoryview):
+        fast = decode_executions(bytes(page))
+        if fast is not None:
+            return TradesPage(fast[0], fast[1], {"continuationToken": fast[2]}, False)
+        page = to_body(bytes(page))
+    if not isinstance(page, Mapping):
+        raise ValueError(
+            f"frames.trades: page {i} is a {type(page).__name__}, expected the bytes "
+            "or the decoded JSON object of a response"
+        )
+    flat, n = _trades_part(page)
+    head = {k: v for k, v in page.items() if k not in ("elements", "history")}
+    return TradesPage(flat, n, head, True)
+
+
 def _trades_streamed(pages: Iterator[Any], symbol: str | None, sort: Sort | None) -> pd.DataFrame:
     """The trades of pages handed over one at a time; each page's bytes are let go once its
     columns are read (the fast path's arrays, else the generic path's records)."""
@@ -634,21 +673,12 @@ def _trades_streamed(pages: Iterator[Any], symbol: str | None, sort: Sort | None
     heads: list[dict[str, Any]] = []  # each page without its records, for the attrs
     generic = False
     for i, page in enumerate(pages):
-        if isinstance(page, bytes | bytearray | memoryview):
-            fast = decode_executions(bytes(page))
-            if fast is not None:
-                parts.append(fast[:2])
-                heads.append({"continuationToken": fast[2]})
-                continue
-            page = to_body(bytes(page))
-        if not isinstance(page, Mapping):
-            raise ValueError(
-                f"frames.trades: page {i} is a {type(page).__name__}, expected the bytes "
-                "or the decoded JSON object of a response"
-            )
-        generic = True
-        parts.append(_trades_part(page))
-        heads.append({k: v for k, v in page.items() if k not in ("elements", "history")})
+        read = read_trades_page(page, i)
+        del page
+        parts.append((read.flat, read.n))
+        heads.append(read.head)
+        generic = generic or read.generic
+        del read
     flat, n = concat_flat(parts) if parts else ({}, 0)
     del parts
     if not generic:

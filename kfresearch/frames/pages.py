@@ -43,6 +43,7 @@ class _CandleTimes(msgspec.Struct):
     more_candles: bool = False
 
 
+_RAW = (bytes, bytearray, memoryview)  # a response's bytes, however held
 _TOKEN = msgspec.json.Decoder(_Token)
 _STAMPS = msgspec.json.Decoder(_Stamps, strict=False)  # "1792627215194" reads as an int
 _CANDLE_TIMES = msgspec.json.Decoder(_CandleTimes, strict=False)
@@ -50,7 +51,7 @@ _CANDLE_TIMES = msgspec.json.Decoder(_CandleTimes, strict=False)
 
 def page_token(page: Any) -> str | None:
     """``continuationToken`` of a history page (bytes or decoded), skimming the rest."""
-    if isinstance(page, bytes):
+    if isinstance(page, _RAW):
         return _TOKEN.decode(page).continuationToken
     return page.get("continuationToken") if isinstance(page, dict) else None
 
@@ -65,7 +66,7 @@ class HistoryPage(NamedTuple):
 
 def history_page(page: Any) -> HistoryPage:
     """The :class:`HistoryPage` of a history answer (bytes or decoded)."""
-    if isinstance(page, bytes):
+    if isinstance(page, _RAW):
         stamps = _STAMPS.decode(page)
         last = stamps.elements[-1].timestamp if stamps.elements else None
         return HistoryPage(stamps.continuationToken, len(stamps.elements), last)
@@ -78,7 +79,7 @@ def history_page(page: Any) -> HistoryPage:
 
 def candles_more(page: Any) -> tuple[bool, int | None]:
     """(``more_candles``, time of the last candle in ms) of a charts answer."""
-    if isinstance(page, bytes):
+    if isinstance(page, _RAW):
         times = _CANDLE_TIMES.decode(page)
         return times.more_candles, times.candles[-1].time if times.candles else None
     rows = page.get("candles") or []

@@ -12,7 +12,7 @@ import pytest
 
 import kfresearch.frames as frames
 import kfresearch.timeparse as timeparse
-from kfresearch.frames import account, history, market
+from kfresearch.frames import account, history, market, paged, pages
 from kfresearch.frames import core as _core
 from kfresearch.frames.core import Col, FrameSpec, build, flatten, to_snake, to_time
 
@@ -234,7 +234,7 @@ def test_docstring_lists_every_column(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [_core, market, account, history, timeparse], ids=lambda m: m.__name__
+    "module", [_core, market, account, history, paged, pages, timeparse], ids=lambda m: m.__name__
 )
 def test_docstring_examples_run(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
