@@ -144,8 +144,13 @@ def check_size(path: str | Path, expected: dict[str, Any]) -> None:
         raise _corrupt(path, f"the file has {size:,} bytes, {expected['bytes']:,} were written")
 
 
-def read_table(path: Path, expected: dict[str, Any]) -> pa.Table:
+def read_table(
+    path: Path, expected: dict[str, Any], columns: list[str] | None = None
+) -> pa.Table:
     """Read one stored file, checking it against its manifest entry (``bytes``, ``rows``).
+
+    ``columns`` reads only those (the ones the file has; Parquet is columnar,
+    so the others cost nothing).
 
     Raises
     ------
@@ -159,7 +164,11 @@ def read_table(path: Path, expected: dict[str, Any]) -> pa.Table:
     check_size(path, expected)
     try:
         # ParquetFile reads one file ~4x faster than read_table's dataset machinery
-        table = pq.ParquetFile(path).read()
+        parquet = pq.ParquetFile(path)
+        if columns is not None:
+            present = set(parquet.schema_arrow.names)
+            columns = [name for name in columns if name in present]
+        table = parquet.read(columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise _corrupt(path, f"the file cannot be read ({exc})") from None
     if table.num_rows != expected["rows"]:

@@ -146,28 +146,40 @@ def plain_frame(
     return pd.DataFrame(data, index=index)
 
 
-def _frame(tables: list[pa.Table], kind: Kind, start: int, end: int) -> pd.DataFrame:
-    """The kind's frame of the rows of ``tables`` (in time order) in ``[start, end)``."""
+def _frame(
+    tables: list[pa.Table], kind: Kind, start: int, end: int, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The kind's frame (only ``columns`` when given) of the rows of ``tables`` (in time
+    order) in ``[start, end)``."""
     import pyarrow as pa
 
+    template = kind.empty() if columns is None else kind.empty()[columns]
     if not tables:
-        return kind.empty()
+        return template
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-    plain = plain_frame(table, kind.spec, start, end)
-    if plain is not None:
-        return plain
-    template = kind.empty()
+    if columns is None:
+        plain = plain_frame(table, kind.spec, start, end)
+        if plain is not None:
+            return plain
+    else:
+        table = table.select([n for n in ("time", *columns) if n in table.column_names])
     frame = _slice(table, start, end).to_pandas().set_index("time")
     for name in template.columns.difference(frame.columns):  # files of an older layout
         frame[name] = pd.Series(pd.NA, index=frame.index, dtype=template[name].dtype)
+    if columns is not None:
+        frame = frame[columns]
     return conform(frame, template)
 
 
-def read_series(series: Series, kind: Kind, start: int, end: int) -> pd.DataFrame:
+def read_series(
+    series: Series, kind: Kind, start: int, end: int, columns: list[str] | None = None
+) -> pd.DataFrame:
     """Stored rows of ``series`` with ``start <= time < end``, oldest first.
 
     Opens only the files the range needs, or reads whole months from their
     caches (:mod:`kfresearch.store.cache`) for kinds that keep them.
+    ``columns`` (names of the kind's frame, checked by the caller) reads only
+    those: the frame has them, in that order, with the kind's dtypes.
 
     Raises
     ------
@@ -179,8 +191,9 @@ def read_series(series: Series, kind: Kind, start: int, end: int) -> pd.DataFram
     if kind.month_cache:
         tables = tables_of(series, manifest, names)
     else:
-        tables = [read_table(series.path / name, manifest.files[name]) for name in names]
-    return renumber(_frame(tables, kind, start, end))
+        wanted = None if columns is None else ["time", *columns]
+        tables = [read_table(series.path / n, manifest.files[n], wanted) for n in names]
+    return renumber(_frame(tables, kind, start, end, columns))
 
 
 def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.DataFrame]:

@@ -341,15 +341,43 @@ class Store:
         return keys
 
     # -- reading what is stored, offline ----------------------------------------------------
-    def read(self, kind: str, since: Any = None, until: Any = None, **keys: str) -> pd.DataFrame:
+    def read(
+        self,
+        kind: str,
+        since: Any = None,
+        until: Any = None,
+        *,
+        columns: Sequence[str] | None = None,
+        **keys: str,
+    ) -> pd.DataFrame:
         """What the store holds of one series in ``[since, until)``; nothing is fetched.
 
         ``keys`` name the series (``symbol=``, ``tick_type=``, ``resolution=``).
         ``since``/``until`` default to everything stored. Opens only the files
-        of the days asked for.
+        of the days asked for. ``columns`` keeps only those columns of the
+        kind's frame (the ``time`` index always; one name is one column), and
+        reads only them from the files: a long replay of trades needs
+        ``["price", "size", "side"]``, not every id.
+
+        >>> store.read("trades", "2026-10-01", "2026-10-08", symbol="PF_XBTUSD",
+        ...            columns=["price", "size"]).columns.tolist()  # doctest: +SKIP
+        ['price', 'size']
+
+        Raises
+        ------
+        ValidationError
+            A column the kind's frame does not have (the message lists them).
         """
         spec, series, start, end = self._stored(kind, since, until, keys)
-        return read_series(series, spec, start, end)
+        if columns is not None:
+            columns = list(dict.fromkeys([columns] if isinstance(columns, str) else columns))
+            known = list(spec.empty().columns)
+            unknown = [name for name in columns if name not in known]
+            if unknown or not columns:
+                raise ValidationError(
+                    "columns", columns, f"{spec.name} frames have the columns {', '.join(known)}"
+                )
+        return read_series(series, spec, start, end, columns)
 
     def iter_days(
         self, kind: str, since: Any = None, until: Any = None, **keys: str

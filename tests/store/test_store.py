@@ -329,3 +329,30 @@ def test_a_download_shows_a_progress_bar_unless_told_not_to(
     monkeypatch.setenv("TQDM_DISABLE", "1")
     Store(tmp_path, kf).download("candles", "PF_SOLUSD", since="3d", resolution="1h")
     assert "batch" not in capsys.readouterr().err
+
+
+def test_read_columns_gives_those_columns_of_the_full_frame_and_refuses_unknown_ones(
+    tmp_path: Path, kf: kfresearch.Client
+) -> None:
+    store = Store(tmp_path, kf, progress=False)
+    store.download("trades", "PF_SOLUSD", since="3h")
+    store.download("candles", "PF_ETHUSD", since="3d", resolution="1m")
+    whole = store.read("trades", symbol="PF_SOLUSD")
+    assert len(whole) > 10
+    some = store.read("trades", symbol="PF_SOLUSD", columns=["size", "price", "side", "seq"])
+    pd.testing.assert_frame_equal(some, whole[["size", "price", "side", "seq"]])
+    # candles keep month caches: the same columns come from them
+    keys = {"symbol": "PF_ETHUSD", "tick_type": "trade", "resolution": "1m"}
+    candles = store.read("candles", "2026-10-29", "2026-11-01", **keys)
+    closes = store.read("candles", "2026-10-29", "2026-11-01", columns=["close"], **keys)
+    assert len(closes) == 3 * 1440
+    pd.testing.assert_frame_equal(closes, candles[["close"]])
+    # an empty range still has the asked columns and dtypes
+    empty = store.read("trades", "2020-01-01", "2020-01-02", symbol="PF_SOLUSD",
+                       columns="price")
+    assert list(empty.columns) == ["price"]
+    assert empty.empty
+    assert empty.dtypes["price"] == whole.dtypes["price"]
+    for bad in (["nope"], []):
+        with pytest.raises(ValidationError, match="trades frames have the columns seq, uid"):
+            store.read("trades", symbol="PF_SOLUSD", columns=bad)
