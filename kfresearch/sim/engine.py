@@ -88,6 +88,9 @@ class Engine:
             self.prices, self.ledger, self.events, self.valuation, self.matcher
         )
         self._depth = 0
+        # outermost units of work begun: one that caches an answer of the engine (the
+        # backtest's quiet_until) knows from it whether anything may have changed since
+        self.units_begun = 0
 
     def __repr__(self) -> str:
         return f"Engine({self.market!r}, ledger={self.ledger!r})"
@@ -132,6 +135,7 @@ class Engine:
     def _open_unit(self) -> None:
         self._depth += 1
         if self._depth == 1:
+            self.units_begun += 1
             self.prices.forget()
 
     def _close_unit(self, *, failed: bool) -> None:
@@ -168,6 +172,22 @@ class Engine:
             self._close_unit(failed=True)
             raise
         self._close_unit(failed=False)
+
+    def quiet_until(self, horizon_ms: int) -> int:
+        """The first time ``<= horizon_ms`` at which advancing could change anything but the
+        funding accruing on positions (epoch ms; :meth:`Lifecycle.quiet_until`).
+
+        Until then no fill, order change, log entry, liquidation, realised
+        funding, settlement or dead man's switch happens, so a caller that
+        moves its clock through history (a backtest) need not :meth:`advance`
+        before: any request, or an advance at that time, catches up minute by
+        minute with the same result. It reads the mark up to ``horizon_ms``:
+        for a market that knows the future (a replay), not a live one.
+
+        >>> engine.quiet_until(end_ms)            # doctest: +SKIP
+        1759280400000
+        """
+        return self.lifecycle.quiet_until(horizon_ms)
 
     def _advance(self, now_ms: int) -> None:
         if self.lifecycle.advance(now_ms):

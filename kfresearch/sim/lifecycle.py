@@ -26,11 +26,23 @@ ask (:meth:`~kfresearch.sim.openbook.OpenBook.best`), triggers only when
 some wait; liquidation reads one mark per pool while the account is
 unchanged (:mod:`kfresearch.sim.liquidation`); funding is realised only at
 the hour. Skipping changes no answer.
+
+Quiet minutes are taken at once: while no account has an open order or an
+armed dead man's switch, and every account holding positions is inside its
+liquidation bands (:meth:`Liquidator.quiet_bands`), a step only accrues
+funding, so the minutes up to the next hour, expiry, or the first minute
+end whose mark leaves a band (read in one go where the source can,
+``mark_prices``) accrue it in a tight loop, with the same float additions
+in the same order, and each position is written once. :meth:`Lifecycle.quiet_until`
+tells a caller how far that goes (a backtest advances the engine only then).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
 
 from kfresearch.sim import margin
 from kfresearch.sim.accounts import Account, LogEntry, Position
@@ -50,6 +62,7 @@ from kfresearch.sim.valuation import Valuation
 __all__ = ["MINUTE_MS", "Lifecycle"]
 
 MINUTE_MS = 60_000
+_NO_MINUTES: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _SIGNALS: dict[str, Signal] = {"mark": "mark", "index": "index", "last": "last"}
 Extremes = Callable[[str, Signal], tuple[float, float] | None]
 
@@ -60,6 +73,10 @@ def _by_seq(order: Order) -> int:
 
 class Lifecycle:
     """Brings every account forward in time (see the module docstring)."""
+
+    # quiet minutes are taken at once (_quiet_minutes); False steps every minute in full,
+    # the reference the tests compare against
+    spans = True
 
     def __init__(
         self,
@@ -87,14 +104,121 @@ class Lifecycle:
             if not self._anything_active():
                 self._fire_dead_man_switches(now_ms)
                 break
+            if self.spans:
+                ends, quiet = self._quiet_minutes(t, now_ms)
+                if quiet:
+                    t = self._accrue_quiet(t, ends, quiet)
+                    if t >= now_ms:
+                        break
             t1 = min(now_ms, (t // MINUTE_MS + 1) * MINUTE_MS, self._next_deadline(t, now_ms))
             self._step(t, t1)
             t = t1
         self.ledger.set_advanced(max(self.ledger.advanced_ms, now_ms))
         return True
 
+    def quiet_until(self, horizon_ms: int) -> int:
+        """The first time ``<= horizon_ms`` at which :meth:`advance` could change more than
+        the funding accrued on positions: a fill, an order, a log entry, a liquidation, a
+        realised funding, a settlement, a switch firing (epoch ms).
+
+        The end of the first step from the advanced time that is not quiet (see
+        :meth:`_quiet_minutes`): the next minute while an order is open or a dead
+        man's switch armed; with positions only, the next hour (funding is
+        realised), the minute a mark leaves its band (liquidation is checked in
+        full) or the next expiry, whichever comes first; ``horizon_ms`` when
+        nothing is held. It reads the marks up to ``horizon_ms``: a caller that
+        knows the future (a replay) moves its clock there without advancing,
+        and advancing then gives the same answers as advancing minute by minute.
+
+        >>> lifecycle.quiet_until(horizon_ms)                # doctest: +SKIP
+        1759280400000
+        """
+        t = self.ledger.advanced_ms
+        if t is None or t >= horizon_ms:
+            return horizon_ms
+        if any(acc.dms_trigger_ms is not None for acc in self.ledger.accounts.values()):
+            return min(horizon_ms, (t // MINUTE_MS + 1) * MINUTE_MS)
+        if not self._anything_active():
+            return horizon_ms
+        ends, quiet = self._quiet_minutes(t, horizon_ms)
+        if quiet:
+            t = int(ends[quiet - 1])
+        return min(horizon_ms, (t // MINUTE_MS + 1) * MINUTE_MS, self._next_deadline(t, horizon_ms))
+
     def _anything_active(self) -> bool:
         return any(acc.open_orders or acc.positions for acc in self.ledger.accounts.values())
+
+    def _quiet_minutes(self, t: int, now_ms: int) -> tuple[NDArray[np.int64], int]:
+        """The whole-minute step ends ahead of ``t`` where a step would only accrue funding.
+
+        Returns ``(ends, n)``: the minute ends in ``(t, now_ms]`` before the next
+        hour boundary and before any dead man's switch or expiry (int64 ms), and
+        how many of them, from the first, are quiet. A step ending there is
+        quiet when no account has an open order and every account holding
+        positions is quiet in the liquidator (:meth:`Liquidator.quiet_bands`)
+        with each band's mark inside it at the step's end: nothing is then
+        filled, triggered, realised, settled, liquidated or fired, and only
+        the positions' funding accrues. ``n`` is 0 when the next step is not quiet,
+        or when there is one step at most (one step is as quick in full).
+        """
+        first = (t // MINUTE_MS + 1) * MINUTE_MS
+        limit = min(now_ms + 1, (t // HOUR_MS + 1) * HOUR_MS)  # ends are < limit
+        if limit - first <= MINUTE_MS:
+            return _NO_MINUTES, 0  # one step at most: _step is as quick
+        hour = t // HOUR_MS
+        known_spec = self.prices.known_spec
+        bands: list[tuple[str, float, float]] = []
+        for acc in self.ledger.accounts.values():
+            if acc.open_orders:
+                return _NO_MINUTES, 0
+            switch = acc.dms_trigger_ms
+            if switch is not None:
+                if switch <= t:
+                    return _NO_MINUTES, 0
+                limit = min(limit, switch)
+            if not acc.positions:
+                continue
+            held = self.liquidator.quiet_bands(acc, hour)
+            if held is None:
+                return _NO_MINUTES, 0
+            bands += held
+            for symbol in acc.positions:
+                expiry = known_spec(symbol).last_trading_time_ms
+                if expiry is not None:
+                    if expiry <= t:
+                        return _NO_MINUTES, 0
+                    limit = min(limit, expiry)
+        if first >= limit:
+            return _NO_MINUTES, 0
+        ends = np.arange(first, limit, MINUTE_MS, dtype=np.int64)
+        quiet = int(ends.size)
+        for symbol, low, high in bands:
+            quiet = self.prices.first_mark_outside(symbol, low, high, ends[:quiet])
+            if not quiet:
+                break
+        return ends, quiet
+
+    def _accrue_quiet(self, t: int, ends: NDArray[np.int64], quiet: int) -> int:
+        """Take the first ``quiet`` steps of ``ends`` from ``t`` at once; the time reached.
+
+        Funding accrues exactly as :meth:`_accrue_funding` would have added it
+        step by step (the same float additions, in the same order, of the same
+        hour's rate); each position is written once, at the end.
+        """
+        hour = (t // HOUR_MS) * HOUR_MS
+        head = int(ends[0]) - t  # the first step is short when t is not on a minute
+        for acc in self.ledger.accounts.values():
+            for position in acc.positions.values():
+                if self.prices.known_spec(position.symbol).is_perpetual:
+                    rate = self.prices.funding_rate(position.symbol, hour)
+                    accrued = position.funding_accrued
+                    accrued += margin.funding_accrual(position.size, rate, head)
+                    minute = margin.funding_accrual(position.size, rate, MINUTE_MS)
+                    for _ in range(quiet - 1):
+                        accrued += minute
+                    position.funding_accrued = accrued
+                    self.ledger.put_position(acc, position)
+        return int(ends[quiet - 1])
 
     def _next_deadline(self, t: int, horizon: int) -> int:
         """The earliest dead man's switch or settlement in ``(t, horizon]`` (steps end there)."""

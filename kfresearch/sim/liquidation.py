@@ -95,6 +95,17 @@ class Liquidator:
                     continue
             self._check_pools(acc, t)
 
+    def quiet_bands(self, acc: Account, hour: int) -> list[tuple[str, float, float]] | None:
+        """The account's bands ``(symbol, low mark, high mark)`` if it is quiet in ``hour``.
+
+        While each band's symbol marks inside it, a step of the hour (numbered
+        ``t // HOUR_MS``) that changes nothing else leaves the account alone
+        (:meth:`liquidate_underwater` skips it); None when its pools were not
+        all banded at the last check, or it changed since.
+        """
+        quiet = self._quiet.get(acc.account_id)
+        return quiet.bands if quiet is not None and quiet.holds(acc, hour) else None
+
     def _check_pools(self, acc: Account, t: int) -> None:
         """Check every pool of ``acc`` (its band, else in full); note it if all are banded."""
         self._quiet.pop(acc.account_id, None)

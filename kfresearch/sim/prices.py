@@ -9,6 +9,9 @@ funding was charged at it). Times are epoch milliseconds, prices USD.
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
+
 from kfresearch.sim.instruments import InstrumentSpec
 from kfresearch.sim.source import Level, MarketSource, Signal, Trades
 
@@ -62,6 +65,30 @@ class Prices:
         value = self.market.mark_price(symbol, t_ms)
         self._marks[symbol] = (t_ms, value)
         return value
+
+    def first_mark_outside(
+        self, symbol: str, low: float, high: float, times_ms: NDArray[np.int64]
+    ) -> int:
+        """Index of the first of ``times_ms`` (sorted) whose mark is not in ``[low, high]``;
+        ``len(times_ms)`` if none is.
+
+        One read for all the times when the market has ``mark_prices(symbol,
+        times_ms)`` (the replay: :meth:`ReplaySource.mark_prices`, NaN counted
+        as outside), else :meth:`MarketSource.mark_price` time by time up to
+        the first one outside. The marks are not held (:meth:`mark` holds one).
+
+        >>> prices.first_mark_outside("PF_XBTUSD", 85_000.0, 95_000.0, times)  # doctest: +SKIP
+        60
+        """
+        read = getattr(self.market, "mark_prices", None)
+        if read is not None:
+            marks = read(symbol, times_ms)
+            inside = (low <= marks) & (marks <= high)
+            return len(times_ms) if inside.all() else int(np.argmin(inside))
+        for i, t in enumerate(times_ms.tolist()):
+            if not low <= self.market.mark_price(symbol, t) <= high:
+                return i
+        return len(times_ms)
 
     def forget(self) -> None:
         """Drop the marks held (a unit of work begins or ends: the market may have moved)."""

@@ -233,6 +233,43 @@ class ReplaySource:
             raise self._missing("mark price", name, t_ms, how)
         return found
 
+    def mark_prices(self, symbol: str, times_ms: NDArray[np.int64]) -> NDArray[np.float64]:
+        """:meth:`mark_price` at each of ``times_ms`` (sorted), NaN where the store has no mark.
+
+        The same numbers as ``mark_price`` time by time (the close of the last
+        candle complete at each time, a day back), read in one pass: the
+        engine asks for an hour's minutes at once when nothing but the mark
+        can change an account (:meth:`Lifecycle.quiet_until`). NaN rather
+        than an error, so that the minute the store lacks is stepped, and
+        complained about, where it comes.
+
+        >>> source.mark_prices("PF_XBTUSD", np.array([t, t + 60_000]))    # doctest: +SKIP
+        array([90012., 90020.])
+        """
+        name = symbol.upper()
+        times = np.asarray(times_ms, dtype=np.int64)
+        out = np.empty(times.size)
+        if not times.size:
+            return out
+        step = self.step_ms
+        first, last = int(times[0]) // DAY_MS, int(times[-1]) // DAY_MS
+        for day in range(first, last + 1):
+            a = 0 if day == first else int(times.searchsorted(day * DAY_MS))
+            b = times.size if day == last else int(times.searchsorted((day + 1) * DAY_MS))
+            rows = self._day("candles", name, "mark", day)
+            i = rows["time"].searchsorted(times[a:b] - step, side="right") - 1
+            # i rises with the time: those before the day's first candle come first, and
+            # are looked for a day back, as _candle_close does
+            found = int(i.searchsorted(0))
+            out[a + found : b] = rows["close"][i[found:]]
+            if found:
+                rows = self._day("candles", name, "mark", day - 1)
+                j = rows["time"].searchsorted(times[a : a + found] - step, side="right") - 1
+                gone = int(j.searchsorted(0))  # no candle a day back either: NaN
+                out[a : a + gone] = np.nan
+                out[a + gone : a + found] = rows["close"][j[gone:]]
+        return out
+
     def index_price(self, symbol: str, t_ms: int) -> float:
         """Close of the last complete spot candle at ``t_ms`` (the contract's, else its
         pair's linear perpetual's)."""
