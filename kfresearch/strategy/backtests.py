@@ -57,6 +57,7 @@ class ReplayVenue:
     """A backtest's exchange: stored prices, a clock moved bar by bar (module docstring)."""
 
     mode = "backtest"
+    lazy = True  # False: advance the engine at every bar (the reference the tests compare to)
 
     def __init__(
         self,
@@ -93,6 +94,11 @@ class ReplayVenue:
             "sim", exchange=self.exchange, limiter=RateLimiter.unlimited()
         )
         self.tap: Tap = EngineTap.for_client(self.kf)
+        # lazy stepping (_move_to): the engine is advanced when a bar's end reaches _due,
+        # which holds while no unit of work has begun since it was asked (_units_seen)
+        self._horizon = end_ms  # the last bar's end, once steps() has read the bars
+        self._due = start_ms
+        self._units_seen = -1
 
     @staticmethod
     def _read(
@@ -126,6 +132,7 @@ class ReplayVenue:
         if len(columns) == 1:
             # one symbol: every bar closes a step of its own (the common case, kept tight)
             ((symbol, (starts, o, h, low, c, v)),) = columns.items()
+            self._horizon = starts[-1] + step
             for start, o_, h_, l_, c_, v_ in zip(starts, o, h, low, c, v, strict=True):
                 end = start + step
                 bar = Bar(symbol, start, end, o_, h_, l_, c_, v_)
@@ -135,6 +142,7 @@ class ReplayVenue:
         ends = np.unique(np.concatenate([np.asarray(c[0], dtype=np.int64)
                                          for c in columns.values()])) + step
         cursor = dict.fromkeys(columns, 0)
+        self._horizon = int(ends[-1])
         for end in ends.tolist():
             bars: list[Bar] = []
             for symbol, (starts, o, h, low, c, v) in columns.items():
@@ -148,9 +156,15 @@ class ReplayVenue:
     def _move_to(self, end: int) -> None:
         """Move the clock to ``end``, and the engine with it when it has work to do.
 
-        With no position, open order or dead man's switch in any account, a
-        step of the engine changes nothing: it is skipped, and the engine
-        catches up (the same way) at the next request.
+        The engine is advanced only once its time comes
+        (:meth:`~kfresearch.sim.engine.Engine.quiet_until`: the next minute
+        while an order is open, else the hour's funding, the minute a mark
+        leaves its liquidation band, or never while nothing is held); until
+        then a step would only accrue funding, which nothing outside the
+        engine reads before the engine catches up, minute by minute, at the
+        next request or at that time. The strategy sees every fill,
+        liquidation and funding payment at the bar it sees them stepping
+        every bar (``lazy = False``), and the same answers.
         """
         exchange = self.exchange
         moved = end - exchange.clock.now_ms()
@@ -158,10 +172,18 @@ class ReplayVenue:
             return
         exchange.clock.advance(moved)
         engine = exchange.engine
-        for account in engine.accounts.values():
-            if account.positions or account.open_orders or account.dms_trigger_ms is not None:
-                engine.advance(end)  # nothing else uses this exchange: no lock needed
+        if self.lazy:
+            if engine.units_begun != self._units_seen:
+                # a request ran since the engine was asked: it may hold something new
+                self._due = engine.quiet_until(self._horizon)
+            if end < self._due:
                 return
+        if any(a.positions or a.open_orders or a.dms_trigger_ms is not None
+               for a in engine.accounts.values()):
+            engine.advance(end)  # nothing else uses this exchange: no lock needed
+        if self.lazy:
+            self._due = engine.quiet_until(self._horizon)
+            self._units_seen = engine.units_begun
 
     def trades(self, symbol: str, start_ms: int, end_ms: int) -> list[Trade]:
         found = self.source.trades(symbol, start_ms, end_ms)
