@@ -176,6 +176,7 @@ class ReplayVenue:
             if engine.units_begun != self._units_seen:
                 # a request ran since the engine was asked: it may hold something new
                 self._due = engine.quiet_until(self._horizon)
+                self._units_seen = engine.units_begun
             if end < self._due:
                 return
         if any(a.positions or a.open_orders or a.dms_trigger_ms is not None
