@@ -5,7 +5,10 @@ Part of :mod:`kfresearch.orders` (see its docstring for the rules).
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,9 +100,22 @@ def iso_ms(value: Any, name: str = "process_before") -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
+# the exchange's own time format ("2026-10-01T12:00:00.000Z"): read without the general parser
+_EXCHANGE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
+
+
 def parse_time(value: Any) -> pd.Timestamp | None:
+    """A time of an answer (ISO text or epoch) as a UTC ns Timestamp; None when absent or junk.
+
+    >>> parse_time("2026-10-01T12:00:00.250Z")
+    Timestamp('2026-10-01 12:00:00.250000+0000', tz='UTC')
+    """
     if value in (None, "", "0"):
         return None
+    if isinstance(value, str) and _EXCHANGE_TIME.fullmatch(value):
+        # every answer has one (receivedTime): the same Timestamp as to_timestamp's, faster
+        with contextlib.suppress(ValueError):
+            return pd.Timestamp(dt.datetime.fromisoformat(value)).as_unit("ns")
     try:
         return to_timestamp(value)
     except ValueError:

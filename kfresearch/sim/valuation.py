@@ -106,9 +106,11 @@ class Valuation:
         self, acc: Account, spec: InstrumentSpec, now: int, extra: Order | None
     ) -> bool:
         """Whether the wallet can carry ``extra`` (or the order reduces the requirement)."""
-        _, before_im = self.wallet_need(acc, spec.margin_account, now, None)
         after_equity, after_im = self.wallet_need(acc, spec.margin_account, now, extra)
-        return after_im <= after_equity or after_im <= before_im
+        if after_im <= after_equity:
+            return True  # the usual answer: the wallet without the order is not needed
+        _, before_im = self.wallet_need(acc, spec.margin_account, now, None)
+        return after_im <= before_im
 
     def margin_kept(self, acc: Account, wallet: str, now_ms: int) -> bool:
         """Whether a margin wallet still covers its initial margin (cash has none)."""
