@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from kfresearch.errors import ValidationError
 
@@ -356,4 +356,13 @@ def encode_params(params: Params | None) -> str:
             pairs.extend((name, _text(item)) for item in value)
         else:
             pairs.append((name, _text(value)))
-    return urlencode(pairs, quote_via=quote)
+    return "&".join(f"{_quoted(str(name))}={_quoted(text)}" for name, text in pairs)
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    """``text`` as ``urlencode(..., quote_via=quote)`` writes it (``%20`` for a space);
+    most parameters need no quoting at all."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")

@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -152,7 +152,22 @@ def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+class Answered(Protocol):
+    """What :func:`interpret` reads of an answer: an :class:`httpx.Response`, or an in-process
+    exchange's answer (:mod:`kfresearch.strategy.direct`) with the same three attributes
+    (header names in lower case)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def _retry_after(response: Answered) -> float | None:
     for name in ("rate-limit-reset", "retry-after"):
         value = response.headers.get(name)
         if value:
@@ -198,7 +213,7 @@ def error_of(body: Any) -> tuple[str, int | None] | None:
     return None
 
 
-def interpret(endpoint: Endpoint, response: httpx.Response) -> Any:
+def interpret(endpoint: Endpoint, response: Answered) -> Any:
     """The decoded JSON body, or the exception the answer means.
 
     v3 answers errors with HTTP 200 and ``result: error``; history answers

@@ -1,7 +1,8 @@
 """How the exchange writes numbers and times in its bodies, and how it says no.
 
 :func:`dec` and :func:`iso` are the two spellings every body of the
-simulator shares (decimals as strings, ISO-8601 times with milliseconds);
+simulator shares (decimals as strings, ISO-8601 times with milliseconds),
+:func:`uuid4_text` the spelling of its ids;
 :class:`SimError` is an error answer carrying the exchange's own error
 string. The engine, the order parsers and the route handlers all use them,
 so they live below all of those.
@@ -10,11 +11,12 @@ so they live below all of those.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SimError", "dec", "iso"]
+__all__ = ["SimError", "dec", "iso", "uuid4_text"]
 
 
 class SimError(Exception):
@@ -62,5 +64,22 @@ def iso(ms: int | float) -> str:
     >>> iso(1_793_491_200_123)
     '2026-11-01T00:00:00.123Z'
     """
-    dt = datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ms) % 1000:03d}Z"
+    return _iso(int(ms))
+
+
+@lru_cache(maxsize=64)  # an order's answer, events and history bodies all carry its time
+def _iso(ms: int) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def uuid4_text(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))`` without the UUID object (the engine's ids).
+
+    >>> uuid4_text(0)
+    '00000000-0000-4000-8000-000000000000'
+    """
+    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)  # the variant (RFC 4122)
+    bits = (bits & ~(0xF000 << 64)) | (4 << 76)  # the version
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -46,12 +46,12 @@ from __future__ import annotations
 
 import contextlib
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
 from kfresearch.sim.accounts import Account, Fill, HistoryItem, LogEntry, Position
+from kfresearch.sim.formats import uuid4_text
 from kfresearch.sim.history_bodies import Recorded
 from kfresearch.sim.orders import Order
 
@@ -212,7 +212,7 @@ class MemoryLedger:
 
     # -- identifiers --------------------------------------------------------------------
     def new_uid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return uuid4_text(self._rng.getrandbits(128))
 
     def next_order_seq(self) -> int:
         self._order_seq += 1

@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
@@ -54,6 +55,14 @@ class _Entry(NamedTuple):
     price: float | None  #: where it rests (None for waiting triggers and market orders)
     version: int  #: of its place among the resting prices
     waiting: bool  #: a trigger order waiting for its trigger
+
+
+def _plus(kept: Fraction, size: float) -> float:
+    """``float(kept + Fraction(size))``; a new order on an empty side (the usual case) is
+    its own size: one exact term needs no fraction."""
+    if not kept and size and math.isfinite(size):
+        return float(size)
+    return float(kept + Fraction(size))
 
 
 class OpenBook:
@@ -164,19 +173,19 @@ class OpenBook:
         """
         buys = self._open.get((symbol, "buy"), _ZERO)
         sells = self._open.get((symbol, "sell"), _ZERO)
-        if extra is not None and extra.symbol == symbol:
-            booked = self._entries.get(extra.order_id)
-            if booked is not None and booked.symbol == symbol:
-                if booked.side == "buy":
-                    buys -= booked.open_size
-                else:
-                    sells -= booked.open_size
-            if not extra.is_trigger and not extra.reduce_only:
-                if extra.side == "buy":
-                    buys += Fraction(extra.unfilled)
-                else:
-                    sells += Fraction(extra.unfilled)
-        return float(buys), float(sells)
+        if extra is None or extra.symbol != symbol:
+            return float(buys), float(sells)
+        booked = self._entries.get(extra.order_id)
+        if booked is not None and booked.symbol == symbol:
+            if booked.side == "buy":
+                buys -= booked.open_size
+            else:
+                sells -= booked.open_size
+        if extra.is_trigger or extra.reduce_only:
+            return float(buys), float(sells)
+        if extra.side == "buy":
+            return _plus(buys, extra.unfilled), float(sells)
+        return float(buys), _plus(sells, extra.unfilled)
 
     def crosses(self, order: Order, reach: float) -> bool:
         """Whether another resting order of the account on the other side of ``order``'s

@@ -17,10 +17,9 @@ exchange has no injected faults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from kfresearch.auth import nonce_source, rest_signature
 from kfresearch.client import Client
@@ -63,5 +62,15 @@ class DirectClient(Client):
         else:
             target = f"{path}?{encoded}" if encoded else path
             answer = exchange.handle(endpoint.method, target, headers, b"")
-        response = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
-        return interpret(endpoint, response)
+        headers = {name.lower(): value for name, value in answer.headers.items()}
+        return interpret(endpoint, _Answer(answer.status, answer.body, headers))
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The answer as :func:`~kfresearch.transport.interpret` reads it (an httpx.Response's
+    status, body and headers, without building one: about 20 µs an order)."""
+
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
