@@ -106,9 +106,9 @@ class Prices:
             return self.market.last_price(symbol, t_ms)
         return self.market.mark_price(symbol, t_ms)
 
-    def book(self, symbol: str, t_ms: int) -> tuple[list[Level], list[Level]]:
-        """The order book at ``t_ms``: (bids best first, asks best first)."""
-        return self.market.book(symbol, t_ms)
+    def book(self, symbol: str, t_ms: int, depth: int = 25) -> tuple[list[Level], list[Level]]:
+        """The order book at ``t_ms``: (bids best first, asks best first), ``depth`` a side."""
+        return self.market.book(symbol, t_ms, depth)
 
     def extremes(
         self, symbol: str, signal: Signal, t0_ms: int, t1_ms: int
