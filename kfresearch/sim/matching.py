@@ -109,7 +109,9 @@ class Matcher:
 
         Returns the refusal status (None when accepted) and the order events.
         """
-        bids, asks = self.prices.book(spec.symbol, now)
+        # the top of the book first: most orders take no more (a source's shallow book is
+        # the top of its deep one, so the answer is the same; the model book is costly)
+        bids, asks = self.prices.book(spec.symbol, now, depth=1)
         levels = asks if order.side == "buy" else bids
         kind = order.effective_type
         if kind == "mkt":
@@ -129,6 +131,11 @@ class Matcher:
                 return "postWouldExecute", []
             return None, [self.rest(acc, order, now, reduced)]
         taking = self.taking(order, spec, levels, limit)
+        if taking.remaining > 0 and levels and order.sign * (levels[-1][0] - limit) <= 0:
+            # the walk would go on past the top: walk the whole book (25 levels) instead
+            bids, asks = self.prices.book(spec.symbol, now)
+            levels = asks if order.side == "buy" else bids
+            taking = self.taking(order, spec, levels, limit)
         if self.self_cross(acc, order, taking):
             return "selfFill", []
         if kind in {"ioc", "mkt", "fok"} and not taking.walk:
