@@ -77,6 +77,7 @@ LOG_SIZE = 10_000
 
 T = TypeVar("T")
 _NONCE_WINDOW = 50  # recent nonces remembered per key; older ones are "below threshold"
+_MATCHED_SIZE = 1024  # (method, path) -> route found, kept by SimExchange._match
 
 
 @dataclass
@@ -209,6 +210,7 @@ class SimExchange:
         self._rate_clock = rate_clock
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._nonces: dict[str, _NonceBook] = {}
+        self._matched: dict[tuple[str, str], tuple[Route, dict[str, str]] | tuple[()]] = {}
         self._lock = threading.RLock()
         self._uws: UwsService | None = None
         self.requests_seen = 0
@@ -374,17 +376,28 @@ class SimExchange:
         return self._success(route, payload, now), None, None
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        # the routes never change: a path asked again (every order's) is looked up once
+        known = self._matched.get((method, path))
+        if known is None:
+            known = self._matched[(method, path)] = self._scan(method, path)
+            if len(self._matched) > _MATCHED_SIZE:
+                self._matched.clear()  # paths with ids in them: keep it small
+        return (known[0], dict(known[1])) if known else None
+
+    def _scan(self, method: str, path: str) -> tuple[Route, dict[str, str]] | tuple[()]:
         for candidate in self.routes:
             if candidate.method == method:
                 found = candidate.regex.match(path)
                 if found:
                     return candidate, found.groupdict()
-        return None
+        return ()
 
     @staticmethod
     def _params(query: str, body: bytes) -> dict[str, list[str]]:
         params: dict[str, list[str]] = {}
         for text in (query, body.decode("utf-8", "replace")):
+            if not text:
+                continue
             for name, values in parse_qs(text, keep_blank_values=True).items():
                 params.setdefault(name, []).extend(values)
         return params

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from kfresearch.sim.clock import parse_time_ms
@@ -145,26 +145,31 @@ def parse_order_request(get: Callable[[str], Any]) -> OrderRequest:
     size = _number(get("size"))
     if order_type is None or symbol is None or side is None or size is None:
         raise SimError("requiredArgumentMissing")
-    request = OrderRequest(
-        order_type=order_type.lower(),
-        symbol=symbol.upper(),
-        side=side.lower(),
-        size=size,
-        limit_price=_number(get("limitPrice")),
-        stop_price=_number(get("stopPrice")),
-        cli_ord_id=_text(get("cliOrdId")),
-        reduce_only=_flag(get("reduceOnly")),
-        trailing_deviation=_number(get("trailingStopMaxDeviation")),
-        trailing_unit=(_text(get("trailingStopDeviationUnit")) or "").upper() or None,
-        offset_value=_number(get("limitPriceOffsetValue")),
-        offset_unit=(_text(get("limitPriceOffsetUnit")) or "").upper() or None,
-    )
+    # read in this order: the first value that does not parse is the one refused
+    fields: dict[str, Any] = {
+        "limit_price": _number(get("limitPrice")),
+        "stop_price": _number(get("stopPrice")),
+        "cli_ord_id": _text(get("cliOrdId")),
+        "reduce_only": _flag(get("reduceOnly")),
+        "trailing_deviation": _number(get("trailingStopMaxDeviation")),
+        "trailing_unit": (_text(get("trailingStopDeviationUnit")) or "").upper() or None,
+        "offset_value": _number(get("limitPriceOffsetValue")),
+        "offset_unit": (_text(get("limitPriceOffsetUnit")) or "").upper() or None,
+    }
     signal = (_text(get("triggerSignal")) or "mark").lower()
     if signal == "spot":
         signal = "index"
     if signal not in SIGNALS:
         raise SimError("invalidArgument")
-    request = replace(request, trigger_signal=signal, process_before_ms=_time(get("processBefore")))
+    request = OrderRequest(
+        order_type=order_type.lower(),
+        symbol=symbol.upper(),
+        side=side.lower(),
+        size=size,
+        trigger_signal=signal,
+        process_before_ms=_time(get("processBefore")),
+        **fields,
+    )
     _check_required_prices(request)
     return request
 
