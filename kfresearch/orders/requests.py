@@ -140,13 +140,12 @@ class Send:
         if isinstance(signal, str):
             signal = signal.strip().lower()
             signal = SIGNAL_ALIASES.get(signal, signal)
-        return replace(
-            self,
-            symbol=str(self.symbol).strip(),
-            side=str(self.side).strip().lower(),
-            order_type=kind,
-            trigger_signal=signal or None,
-        )
+        new = (str(self.symbol).strip(), str(self.side).strip().lower(), kind, signal or None)
+        old = (self.symbol, self.side, self.order_type, self.trigger_signal)
+        if new == old and all(type(a) is type(b) for a, b in zip(new, old, strict=True)):
+            return self  # normalised already (the plans normalise the same order more than once)
+        symbol, side, kind, signal = new
+        return replace(self, symbol=symbol, side=side, order_type=kind, trigger_signal=signal)
 
     @property
     def sign(self) -> int:

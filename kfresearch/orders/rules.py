@@ -287,6 +287,18 @@ def rules_for(instruments_body: Any, symbol: str, field_name: str = "symbol") ->
     ValidationError
         Unknown symbol, naming the closest valid ones.
     """
+    global _last_rules
+    last = _last_rules
+    if last is not None and last[0] is instruments_body and last[1] == symbol:
+        return last[2]
     rows = [r for r in (instruments_body or {}).get("instruments", []) if "symbol" in r]
     name = check_symbol(symbol, [str(r["symbol"]) for r in rows], field_name)
-    return InstrumentRules.from_instrument(next(r for r in rows if str(r["symbol"]) == name))
+    rules = InstrumentRules.from_instrument(next(r for r in rows if str(r["symbol"]) == name))
+    if instruments_body is not None:
+        # a client asks again and again of the instruments body it holds (it reads a fresh
+        # one, a new object, when that one is old): the same rules, without the scan
+        _last_rules = (instruments_body, symbol, rules)
+    return rules
+
+
+_last_rules: tuple[Any, str, InstrumentRules] | None = None
