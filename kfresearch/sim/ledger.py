@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Protocol
 
 from kfresearch.sim.accounts import Account, Fill, HistoryItem, LogEntry, Position
@@ -130,7 +129,8 @@ class Ledger(Protocol):
         ...
 
     def add_log(self, acc: Account, entry: LogEntry) -> LogEntry:
-        """Append an account-log entry; returns it with its ``id`` (1, 2, … per account)."""
+        """Append an account-log entry made for it, stamped with its ``id`` (1, 2, … per
+        account); returns it."""
         ...
 
     def record(self, acc: Account, time_ms: int, tradeable: str, event: Recorded) -> None:
@@ -263,9 +263,9 @@ class MemoryLedger:
         acc.fills.append(fill)
 
     def add_log(self, acc: Account, entry: LogEntry) -> LogEntry:
-        kept = replace(entry, id=len(acc.log) + 1)
-        acc.log.append(kept)
-        return kept
+        entry.id = len(acc.log) + 1  # entries are made for this call: stamped, not copied
+        acc.log.append(entry)
+        return entry
 
     def record(self, acc: Account, time_ms: int, tradeable: str, event: Recorded) -> None:
         kind, body, tags = event
