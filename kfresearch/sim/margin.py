@@ -80,8 +80,25 @@ def round_size(spec: InstrumentSpec, size: float) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _ascending(tiers: tuple[MarginTier, ...]) -> tuple[MarginTier, ...]:
+def _sorted_tiers(tiers: tuple[MarginTier, ...]) -> tuple[MarginTier, ...]:
     return tuple(sorted(tiers, key=lambda tier: tier.lower))
+
+
+# a contract's tiers object -> (it, its tiers sorted): hashing the tiers for the lru_cache
+# cost more than the sum, and an order sums them a few times per position
+_ascending_by_id: dict[int, tuple[Sequence[MarginTier], tuple[MarginTier, ...]]] = {}
+
+
+def _ascending(tiers: Sequence[MarginTier]) -> tuple[MarginTier, ...]:
+    found = _ascending_by_id.get(id(tiers))
+    if found is not None and found[0] is tiers and isinstance(tiers, tuple):
+        return found[1]
+    ordered = _sorted_tiers(tuple(tiers))
+    if isinstance(tiers, tuple):  # immutable: safe to know by identity while it is held here
+        if len(_ascending_by_id) >= 256:
+            _ascending_by_id.clear()
+        _ascending_by_id[id(tiers)] = (tiers, ordered)
+    return ordered
 
 
 def tranche_sum(amount: float, tiers: Sequence[MarginTier], *, initial: bool) -> float:
@@ -91,7 +108,7 @@ def tranche_sum(amount: float, tiers: Sequence[MarginTier], *, initial: bool) ->
     contracts for inverse); the answer is in the same unit. The first tier
     covers everything below the second tier's ``lower``.
     """
-    ordered = _ascending(tuple(tiers))
+    ordered = _ascending(tiers)
     total = 0.0
     for i, tier in enumerate(ordered):
         start = 0.0 if i == 0 else tier.lower
