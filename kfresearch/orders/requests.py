@@ -472,6 +472,20 @@ def check_send(
     errors = shape_errors(order)
     if rules is None or any(e.field in {"side", "order_type"} for e in errors):
         return errors
+    return rule_errors(order, rules, errors, mark=mark, position=position)
+
+
+def rule_errors(
+    order: Send,
+    rules: InstrumentRules,
+    errors: list[ValidationError],
+    *,
+    mark: float | None = None,
+    position: float | None = None,
+) -> list[ValidationError]:
+    """:func:`check_send`'s errors of a normalised ``order`` whose :func:`shape_errors` are
+    ``errors`` (the plans check the shape first, then the rules: once each)."""
+    errors = list(errors)
     bad = {e.field for e in errors}
     if not rules.tradeable:
         errors.insert(

@@ -263,6 +263,8 @@ class OrderResult:
 
 def _exact_sum(values: Sequence[float]) -> float:
     """Sum sizes as the decimals they were sent as: ``9 + 9 + 9`` is ``27.0``, not ``27.000…04``."""
+    if len(values) == 1 and values[0]:  # one fill (most orders): the sum is the value itself
+        return float(values[0])
     return float(sum((Decimal(repr(float(v))) for v in values), Decimal(0)))
 
 
