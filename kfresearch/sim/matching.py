@@ -224,9 +224,10 @@ class Matcher:
                 order.symbol,
                 history_bodies.order_cancelled(order, acc.uid, acc.number, reason),
             )
-        self.events.emit(
-            acc.account_id, "open_orders", private_feeds.removal_message(order, reason)
-        )
+        if self.events.listeners:  # the message is dropped when nobody listens: not built
+            self.events.emit(
+                acc.account_id, "open_orders", private_feeds.removal_message(order, reason)
+            )
 
     def cancel(self, acc: Account, order: Order, now: int, reason: str) -> dict[str, Any]:
         """Cancel an open order; the CANCEL event."""
@@ -349,8 +350,10 @@ class Matcher:
         self.record_update(acc, order, now, "FULL_FILL" if done else "PARTIAL_FILL", prior_history)
         if done:
             self.close(acc, order, now, "filled", "FULL_FILL")
-        message = {"feed": "fills", "fills": [fill.ws(acc.next_seq("fills"), update=True)]}
-        self.events.emit(acc.account_id, "fills", message)
+        seq = acc.next_seq("fills")  # counted whether or not anybody listens
+        if self.events.listeners:
+            message = {"feed": "fills", "fills": [fill.ws(seq, update=True)]}
+            self.events.emit(acc.account_id, "fills", message)
         return {
             "type": "EXECUTION",
             "executionId": fill_id,
