@@ -186,6 +186,8 @@ class Context:
         return frame
 
     def _symbol(self, symbol: str) -> str:
+        if type(symbol) is str and symbol in self._bars:  # spelled as the run's (every bar)
+            return symbol
         name = str(symbol).upper()
         if name not in self._bars:
             raise ValidationError(

@@ -17,6 +17,7 @@ exchange has no injected faults.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +45,7 @@ class DirectClient(Client):
             return super()._send(call)
         core = self._core
         core.check_allowed(endpoint)
-        path = urlsplit(self.env.base_url).path.rstrip("/") + endpoint.url_path(call.path_params)
+        path = _base_path(self.env.base_url) + endpoint.url_path(call.path_params)
         encoded = encode_params(call.params)
         headers: dict[str, str] = {}
         credentials = core.credentials
@@ -64,6 +65,12 @@ class DirectClient(Client):
             answer = exchange.handle(endpoint.method, target, headers, b"")
         headers = {name.lower(): value for name, value in answer.headers.items()}
         return interpret(endpoint, _Answer(answer.status, answer.body, headers))
+
+
+@functools.lru_cache(maxsize=16)
+def _base_path(base_url: str) -> str:
+    """The path part of the environment's base URL, without a trailing slash."""
+    return urlsplit(base_url).path.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
