@@ -14,7 +14,10 @@ turn (:mod:`bench.interleave`):
   included), median microseconds per step over :data:`STEPS` steps, in three
   states: nothing open (``idle``), one perpetual position (``position``: funding
   accrues, liquidation is checked), the position plus three resting limit
-  buys far below the market and one stop sell (``orders``).
+  buys far below the market and one stop sell (``orders``); and the position
+  advanced an hour at a time (``hourly``, microseconds per minute: the quiet
+  minutes between the hours are taken at once, what a lazy backtest's
+  catch-up does; the synthetic market's marks are read minute by minute).
 * **requests per order**: how many requests the exchange sees for one plain
   market order and one limit order from a client that already holds the
   instruments (the limit order reads its mark once, unless a fresh one is held).
@@ -40,7 +43,7 @@ from bench.interleave import column, interleave, machine, ratios, summary
 
 PLACED = 200
 STEPS = 20_000  # one-minute engine steps timed per state (about two weeks)
-STATES = ("idle", "position", "orders")
+STATES = ("idle", "position", "orders", "hourly")
 SIZE = 0.0001
 SYMBOL = "PF_XBTUSD"
 
@@ -104,7 +107,7 @@ def _step(state: str) -> dict[str, float]:
 
     ex, _, mark, tick = _setup(0)
     engine, account, now = ex.engine, _account_id(), ex.clock.now_ms()
-    if state in {"position", "orders"}:
+    if state in {"position", "orders", "hourly"}:
         engine.send_order(account, OrderRequest("mkt", SYMBOL, "buy", 0.01), now)
     if state == "orders":
         for i in range(3):
@@ -117,15 +120,17 @@ def _step(state: str) -> dict[str, float]:
     for _ in range(600):  # warm up: ten hours, so funding and the hour's checks ran
         now += 60_000
         engine.advance(now)
+    stride = 60 if state == "hourly" else 1  # minutes an advance covers
+    per = 100 if stride == 1 else 5 * stride  # minutes a timed sample covers
     times = []
     cpu = time.process_time()
-    for _ in range(STEPS // 100):
+    for _ in range(STEPS // per):
         start = time.perf_counter()
-        for _ in range(100):
-            now += 60_000
+        for _ in range(per // stride):
+            now += 60_000 * stride
             engine.advance(now)
-        times.append((time.perf_counter() - start) / 100)
-    cpu_per_step = (time.process_time() - cpu) / STEPS
+        times.append((time.perf_counter() - start) / per)
+    cpu_per_step = (time.process_time() - cpu) / (STEPS // per * per)
     held = account in engine.accounts and bool(engine.accounts[account].positions)
     assert held == (state != "idle"), "the state did not hold (a fill or a liquidation)"
     return {"us_per_step": statistics.median(times) * 1e6, "cpu_us_per_step": cpu_per_step * 1e6}
