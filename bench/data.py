@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import msgspec
+import numpy as np
 import orjson
 
 from kfresearch.sim.clock import SimClock
@@ -127,8 +129,8 @@ class HistoryServer:
 
     def page(self, since: int, before: int, count: int, token: str | None) -> bytes:
         """One answer: the elements of ``[since, before)`` from the token's place on."""
-        lo = bisect_left(self.stamps, since)
-        hi = bisect_left(self.stamps, before)
+        lo = int(bisect_left(self.stamps, since))
+        hi = int(bisect_left(self.stamps, before))
         start = max(lo, int(token)) if token else lo
         stop = min(hi, start + count)
         body = b'{"elements":[' + (self.joined(start, stop) if stop > start else b"")
@@ -157,23 +159,47 @@ def in_memory(elements: Sequence[bytes]) -> Callable[[int, int], bytes]:
     return lambda a, b: b",".join(elements[a:b])
 
 
-def elements_file(path: Path, elements: Sequence[bytes]) -> list[int]:
-    """Write ``elements`` to ``path`` one after the other; return their offsets (one more
-    than there are elements), for :func:`from_file`."""
-    offsets = [0]
-    with path.open("wb") as out:
-        for element in elements:
-            out.write(element + b",")
-            offsets.append(offsets[-1] + len(element) + 1)
-    return offsets
+class _RawElements(msgspec.Struct):
+    elements: list[msgspec.Raw]
 
 
-def from_file(path: Path, offsets: Sequence[int]) -> Callable[[int, int], bytes]:
-    """``joined`` of :class:`HistoryServer` reading the file of :func:`elements_file`
-    (``os.pread``: thread-safe, and the file's pages stay in the kernel's cache, not in
-    this process's resident memory)."""
-    fd = os.open(path, os.O_RDONLY)
-    return lambda a, b: os.pread(fd, offsets[b] - 1 - offsets[a], offsets[a])
+class _Stamp(msgspec.Struct):
+    timestamp: int
+
+
+class _Stamps(msgspec.Struct):
+    elements: list[_Stamp]
+
+
+def write_elements(folder: Path, body: bytes) -> None:
+    """``body``'s elements (a history body, times ascending) as the files
+    :func:`file_server` answers from: their raw JSON one after the other, their
+    times and where each starts (without parsing them into objects)."""
+    stamps = msgspec.json.decode(body, type=_Stamps, strict=False).elements
+    np.save(folder / "stamps.npy", np.fromiter((e.timestamp for e in stamps), np.int64))
+    del stamps
+    offsets = np.zeros(1, dtype=np.int64)
+    sizes = []
+    with (folder / "elements.bin").open("wb") as out:
+        for raw in msgspec.json.decode(body, type=_RawElements).elements:
+            out.write(bytes(raw) + b",")
+            sizes.append(len(raw) + 1)
+    np.save(folder / "offsets.npy", np.concatenate([offsets, np.cumsum(sizes)]))
+
+
+def file_server(folder: Path) -> HistoryServer:
+    """A :class:`HistoryServer` over the files of :func:`write_elements`: the elements stay
+    on disk (``os.pread``: thread-safe, and the file's pages sit in the kernel's cache,
+    not in this process's resident memory); only their times and offsets are loaded."""
+    stamps = np.load(folder / "stamps.npy")
+    offsets = np.load(folder / "offsets.npy")
+    fd = os.open(folder / "elements.bin", os.O_RDONLY)
+
+    def joined(a: int, b: int) -> bytes:
+        start, stop = int(offsets[a]), int(offsets[b]) - 1
+        return os.pread(fd, stop - start, start)
+
+    return HistoryServer(stamps, joined)
 
 
 def raw_elements(body: bytes) -> tuple[list[int], list[bytes]]:

@@ -33,6 +33,7 @@ from kfresearch.frames.core import (
     build,
     col,
     concat_flat,
+    drop_repeats,
     exchange_seq,
     flatten,
     flatten_events,
@@ -695,7 +696,8 @@ def _trades_frame(
     if symbol is not None and n:
         flat["symbol"] = [symbol] * n
     flat["seq"] = _trade_seq(flat, n, sort)
-    return build(TRADES, flat, n, attrs=attrs)
+    flat, n = drop_repeats(TRADES, flat, n)  # before the frame: it is not held twice
+    return build(TRADES, flat, n, attrs=attrs, unique=True)
 
 
 # --------------------------------------------------------------------------- candles
