@@ -341,8 +341,8 @@ def main() -> int:
         (folder / "instruments.json").write_bytes(orjson.dumps(data.instruments_body(ex)))
         print(
             f"{machine()}; pandas {pd.__version__}, pyarrow {pyarrow.__version__}, "
-            f"msgspec {msgspec.__version__}, ccxt {ccxt.__version__}; {args.rounds} rounds, "
-            "every approach in a fresh process, interleaved\n"
+            f"msgspec {msgspec.__version__}, ccxt {ccxt.__version__}; {args.rounds} rounds "
+            f"(memory: {args.memory_rounds}), every approach in a fresh process, interleaved\n"
         )
         for case, title in CASES:
             if case not in chosen:
