@@ -202,11 +202,11 @@ class Liquidator:
             spec, position.size, position.entry, mark
         )
         low, high = mark * (1 - SAFE_BAND), mark * (1 + SAFE_BAND)
+        size = position.size
         for edge in (low, high):
-            risk = margin.position_risk(
-                spec, position.size, position.entry, edge, position.unrealized_funding
-            )
-            if base + risk.pnl - funding <= risk.maintenance_margin:
+            # margin.position_risk's pnl and maintenance margin, without its initial margins
+            pnl = margin.unrealized_pnl(spec, size, position.entry, edge) if size else 0.0
+            if base + pnl - funding <= margin.margin_requirement(spec, size, edge, initial=False):
                 self._safe_bands.pop((acc.account_id, *pool), None)
                 return
         self._safe_bands[(acc.account_id, *pool)] = (key, low, high)
