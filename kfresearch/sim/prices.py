@@ -81,10 +81,11 @@ class Prices:
         60
         """
         read = getattr(self.market, "mark_prices", None)
-        if read is not None:
+        if read is not None and len(times_ms):
             marks = read(symbol, times_ms)
             inside = (low <= marks) & (marks <= high)
-            return len(times_ms) if inside.all() else int(np.argmin(inside))
+            first = int(inside.argmin())  # the first False; 0 when all are True
+            return len(times_ms) if inside[first] else first
         for i, t in enumerate(times_ms.tolist()):
             if not low <= self.market.mark_price(symbol, t) <= high:
                 return i

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kfresearch.sim.engine import Engine
@@ -18,6 +19,7 @@ from kfresearch.sim.ledger import Ledger
 from kfresearch.sim.lifecycle import Lifecycle
 from kfresearch.sim.market import SyntheticMarket
 from kfresearch.sim.orders import OrderRequest
+from kfresearch.sim.prices import Prices
 from kfresearch.sim.sqlite_ledger import SqliteLedger
 
 SYMBOL = "PF_XBTUSD"
@@ -128,3 +130,24 @@ def test_with_an_open_order_every_minute_is_stepped() -> None:
 
 def test_spans_are_on_by_default() -> None:
     assert Lifecycle.spans is True
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+@pytest.mark.parametrize(
+    ("marks", "expected"),
+    [([], 0), ([1.0], 1), ([5.0], 0), ([1.0, 2.0, 5.0, 1.0], 2), ([1.0, float("nan"), 1.0], 1),
+     ([0.5, 2.0], 2), ([0.4999, 1.0], 0)],
+)
+def test_the_first_mark_outside_a_band(marks: list[float], expected: int,
+                                       vectorised: bool) -> None:
+    class Marks:
+        def mark_price(self, symbol: str, t_ms: int) -> float:
+            return marks[t_ms]
+
+    class Vectorised(Marks):
+        def mark_prices(self, symbol: str, times_ms: np.ndarray) -> np.ndarray:
+            return np.array([marks[t] for t in times_ms.tolist()], dtype=float)
+
+    prices = Prices(Vectorised() if vectorised else Marks())  # type: ignore[arg-type]
+    times = np.arange(len(marks), dtype=np.int64)
+    assert prices.first_mark_outside(SYMBOL, 0.5, 2.0, times) == expected
