@@ -114,7 +114,8 @@ class OpenBook:
         self._symbols[entry.symbol] = self._symbols.get(entry.symbol, 0) + 1
         key = (entry.symbol, entry.side)
         if size:
-            self._open[key] = self._open.get(key, _ZERO) + size
+            held = self._open.get(key)
+            self._open[key] = size if held is None else held + size
         if price is not None:
             heap = self._prices.setdefault(key, [])
             heapq.heappush(
@@ -138,7 +139,8 @@ class OpenBook:
             del self._symbols[entry.symbol]
         key = (entry.symbol, entry.side)
         if entry.open_size:
-            rest = self._open[key] - entry.open_size
+            held = self._open[key]
+            rest = _ZERO if held == entry.open_size else held - entry.open_size  # alone: no sum
             if rest:
                 self._open[key] = rest
             else:
