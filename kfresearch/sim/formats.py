@@ -47,7 +47,11 @@ def dec(value: float | int, digits: int | None = None) -> str:
     >>> dec(88000.0), dec(1e-9), dec(0.1 + 0.2, 10)
     ('88000', '0.000000001', '0.3')
     """
-    number = float(value)
+    return _dec(float(value), digits)
+
+
+@lru_cache(maxsize=4096)  # an order's bodies write the same sizes and prices many times
+def _dec(number: float, digits: int | None) -> str:
     if digits is not None:
         number = round(number, digits)
     text = repr(number)  # the shortest digits that read back, as numpy's unique=True
