@@ -60,6 +60,9 @@ __all__ = ["ReplaySource"]
 _RESOLUTION_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": HOUR_MS}
 _CASH = frozenset({"USD", "USDT", "USDC"})
 _Arrays = dict[str, NDArray[Any]]
+# kinds the store keeps month caches of (Kind.month_cache; a test holds the two equal):
+# a replay reads them a calendar month at a time
+_MONTHLY = frozenset({"candles", "funding_rates"})
 # the columns of each kind a replay reads (the time index comes with each)
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "candles": ("open", "high", "low", "close"),
@@ -90,11 +93,14 @@ class ReplaySource:
     book_max_age
         Oldest stored book snapshot still used (a pandas-style duration).
     cache_days
-        Days of each series kept in memory (at least two blocks).
+        Days of each series kept in memory (at least two blocks of it).
     block_days
-        Days read from the store at once: a read costs a fixed few
-        milliseconds (the series' manifest, the frame), so a replay that
-        moves day by day reads a week at a time.
+        Days of trades and book snapshots read from the store at once: a read
+        costs a fixed few milliseconds (the series' manifest, the frame), so
+        a replay that moves day by day reads a week at a time. Candles and
+        funding rates, which the store keeps month caches of, are read a
+        calendar month at a time (one cache file instead of a week's day
+        files: ~10 ms a week before, ~1 ms now).
     """
 
     name = "replay"
@@ -122,11 +128,13 @@ class ReplaySource:
         self.spread_ticks = spread_ticks
         self.level_usd = level_usd
         self.book_max_age_ms = int(pd.Timedelta(book_max_age).total_seconds() * 1000)
-        self._cache: OrderedDict[tuple[str, str, str, int], _Arrays] = OrderedDict()
+        # (kind, symbol, variant) -> day -> arrays, least recently used first: one cache per
+        # series, so a month of candles does not push a week of trades out (or the reverse)
+        self._cache: dict[tuple[str, str, str], OrderedDict[int, _Arrays]] = {}
+        self._cache_days = cache_days
         # (symbol, tick type) -> (from ms, until ms, close): see _candle_close
         self._closes: dict[tuple[str, str], tuple[int, int, float]] = {}
         self.block_days = block_days
-        self._cache_size = max(cache_days, 2 * block_days) * 8
         self._data_end: dict[str, int] = {}
         self._symbols = sorted(
             {s.keys["symbol"].upper() for s in store.series() if "symbol" in s.keys}
@@ -150,19 +158,30 @@ class ReplaySource:
     # -- stored series, a day at a time -----------------------------------------
 
     def _day(self, kind: str, symbol: str, variant: str, day: int) -> _Arrays:
-        key = (kind, symbol, variant, day)
-        found = self._cache.get(key)
-        if found is not None:
-            self._cache.move_to_end(key)
-            return found
+        days = self._cache.get((kind, symbol, variant))
+        if days is not None:
+            found = days.get(day)
+            if found is not None:
+                days.move_to_end(day)
+                return found
         self._read_block(kind, symbol, variant, day)
-        return self._cache[key]
+        return self._cache[(kind, symbol, variant)][day]
+
+    def _block(self, kind: str, day: int) -> tuple[int, int]:
+        """The days ``[first, last)`` read together with ``day`` (module docstring)."""
+        if kind in _MONTHLY:
+            month = np.datetime64(day, "D").astype("datetime64[M]")
+            first = int(month.astype("datetime64[D]").astype(np.int64))
+            return first, int((month + 1).astype("datetime64[D]").astype(np.int64))
+        first = day - day % self.block_days
+        return first, first + self.block_days
 
     def _read_block(self, kind: str, symbol: str, variant: str, day: int) -> None:
-        """Read the ``block_days`` days around ``day`` at once and cache each day's arrays."""
-        first = day - day % self.block_days
+        """Read the block of days around ``day`` (:meth:`_block`) at once and cache each
+        day's arrays."""
+        first, last = self._block(kind, day)
         since = pd.Timestamp(first * DAY_MS, unit="ms", tz="UTC")
-        until = since + pd.Timedelta(days=self.block_days)
+        until = pd.Timestamp(last * DAY_MS, unit="ms", tz="UTC")
         keys: dict[str, str] = {"symbol": symbol}
         if kind == "candles":
             keys |= {"tick_type": variant, "resolution": self.resolution}
@@ -175,15 +194,14 @@ class ReplaySource:
         if "side" in frame.columns:
             arrays["side"] = frame["side"].to_numpy(dtype=str)
         bounds = np.searchsorted(
-            arrays["time"], np.arange(first, first + self.block_days + 1) * DAY_MS, side="left"
+            arrays["time"], np.arange(first, last + 1) * DAY_MS, side="left"
         )
-        for i in range(self.block_days):
+        days = self._cache.setdefault((kind, symbol, variant), OrderedDict())
+        for i in range(last - first):
             a, b = int(bounds[i]), int(bounds[i + 1])
-            self._cache[(kind, symbol, variant, first + i)] = {
-                name: values[a:b] for name, values in arrays.items()
-            }
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            days[first + i] = {name: values[a:b] for name, values in arrays.items()}
+        while len(days) > max(self._cache_days, 2 * (last - first)):
+            days.popitem(last=False)
 
     def _days(self, kind: str, symbol: str, variant: str, t0_ms: int, t1_ms: int) -> _Arrays:
         """The series over the days that ``[t0_ms, t1_ms]`` touches, concatenated."""

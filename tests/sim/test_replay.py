@@ -7,6 +7,9 @@ every answer of :class:`ReplaySource` can be checked against the
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import pytest
 
 import kfresearch
@@ -157,3 +160,36 @@ def test_the_engine_trades_on_a_replay(source: ReplaySource) -> None:
     assert sorted(row["funding_rate"] for row in log) == sorted(
         source.funding_rate(SYMBOL, hour)[0] for hour in hours
     )
+
+
+def test_candles_and_funding_are_read_a_calendar_month_at_a_time(store: Store) -> None:
+    """One store read per month of candles or funding (the month cache), a week of trades;
+    the same prices as a read per minute would give."""
+    from kfresearch.sim.replay import _MONTHLY
+    from kfresearch.store import KINDS
+
+    assert {k.name for k in KINDS.values() if k.month_cache} == _MONTHLY
+    reads: list[tuple[str, pd.Timestamp, pd.Timestamp]] = []
+
+    class Counting(Store):
+        def read(self, kind: str, since: Any = None, until: Any = None, **keys: Any) -> Any:
+            reads.append((kind, pd.Timestamp(since), pd.Timestamp(until)))
+            return super().read(kind, since, until, **keys)
+
+    source = ReplaySource(Counting(store.root))
+    marks = [source.mark_price(SYMBOL, t) for t in range(START + MIN, NOW + 1, MIN)]
+    source.funding_rate(SYMBOL, NOW - HOUR)
+    source.last_price(SYMBOL, NOW)
+    october = (pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-11-01", tz="UTC"))
+    november = (october[1], pd.Timestamp("2026-12-01", tz="UTC"))
+    # at NOW (Nov 1, 00:00) the mark is the last October candle's close: a day back
+    assert ("candles", *october) in reads
+    assert ("candles", *november) in reads
+    assert ("funding_rates", *october) in reads
+    assert sum(kind == "candles" for kind, _, _ in reads) == 2  # 360 minutes, two reads
+    trades = [(a, b) for kind, a, b in reads if kind == "trades"]
+    assert trades
+    assert all(b - a == pd.Timedelta(days=7) for a, b in trades)
+    stored = store.read("candles", START - 2 * MIN, NOW, symbol=SYMBOL, tick_type="mark",
+                        resolution="1m")["close"]
+    assert marks == stored.iloc[: len(marks)].tolist()
