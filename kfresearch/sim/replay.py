@@ -191,7 +191,10 @@ class ReplaySource:
         for column in _COLUMNS[kind]:
             if column != "side":
                 arrays[column] = frame[column].to_numpy(dtype=float)
-        if "side" in frame.columns:
+        if kind == "trades":
+            # compared as Arrow text, kept as booleans: no Python string per trade
+            arrays["buy"] = frame["side"].eq("buy").to_numpy(dtype=bool, na_value=False)
+        elif "side" in frame.columns:
             arrays["side"] = frame["side"].to_numpy(dtype=str)
         bounds = np.searchsorted(
             arrays["time"], np.arange(first, last + 1) * DAY_MS, side="left"
@@ -338,12 +341,11 @@ class ReplaySource:
         rows = self._days("trades", symbol.upper(), "", start_ms, end_ms)
         a = int(np.searchsorted(rows["time"], start_ms, side="left"))
         b = int(np.searchsorted(rows["time"], end_ms, side="left"))
-        sides = rows.get("side", np.empty(0, dtype=str))
         return Trades(
             rows["time"][a:b],
             rows["price"][a:b],
             rows["size"][a:b],
-            np.asarray(sides[a:b] == "buy", dtype=bool),
+            rows["buy"][a:b],
             np.arange(a, b, dtype=np.int64),
         )
 

@@ -186,7 +186,7 @@ def read_series(
     CorruptFileError
         A file the range needs is missing, truncated or unreadable.
     """
-    manifest = series.load()
+    manifest = series.read_only()
     names = manifest.files_between(start, end)
     if kind.month_cache:
         tables = tables_of(series, manifest, names)
@@ -202,7 +202,7 @@ def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.
     Memory stays at one day whatever the range: what a replay of stored
     history iterates over.
     """
-    manifest = series.load()
+    manifest = series.read_only()
     for name in manifest.files_between(start, end):
         table = read_table(series.path / name, manifest.files[name])
         frame = renumber(_frame([table], kind, start, end))

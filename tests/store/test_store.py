@@ -356,3 +356,22 @@ def test_read_columns_gives_those_columns_of_the_full_frame_and_refuses_unknown_
     for bad in (["nope"], []):
         with pytest.raises(ValidationError, match="trades frames have the columns seq, uid"):
             store.read("trades", symbol="PF_SOLUSD", columns=bad)
+
+
+def test_readers_parse_a_manifest_again_only_when_it_changed(
+    tmp_path: Path, kf: kfresearch.Client
+) -> None:
+    from kfresearch.store.manifest import Series
+
+    store = Store(tmp_path, kf, progress=False)
+    store.download("trades", "PF_SOLUSD", since="2h", until="1h")
+    series = Series(tmp_path, "trades", {"symbol": "PF_SOLUSD"})
+    first = series.read_only()
+    assert series.read_only() is first  # unchanged file: the parsed copy
+    before = len(store.read("trades", symbol="PF_SOLUSD"))
+    store.download("trades", "PF_SOLUSD", since="1h")  # the manifest is replaced
+    second = series.read_only()
+    assert second is not first
+    assert len(second.files) >= len(first.files)
+    assert len(store.read("trades", symbol="PF_SOLUSD")) > before
+    assert Series(tmp_path, "trades", {"symbol": "PF_ETHUSD"}).read_only().files == {}
