@@ -110,14 +110,16 @@ class Liquidator:
         """Check every pool of ``acc`` (its band, else in full); note it if all are banded."""
         self._quiet.pop(acc.account_id, None)
         bands: list[tuple[str, float, float]] | None = []
-        for pool in self._pools(acc):
-            if not self._pool_symbols(acc, pool):
+        for pool, symbols in self._pools(acc):
+            # a pool liquidated before this one closed only its own positions; kept as a guard
+            held = [s for s in symbols if s in acc.positions]
+            if not held:
                 continue
-            key = self._band_key(acc, pool, t)
+            key = self._band_key(acc, pool, held, t)
             if not self._inside_safe_band(acc, pool, key, t):
                 equity, maintenance = self._equity_and_maintenance(acc, pool, t)
                 if equity < maintenance:
-                    self._liquidate(acc, pool, t)
+                    self._liquidate(acc, held, t)
                     bands = None
                     continue
                 self._remember_safe_band(acc, pool, key, equity, t)
@@ -133,26 +135,26 @@ class Liquidator:
         """Margined alone: a multi-collateral contract with a leverage preference (§4.21)."""
         return symbol in acc.leverage and not self.prices.known_spec(symbol).is_inverse
 
-    def _pools(self, acc: Account) -> list[Pool]:
-        pools = {
-            (self.prices.known_spec(s).margin_account, s if self._is_isolated(acc, s) else None)
-            for s in acc.positions
-        }
-        return sorted(pools, key=lambda pool: (pool[0], pool[1] or ""))
+    def _pools(self, acc: Account) -> list[tuple[Pool, list[str]]]:
+        """Every margin pool of ``acc`` with the symbols it holds (sorted), in pool order.
 
-    def _pool_symbols(self, acc: Account, pool: Pool) -> list[str]:
-        wallet, isolated = pool
-        if isolated is not None:
-            return [isolated] if isolated in acc.positions else []
-        return sorted(
-            s
-            for s in acc.positions
-            if self.prices.known_spec(s).margin_account == wallet and not self._is_isolated(acc, s)
-        )
+        >>> liquidator._pools(acc)                             # doctest: +SKIP
+        [(('flex', None), ['PF_ETHUSD', 'PF_XBTUSD'])]
+        """
+        held: dict[Pool, list[str]] = {}
+        for symbol in sorted(acc.positions):
+            wallet = self.prices.known_spec(symbol).margin_account
+            isolated = symbol if self._is_isolated(acc, symbol) else None
+            held.setdefault((wallet, isolated), []).append(symbol)
+        return sorted(held.items(), key=lambda item: (item[0][0], item[0][1] or ""))
 
-    def _band_key(self, acc: Account, pool: Pool, t: int) -> tuple[Any, ...] | None:
-        """What a safe band depends on; None when the pool holds more than one position."""
-        held = self._pool_symbols(acc, pool)
+    def _band_key(
+        self, acc: Account, pool: Pool, held: list[str], t: int
+    ) -> tuple[Any, ...] | None:
+        """What a safe band depends on; None when the pool holds more than one position.
+
+        ``held`` is the pool's symbols (see :meth:`_pools`).
+        """
         if len(held) != 1:
             return None
         wallet = pool[0]
@@ -198,9 +200,7 @@ class Liquidator:
             if spec.is_perpetual
             else 0.0
         )
-        base = equity - margin.unrealized_pnl(
-            spec, position.size, position.entry, mark
-        )
+        base = equity - margin.unrealized_pnl(spec, position.size, position.entry, mark)
         low, high = mark * (1 - SAFE_BAND), mark * (1 + SAFE_BAND)
         size = position.size
         for edge in (low, high):
@@ -244,8 +244,8 @@ class Liquidator:
         allocated /= acc.leverage[risk.spec.symbol]
         return allocated + risk.pnl + risk.unrealized_funding
 
-    def _liquidate(self, acc: Account, pool: Pool, t: int) -> None:
-        symbols = self._pool_symbols(acc, pool)
+    def _liquidate(self, acc: Account, symbols: list[str], t: int) -> None:
+        """Cancel the orders of a pool's ``symbols`` and close their positions at the mark."""
         for order in [o for o in acc.open_orders.values() if o.symbol in symbols]:
             # Not from the reference: the update reason of orders cancelled by a liquidation.
             self.matcher.close(acc, order, t, "cancelled", "NOT_ENOUGH_MARGIN")

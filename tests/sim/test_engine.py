@@ -850,6 +850,36 @@ def test_a_quiet_account_is_checked_again_when_its_wallet_changes() -> None:
     assert (acc.fills[-1].fill_type, acc.fills[-1].time_ms) == ("liquidation", T0 + 11 * MIN)
 
 
+def test_an_isolated_pool_is_liquidated_alone_and_the_cross_pool_stays_banded() -> None:
+    """Two pools in the flex wallet: PF_XBTUSD isolated at leverage 10, PF_ETHUSD cross.
+
+    Isolated equity 10,000 + 2(P - 50,000) meets its maintenance 1 % x 2P at
+    P = 45,454.5: at 45,000 only it is closed; the cross pool keeps its band.
+    """
+    engine, market = make()
+    eth = _spec("PF_ETHUSD", base="ETH")
+    market.specs[eth.symbol] = eth
+    for signal in ("mark", "index", "last"):
+        market.schedule[eth.symbol, signal] = [(0, 3_000.0)]
+    market.books[eth.symbol] = ([(2_999.0, 100.0)], [(3_000.0, 100.0)])
+    market.books["PF_XBTUSD"] = ([(49_990.0, 100.0)], [(50_000.0, 100.0)])
+    assert engine.set_max_leverage("acc-1", "PF_XBTUSD", 10.0, T0) is None
+    send(engine, order("mkt", "PF_XBTUSD", "buy", 2.0))
+    send(engine, order("mkt", "PF_ETHUSD", "buy", 5.0))
+    acc = engine.accounts["acc-1"]
+    liquidator = engine.lifecycle.liquidator
+    market.set_price("PF_XBTUSD", "mark", T0 + 5 * MIN, 45_600.0)  # just safe
+    engine.advance(T0 + 10 * MIN)
+    assert {s: p.size for s, p in acc.positions.items()} == {"PF_XBTUSD": 2.0, "PF_ETHUSD": 5.0}
+    market.set_price("PF_XBTUSD", "mark", T0 + 15 * MIN, 45_000.0)
+    engine.advance(T0 + 20 * MIN)
+    assert {s: p.size for s, p in acc.positions.items()} == {"PF_ETHUSD": 5.0}
+    assert (acc.fills[-1].symbol, acc.fills[-1].fill_type) == ("PF_XBTUSD", "liquidation")
+    assert acc.fills[-1].time_ms == T0 + 15 * MIN
+    bands = liquidator.quiet_bands(acc, (T0 + 20 * MIN) // HOUR)
+    assert bands == [("PF_ETHUSD", 3_000.0 * 0.95, 3_000.0 * 1.05)]
+
+
 def test_inverse_liquidation_has_no_fee() -> None:
     engine, market = make()
     market.books["PI_XBTUSD"] = ([(49_990.0, 1e7)], [(50_000.0, 1e7)])
