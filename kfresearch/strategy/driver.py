@@ -31,7 +31,7 @@ from kfresearch.strategy.tally import Tally
 
 if TYPE_CHECKING:
     from kfresearch.client import Client
-    from kfresearch.strategy.taps import Tap
+    from kfresearch.strategy.taps import Event, Tap
 
 __all__ = ["STEP_MS", "Venue", "check_symbols", "drive", "usd_equity"]
 
@@ -117,8 +117,10 @@ def drive(
     ctx = Context(venue.kf, tally, mode=venue.mode, now_ms=venue.now_ms, keep=keep)
     wants_trades, wants_book = player.wants("on_trade"), player.wants("on_book")
 
-    def deliver() -> None:
-        for event in venue.tap.take():
+    take = venue.tap.take
+
+    def deliver(events: list[Event]) -> None:
+        for event in events:
             if isinstance(event, Fill):
                 tally.add_fill(event)
                 player.on_fill(ctx, event)
@@ -127,10 +129,13 @@ def drive(
                 player.on_funding(ctx, event)
 
     player.on_start(ctx)
-    deliver()
+    deliver(take())
     previous: int | None = None
+    record_bar, on_bar, mark = ctx.record_bar, player.on_bar, tally.mark
     for t, bars in venue.steps():
-        deliver()
+        # most bars bring no event: the tap's empty answer is checked here, not in a call
+        if events := take():
+            deliver(events)
         if wants_trades and previous is not None:
             for symbol in symbols:
                 for trade in venue.trades(symbol, previous, t):
@@ -139,12 +144,13 @@ def drive(
             for symbol in symbols:
                 player.on_book(ctx, venue.book(symbol, t))
         for bar in bars:
-            ctx.record_bar(bar)
+            record_bar(bar)
         for bar in bars:
-            player.on_bar(ctx, bar)
-            deliver()
-        tally.mark(t)
+            on_bar(ctx, bar)
+            if events := take():
+                deliver(events)
+        mark(t)
         previous = t
     player.on_stop(ctx)
-    deliver()
+    deliver(take())
     return ctx, player
