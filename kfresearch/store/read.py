@@ -153,16 +153,16 @@ def _frame(
     order) in ``[start, end)``."""
     import pyarrow as pa
 
-    template = kind.empty() if columns is None else kind.empty()[columns]
     if not tables:
-        return template
+        return kind.empty() if columns is None else kind.empty()[columns]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
     if columns is None:
         plain = plain_frame(table, kind.spec, start, end)
         if plain is not None:
-            return plain
+            return plain  # no template built: its first call costs milliseconds
     else:
         table = table.select([n for n in ("time", *columns) if n in table.column_names])
+    template = kind.empty() if columns is None else kind.empty()[columns]
     frame = _slice(table, start, end).to_pandas().set_index("time")
     for name in template.columns.difference(frame.columns):  # files of an older layout
         frame[name] = pd.Series(pd.NA, index=frame.index, dtype=template[name].dtype)
