@@ -68,12 +68,7 @@ class Watching(httpx.BaseTransport, httpx.AsyncBaseTransport):
 SPAN = 3 * 3_600_000  # three hours: about 2,500 trades
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_pages() -> Iterator[None]:
-    """Pages of 100 elements: many pages from a short range (the reference pages by 1,000)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(queries, "HISTORY_PAGE", 100)
-        yield
+pytestmark = pytest.mark.usefixtures("small_pages")  # tests/client/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,12 +27,7 @@ NOW_MS = 1_793_491_200_000
 START = NOW_MS - 3_600_000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_pages() -> Iterator[None]:
-    """Pages of 100 elements: many pages and sub-ranges from a few thousand elements."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(queries, "HISTORY_PAGE", 100)
-        yield
+pytestmark = pytest.mark.usefixtures("small_pages")  # tests/client/conftest.py
 
 
 @pytest.fixture(scope="module")

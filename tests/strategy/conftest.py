@@ -90,6 +90,34 @@ def write_market(root: Path, start: pd.Timestamp, closes: Sequence[float],
 
 
 @dataclass
+class RoundTrip(Strategy):
+    """Buy ``size`` at the first bar close, sell it at the close of bar ``exit_bar`` (0:
+    never); the fills and funding it is told of, in ``events``."""
+
+    size: float = 0.2
+    exit_bar: int = 66
+
+    def on_start(self, ctx: kfresearch.strategy.Context) -> None:
+        self.seen = 0
+        self.events: list[kfresearch.strategy.Fill | kfresearch.strategy.Funding] = []
+
+    def on_bar(self, ctx: kfresearch.strategy.Context, bar: kfresearch.strategy.Bar) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            ctx.buy(bar.symbol, self.size)
+        elif self.seen == self.exit_bar:
+            ctx.sell(bar.symbol, self.size)
+
+    def on_fill(self, ctx: kfresearch.strategy.Context, fill: kfresearch.strategy.Fill) -> None:
+        self.events.append(fill)
+
+    def on_funding(
+        self, ctx: kfresearch.strategy.Context, funding: kfresearch.strategy.Funding
+    ) -> None:
+        self.events.append(funding)
+
+
+@dataclass
 class SmaCross(Strategy):
     """Long ``size`` when the fast average of closes is above the slow one, else short."""
 

@@ -12,37 +12,12 @@ import pandas as pd
 from kfresearch.sim import margin
 from kfresearch.sim.instruments import spec_for
 from kfresearch.store import Store
-from kfresearch.strategy import Bar, Context, Fill, Funding, Strategy, backtest
+from kfresearch.strategy import Bar, Context, Strategy, backtest
 
-from .conftest import SYMBOL, write_market
+from .conftest import SYMBOL, RoundTrip, write_market
 
 START = pd.Timestamp("2026-09-30T23:59:00Z")  # the first bar closes at 00:00
 HOUR = pd.Timestamp("2026-10-01T00:00:00Z")
-
-
-@dataclass
-class RoundTrip(Strategy):
-    """Buy ``size`` at the first bar close, sell it at the close of bar ``exit_bar``."""
-
-    size: float = 0.2
-    exit_bar: int = 66
-
-    def on_start(self, ctx: Context) -> None:
-        self.seen = 0
-        self.events: list[Fill | Funding] = []
-
-    def on_bar(self, ctx: Context, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            ctx.buy(bar.symbol, self.size)
-        elif self.seen == self.exit_bar:
-            ctx.sell(bar.symbol, self.size)
-
-    def on_fill(self, ctx: Context, fill: Fill) -> None:
-        self.events.append(fill)
-
-    def on_funding(self, ctx: Context, funding: Funding) -> None:
-        self.events.append(funding)
 
 
 def test_round_trip_with_funding_matches_the_hand_computation(tmp_path: Path) -> None:

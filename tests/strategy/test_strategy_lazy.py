@@ -11,7 +11,6 @@ hours on a random walk, and a 1x long whose mark leaves the 5 % band and comes b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,32 +22,14 @@ from kfresearch.sim.lifecycle import Lifecycle
 from kfresearch.sim.orders import OrderRequest
 from kfresearch.sim.replay import ReplaySource
 from kfresearch.store import Store
-from kfresearch.strategy import Bar, Context, Result, Strategy, backtest
+from kfresearch.strategy import Result, Strategy, backtest
 from kfresearch.strategy.backtests import ReplayVenue
 
-from .conftest import SYMBOL, SmaCross, write_market
+from .conftest import SYMBOL, RoundTrip, SmaCross, write_market
 
 START = pd.Timestamp("2026-09-30T23:59:00Z")  # the first bar closes at 00:00
 MINUTE = pd.Timedelta(minutes=1)
 FRAMES = ("equity", "positions", "fills", "orders", "funding")
-
-
-@dataclass
-class Hold(Strategy):
-    """Buy ``size`` at the first bar close; sell it at bar ``exit_bar`` (0: never)."""
-
-    size: float = 1.0
-    exit_bar: int = 0
-
-    def on_start(self, ctx: Context) -> None:
-        self.seen = 0
-
-    def on_bar(self, ctx: Context, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            ctx.buy(bar.symbol, self.size)
-        elif self.seen == self.exit_bar:
-            ctx.sell(bar.symbol, self.size)
 
 
 def _market(root: Path, closes: Sequence[float], seed: int = 3) -> pd.Timestamp:
@@ -99,7 +80,7 @@ def test_a_leveraged_long_liquidated_inside_the_hour(tmp_path: Path,
     # its 5 % band is left (and drawn again) before equity meets maintenance
     closes = [100_000.0] * 95 + [round(100_000.0 * 0.997**k) for k in range(1, 90)]
     until = _market(tmp_path, closes)
-    result, lazy_steps, ref_steps = _same(Hold(size=5.0), tmp_path, until, monkeypatch)
+    result, lazy_steps, ref_steps = _same(RoundTrip(size=5.0, exit_bar=0), tmp_path, until, monkeypatch)
     liquidated = result.fills[result.fills["fill_type"] == "liquidation"]
     assert len(liquidated) == 1
     when = liquidated.index[0]
@@ -114,7 +95,7 @@ def test_positions_held_over_many_funding_hours(tmp_path: Path,
     rng = np.random.default_rng(11)
     closes = np.round(100_000.0 * np.exp(np.cumsum(rng.normal(0, 0.0007, 2 * 1440))))
     until = _market(tmp_path, closes.tolist())
-    held, lazy_steps, ref_steps = _same(Hold(size=0.3, exit_bar=1700), tmp_path, until,
+    held, lazy_steps, ref_steps = _same(RoundTrip(size=0.3, exit_bar=1700), tmp_path, until,
                                         monkeypatch)
     # every hour 01:00 … 04:00 of the next day, then what accrued until the sale at 04:19
     assert held.funding["rate"].notna().sum() == 28
@@ -133,7 +114,7 @@ def test_the_mark_leaves_the_band_and_no_one_is_liquidated(
     wave = [100_000.0 * (1 + 0.003 * k) for k in range(40)]
     wave += [100_000.0 * (1 + 0.003 * (40 - k)) for k in range(40)]
     until = _market(tmp_path, [round(p) for p in 4 * wave])
-    result, lazy_steps, ref_steps = _same(Hold(size=1.0), tmp_path, until, monkeypatch)
+    result, lazy_steps, ref_steps = _same(RoundTrip(size=1.0, exit_bar=0), tmp_path, until, monkeypatch)
     assert (result.fills["fill_type"] != "liquidation").all()
     assert result.positions[SYMBOL].iloc[-1] == 1.0
     assert lazy_steps < ref_steps / 3
