@@ -99,13 +99,21 @@ def answer(server: HistoryServer) -> Callable[[Call], bytes]:
     return send
 
 
+def _scenario(
+    base: list[dict[str, Any]], scenario: str
+) -> tuple[Any, HistoryServer, pd.DataFrame]:
+    """The scenario's element times, a server of ``base`` retimed to them, and the frame
+    of every page read one after another (what a streamed download must give)."""
+    stamps = SCENARIOS[scenario]()
+    server = HistoryServer(stamps, in_memory(retimed(base, stamps)))
+    return stamps, server, frames.trades(serial(server), sort="asc")
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_the_streamed_download_is_the_frame_of_every_page_at_once(
     base: list[dict[str, Any]], scenario: str
 ) -> None:
-    stamps = SCENARIOS[scenario]()
-    server = HistoryServer(stamps, in_memory(retimed(base, stamps)))
-    expected = frames.trades(serial(server), sort="asc")
+    stamps, server, expected = _scenario(base, scenario)
     streamed = drive(plan(), answer(server))
     pd.testing.assert_frame_equal(streamed, expected)
     assert streamed.attrs == expected.attrs
@@ -227,9 +235,7 @@ def test_private_history_pages_still_give_the_frame_of_all_pages() -> None:
 def test_kf_trades_sync_and_async_stream_the_same_frame(
     base: list[dict[str, Any]], scenario: str
 ) -> None:
-    stamps = SCENARIOS[scenario]()
-    server = HistoryServer(stamps, in_memory(retimed(base, stamps)))
-    expected = frames.trades(serial(server), sort="asc")
+    _, server, expected = _scenario(base, scenario)
     since = pd.Timestamp(START, unit="ms", tz="UTC")
     until = pd.Timestamp(NOW_MS + 1, unit="ms", tz="UTC")
     transport = httpx.MockTransport(server.handle)
