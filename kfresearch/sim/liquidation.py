@@ -33,6 +33,9 @@ Pool = tuple[str, str | None]
 """A margin pool: (wallet, the isolated contract, or None for the wallet's cross margin)."""
 
 SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
+# collateral every market source prices at 1.0 USD: a flex wallet of these alone has an
+# equity that moves with its positions' marks only (see Liquidator._band_key)
+_CONSTANT_USD = frozenset({"USD", "USDT", "USDC"})
 
 
 class _Quiet:
@@ -151,13 +154,21 @@ class Liquidator:
     def _band_key(
         self, acc: Account, pool: Pool, held: list[str], t: int
     ) -> tuple[Any, ...] | None:
-        """What a safe band depends on; None when the pool holds more than one position.
+        """What a safe band depends on; None when the pool holds more than one position, or
+        is the flex wallet's cross pool with coins among its collateral.
 
         ``held`` is the pool's symbols (see :meth:`_pools`).
         """
         if len(held) != 1:
             return None
         wallet = pool[0]
+        if wallet == "flex" and pool[1] is None and any(
+            amount and currency not in _CONSTANT_USD
+            for currency, amount in acc.wallets.get(wallet, {}).items()
+        ):
+            # the cross pool's equity is its collateral at USD prices: with a coin among
+            # it, equity moves with the coin's price too, which no band of the mark covers
+            return None
         # the cross pool's equity also depends on the isolated positions' allocated margin
         positions = tuple(
             (p.symbol, p.size, p.entry, acc.leverage.get(p.symbol))

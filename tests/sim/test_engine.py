@@ -1020,3 +1020,33 @@ def test_ws_snapshots_have_the_documented_shapes() -> None:
     assert balances["flex_futures"]["initial_margin"] == approx(0.02 * 50_000)
     with pytest.raises(KeyError):
         engine.ws_snapshot("nonsense", "acc-1", T0)
+
+
+def test_a_wallet_holding_a_coin_is_checked_every_step_not_banded() -> None:
+    """Flex collateral in XBT: equity moves with XBT's price, not only with the position's
+    mark, so a safe band around the mark must not stand in for the full check."""
+
+    class CoinMarket(FakeMarket):
+        def usd_value(self, currency: str, t_ms: int) -> float:
+            if currency == "XBT":
+                return self._at("PF_XBTUSD", "index", t_ms)
+            return super().usd_value(currency, t_ms)
+
+    market = CoinMarket()
+    eth = _spec("PF_ETHUSD", base="ETH")
+    market.specs[eth.symbol] = eth
+    for signal in ("mark", "index", "last"):
+        market.schedule[eth.symbol, signal] = [(0, 3_000.0)]
+    market.books[eth.symbol] = ([(2_999.0, 1_000.0)], [(3_000.0, 1_000.0)])
+    engine = Engine(market, seed=42)
+    engine.advance(T0)
+    acc = engine.account("acc-1", T0)
+    engine.ledger.set_balance(acc, "flex", "USD", 0.0)
+    engine.ledger.set_balance(acc, "flex", "XBT", 2.0)  # 100,000 USD at 50,000
+    assert send(engine, order("mkt", "PF_ETHUSD", "buy", 50.0))["status"] == "placed"
+    engine.advance(T0 + 5 * MIN)
+    assert acc.positions["PF_ETHUSD"].size == 50.0  # the ETH mark never moves
+    market.set_price("PF_XBTUSD", "index", T0 + 10 * MIN, 100.0)  # the collateral: 200 USD
+    engine.advance(T0 + 20 * MIN)
+    assert acc.positions == {}
+    assert (acc.fills[-1].fill_type, acc.fills[-1].time_ms) == ("liquidation", T0 + 10 * MIN)
