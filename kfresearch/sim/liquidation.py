@@ -25,6 +25,7 @@ from kfresearch.sim.margin import HOUR_MS, PositionRisk
 from kfresearch.sim.matching import Matcher
 from kfresearch.sim.orders import Order
 from kfresearch.sim.prices import Prices
+from kfresearch.sim.source import CASH
 from kfresearch.sim.valuation import Valuation
 
 __all__ = ["SAFE_BAND", "Liquidator", "Pool"]
@@ -33,9 +34,6 @@ Pool = tuple[str, str | None]
 """A margin pool: (wallet, the isolated contract, or None for the wallet's cross margin)."""
 
 SAFE_BAND = 0.05  # liquidation is re-checked in full only when the mark leaves +-5 %
-# collateral every market source prices at 1.0 USD: a flex wallet of these alone has an
-# equity that moves with its positions' marks only (see Liquidator._band_key)
-_CONSTANT_USD = frozenset({"USD", "USDT", "USDC"})
 
 
 class _Quiet:
@@ -163,7 +161,7 @@ class Liquidator:
             return None
         wallet = pool[0]
         if wallet == "flex" and pool[1] is None and any(
-            amount and currency not in _CONSTANT_USD
+            amount and currency not in CASH
             for currency, amount in acc.wallets.get(wallet, {}).items()
         ):
             # the cross pool's equity is its collateral at USD prices: with a coin among

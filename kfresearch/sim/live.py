@@ -69,7 +69,7 @@ from kfresearch.sim.clock import parse_time_ms
 from kfresearch.sim.instruments import InstrumentSpec, MarginTier
 from kfresearch.sim.margin import HOUR_MS
 from kfresearch.sim.market.tape import Stats24h
-from kfresearch.sim.source import Level, Signal, Trades
+from kfresearch.sim.source import CASH, Level, Signal, Trades
 
 if TYPE_CHECKING:
     from kfresearch.sim.live_feed import LiveFeed
@@ -626,7 +626,7 @@ class LiveSource:
 
     def usd_value(self, currency: str, t_ms: int) -> float:
         code = currency.upper()
-        if code in {"USD", "USDT", "USDC"}:
+        if code in CASH:
             return 1.0
         code = {"BTC": "XBT"}.get(code, code)
         self.refresh()

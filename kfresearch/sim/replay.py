@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 from kfresearch.errors import StoreError
 from kfresearch.sim.instruments import DAY_MS, HOUR_MS, InstrumentSpec, spec_for
-from kfresearch.sim.source import Level, Signal, Trades
+from kfresearch.sim.source import CASH, Level, Signal, Trades
 
 if TYPE_CHECKING:
     from kfresearch.store import Store
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["ReplaySource"]
 
 _RESOLUTION_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": HOUR_MS}
-_CASH = frozenset({"USD", "USDT", "USDC"})
 _Arrays = dict[str, NDArray[Any]]
 # kinds the store keeps month caches of (Kind.month_cache; a test holds the two equal):
 # a replay reads them a calendar month at a time
@@ -324,7 +323,7 @@ class ReplaySource:
     def usd_value(self, currency: str, t_ms: int) -> float:
         """1.0 for USD and stablecoins; a coin at the index of its linear perpetual."""
         name = currency.upper()
-        if name in _CASH:
+        if name in CASH:
             return 1.0
         name = "XBT" if name == "BTC" else name
         perpetual = f"PF_{name}USD"

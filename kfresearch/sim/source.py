@@ -54,7 +54,11 @@ from numpy.typing import NDArray
 
 from kfresearch.sim.instruments import InstrumentSpec
 
-__all__ = ["Level", "MarketSource", "Signal", "Trades"]
+__all__ = ["CASH", "Level", "MarketSource", "Signal", "Trades"]
+
+#: Currencies every source values at 1.0 USD (:meth:`MarketSource.usd_value`): collateral
+#: whose USD value never moves.
+CASH = frozenset({"USD", "USDT", "USDC"})
 
 Signal = Literal["last", "mark", "index"]
 Level = tuple[float, float]
@@ -157,7 +161,7 @@ class MarketSource(Protocol):
         ...
 
     def usd_value(self, currency: str, t_ms: int) -> float:
-        """USD value of one unit of ``currency`` (``"XBT"``, ``"ETH"``; ``"USD"`` = 1.0).
+        """USD value of one unit of ``currency`` (``"XBT"``, ``"ETH"``; 1.0 for :data:`CASH`).
 
         Raises ``KeyError`` for a currency the source does not price.
         """

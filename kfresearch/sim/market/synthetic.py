@@ -50,7 +50,7 @@ from kfresearch.sim.market.params import (
 )
 from kfresearch.sim.market.paths import PricePaths
 from kfresearch.sim.market.tape import Stats24h, Tape, Trades
-from kfresearch.sim.source import Level, Signal
+from kfresearch.sim.source import CASH, Level, Signal
 
 __all__ = ["HISTORY_DAYS", "SyntheticMarket"]
 
@@ -166,7 +166,7 @@ class SyntheticMarket:
             For a currency the simulator does not price.
         """
         name = currency.upper()
-        if name in {"USD", "USDT", "USDC"}:
+        if name in CASH:
             return 1.0
         if name == "EUR":
             return 1.08
