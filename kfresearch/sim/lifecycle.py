@@ -65,6 +65,8 @@ MINUTE_MS = 60_000
 _NO_MINUTES: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _SIGNALS: dict[str, Signal] = {"mark": "mark", "index": "index", "last": "last"}
 Extremes = Callable[[str, Signal], tuple[float, float] | None]
+# a scan of the marks: (from time, bands (symbol, low, high), ends' limit, ends, quiet ends)
+_Scan = tuple[int, list[tuple[str, float, float]], int, NDArray[np.int64], int]
 
 
 def _by_seq(order: Order) -> int:
@@ -92,6 +94,9 @@ class Lifecycle:
         self.valuation = valuation
         self.matcher = matcher
         self.liquidator = Liquidator(prices, ledger, valuation, matcher)
+        # the last scan of the marks (_quiet_minutes): (t, bands, limit, ends, quiet).
+        # quiet_until and the advance that follows it ask for the same minutes.
+        self._scanned: _Scan = (-1, [], 0, _NO_MINUTES, 0)
 
     def advance(self, now_ms: int) -> bool:
         """Bring every account up to ``now_ms``; False on the first call (nothing to catch up)."""
@@ -190,12 +195,20 @@ class Lifecycle:
                     limit = min(limit, expiry)
         if first >= limit:
             return _NO_MINUTES, 0
+        seen_t, seen_bands, seen_limit, seen_ends, seen_quiet = self._scanned
+        if seen_t == t and limit <= seen_limit and seen_bands == bands:
+            # the same minutes from the same time with the same bands: a prefix of the last
+            # scan, whose first mark outside a band is the last scan's or none (marks of
+            # a time do not change: the same numbers)
+            n = (limit - first + MINUTE_MS - 1) // MINUTE_MS
+            return seen_ends[:n], min(seen_quiet, n)
         ends = np.arange(first, limit, MINUTE_MS, dtype=np.int64)
         quiet = int(ends.size)
         for symbol, low, high in bands:
             quiet = self.prices.first_mark_outside(symbol, low, high, ends[:quiet])
             if not quiet:
                 break
+        self._scanned = (t, bands, limit, ends, quiet)
         return ends, quiet
 
     def _accrue_quiet(self, t: int, ends: NDArray[np.int64], quiet: int) -> int:

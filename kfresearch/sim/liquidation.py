@@ -21,7 +21,7 @@ from typing import Any
 from kfresearch.sim import margin
 from kfresearch.sim.accounts import Account
 from kfresearch.sim.ledger import Ledger
-from kfresearch.sim.margin import HOUR_MS, PositionRisk
+from kfresearch.sim.margin import HOUR_MS, Exposure
 from kfresearch.sim.matching import Matcher
 from kfresearch.sim.orders import Order
 from kfresearch.sim.prices import Prices
@@ -234,20 +234,19 @@ class Liquidator:
         exchange sizes the allocated margin is not documented.
         """
         wallet, isolated = pool
+        equity, maintenance, exposures = self.valuation.pool_margin(acc, wallet, t)
         if wallet != "flex":
-            single = self.valuation.wallet_summary(acc, wallet, t)
-            return single.portfolio_value, single.maintenance_margin
-        flex = self.valuation.flex_summary(acc, t)
-        alone = [r for r in flex.risks if r.size and self._is_isolated(acc, r.spec.symbol)]
+            return equity, maintenance
+        alone = [r for r in exposures if r.size and self._is_isolated(acc, r.spec.symbol)]
         if isolated is not None:
             risk = next(r for r in alone if r.spec.symbol == isolated)
             return self._isolated_equity(acc, risk), risk.maintenance_margin
         held = math.fsum(self._isolated_equity(acc, r) for r in alone)
-        maintenance = flex.maintenance_margin - math.fsum(r.maintenance_margin for r in alone)
-        return flex.margin_equity - held, maintenance
+        maintenance -= math.fsum(r.maintenance_margin for r in alone)
+        return equity - held, maintenance
 
     @staticmethod
-    def _isolated_equity(acc: Account, risk: PositionRisk) -> float:
+    def _isolated_equity(acc: Account, risk: Exposure) -> float:
         position = acc.positions[risk.spec.symbol]
         allocated = abs(position.size) * risk.spec.contract_size * position.entry
         allocated /= acc.leverage[risk.spec.symbol]

@@ -19,6 +19,7 @@ import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kfresearch.sim.instruments import InstrumentSpec, MarginTier
 
@@ -26,6 +27,7 @@ __all__ = [
     "HOUR_MS",
     "MAKER_FEE",
     "TAKER_FEE",
+    "Exposure",
     "FeeTier",
     "FlexSummary",
     "PositionRisk",
@@ -33,14 +35,17 @@ __all__ = [
     "apply_trade",
     "fee",
     "fee_tier",
+    "flex_margin",
     "flex_summary",
     "funding_accrual",
     "notional_usd",
+    "position_exposure",
     "position_risk",
     "price_where_equity_meets",
     "round_size",
     "tranche_sum",
     "unrealized_pnl",
+    "wallet_margin",
     "wallet_summary",
 ]
 
@@ -266,12 +271,13 @@ def position_risk(
     would hold if every order on one side filled.
     """
     worst = max(abs(size + open_buys), abs(size - open_sells))
+    exposure = position_exposure(spec, size, entry, mark, unrealized_funding)
     return PositionRisk(
         spec=spec,
         size=size,
         entry=entry,
         mark=mark,
-        pnl=unrealized_pnl(spec, size, entry, mark) if size else 0.0,
+        pnl=exposure.pnl,
         unrealized_funding=unrealized_funding,
         initial_margin=margin_requirement(
             spec, size, mark, initial=True, max_leverage=max_leverage
@@ -279,8 +285,40 @@ def position_risk(
         initial_margin_with_orders=margin_requirement(
             spec, worst, mark, initial=True, max_leverage=max_leverage
         ),
-        maintenance_margin=margin_requirement(spec, size, mark, initial=False),
+        maintenance_margin=exposure.maintenance_margin,
         max_leverage=max_leverage,
+    )
+
+
+class Exposure(NamedTuple):
+    """What liquidation reads of a position at the mark: :class:`PositionRisk` without
+    the initial margins (and without the orders, which only those count).
+
+    Amounts in the contract's settlement currency; the same numbers as the
+    :class:`PositionRisk` of the same position.
+    """
+
+    spec: InstrumentSpec
+    size: float
+    pnl: float
+    unrealized_funding: float
+    maintenance_margin: float
+
+
+def position_exposure(
+    spec: InstrumentSpec, size: float, entry: float, mark: float, unrealized_funding: float
+) -> Exposure:
+    """A position's PnL and maintenance margin at ``mark`` (:class:`Exposure`).
+
+    >>> position_exposure(spec, 2.0, 90_000.0, 91_000.0, -3.0)   # doctest: +SKIP
+    Exposure(spec=..., size=2.0, pnl=2000.0, unrealized_funding=-3.0, maintenance_margin=1820.0)
+    """
+    return Exposure(
+        spec,
+        size,
+        unrealized_pnl(spec, size, entry, mark) if size else 0.0,
+        unrealized_funding,
+        margin_requirement(spec, size, mark, initial=False),
     )
 
 
@@ -361,6 +399,29 @@ def flex_summary(
     )
 
 
+def flex_margin(
+    balances: dict[str, float],
+    usd_values: dict[str, float],
+    haircuts: dict[str, float],
+    exposures: Sequence[Exposure],
+) -> tuple[float, float]:
+    """The flex wallet's (margin equity, maintenance margin) in USD: what liquidation reads
+    of :func:`flex_summary` (its ``margin_equity`` and ``maintenance_margin``, the same
+    floats), without the currencies' values and the initial margins.
+
+    >>> flex_margin({"USD": 1000.0}, {"USD": 1.0}, {}, [])
+    (1000.0, 0.0)
+    """
+    collateral = math.fsum(
+        quantity * usd_values[code] * (1 - haircuts.get(code, 0.0))
+        for code, quantity in balances.items()
+    )
+    unrealized = math.fsum(e.pnl for e in exposures) + math.fsum(
+        e.unrealized_funding for e in exposures
+    )
+    return collateral + unrealized, math.fsum(e.maintenance_margin for e in exposures)
+
+
 @dataclass(frozen=True)
 class WalletSummary:
     """A single-collateral (inverse) wallet in its coin (reference §4.9 ``marginAccount``)."""
@@ -406,6 +467,18 @@ def wallet_summary(currency: str, balance: float, risks: Iterable[PositionRisk])
         maintenance_margin=math.fsum(r.maintenance_margin for r in items),
         risks=items,
     )
+
+
+def wallet_margin(balance: float, exposures: Sequence[Exposure]) -> tuple[float, float]:
+    """A single-collateral wallet's (portfolio value, maintenance margin) in its coin: what
+    liquidation reads of :func:`wallet_summary` (the same floats).
+
+    >>> wallet_margin(1.5, [])
+    (1.5, 0.0)
+    """
+    pnl = math.fsum(e.pnl for e in exposures)
+    funding = math.fsum(e.unrealized_funding for e in exposures)
+    return balance + pnl + funding, math.fsum(e.maintenance_margin for e in exposures)
 
 
 def price_where_equity_meets(risk: PositionRisk, equity: float, requirement: float) -> float:

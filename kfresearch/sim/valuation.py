@@ -18,7 +18,7 @@ from kfresearch.sim import margin
 from kfresearch.sim.accounts import Account, Fill
 from kfresearch.sim.feewindow import FeeWindow
 from kfresearch.sim.instruments import FEE_TIERS, InstrumentSpec
-from kfresearch.sim.margin import HOUR_MS, FlexSummary, PositionRisk, WalletSummary
+from kfresearch.sim.margin import HOUR_MS, Exposure, FlexSummary, PositionRisk, WalletSummary
 from kfresearch.sim.orders import Order
 from kfresearch.sim.prices import Prices
 
@@ -68,12 +68,60 @@ class Valuation:
     def flex_summary(self, acc: Account, now_ms: int, *, extra: Order | None = None) -> FlexSummary:
         """The multi-collateral wallet valued at ``now_ms`` (``extra``: count one more order)."""
         balances = acc.wallets.get("flex", {})
-        values = {
-            code: 1.0 if code == "USD" else self.prices.usd_value(code, now_ms) for code in balances
-        }
+        values = self._usd_values(balances, now_ms)
         return margin.flex_summary(
             balances, values, HAIRCUTS, self._wallet_risks(acc, "flex", now_ms, extra)
         )
+
+    def exposures(self, acc: Account, wallet: str, now_ms: int) -> list[Exposure]:
+        """The wallet's positions and open orders' symbols (sorted) at the mark, without
+        initial margins: :meth:`flex_summary`'s or :meth:`wallet_summary`'s ``risks``
+        cut to what liquidation reads (:class:`~kfresearch.sim.margin.Exposure`, the
+        same numbers; a symbol with orders only has a zero size)."""
+        symbols = acc.active_symbols()
+        specs = [self.prices.known_spec(s) for s in sorted(symbols)]
+        found: list[Exposure] = []
+        for spec in specs:
+            if spec.margin_account != wallet:
+                continue
+            position = acc.positions.get(spec.symbol)
+            mark = self.prices.mark(spec.symbol, now_ms)
+            if position is None:
+                found.append(margin.position_exposure(spec, 0.0, 0.0, mark, 0.0))
+            else:
+                found.append(
+                    margin.position_exposure(
+                        spec, position.size, position.entry, mark, position.unrealized_funding
+                    )
+                )
+        return found
+
+    def pool_margin(
+        self, acc: Account, wallet: str, now_ms: int
+    ) -> tuple[float, float, list[Exposure]]:
+        """A margin wallet's (equity, maintenance margin, :meth:`exposures`) at ``now_ms``:
+        the flex wallet's margin equity (USD), a single-collateral wallet's portfolio value
+        (its coin). The same floats as :meth:`flex_summary` / :meth:`wallet_summary`.
+
+        >>> valuation.pool_margin(acc, "flex", now_ms)[:2]          # doctest: +SKIP
+        (100012.5, 181.7)
+        """
+        balances = acc.wallets.get(wallet, {})
+        if wallet == "flex":
+            values = self._usd_values(balances, now_ms)
+            exposures = self.exposures(acc, wallet, now_ms)
+            equity, maintenance = margin.flex_margin(balances, values, HAIRCUTS, exposures)
+        else:
+            currency = next(iter(balances), wallet[3:6].upper())
+            exposures = self.exposures(acc, wallet, now_ms)
+            equity, maintenance = margin.wallet_margin(balances.get(currency, 0.0), exposures)
+        return equity, maintenance, exposures
+
+    def _usd_values(self, balances: dict[str, float], now_ms: int) -> dict[str, float]:
+        return {
+            code: 1.0 if code == "USD" else self.prices.usd_value(code, now_ms)
+            for code in balances
+        }
 
     def wallet_summary(
         self, acc: Account, wallet: str, now_ms: int, *, extra: Order | None = None
