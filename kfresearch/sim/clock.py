@@ -97,5 +97,24 @@ class SimClock:
             self._offset += int(ms)
         return self.now_ms()
 
+    def move_to(self, ms: int) -> None:
+        """Set a fixed clock to ``ms`` (epoch ms, not before now), for one thread moving
+        through history (a backtest, once a bar).
+
+        Without :meth:`advance`'s lock: an advance from another thread at the same moment
+        could be lost, so a clock moved this way must be moved by its one thread only.
+
+        >>> clock = SimClock.fixed(1_793_491_200_000)
+        >>> clock.move_to(1_793_491_260_000); clock.now_ms()
+        1793491260000
+        """
+        offset = ms - self._start
+        if self.mode != "fixed" or offset < self._offset:
+            raise ValueError(
+                f"move_to({ms}) needs a fixed clock at or before {ms} (this one is "
+                f"{self.mode}, at {self.now_ms()}): use advance() to move another clock"
+            )
+        self._offset = offset
+
     def __repr__(self) -> str:
         return f"SimClock(mode={self.mode!r}, now={self.now_ms()})"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kfresearch.sim.accounts import Account
+from kfresearch.sim.clock import SimClock
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.market import SyntheticMarket
 from kfresearch.sim.orders import OrderRequest
@@ -151,3 +152,15 @@ def test_a_changed_band_is_scanned_afresh() -> None:
     assert ends.size > 0
     assert lifecycle._scanned[1] == [(symbol, high * 2, high * 3)]
     np.testing.assert_array_equal(ends, np.arange(t + MINUTE, T0 + HOUR, MINUTE))
+
+
+def test_a_fixed_clock_moves_to_a_time_as_advance_does() -> None:
+    moved, advanced = SimClock.fixed(T0), SimClock.fixed(T0)
+    for t in (T0, T0 + 1, T0 + MINUTE, T0 + HOUR + 17):
+        moved.move_to(t)
+        advanced.advance(t - advanced.now_ms())
+        assert moved.now_ms() == advanced.now_ms() == t
+    with pytest.raises(ValueError, match="at or before"):
+        moved.move_to(T0)
+    with pytest.raises(ValueError, match="use advance"):
+        SimClock("real").move_to(T0)
