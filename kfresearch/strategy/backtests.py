@@ -36,7 +36,14 @@ import numpy as np
 import pandas as pd
 
 from kfresearch.errors import StoreError, ValidationError
-from kfresearch.strategy.driver import STEP_MS, StrategyLike, check_symbols, drive, usd_equity
+from kfresearch.strategy.driver import (
+    STEP_MS,
+    History,
+    StrategyLike,
+    check_symbols,
+    drive,
+    usd_equity,
+)
 from kfresearch.strategy.events import Bar, Book, Trade
 from kfresearch.strategy.result import Result, build_result
 from kfresearch.strategy.taps import EngineTap, Tap
@@ -61,6 +68,8 @@ class ReplayVenue:
 
     mode = "backtest"
     lazy = True  # False: advance the engine at every bar (the reference the tests compare to)
+    # False: no history() (the context keeps bars as they come: the reference of the tests)
+    known = True
 
     def __init__(
         self,
@@ -81,6 +90,7 @@ class ReplayVenue:
         self.symbols = symbols
         self.step_ms = STEP_MS[resolution]
         self.candles = {s: self._read(store, s, start_ms, end_ms, resolution) for s in symbols}
+        self._bars = {s: _columns(frame, self.step_ms) for s, frame in self.candles.items()}
         self.source = ReplaySource(store, resolution=resolution)
         clock = SimClock("fixed", start_ms)
 
@@ -96,7 +106,8 @@ class ReplayVenue:
         self.kf: Client = DirectClient(
             "sim", exchange=self.exchange, limiter=RateLimiter.unlimited()
         )
-        self.tap: Tap = EngineTap.for_client(self.kf)
+        # nothing else moves this exchange and its memory ledger keeps the account for good
+        self.tap: Tap = EngineTap.for_client(self.kf, steady=True)
         # lazy stepping (_move_to): the engine is advanced when a bar's end reaches _due,
         # which holds while no unit of work has begun since it was asked (_units_seen)
         self._horizon = end_ms  # the last bar's end, once steps() has read the bars
@@ -125,20 +136,26 @@ class ReplayVenue:
     def start_equity(self) -> float:
         return usd_equity(self.kf)
 
+    def history(self) -> dict[str, History] | None:
+        """Every bar :meth:`steps` will hand over, per symbol, in order (None when
+        ``known`` is off): the context reads its recent bars from these arrays
+        (:class:`~kfresearch.strategy.driver.History`)."""
+        return self._bars if self.known else None
+
     def steps(self) -> Iterator[tuple[int, list[Bar]]]:
         step = self.step_ms
-        columns: dict[str, tuple[list[Any], ...]] = {}
-        for symbol, frame in self.candles.items():
-            starts = pd.DatetimeIndex(frame.index).as_unit("ms").asi8.tolist()
-            columns[symbol] = (starts, *(frame[c].to_numpy(dtype=float).tolist() for c in
-                                         ("open", "high", "low", "close", "volume")))
+        columns: dict[str, tuple[list[Any], ...]] = {
+            symbol: (known.start_ms.tolist(), *(row.tolist() for row in known.columns))
+            for symbol, known in self._bars.items()
+        }
         if len(columns) == 1:
             # one symbol: every bar closes a step of its own (the common case, kept tight)
             ((symbol, (starts, o, h, low, c, v)),) = columns.items()
             self._horizon = starts[-1] + step
+            new = tuple.__new__  # a Bar without NamedTuple's Python-level __new__
             for start, o_, h_, l_, c_, v_ in zip(starts, o, h, low, c, v, strict=True):
                 end = start + step
-                bar = Bar(symbol, start, end, o_, h_, l_, c_, v_)
+                bar = new(Bar, (symbol, start, end, o_, h_, l_, c_, v_))
                 self._move_to(end)
                 yield end, [bar]
             return
@@ -199,6 +216,18 @@ class ReplayVenue:
     def book(self, symbol: str, t_ms: int) -> Book:
         bids, asks = self.source.book(symbol, t_ms)
         return Book(symbol, _stamp(t_ms), tuple(bids), tuple(asks))
+
+
+def _columns(frame: pd.DataFrame, step_ms: int) -> History:
+    """A candles frame's bars as arrays: starts and ends (epoch ms), the five value rows."""
+    starts = pd.DatetimeIndex(frame.index).as_unit("ms").asi8.copy()
+    rows = np.asarray([frame[c].to_numpy(dtype=float) for c in
+                       ("open", "high", "low", "close", "volume")], dtype=float)
+    rows.flags.writeable = False
+    starts.flags.writeable = False
+    ends = starts + step_ms
+    ends.flags.writeable = False
+    return History(starts, ends, rows)
 
 
 def backtest(

@@ -31,6 +31,7 @@ from kfresearch.strategy.events import Bar
 if TYPE_CHECKING:
     from kfresearch.client import Client
     from kfresearch.orders import OrderResult
+    from kfresearch.strategy.driver import History
     from kfresearch.strategy.tally import Tally
 
 __all__ = ["Context"]
@@ -96,6 +97,31 @@ class _Bars:
         return self.count - (held if n is None else max(min(n, held), 0))
 
 
+class _GivenBars(_Bars):
+    """Recent bars of one symbol when the venue knows every bar in advance (a backtest).
+
+    The buffers are the venue's read-only arrays of all the run's bars
+    (:class:`~kfresearch.strategy.driver.History`); ``count`` of them have been
+    handed over, and every read stops there (:meth:`_Bars.first`): adding a bar
+    only counts it. Reads give what :class:`_Bars` gives, bit for bit.
+    """
+
+    def __init__(self, keep: int, history: History) -> None:
+        self.keep = max(int(keep), 1)
+        self.start_ms = history.start_ms
+        self.columns = history.columns
+        self.close = history.columns[3]
+        self.shown = self.close.view()
+        self.shown.flags.writeable = False
+        self.count = 0
+        self._size = self.start_ms.size
+
+    def add(self, bar: Bar) -> None:
+        if self.count == self._size:
+            raise ValidationError("bar", bar, "the venue handed over more bars than its history")
+        self.count += 1
+
+
 class Context:
     """The strategy's view of its account and market (see the module docstring).
 
@@ -111,14 +137,24 @@ class Context:
     """
 
     def __init__(
-        self, kf: Client, tally: Tally, *, mode: str, now_ms: Callable[[], int], keep: int
+        self,
+        kf: Client,
+        tally: Tally,
+        *,
+        mode: str,
+        now_ms: Callable[[], int],
+        keep: int,
+        history: dict[str, History] | None = None,
     ) -> None:
         self.kf = kf
         self.tally = tally
         self.symbols = tally.symbols
         self.mode = mode
         self._now_ms = now_ms
-        self._bars = {symbol: _Bars(keep) for symbol in tally.symbols}
+        self._bars: dict[str, _Bars] = {
+            symbol: _Bars(keep) if history is None else _GivenBars(keep, history[symbol])
+            for symbol in tally.symbols
+        }
         self._orders: list[tuple[int, dict[str, Any]]] = []
         self.place_order = self._recorded(kf.place_order)
         self.edit_order = self._recorded(kf.edit_order)

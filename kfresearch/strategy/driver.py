@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from kfresearch.errors import ValidationError
 from kfresearch.strategy.base import Strategy, as_strategy
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from kfresearch.client import Client
     from kfresearch.strategy.taps import Event, Tap
 
-__all__ = ["STEP_MS", "Venue", "check_symbols", "drive", "usd_equity"]
+__all__ = ["STEP_MS", "History", "Venue", "check_symbols", "drive", "usd_equity"]
 
 #: Bar lengths the drivers take, in milliseconds.
 STEP_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000}
@@ -41,8 +44,31 @@ STEP_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 
 StrategyLike = Strategy | Callable[[Context, Bar], None]
 
 
+class History(NamedTuple):
+    """Every bar of one symbol a venue will hand over, in order, when it knows them in
+    advance (a backtest's stored candles): read-only arrays.
+
+    Attributes
+    ----------
+    start_ms, end_ms : ndarray of int64
+        Each bar's start and end (epoch ms).
+    columns : ndarray of float64, shape (5, bars)
+        Open, high, low, close (USD) and volume (contracts) rows.
+    """
+
+    start_ms: NDArray[np.int64]
+    end_ms: NDArray[np.int64]
+    columns: NDArray[np.float64]
+
+
 class Venue(Protocol):
-    """Where a run happens: the client, the clock, the bars, the account's events."""
+    """Where a run happens: the client, the clock, the bars, the account's events.
+
+    A venue that knows every bar in advance (a backtest) may also have
+    ``history() -> dict[str, History] | None``: the context's recent bars and
+    the tally's marks are then read from those arrays (only as far as the
+    bars handed over) instead of being copied bar by bar.
+    """
 
     kf: Client
     mode: str
@@ -113,8 +139,11 @@ def drive(
 ) -> tuple[Context, Strategy]:
     """Run ``strategy`` (a copy) on ``venue`` (module docstring); the context and the copy."""
     player = copy.deepcopy(as_strategy(strategy))
-    tally = Tally(symbols, venue.start_equity())
-    ctx = Context(venue.kf, tally, mode=venue.mode, now_ms=venue.now_ms, keep=keep)
+    given = getattr(venue, "history", None)
+    history: dict[str, History] | None = given() if given is not None else None
+    tally = Tally(symbols, venue.start_equity(), history=history)
+    ctx = Context(venue.kf, tally, mode=venue.mode, now_ms=venue.now_ms, keep=keep,
+                  history=history)
     wants_trades, wants_book = player.wants("on_trade"), player.wants("on_book")
 
     take = venue.tap.take

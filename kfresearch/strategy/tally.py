@@ -15,12 +15,16 @@ so realised and unrealised PnL need no entry price. Inverse contracts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from kfresearch.strategy.events import Fill, Funding
+
+if TYPE_CHECKING:
+    from kfresearch.strategy.driver import History
 
 __all__ = ["Tally"]
 
@@ -40,6 +44,10 @@ class Tally:
         Signed contracts per symbol.
     closes : dict
         Last close per symbol (USD).
+    history : dict of History or None
+        Every bar per symbol when the venue knows them in advance (a
+        backtest): the closes at each mark are then found from the marks'
+        times at the end instead of being noted at every mark.
     """
 
     symbols: tuple[str, ...]
@@ -49,6 +57,7 @@ class Tally:
     closes: dict[str, float] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     funding: list[Funding] = field(default_factory=list)
+    history: dict[str, History] | None = field(default=None, repr=False)
     _times: list[int] = field(default_factory=list)
     # each symbol's last close at every mark; cash and positions only where they changed
     _marked_closes: dict[str, list[float]] = field(default_factory=dict)
@@ -59,7 +68,8 @@ class Tally:
         self.cash = self.start_equity
         for symbol in self.symbols:
             self.positions.setdefault(symbol, 0.0)
-            self._marked_closes[symbol] = []
+            if self.history is None:
+                self._marked_closes[symbol] = []
 
     def add_fill(self, fill: Fill) -> None:
         signed = fill.signed_size
@@ -85,8 +95,9 @@ class Tally:
     def mark(self, time_ms: int) -> None:
         """Record equity, cash and positions at ``time_ms`` (a bar close).
 
-        O(1) and no arithmetic: the closes are noted, cash and positions only
-        when a fill or funding changed them; the frames are computed at the end.
+        O(1) and no arithmetic: the closes are noted (unless the history
+        holds them), cash and positions only when a fill or funding changed
+        them; the frames are computed at the end.
         """
         if self._changed:
             self._changes.append(
@@ -126,9 +137,18 @@ class Tally:
         total = np.zeros(cash.size)
         for j, symbol in enumerate(self.symbols):
             size = held[:, j]
-            closes = np.asarray(self._marked_closes[symbol], dtype=float)
-            total = total + np.where(size != 0, size * closes, 0.0)
+            total = total + np.where(size != 0, size * self._closes_marked(symbol), 0.0)
         return cash + total, cash
+
+    def _closes_marked(self, symbol: str) -> NDArray[np.float64]:
+        """``symbol``'s last close (USD) at every mark, 0.0 before its first bar."""
+        if self.history is None:
+            return np.asarray(self._marked_closes[symbol], dtype=float)
+        # the bars handed over by a mark are those that ended by then (the drivers
+        # record every bar of a bar close before marking it)
+        known = self.history[symbol]
+        seen = np.searchsorted(known.end_ms, np.asarray(self._times, dtype=np.int64), "right")
+        return np.concatenate(([0.0], known.columns[3]))[seen]
 
     def equity_frame(self) -> pd.DataFrame:
         """Per bar: ``equity_usd``, ``cash_usd``, ``drawdown`` (fraction <= 0), ``drawdown_usd``."""

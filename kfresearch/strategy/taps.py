@@ -64,19 +64,28 @@ def fill_from_feed(message: dict[str, Any]) -> Fill:
 class EngineTap:
     """Fills and funding of one account of an in-process exchange (module docstring)."""
 
-    def __init__(self, exchange: SimExchange, account_id: str) -> None:
+    def __init__(self, exchange: SimExchange, account_id: str, *, steady: bool = False) -> None:
         self.exchange = exchange
         self.account_id = account_id
         account = self._account()
         self._fills_seen = len(account.fills)
         self._log_seen = len(account.log)
+        # steady: the ledger keeps this account's records in this process for good (a
+        # backtest's memory ledger, one thread), so a look at its log's length answers
+        # "anything new?" without finding the account again; twice a bar, usually "no"
+        self._steady_log: list[Any] | None = account.log if steady else None
 
     @classmethod
-    def for_client(cls, kf: Client) -> EngineTap:
-        """The tap of the account ``kf``'s key trades (``kf`` must be in-process)."""
+    def for_client(cls, kf: Client, *, steady: bool = False) -> EngineTap:
+        """The tap of the account ``kf``'s key trades (``kf`` must be in-process).
+
+        ``steady=True`` when nothing but this process's requests changes the
+        exchange and its ledger never reloads its accounts (a backtest's
+        replay exchange); a served or persisted simulator is not steady.
+        """
         exchange = kf.sim
         full = exchange.credentials("full").key
-        return cls(exchange, exchange.keys[full].account_id)
+        return cls(exchange, exchange.keys[full].account_id, steady=steady)
 
     def _account(self) -> Any:
         engine = self.exchange.engine
@@ -86,6 +95,9 @@ class EngineTap:
         )
 
     def take(self) -> list[Event]:
+        steady = self._steady_log
+        if steady is not None and len(steady) == self._log_seen:
+            return []
         account = self._account()
         log = account.log
         if len(log) == self._log_seen:
