@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,6 +101,7 @@ class ReplayVenue:
         self.exchange: SimExchange = SimExchange(
             seed=seed, clock=clock, market=self.source, rate_clock=replayed_seconds
         )
+        self._clock, self._engine = clock, self.exchange.engine  # read at every bar
         # the exchange limits the rate on the replayed clock; the client must not wait
         # in real time for a clock that only moves when the backtest moves it. Its requests
         # skip HTTP (kfresearch.strategy.direct): the same requests, checks and answers.
@@ -144,21 +146,25 @@ class ReplayVenue:
 
     def steps(self) -> Iterator[tuple[int, list[Bar]]]:
         step = self.step_ms
+        if len(self._bars) == 1:
+            # one symbol: every bar closes a step of its own (the common case, kept tight)
+            ((symbol, known),) = self._bars.items()
+            ends = known.end_ms.tolist()
+            self._horizon = ends[-1]
+            # the bars made in C: tuple.__new__ over the zipped columns (rows of one
+            # array, so of one length), not NamedTuple's Python-level __new__ (the same Bar)
+            made: Iterator[Bar] = map(tuple.__new__, repeat(Bar), zip(
+                repeat(symbol), known.start_ms.tolist(), ends,
+                *(row.tolist() for row in known.columns), strict=False))
+            move = self._move_to
+            for end, bar in zip(ends, made, strict=True):
+                move(end)
+                yield end, [bar]
+            return
         columns: dict[str, tuple[list[Any], ...]] = {
             symbol: (known.start_ms.tolist(), *(row.tolist() for row in known.columns))
             for symbol, known in self._bars.items()
         }
-        if len(columns) == 1:
-            # one symbol: every bar closes a step of its own (the common case, kept tight)
-            ((symbol, (starts, o, h, low, c, v)),) = columns.items()
-            self._horizon = starts[-1] + step
-            new = tuple.__new__  # a Bar without NamedTuple's Python-level __new__
-            for start, o_, h_, l_, c_, v_ in zip(starts, o, h, low, c, v, strict=True):
-                end = start + step
-                bar = new(Bar, (symbol, start, end, o_, h_, l_, c_, v_))
-                self._move_to(end)
-                yield end, [bar]
-            return
         ends = np.unique(np.concatenate([np.asarray(c[0], dtype=np.int64)
                                          for c in columns.values()])) + step
         cursor = dict.fromkeys(columns, 0)
@@ -186,12 +192,11 @@ class ReplayVenue:
         liquidation and funding payment at the bar it sees them stepping
         every bar (``lazy = False``), and the same answers.
         """
-        exchange = self.exchange
-        moved = end - exchange.clock.now_ms()
-        if moved <= 0:
+        clock = self._clock
+        if end <= clock.now_ms():
             return
-        exchange.clock.advance(moved)
-        engine = exchange.engine
+        clock.move_to(end)  # the backtest's one thread moves this clock: no lock
+        engine = self._engine
         if self.lazy:
             if engine.units_begun != self._units_seen:
                 # a request ran since the engine was asked: it may hold something new

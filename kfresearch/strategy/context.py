@@ -201,8 +201,16 @@ class Context:
 
         A read-only view, valid until the next bar: ``.copy()`` it to keep it longer.
         """
-        kept = self._bars[self._symbol(symbol)]
-        shown: NDArray[np.float64] = kept.shown[kept.first(n) : kept.count]
+        kept = self._bars.get(symbol) if type(symbol) is str else None  # the run's spelling
+        if kept is None:
+            kept = self._bars[self._symbol(symbol)]
+        # _Bars.first, inline: strategies ask every bar
+        count, keep = kept.count, kept.keep
+        held = count if count < keep else keep
+        if n is not None:
+            held = n if n < held else held
+            held = held if held > 0 else 0
+        shown: NDArray[np.float64] = kept.shown[count - held : count]
         return shown
 
     def bars(self, symbol: str, n: int | None = None) -> pd.DataFrame:
@@ -272,6 +280,9 @@ class Context:
         The difference is rounded to 12 decimals (sizes are on the contract's
         step; the order API refuses a size off it with a clear error).
         """
+        held = self.tally.positions.get(symbol) if type(symbol) is str else None
+        if held == target and symbol in self._bars:  # there already: most bars of most rules
+            return None
         change = round(target - self.position(symbol), 12)
         if change == 0:
             return None

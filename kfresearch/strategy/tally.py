@@ -173,8 +173,12 @@ class Tally:
 
     def fills_frame(self) -> pd.DataFrame:
         """One row per fill (:meth:`Fill.row`), indexed by ``time``."""
-        rows = [fill.row() for fill in self.fills]
-        frame = pd.DataFrame(rows, columns=list(_FILL_COLUMNS))
+        # column by column: what a frame of Fill.row() rows holds, without a dict a fill
+        fills = self.fills
+        columns = {name: [getattr(fill, name) for fill in fills] for name in _FILL_COLUMNS
+                   if name != "notional_usd"}
+        columns["notional_usd"] = [fill.size * fill.price for fill in fills]
+        frame = pd.DataFrame(columns, columns=list(_FILL_COLUMNS))
         frame.index = pd.DatetimeIndex([fill.time for fill in self.fills], name="time", tz="UTC")
         return frame.astype(_FILL_COLUMNS)
 

@@ -187,3 +187,19 @@ def test_tally_marks_from_the_history_equal_the_noted_closes() -> None:
     pd.testing.assert_frame_equal(found.positions_frame(), noted.positions_frame(),
                                   check_exact=True)
     assert found.equity_frame()["equity_usd"].iloc[-1] == noted.equity
+
+
+@pytest.mark.parametrize("count", [0, 1, 5])
+def test_the_fills_frame_is_the_frame_of_the_fills_rows(count: int) -> None:
+    from kfresearch.strategy.tally import _FILL_COLUMNS
+
+    tally = Tally(("A", "B"), 1_000.0)
+    for k in range(count):
+        tally.add_fill(FillEvent(pd.Timestamp(60_000 * k, unit="ms", tz="UTC"), "AB"[k % 2],
+                                 "buy" if k % 3 else "sell", 0.1 * (k + 1), 100.0 / 3 + k,
+                                 0.013 * k, "USD" if k != 2 else "XBT", "taker" if k else "maker",
+                                 f"o{k}", None if k % 2 else f"c{k}", f"f{k}"))
+    rows = pd.DataFrame([fill.row() for fill in tally.fills], columns=list(_FILL_COLUMNS))
+    rows.index = pd.DatetimeIndex([fill.time for fill in tally.fills], name="time", tz="UTC")
+    pd.testing.assert_frame_equal(tally.fills_frame(), rows.astype(_FILL_COLUMNS),
+                                  check_exact=True)
