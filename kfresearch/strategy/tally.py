@@ -105,9 +105,10 @@ class Tally:
             )
             self._changed = False
         self._times.append(time_ms)
-        closes = self.closes
-        for symbol, kept in self._marked_closes.items():
-            kept.append(closes.get(symbol, 0.0))
+        if self._marked_closes:  # empty when the history holds the closes
+            closes = self.closes
+            for symbol, kept in self._marked_closes.items():
+                kept.append(closes.get(symbol, 0.0))
 
     # -- frames ------------------------------------------------------------------
     def _index(self) -> pd.DatetimeIndex:
