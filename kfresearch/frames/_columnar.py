@@ -2,8 +2,10 @@
 
 A body of public executions (``GET /api/history/v3/market/{symbol}/executions``)
 is one JSON document: ``{"elements": [...], "continuationToken": ...}``, about
-800 bytes an element (100,000 elements are ~80 MB). msgspec splits it into
-the raw bytes of each element without decoding them (one scan, no copy); the
+800 bytes an element (100,000 elements are ~80 MB). A compact body is cut at
+its elements' boundaries byte by byte (:func:`_cut`: numpy finds the commas of
+``},{"uid":`` and a copy of one slice at a time has them as line breaks); any
+other body is split by msgspec into the raw bytes of each element. The
 elements are then handed to ``pyarrow.json`` as newline-delimited slices of
 :data:`SLICE` elements, which it parses in C on its own threads into typed
 columns with the element's schema. Decimal and epoch strings are cast in
@@ -25,7 +27,8 @@ True
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -102,7 +105,24 @@ class _Page(msgspec.Struct, gc=False):
     continuationToken: str | None = None
 
 
+class _Tail(msgspec.Struct, gc=False):
+    continuationToken: str | None = None
+
+
 _PAGE = msgspec.json.Decoder(_Page)
+_TAIL = msgspec.json.Decoder(_Tail)
+
+#: How a compact body (the exchange's, the simulator's) opens, and the bytes between two
+#: of its elements: ``},{"uid":``. Only there are the elements cut without decoding them.
+_HEAD = b'{"elements":['
+_NEXT = b'"uid":'
+#: Bytes of the body searched at once for the elements' boundaries (bounds the temporaries).
+_SCAN = 1 << 24
+
+
+#: One slice of elements: (index of its first element, element count, what makes its
+#: newline-delimited text).
+Slice = tuple[int, int, Callable[[], Any]]
 
 
 def read_executions(raw: bytes) -> tuple[Flat, int, str | None] | None:
@@ -112,30 +132,111 @@ def read_executions(raw: bytes) -> tuple[Flat, int, str | None] | None:
     numbers as float64/int64 arrays, flags as bool arrays, text as arrow
     string arrays (``""`` as null).
     """
+    cut = _cut(raw)
+    if cut is not None:
+        read = _read(cut[0], cut[1], cut[2], multiline=False)
+        if read is not None:
+            return read
+    # the body's bytes did not cut (pretty-printed, keys in another order …): msgspec splits it
     try:
         page = _PAGE.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     elements, token = page.elements, page.continuationToken
     del page
-    n = len(elements)
-    if not n:
+    if not elements:
         return None  # an empty page: the other paths make its empty frame
     # a pretty-printed body has line breaks inside its elements: the reader must expect them
     multiline = b"\n" in raw or b"\r" in raw
+    return _read(_joined(elements), len(elements), token, multiline=multiline)
+
+
+def _read(
+    slices: Iterator[Slice], n: int, token: str | None, *, multiline: bool
+) -> tuple[Flat, int, str | None] | None:
+    """Every slice read into the columns (numbers and flags in place, text a chunk a slice)."""
     out: Flat = {key: np.empty(n, dtype) for key, dtype in _NUMBERS.items()}
-    texts: dict[str, list[Any]] = {key: [] for key in _TEXTS}
-    # The last slice first, its elements let go as it is taken, so the split's element
-    # objects shrink as the columns grow; the text chunks are put back in order at the end.
-    for start in reversed(range(0, n, SLICE)):
+    chunks: dict[int, dict[str, Any]] = {}  # a slice's first element -> its text columns
+    for start, rows, text in slices:
+        texts = _read_slice(text(), rows, multiline, out, start)
+        if texts is None:
+            return None
+        chunks[start] = texts
+        del text, texts
+    order = sorted(chunks)
+    for key in _TEXTS:
+        parts = [chunks[start][key] for start in order]
+        out[key] = parts[0] if len(parts) == 1 else pa.chunked_array(parts)
+    return out, n, token
+
+
+def _joined(elements: list[msgspec.Raw]) -> Iterator[Slice]:
+    """The elements' slices, the last first, each element let go as its slice is taken,
+    so the split's element objects shrink as the columns grow."""
+    for start in reversed(range(0, len(elements), SLICE)):
         part = elements[start:]
         del elements[start:]
-        if not _read_slice(part, multiline, out, texts, start):
-            return None
+        yield start, len(part), partial(b"\n".join, part)
         del part
-    for key, chunks in texts.items():
-        out[key] = chunks[0] if len(chunks) == 1 else pa.chunked_array(reversed(chunks))
-    return out, n, token
+
+
+def _cut(raw: bytes) -> tuple[Iterator[Slice], int, str | None] | None:
+    """The slices of a compact body cut at its elements' boundaries, byte by byte, or None.
+
+    The elements of ``{"elements":[{...},{...}],...}`` are separated by ``},{"uid":``;
+    each of those commas becomes a line break (in a copy of one slice at a time), which
+    makes the newline-delimited JSON the reader takes. The bytes ``{"uid":`` cannot occur
+    inside a JSON string (its quote would end the string), so a comma is cut only between
+    two values; one cut inside an element leaves its lines unbalanced, and two elements
+    left on one line keep their comma: the reader refuses both, as it refuses a line
+    break anywhere else, and each slice's row count is checked against its cuts. Then
+    the body is read the other way (:func:`read_executions`).
+    """
+    if not raw.startswith(_HEAD) or b"\n" in raw:
+        return None
+    end = raw.rfind(b"]")  # closes the elements, when the rest (the tail) is a valid object
+    first = len(_HEAD)
+    tail = raw[end + 1 :]
+    if end <= first or raw[end - 1] != ord("}") or tail[:1] not in (b",", b"}"):
+        return None
+    try:
+        token = _TAIL.decode(b"{" + tail[1:]).continuationToken if tail != b"}" else None
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    body = np.frombuffer(raw, dtype=np.uint8)
+    commas = _commas(body, first, end)
+    n = len(commas) + 1
+    starts = np.concatenate([[first], commas + 1])
+    stops = np.concatenate([commas, [end]])
+
+    def slices() -> Iterator[Slice]:
+        for start in range(0, n, SLICE):
+            last = min(start + SLICE, n) - 1
+            cuts = commas[start:last]
+            yield start, last + 1 - start, partial(_lines, body, starts[start], stops[last], cuts)
+
+    return slices(), n, token
+
+
+def _lines(body: np.ndarray[Any, Any], lo: int, hi: int, commas: np.ndarray[Any, Any]) -> Any:
+    """A copy of ``body[lo:hi]`` with ``commas`` (offsets in ``body``) made line breaks."""
+    text = body[lo:hi].copy()
+    text[commas - lo] = ord("\n")
+    return pa.py_buffer(text)
+
+
+def _commas(body: np.ndarray[Any, Any], first: int, end: int) -> np.ndarray[Any, Any]:
+    """Offsets of the commas in ``},{"uid":`` between ``first`` and ``end``, ascending."""
+    found = []
+    for lo in range(first, end, _SCAN):
+        opens = np.flatnonzero(body[lo : min(lo + _SCAN, end)] == ord("{")) + lo
+        opens = opens[(opens >= first + 2) & (opens + len(_NEXT) < end)]
+        opens = opens[body[opens - 1] == ord(",")]
+        opens = opens[body[opens - 2] == ord("}")]
+        for k, byte in enumerate(_NEXT, 1):
+            opens = opens[body[opens + k] == byte]
+        found.append(opens - 1)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
 
 
 _X = ("event", "Execution", "execution")  # where an element keeps its execution
@@ -187,18 +288,18 @@ _NUMBERS: dict[str, Any] = {
 
 
 def _read_slice(
-    elements: list[msgspec.Raw],
+    text: Any,
+    rows: int,
     multiline: bool,
     out: Flat,
-    texts: dict[str, list[Any]],
     start: int,
-) -> bool:
-    """Read one slice into ``out[key][start:...]`` (numbers, flags) and ``texts`` (one
-    arrow chunk per slice); False when the slice does not fit the schema."""
-    text = b"\n".join(elements)
+) -> dict[str, Any] | None:
+    """Read one slice's ``rows`` elements (newline-delimited ``text``) into
+    ``out[key][start:...]`` (numbers, flags); returns its text columns (arrow arrays),
+    or None when the slice does not fit the schema."""
     try:
         table = pj.read_json(
-            io.BytesIO(text),
+            pa.BufferReader(text),
             read_options=pj.ReadOptions(use_threads=True),
             parse_options=pj.ParseOptions(
                 explicit_schema=_SCHEMA,
@@ -207,14 +308,14 @@ def _read_slice(
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return False
+        return None
     del text
-    if table.num_rows != len(elements):
-        return False
+    if table.num_rows != rows:
+        return None
     for i in range(table.num_columns):
         if not _complete(table.column(i), table.schema.field(i).type):
-            return False
-    stop = start + len(elements)
+            return None
+    stop = start + rows
     try:
         for key, (path, kind) in _NUMERIC.items():
             leaf = _leaf(table, path)
@@ -224,13 +325,12 @@ def _read_slice(
         for key, path in _FLAGS.items():
             out[key][start:stop] = _leaf(table, path).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # a number that does not parse
-        return False
-    for key, path in _TEXTS.items():
-        texts[key].append(_text(_leaf(table, path).combine_chunks()))
+        return None
+    texts = {key: _text(_leaf(table, path).combine_chunks()) for key, path in _TEXTS.items()}
     del table
     # the reader's buffers of this slice go back to the system now, not at the end
     pa.default_memory_pool().release_unused()
-    return True
+    return texts
 
 
 def _leaf(table: Any, path: tuple[str, ...]) -> Any:

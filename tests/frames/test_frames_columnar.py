@@ -198,3 +198,51 @@ def test_no_deduplication_pass_without_repeated_uids(
     repeated = frames.trades([body, orjson.dumps({"elements": elements[:10]})])
     assert calls == [510]
     assert len(repeated) == 500
+
+
+def test_a_compact_body_is_cut_at_its_elements_without_decoding_them(body: bytes) -> None:
+    cut = _columnar._cut(body)
+    assert cut is not None
+    slices, n, token = cut
+    assert n == 500
+    assert token == orjson.loads(body)["continuationToken"]
+    text = b"".join(bytes(make()) + b"\n" for _, _, make in slices)
+    assert text.splitlines() == [orjson.dumps(e) for e in orjson.loads(body)["elements"]]
+
+
+def _cut_inside_an_element(elements: list[Any]) -> None:
+    # its bytes hold "},{"uid":" one level down: cut there, the reader refuses the halves
+    elements[7]["event"]["Execution"]["execution"]["fills"] = [{"a": 1}, {"uid": "x"}]
+
+
+def _keys_in_another_order(elements: list[Any]) -> None:
+    elements[7] = {"timestamp": elements[7]["timestamp"], **elements[7]}  # no "},{"uid":"
+
+
+def _pattern_inside_a_string(elements: list[Any]) -> None:
+    elements[7]["event"]["Execution"]["execution"]["makerOrder"]["orderType"] = '},{"uid":'
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_cut_inside_an_element, _keys_in_another_order, _pattern_inside_a_string],
+    ids=lambda f: f.__name__,
+)
+def test_a_body_the_byte_cut_gets_wrong_is_read_the_other_way(body: bytes, edit: Any) -> None:
+    raw = edited(body, edit)
+    pd.testing.assert_frame_equal(frames.trades(raw), generic(raw))
+
+
+def test_the_token_is_read_wherever_the_body_keeps_it(body: bytes) -> None:
+    parsed = orjson.loads(body)
+    first = orjson.dumps({"continuationToken": "t", "elements": parsed["elements"]})
+    none = orjson.dumps({"elements": parsed["elements"]})
+    assert _columnar._cut(first) is None  # not the compact shape: msgspec splits it
+    assert frames.trades(first).attrs["continuation_token"] == "t"
+    assert frames.trades(none).attrs["continuation_token"] is None
+    pd.testing.assert_frame_equal(frames.trades(first), frames.trades(none))
+
+
+def test_elements_without_a_comma_between_them_are_refused() -> None:
+    element = b'{"uid":"e1","timestamp":"1","event":{}}'
+    assert _columnar.read_executions(b'{"elements":[' + element + b" " + element + b"]}") is None
