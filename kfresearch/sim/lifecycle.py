@@ -41,9 +41,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-from numpy.typing import NDArray
-
 from kfresearch.sim import margin
 from kfresearch.sim.accounts import Account, LogEntry, Position
 from kfresearch.sim.events import Events
@@ -54,19 +51,17 @@ from kfresearch.sim.liquidation import Liquidator
 from kfresearch.sim.margin import HOUR_MS
 from kfresearch.sim.matching import ORDER_ERRORS, Matcher
 from kfresearch.sim.orders import Order
-from kfresearch.sim.prices import Prices
+from kfresearch.sim.prices import MINUTE_MS, Prices
 from kfresearch.sim.source import Signal
 from kfresearch.sim.ticks import round_price, trailing_stop_price
 from kfresearch.sim.valuation import Valuation
 
 __all__ = ["MINUTE_MS", "Lifecycle"]
 
-MINUTE_MS = 60_000
-_NO_MINUTES: NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _SIGNALS: dict[str, Signal] = {"mark": "mark", "index": "index", "last": "last"}
 Extremes = Callable[[str, Signal], tuple[float, float] | None]
-# a scan of the marks: (from time, bands (symbol, low, high), ends' limit, ends, quiet ends)
-_Scan = tuple[int, list[tuple[str, float, float]], int, NDArray[np.int64], int]
+# a scan of the marks: (from time, bands (symbol, low, high), the minute ends' limit, quiet ends)
+_Scan = tuple[int, list[tuple[str, float, float]], int, int]
 
 
 def _by_seq(order: Order) -> int:
@@ -94,9 +89,9 @@ class Lifecycle:
         self.valuation = valuation
         self.matcher = matcher
         self.liquidator = Liquidator(prices, ledger, valuation, matcher)
-        # the last scan of the marks (_quiet_minutes): (t, bands, limit, ends, quiet).
+        # the last scan of the marks (_quiet_minutes): (t, bands, limit, quiet).
         # quiet_until and the advance that follows it ask for the same minutes.
-        self._scanned: _Scan = (-1, [], 0, _NO_MINUTES, 0)
+        self._scanned: _Scan = (-1, [], 0, 0)
 
     def advance(self, now_ms: int) -> bool:
         """Bring every account up to ``now_ms``; False on the first call (nothing to catch up)."""
@@ -110,9 +105,9 @@ class Lifecycle:
                 self._fire_dead_man_switches(now_ms)
                 break
             if self.spans:
-                ends, quiet = self._quiet_minutes(t, now_ms)
+                first, quiet = self._quiet_minutes(t, now_ms)
                 if quiet:
-                    t = self._accrue_quiet(t, ends, quiet)
+                    t = self._accrue_quiet(t, first, quiet)
                     if t >= now_ms:
                         break
             t1 = min(now_ms, (t // MINUTE_MS + 1) * MINUTE_MS, self._next_deadline(t, now_ms))
@@ -145,20 +140,20 @@ class Lifecycle:
             return min(horizon_ms, (t // MINUTE_MS + 1) * MINUTE_MS)
         if not self._anything_active():
             return horizon_ms
-        ends, quiet = self._quiet_minutes(t, horizon_ms)
+        first, quiet = self._quiet_minutes(t, horizon_ms)
         if quiet:
-            t = int(ends[quiet - 1])
+            t = first + (quiet - 1) * MINUTE_MS
         return min(horizon_ms, (t // MINUTE_MS + 1) * MINUTE_MS, self._next_deadline(t, horizon_ms))
 
     def _anything_active(self) -> bool:
         return any(acc.open_orders or acc.positions for acc in self.ledger.accounts.values())
 
-    def _quiet_minutes(self, t: int, now_ms: int) -> tuple[NDArray[np.int64], int]:
+    def _quiet_minutes(self, t: int, now_ms: int) -> tuple[int, int]:
         """The whole-minute step ends ahead of ``t`` where a step would only accrue funding.
 
-        Returns ``(ends, n)``: the minute ends in ``(t, now_ms]`` before the next
-        hour boundary and before any dead man's switch or expiry (int64 ms), and
-        how many of them, from the first, are quiet. A step ending there is
+        Returns ``(first, n)``: of the minute ends in ``(t, now_ms]`` before the
+        next hour boundary and before any dead man's switch or expiry, the
+        first (epoch ms) and how many of them, from the first, are quiet. A step ending there is
         quiet when no account has an open order and every account holding
         positions is quiet in the liquidator (:meth:`Liquidator.quiet_bands`)
         with each band's mark inside it at the step's end: nothing is then
@@ -169,57 +164,57 @@ class Lifecycle:
         first = (t // MINUTE_MS + 1) * MINUTE_MS
         limit = min(now_ms + 1, (t // HOUR_MS + 1) * HOUR_MS)  # ends are < limit
         if limit - first <= MINUTE_MS:
-            return _NO_MINUTES, 0  # one step at most: _step is as quick
+            return first, 0  # one step at most: _step is as quick
         hour = t // HOUR_MS
         known_spec = self.prices.known_spec
         bands: list[tuple[str, float, float]] = []
         for acc in self.ledger.accounts.values():
             if acc.open_orders:
-                return _NO_MINUTES, 0
+                return first, 0
             switch = acc.dms_trigger_ms
             if switch is not None:
                 if switch <= t:
-                    return _NO_MINUTES, 0
+                    return first, 0
                 limit = min(limit, switch)
             if not acc.positions:
                 continue
             held = self.liquidator.quiet_bands(acc, hour)
             if held is None:
-                return _NO_MINUTES, 0
+                return first, 0
             bands += held
             for symbol in acc.positions:
                 expiry = known_spec(symbol).last_trading_time_ms
                 if expiry is not None:
                     if expiry <= t:
-                        return _NO_MINUTES, 0
+                        return first, 0
                     limit = min(limit, expiry)
         if first >= limit:
-            return _NO_MINUTES, 0
-        seen_t, seen_bands, seen_limit, seen_ends, seen_quiet = self._scanned
+            return first, 0
+        n = (limit - first + MINUTE_MS - 1) // MINUTE_MS  # the ends first, +1 min, ... < limit
+        seen_t, seen_bands, seen_limit, seen_quiet = self._scanned
         if seen_t == t and limit <= seen_limit and seen_bands == bands:
             # the same minutes from the same time with the same bands: a prefix of the last
             # scan, whose first mark outside a band is the last scan's or none (marks of
             # a time do not change: the same numbers)
-            n = (limit - first + MINUTE_MS - 1) // MINUTE_MS
-            return seen_ends[:n], min(seen_quiet, n)
-        ends = np.arange(first, limit, MINUTE_MS, dtype=np.int64)
-        quiet = int(ends.size)
+            return first, min(seen_quiet, n)
+        quiet = n
         for symbol, low, high in bands:
-            quiet = self.prices.first_mark_outside(symbol, low, high, ends[:quiet])
+            quiet = self.prices.first_minute_outside(symbol, low, high, first, quiet)
             if not quiet:
                 break
-        self._scanned = (t, bands, limit, ends, quiet)
-        return ends, quiet
+        self._scanned = (t, bands, limit, quiet)
+        return first, quiet
 
-    def _accrue_quiet(self, t: int, ends: NDArray[np.int64], quiet: int) -> int:
-        """Take the first ``quiet`` steps of ``ends`` from ``t`` at once; the time reached.
+    def _accrue_quiet(self, t: int, first: int, quiet: int) -> int:
+        """Take the ``quiet`` steps from ``t`` to the minute ends ``first``, ``first + 1 min``,
+        ... at once; the time reached.
 
         Funding accrues exactly as :meth:`_accrue_funding` would have added it
         step by step (the same float additions, in the same order, of the same
         hour's rate); each position is written once, at the end.
         """
         hour = (t // HOUR_MS) * HOUR_MS
-        head = int(ends[0]) - t  # the first step is short when t is not on a minute
+        head = first - t  # the first step is short when t is not on a minute
         for acc in self.ledger.accounts.values():
             for position in acc.positions.values():
                 if self.prices.known_spec(position.symbol).is_perpetual:
@@ -231,7 +226,7 @@ class Lifecycle:
                         accrued += minute
                     position.funding_accrued = accrued
                     self.ledger.put_position(acc, position)
-        return int(ends[quiet - 1])
+        return first + (quiet - 1) * MINUTE_MS
 
     def _next_deadline(self, t: int, horizon: int) -> int:
         """The earliest dead man's switch or settlement in ``(t, horizon]`` (steps end there)."""

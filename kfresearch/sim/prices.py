@@ -12,10 +12,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from kfresearch.sim.instruments import InstrumentSpec
+from kfresearch.sim.instruments import DAY_MS, InstrumentSpec
 from kfresearch.sim.source import Level, MarketSource, Signal, Trades
 
-__all__ = ["Prices"]
+__all__ = ["MINUTE_MS", "Prices"]
+
+MINUTE_MS = 60_000
+
+
+def _first_outside(marks: NDArray[np.float64], low: float, high: float) -> int:
+    """Index of the first of ``marks`` not in ``[low, high]`` (NaN is not); their count if none."""
+    inside = (low <= marks) & (marks <= high)
+    first = int(inside.argmin())  # the first False; 0 when all are True
+    return len(marks) if inside[first] else first
 
 
 class Prices:
@@ -28,6 +37,8 @@ class Prices:
         self.latest_ms = 0
         # symbol -> (time, mark) last read: an order's margin checks read it several times
         self._marks: dict[str, tuple[int, float]] = {}
+        # symbol -> (day, its minutes' marks) from mark_prices: see first_minute_outside
+        self._minute_marks: dict[str, tuple[int, NDArray[np.float64]]] = {}
 
     def spec(self, symbol: str, now_ms: int) -> InstrumentSpec | None:
         """The contract ``symbol`` if it can be traded at ``now_ms`` (dated ones until expiry)."""
@@ -82,14 +93,43 @@ class Prices:
         """
         read = getattr(self.market, "mark_prices", None)
         if read is not None and len(times_ms):
-            marks = read(symbol, times_ms)
-            inside = (low <= marks) & (marks <= high)
-            first = int(inside.argmin())  # the first False; 0 when all are True
-            return len(times_ms) if inside[first] else first
+            return _first_outside(read(symbol, times_ms), low, high)
         for i, t in enumerate(times_ms.tolist()):
             if not low <= self.market.mark_price(symbol, t) <= high:
                 return i
         return len(times_ms)
+
+    def first_minute_outside(
+        self, symbol: str, low: float, high: float, first_ms: int, count: int
+    ) -> int:
+        """:meth:`first_mark_outside` at the ``count`` times ``first_ms``, ``first_ms + 1
+        min``, ... (the same answer).
+
+        A market with ``mark_prices`` is a replay of history, whose marks do not
+        change: it is read a day of minutes at a time (the day's minute times),
+        and the day is kept per symbol (the engine looks at an hour's minutes
+        after every hour and every order). Minutes off the minute, or across
+        midnight, are read as :meth:`first_mark_outside` reads them.
+
+        >>> prices.first_minute_outside("PF_XBTUSD", 85_000.0, 95_000.0, t, 59)  # doctest: +SKIP
+        59
+        """
+        day = first_ms // DAY_MS
+        read = getattr(self.market, "mark_prices", None)
+        if (
+            read is None
+            or count <= 0
+            or first_ms % MINUTE_MS
+            or (first_ms + (count - 1) * MINUTE_MS) // DAY_MS != day
+        ):
+            times = first_ms + MINUTE_MS * np.arange(max(count, 0), dtype=np.int64)
+            return self.first_mark_outside(symbol, low, high, times)
+        held = self._minute_marks.get(symbol)
+        if held is None or held[0] != day:
+            minutes = np.arange(day * DAY_MS, (day + 1) * DAY_MS, MINUTE_MS, dtype=np.int64)
+            held = self._minute_marks[symbol] = (day, read(symbol, minutes))
+        i = (first_ms - day * DAY_MS) // MINUTE_MS
+        return _first_outside(held[1][i : i + count], low, high)
 
     def forget(self) -> None:
         """Drop the marks held (a unit of work begins or ends: the market may have moved)."""

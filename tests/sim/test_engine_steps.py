@@ -3,7 +3,9 @@
 - ``Valuation.pool_margin`` (what liquidation reads: equity, maintenance margin and each
   position's PnL, funding and maintenance) against ``flex_summary`` / ``wallet_summary``;
 - ``Lifecycle._quiet_minutes`` answering from its last scan of the marks against a scan
-  made afresh.
+  made afresh;
+- ``Prices.first_minute_outside`` (a day of a replay's minute marks read once and kept)
+  against ``first_mark_outside`` and the marks read one by one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kfresearch.sim.clock import SimClock
 from kfresearch.sim.engine import Engine
 from kfresearch.sim.market import SyntheticMarket
 from kfresearch.sim.orders import OrderRequest
+from kfresearch.sim.prices import Prices
 
 ACCOUNT = "steps"
 MINUTE = 60_000
@@ -100,16 +103,15 @@ def _held(size: float) -> Engine:
     return engine
 
 
-def _fresh(engine: Engine, t: int, now: int) -> tuple[list[int], int]:
+def _fresh(engine: Engine, t: int, now: int) -> tuple[int, int]:
     """_quiet_minutes without the last scan."""
     lifecycle = engine.lifecycle
     kept = lifecycle._scanned
-    lifecycle._scanned = (-1, [], 0, lifecycle._scanned[3][:0], 0)
+    lifecycle._scanned = (-1, [], 0, 0)
     try:
-        ends, quiet = lifecycle._quiet_minutes(t, now)
+        return lifecycle._quiet_minutes(t, now)
     finally:
         lifecycle._scanned = kept
-    return ends.tolist(), quiet
 
 
 @pytest.mark.parametrize("size", [0.5, 6.0])
@@ -127,8 +129,8 @@ def test_quiet_minutes_from_the_last_scan_are_a_fresh_scan(size: float) -> None:
         scans = lifecycle._scanned
         for now in [due, due - 1, due + 1, t + 1, t + MINUTE, t + 2 * MINUTE + 1,
                     (t // HOUR + 1) * HOUR, (t // HOUR + 1) * HOUR - 1, horizon]:
-            ends, quiet = lifecycle._quiet_minutes(t, now)
-            assert (ends.tolist(), quiet) == _fresh(engine, t, now), (t, now)
+            first, quiet = lifecycle._quiet_minutes(t, now)
+            assert (first, quiet) == _fresh(engine, t, now), (t, now)
             answers.add(quiet)
         assert lifecycle._scanned[0] == scans[0]
     assert 0 in answers
@@ -147,11 +149,9 @@ def test_a_changed_band_is_scanned_afresh() -> None:
     acc = engine.accounts[ACCOUNT]
     quiet = lifecycle.liquidator._quiet[acc.account_id]
     quiet.bands = [(symbol, high * 2, high * 3)]
-    ends, n = lifecycle._quiet_minutes(t, T0 + HOUR)
-    assert n == 0
-    assert ends.size > 0
+    first, n = lifecycle._quiet_minutes(t, T0 + HOUR)
+    assert (first, n) == (t + MINUTE, 0)
     assert lifecycle._scanned[1] == [(symbol, high * 2, high * 3)]
-    np.testing.assert_array_equal(ends, np.arange(t + MINUTE, T0 + HOUR, MINUTE))
 
 
 def test_a_fixed_clock_moves_to_a_time_as_advance_does() -> None:
@@ -164,3 +164,40 @@ def test_a_fixed_clock_moves_to_a_time_as_advance_does() -> None:
         moved.move_to(T0)
     with pytest.raises(ValueError, match="use advance"):
         SimClock("real").move_to(T0)
+
+
+class _Vectorised(SyntheticMarket):
+    """The synthetic market with a replay's vectorised mark read, counting its calls."""
+
+    reads = 0
+
+    def mark_prices(self, symbol: str, times_ms: np.ndarray) -> np.ndarray:
+        self.reads += 1
+        return np.array([self.mark_price(symbol, t) for t in times_ms.tolist()], dtype=float)
+
+
+def test_the_first_minute_outside_a_band_is_the_first_mark_outside() -> None:
+    market = _Vectorised(42)
+    prices, plain = Prices(market), Prices(SyntheticMarket(42))
+    symbol = "PF_XBTUSD"
+    mark = market.mark_price(symbol, T0)
+    day = 86_400_000
+    answers = []
+    for first in (T0 + MINUTE, T0 + 7 * HOUR, T0 + 7 * HOUR + 12_345, T0 + day - 30 * MINUTE,
+                  T0 + day + HOUR):
+        for count in (0, 1, 2, 59, 60):
+            times = first + MINUTE * np.arange(count, dtype=np.int64)
+            for width in (0.0005, 0.002, 0.01, 0.05):
+                low, high = mark * (1 - width), mark * (1 + width)
+                got = prices.first_minute_outside(symbol, low, high, first, count)
+                assert got == prices.first_mark_outside(symbol, low, high, times)
+                assert got == plain.first_mark_outside(symbol, low, high, times)  # one by one
+                answers.append((count, got))
+    assert {got for count, got in answers if count == 60} >= {0, 60}
+    assert any(0 < got < count for count, got in answers)
+    before = market.reads
+    prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 9 * HOUR, 60)
+    assert market.reads == before + 1  # another day: one read of its minutes
+    prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 9 * HOUR + 5 * MINUTE, 30)
+    prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 23 * HOUR + MINUTE, 59)
+    assert market.reads == before + 1  # the day's minutes are kept
