@@ -69,10 +69,21 @@ class Prices:
         self.latest_ms = max(self.latest_ms, now_ms)
 
     def mark(self, symbol: str, t_ms: int) -> float:
-        """Mark price at ``t_ms`` (read once per symbol and time within a unit of work)."""
+        """Mark price at ``t_ms`` (read once per symbol and time within a unit of work).
+
+        A minute of the day whose minutes :meth:`first_minute_outside` keeps is
+        read there (a replay's marks: the same numbers as ``mark_price``; a
+        minute without one is asked of the market, which says what is missing).
+        """
         held = self._marks.get(symbol)
         if held is not None and held[0] == t_ms:
             return held[1]
+        day = self._minute_marks.get(symbol)
+        if day is not None and not t_ms % MINUTE_MS and t_ms // DAY_MS == day[0]:
+            value = float(day[1][(t_ms - day[0] * DAY_MS) // MINUTE_MS])
+            if value == value:  # not NaN
+                self._marks[symbol] = (t_ms, value)
+                return value
         value = self.market.mark_price(symbol, t_ms)
         self._marks[symbol] = (t_ms, value)
         return value

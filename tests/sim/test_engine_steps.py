@@ -201,3 +201,23 @@ def test_the_first_minute_outside_a_band_is_the_first_mark_outside() -> None:
     prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 9 * HOUR + 5 * MINUTE, 30)
     prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 23 * HOUR + MINUTE, 59)
     assert market.reads == before + 1  # the day's minutes are kept
+
+
+def test_a_mark_read_from_the_kept_day_is_the_markets() -> None:
+    market = _Vectorised(42)
+    prices = Prices(market)
+    symbol = "PF_XBTUSD"
+    prices.first_minute_outside(symbol, 0.0, 1e9, T0 + 3 * HOUR + MINUTE, 59)  # keeps the day
+    reads = market.reads
+    for t in [T0, T0 + MINUTE, T0 + 3 * HOUR + 17 * MINUTE, T0 + 3 * HOUR + 17 * MINUTE + 1,
+              T0 + 86_400_000 - MINUTE, T0 + 86_400_000, T0 - MINUTE]:
+        prices.forget()
+        got = prices.mark(symbol, t)
+        assert type(got) is float
+        assert got == market.mark_price(symbol, t)
+    assert market.reads == reads
+    # kept: the day's minute marks; a minute without one is the market's to answer
+    kept = prices._minute_marks[symbol][1]
+    kept[5] = np.nan
+    prices.forget()
+    assert prices.mark(symbol, T0 + 5 * MINUTE) == market.mark_price(symbol, T0 + 5 * MINUTE)
