@@ -53,6 +53,8 @@ from kfresearch.sim.instruments import DAY_MS, HOUR_MS, InstrumentSpec, spec_for
 from kfresearch.sim.source import CASH, Level, Signal, Trades
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from kfresearch.store import Store
 
 __all__ = ["ReplaySource"]
@@ -71,9 +73,34 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _ms(frame: pd.DataFrame) -> NDArray[np.int64]:
-    index = pd.DatetimeIndex(frame.index)
-    return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+def _arrays(kind: str, table: pa.Table) -> _Arrays:
+    """A block's arrays from the store's Arrow table of it (``Store.read_arrow``).
+
+    ``time`` in epoch ms (int64), each number column float64 (NaN where
+    null), a trade's side as ``buy`` (True for "buy", False otherwise: no
+    Python string per trade) and a book level's side as text. The values
+    the same columns of ``Store.read``'s frame give (tests/sim/test_replay.py).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stamps = table.column("time").combine_chunks()
+    if stamps.type != pa.timestamp("ns", tz="UTC"):
+        stamps = stamps.cast(pa.timestamp("ns", tz="UTC"))
+    ns = stamps.view(pa.int64()).to_numpy(zero_copy_only=False)
+    arrays: _Arrays = {"time": ns // 1_000_000}
+    columns = _COLUMNS[kind]
+    for column in columns:
+        if column != "side":
+            arrays[column] = np.array(table.column(column).to_numpy(), dtype=float)
+    if "side" in columns:
+        side = table.column("side")
+        if kind == "trades":
+            found = pc.equal(side.cast(pa.large_string()), "buy")
+            arrays["buy"] = np.array(found.fill_null(False).to_numpy(), dtype=bool)
+        else:
+            arrays["side"] = np.array(side.to_numpy(), dtype=str)
+    return arrays
 
 
 class ReplaySource:
@@ -184,17 +211,10 @@ class ReplaySource:
         keys: dict[str, str] = {"symbol": symbol}
         if kind == "candles":
             keys |= {"tick_type": variant, "resolution": self.resolution}
-        # only the columns used: a week of trades is read in about half the time without ids
-        frame = self.store.read(kind, since, until, columns=_COLUMNS[kind], **keys)
-        arrays: _Arrays = {"time": _ms(frame)}
-        for column in _COLUMNS[kind]:
-            if column != "side":
-                arrays[column] = frame[column].to_numpy(dtype=float)
-        if kind == "trades":
-            # compared as Arrow text, kept as booleans: no Python string per trade
-            arrays["buy"] = frame["side"].eq("buy").to_numpy(dtype=bool, na_value=False)
-        elif "side" in frame.columns:
-            arrays["side"] = frame["side"].to_numpy(dtype=str)
+        # only the columns used (a week of trades in about half the time without ids), as
+        # Arrow columns made arrays without a frame between (~13 -> ~5 ms a week of trades)
+        table = self.store.read_arrow(kind, since, until, columns=_COLUMNS[kind], **keys)
+        arrays = _arrays(kind, table)
         bounds = np.searchsorted(
             arrays["time"], np.arange(first, last + 1) * DAY_MS, side="left"
         )

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _NS_PER_MS = 1_000_000
 
-__all__ = ["conform", "iter_files", "plain_frame", "read_series", "renumber"]
+__all__ = ["conform", "iter_files", "plain_frame", "read_arrow_series", "read_series", "renumber"]
 
 
 def renumber(frame: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +194,50 @@ def read_series(
         wanted = None if columns is None else ["time", *columns]
         tables = [read_table(series.path / n, manifest.files[n], wanted) for n in names]
     return renumber(_frame(tables, kind, start, end, columns))
+
+
+def read_arrow_series(
+    series: Series, kind: Kind, start: int, end: int, columns: list[str]
+) -> pa.Table:
+    """Stored rows of ``series`` with ``start <= time < end`` as one Arrow table: ``time``
+    (as stored: timestamp ns, UTC), then ``columns`` in that order, oldest first.
+
+    The rows and columns :func:`read_series` gives for the same arguments,
+    without the frame: no ``to_pandas``, index or dtype conversion (~6 ms of a
+    week of trades' ~13). Values keep their stored Arrow types; a column the
+    files lack (an older layout) is all nulls; ``seq`` is numbered 0, 1, 2…
+    as :func:`renumber` does.
+
+    Examples
+    --------
+    >>> table = read_arrow_series(series, KINDS["trades"], t0, t1, ["price"])  # doctest: +SKIP
+    >>> table.column_names
+    ['time', 'price']
+    """
+    import pyarrow as pa
+
+    manifest = series.read_only()
+    names = manifest.files_between(start, end)
+    wanted = ["time", *columns]
+    if kind.month_cache:
+        tables = tables_of(series, manifest, names)
+    else:
+        tables = [read_table(series.path / n, manifest.files[n], wanted) for n in names]
+    if not tables:
+        stamps = pa.array([], pa.timestamp("ns", tz="UTC"))
+        return pa.table([stamps, *(pa.nulls(0) for _ in columns)], names=wanted)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    table = _slice(table.select([n for n in wanted if n in table.column_names]), start, end)
+    present = set(table.column_names)
+    out = [table.column("time")]
+    for name in columns:
+        if name == "seq":
+            out.append(pa.chunked_array([pa.array(np.arange(table.num_rows, dtype=np.int64))]))
+        elif name in present:
+            out.append(table.column(name))
+        else:
+            out.append(pa.chunked_array([pa.nulls(table.num_rows)]))
+    return pa.table(out, names=wanted)
 
 
 def iter_files(series: Series, kind: Kind, start: int, end: int) -> Iterator[pd.DataFrame]:

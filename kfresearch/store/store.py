@@ -27,10 +27,12 @@ from kfresearch.store.download import ensure
 from kfresearch.store.files import dumps, read_table, replace_text
 from kfresearch.store.kinds import KINDS, Kind, kind_named
 from kfresearch.store.manifest import MANIFEST, Series
-from kfresearch.store.read import conform, iter_files, read_series, renumber
+from kfresearch.store.read import conform, iter_files, read_arrow_series, read_series, renumber
 from kfresearch.store.summary import Summary
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from kfresearch.client import Client
     from kfresearch.store.record import Recorder, RecordSummary
     from kfresearch.stream import Stream
@@ -370,14 +372,36 @@ class Store:
         """
         spec, series, start, end = self._stored(kind, since, until, keys)
         if columns is not None:
-            columns = list(dict.fromkeys([columns] if isinstance(columns, str) else columns))
-            known = list(spec.empty().columns)
-            unknown = [name for name in columns if name not in known]
-            if unknown or not columns:
-                raise ValidationError(
-                    "columns", columns, f"{spec.name} frames have the columns {', '.join(known)}"
-                )
+            columns = _checked_columns(spec, columns)
         return read_series(series, spec, start, end, columns)
+
+    def read_arrow(
+        self,
+        kind: str,
+        since: Any = None,
+        until: Any = None,
+        *,
+        columns: Sequence[str],
+        **keys: str,
+    ) -> pa.Table:
+        """Like :meth:`read` with ``columns``, as an Arrow table: ``time`` then ``columns``.
+
+        The same rows, without building a frame (a week of trades ~13 -> ~5 ms):
+        for a reader that wants arrays, such as a replay. Values keep their
+        stored Arrow types (``time`` is ``timestamp[ns, tz=UTC]``); a column
+        the files lack is all nulls.
+
+        >>> store.read_arrow("trades", "2026-10-01", "2026-10-08", symbol="PF_XBTUSD",
+        ...                  columns=["price"]).column_names  # doctest: +SKIP
+        ['time', 'price']
+
+        Raises
+        ------
+        ValidationError
+            A column the kind's frame does not have (the message lists them).
+        """
+        spec, series, start, end = self._stored(kind, since, until, keys)
+        return read_arrow_series(series, spec, start, end, _checked_columns(spec, columns))
 
     def iter_days(
         self, kind: str, since: Any = None, until: Any = None, **keys: str
@@ -617,3 +641,25 @@ def _keys_of(manifest_path: Path) -> dict[str, str]:
 def _stamp(ms: int) -> pd.Timestamp:
     return pd.Timestamp(ms, unit="ms", tz="UTC")
 
+
+def _checked_columns(spec: Kind, columns: Sequence[str]) -> list[str]:
+    """``columns`` (one name or many) without repeats, all of the kind's frame.
+
+    Raises
+    ------
+    ValidationError
+        A column the kind's frame does not have, or none (the message lists them).
+    """
+    names = list(dict.fromkeys([columns] if isinstance(columns, str) else columns))
+    known = _KNOWN.get(spec.name)
+    if known is None:
+        known = _KNOWN[spec.name] = tuple(spec.empty().columns)
+    if not names or any(name not in known for name in names):
+        raise ValidationError(
+            "columns", names, f"{spec.name} frames have the columns {', '.join(known)}"
+        )
+    return names
+
+
+# kind name -> the columns of its frame (Kind.empty() copies its template every call)
+_KNOWN: dict[str, tuple[str, ...]] = {}

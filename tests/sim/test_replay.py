@@ -172,9 +172,9 @@ def test_candles_and_funding_are_read_a_calendar_month_at_a_time(store: Store) -
     reads: list[tuple[str, pd.Timestamp, pd.Timestamp]] = []
 
     class Counting(Store):
-        def read(self, kind: str, since: Any = None, until: Any = None, **keys: Any) -> Any:
+        def read_arrow(self, kind: str, since: Any = None, until: Any = None, **keys: Any) -> Any:
             reads.append((kind, pd.Timestamp(since), pd.Timestamp(until)))
-            return super().read(kind, since, until, **keys)
+            return super().read_arrow(kind, since, until, **keys)
 
     source = ReplaySource(Counting(store.root))
     marks = [source.mark_price(SYMBOL, t) for t in range(START + MIN, NOW + 1, MIN)]
@@ -193,3 +193,48 @@ def test_candles_and_funding_are_read_a_calendar_month_at_a_time(store: Store) -
     stored = store.read("candles", START - 2 * MIN, NOW, symbol=SYMBOL, tick_type="mark",
                         resolution="1m")["close"]
     assert marks == stored.iloc[: len(marks)].tolist()
+
+
+def test_a_blocks_arrays_are_those_of_the_stored_frame(store: Store) -> None:
+    """The replay's arrays, made from the store's Arrow table, equal those made from
+    ``Store.read``'s frame of the same columns (how they were made before), bit for bit."""
+    import numpy as np
+
+    from kfresearch.sim.replay import _COLUMNS, _arrays
+
+    t0, t1 = pd.Timestamp(START - 2 * HOUR, unit="ms", tz="UTC"), pd.Timestamp(NOW, unit="ms",
+                                                                                tz="UTC")
+    reads = [("trades", {}), ("funding_rates", {}), ("book", {})] + [
+        ("candles", {"tick_type": t, "resolution": "1m"}) for t in ("mark", "spot", "trade")
+    ]
+    for kind, keys in reads:
+        columns = _COLUMNS[kind]
+        frame = store.read(kind, t0, t1, columns=columns, symbol=SYMBOL, **keys)
+        got = _arrays(kind, store.read_arrow(kind, t0, t1, columns=columns, symbol=SYMBOL, **keys))
+        want: dict[str, Any] = {
+            "time": np.asarray(pd.DatetimeIndex(frame.index).as_unit("ms").asi8, dtype=np.int64)
+        }
+        for column in columns:
+            if column != "side":
+                want[column] = frame[column].to_numpy(dtype=float)
+        if kind == "trades":
+            want["buy"] = frame["side"].eq("buy").to_numpy(dtype=bool, na_value=False)
+            assert want["buy"].any()
+            assert not want["buy"].all()
+        elif "side" in columns:
+            want["side"] = frame["side"].to_numpy(dtype=str)
+        assert list(got) == list(want), kind
+        assert len(frame) >= {"book": 0, "funding_rates": 6}.get(kind, 300), kind
+        for name, values in want.items():
+            assert got[name].dtype == values.dtype, (kind, name)
+            assert got[name].tobytes() == values.tobytes(), (kind, name)
+    # a stored book's sides as text (this store holds no snapshots)
+    import pyarrow as pa
+
+    stamps = pa.array([0, 1_000_000], pa.timestamp("ns", tz="UTC"))
+    book = pa.table({"time": stamps, "side": ["bid", "ask"], "price": [1.0, 2.0],
+                     "size": [3.0, 4.0]})
+    arrays = _arrays("book", book)
+    assert arrays["side"].tolist() == ["bid", "ask"]
+    assert arrays["time"].tolist() == [0, 1]
+    assert arrays["price"].tolist() == [1.0, 2.0]

@@ -358,6 +358,62 @@ def test_read_columns_gives_those_columns_of_the_full_frame_and_refuses_unknown_
             store.read("trades", symbol="PF_SOLUSD", columns=bad)
 
 
+def test_read_arrow_gives_the_rows_and_values_of_read(tmp_path: Path, kf: kfresearch.Client) -> None:
+    import pyarrow as pa
+
+    store = Store(tmp_path, kf, progress=False)
+    store.download("trades", "PF_SOLUSD", since="3h")
+    store.download("candles", "PF_ETHUSD", since="3d", resolution="1m")
+    names = ["size", "price", "side", "seq"]
+    since, until = pd.Timestamp(NOW_MS - 150 * 60_000, unit="ms", tz="UTC"), None
+    frame = store.read("trades", since, until, symbol="PF_SOLUSD", columns=names)
+    table = store.read_arrow("trades", since, until, symbol="PF_SOLUSD", columns=names)
+    assert len(frame) > 10
+    assert table.column_names == ["time", *names]
+    assert table.schema.field("time").type == pa.timestamp("ns", tz="UTC")
+    assert table.column("time").to_pandas().tolist() == frame.index.tolist()
+    for name in names:
+        assert table.column(name).to_pylist() == frame[name].tolist(), name
+    # candles from the month caches, cut to the range asked
+    keys = {"symbol": "PF_ETHUSD", "tick_type": "trade", "resolution": "1m"}
+    frame = store.read("candles", "2026-10-29T05:00Z", "2026-10-31T07:00Z", columns=["close"], **keys)
+    table = store.read_arrow("candles", "2026-10-29T05:00Z", "2026-10-31T07:00Z", columns=["close"],
+                             **keys)
+    assert table.num_rows == len(frame) == 2 * 1440 + 120
+    assert table.column("close").to_pylist() == frame["close"].tolist()
+    assert table.column("time").to_pandas().tolist() == frame.index.tolist()
+    # a range with no files, and a series with none: the columns, no rows
+    for symbol in ("PF_SOLUSD", "PF_ADAUSD"):
+        empty = store.read_arrow("trades", "2020-01-01", "2020-01-02", symbol=symbol,
+                                 columns="price")
+        assert (empty.column_names, empty.num_rows) == (["time", "price"], 0)
+    for bad in (["nope"], []):
+        with pytest.raises(ValidationError, match="trades frames have the columns seq, uid"):
+            store.read_arrow("trades", symbol="PF_SOLUSD", columns=bad)
+
+
+def test_read_arrow_gives_nulls_for_a_column_the_files_lack(
+    tmp_path: Path, kf: kfresearch.Client
+) -> None:
+    """A column an older layout's files do not have: nulls."""
+    from kfresearch.store.files import read_table, write_table
+    from kfresearch.store.manifest import Series
+
+    store = Store(tmp_path, kf, progress=False)
+    store.download("trades", "PF_SOLUSD", since="3h")
+    series = Series(tmp_path, "trades", {"symbol": "PF_SOLUSD"})
+    manifest = series.load()
+    name = next(iter(manifest.files))
+    entry = manifest.files[name]
+    table = read_table(series.path / name, entry)
+    entry["bytes"] = write_table(series.path / name, table.drop_columns(["size"]))
+    series.save(manifest)
+    frame = store.read("trades", symbol="PF_SOLUSD", columns=["price"])
+    arrow = store.read_arrow("trades", symbol="PF_SOLUSD", columns=["price", "size"])
+    assert arrow.column("price").to_pylist() == frame["price"].tolist()
+    assert arrow.column("size").null_count == arrow.num_rows == len(frame) > 10
+
+
 def test_readers_parse_a_manifest_again_only_when_it_changed(
     tmp_path: Path, kf: kfresearch.Client
 ) -> None:
